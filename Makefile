@@ -1,0 +1,66 @@
+# The project's commands. `make help` lists them; `make predict` and `make test` set everything up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+SHARED := ../shared/data
+
+# project path <- path under ../shared/data
+DATA_MAP := \
+	train/user_train.csv=clickstream/train/user_train.csv \
+	train/session_train.csv=clickstream/train/session_train.csv \
+	test/user_test.csv=clickstream/test/user_test.csv \
+	test/session_test.csv=clickstream/test/session_test.csv \
+	data/ctr/ad_10000records.csv=ctr/ad_10000records.csv \
+	data/campaigns/KAG_conversion_data.csv=campaigns/KAG_conversion_data.csv \
+	data/profiles/user_profiles_for_ads.csv=profiles/user_profiles_for_ads.csv
+
+.PHONY: help setup data features train predict validate test lint format clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the pinned requirements (once)
+
+data: ## Copy the reference data from ../shared/data (files already there are kept)
+	@for pair in $(DATA_MAP); do \
+		dest=$${pair%%=*}; src=$(SHARED)/$${pair#*=}; \
+		if [ -f "$$dest" ]; then continue; fi; \
+		if [ ! -f "$$src" ]; then echo "error: $$dest is missing and $$src does not exist" >&2; exit 1; fi; \
+		mkdir -p "$$(dirname "$$dest")" && cp "$$src" "$$dest" && chmod u+w "$$dest" && echo "copied $$src -> $$dest"; \
+	done
+
+features: setup data ## Write the ClickStream per-user feature tables to data/processed/
+	$(PY) -m features.clickstream
+
+train: setup data ## Fit the ClickStream model on train/ and save it to models/
+	$(PY) model.py train
+
+predict: setup data ## Train, then write predictions/predictions.json for every test user
+	$(PY) model.py predict
+
+validate: setup data ## Local macro-F1: 5x5 repeated stratified K-fold vs a majority baseline
+	$(PY) model.py validate
+
+test: setup data ## Run the test suite
+	$(PY) -m pytest
+
+lint: setup ## ruff check and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: setup ## Apply ruff's formatting and safe fixes
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+clean: ## Remove outputs (models, reports, predictions, feature tables); keeps data and .venv
+	rm -rf models reports data/processed predictions/predictions.json

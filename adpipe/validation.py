@@ -1,0 +1,154 @@
+"""The one validation protocol: repeated (stratified, optionally grouped) K-fold.
+
+A model is passed as a factory that returns a fresh, unfitted estimator (usually a scikit-learn
+``Pipeline``); it is fitted on the training part of each fold only, so everything it learns from
+the target (encoders, resampling, thresholds) can never see the held-out part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+from sklearn.model_selection import GroupKFold, RepeatedKFold, RepeatedStratifiedKFold, StratifiedGroupKFold
+from tqdm.auto import tqdm
+
+FoldMetrics = dict[str, Any]
+Evaluate = Callable[[Any, pd.DataFrame, pd.Series], FoldMetrics]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How the folds are drawn; written beside every reported figure."""
+
+    folds: int = 5
+    repeats: int = 5
+    seed: int = 42
+    stratify: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"folds": self.folds, "repeats": self.repeats, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class Split:
+    repeat: int
+    fold: int
+    train: np.ndarray
+    test: np.ndarray
+
+
+def make_splits(y: pd.Series, protocol: Protocol, groups: Sequence[Any] | None = None) -> list[Split]:
+    """The folds of ``protocol`` over ``y``; with ``groups``, no group straddles a train/test boundary."""
+    if protocol.folds < 2:
+        raise ValueError(f"--folds must be at least 2, got {protocol.folds}")
+    if protocol.repeats < 1:
+        raise ValueError(f"--repeats must be at least 1, got {protocol.repeats}")
+    n = len(y)
+    if n < protocol.folds:
+        raise ValueError(f"{n} rows cannot be split into {protocol.folds} folds")
+    if protocol.stratify:
+        smallest = int(pd.Series(y).value_counts().min())
+        if smallest < protocol.folds:
+            raise ValueError(f"the rarest class has {smallest} rows, fewer than {protocol.folds} folds")
+    index = np.arange(n)
+    splits: list[Split] = []
+    if groups is None:
+        splitter_class = RepeatedStratifiedKFold if protocol.stratify else RepeatedKFold
+        splitter = splitter_class(n_splits=protocol.folds, n_repeats=protocol.repeats, random_state=protocol.seed)
+        for number, (train, test) in enumerate(splitter.split(index, y)):
+            splits.append(Split(number // protocol.folds, number % protocol.folds, train, test))
+        return splits
+    groups = np.asarray(groups)
+    for repeat in range(protocol.repeats):
+        seed = protocol.seed + repeat
+        if protocol.stratify:
+            splitter = StratifiedGroupKFold(n_splits=protocol.folds, shuffle=True, random_state=seed)
+        else:
+            splitter = GroupKFold(n_splits=protocol.folds, shuffle=True, random_state=seed)
+        for fold, (train, test) in enumerate(splitter.split(index, y, groups)):
+            splits.append(Split(repeat, fold, train, test))
+    return splits
+
+
+def cross_validate(
+    make_model: Callable[[], BaseEstimator],
+    X: pd.DataFrame,
+    y: pd.Series,
+    splits: Sequence[Split],
+    evaluate: Evaluate,
+    *,
+    description: str = "cross-validation",
+    on_fold: Callable[[int, FoldMetrics], None] | None = None,
+    progress: bool = True,
+) -> list[FoldMetrics]:
+    """Fit a fresh model on each training part and evaluate it on the held-out part.
+
+    ``on_fold(step, metrics)`` runs after each fold (a tuner reports intermediate values there and
+    may stop a hopeless trial by raising).
+    """
+    results: list[FoldMetrics] = []
+    bar = tqdm(splits, desc=description, unit="fold", disable=not progress, leave=False)
+    for step, split in enumerate(bar):
+        model = make_model()
+        model.fit(X.iloc[split.train], y.iloc[split.train])
+        metrics = evaluate(model, X.iloc[split.test], y.iloc[split.test])
+        metrics["repeat"], metrics["fold"] = split.repeat, split.fold
+        results.append(metrics)
+        if on_fold is not None:
+            on_fold(step, metrics)
+    return results
+
+
+def mean_std(values: Sequence[float]) -> dict[str, float]:
+    """Mean and (population) standard deviation over folds, as reported everywhere."""
+    array = np.asarray(values, dtype=float)
+    return {"mean": float(array.mean()), "std": float(array.std())}
+
+
+def classification_evaluator(labels: Sequence[Any]) -> Evaluate:
+    """Per-fold macro-F1, weighted-F1, accuracy, per-class figures and confusion matrix."""
+    labels = list(labels)
+
+    def evaluate(model: Any, X: pd.DataFrame, y: pd.Series) -> FoldMetrics:
+        predicted = model.predict(X)
+        precision, recall, f1, support = precision_recall_fscore_support(y, predicted, labels=labels, zero_division=0)
+        return {
+            "macro_f1": f1_score(y, predicted, labels=labels, average="macro", zero_division=0),
+            "weighted_f1": f1_score(y, predicted, labels=labels, average="weighted", zero_division=0),
+            "accuracy": accuracy_score(y, predicted),
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": support,
+            "confusion": confusion_matrix(y, predicted, labels=labels),
+        }
+
+    return evaluate
+
+
+def summarize_classification(results: Sequence[FoldMetrics], labels: Sequence[Any]) -> dict[str, Any]:
+    """Fold metrics → the report's shape: mean/std per metric, per-class means, summed confusion."""
+    per_class = {}
+    for position, label in enumerate(labels):
+        per_class[str(label)] = {
+            name: mean_std([r[name][position] for r in results]) for name in ("precision", "recall", "f1")
+        }
+    confusion = np.sum([r["confusion"] for r in results], axis=0)
+    return {
+        "macro_f1": mean_std([r["macro_f1"] for r in results]),
+        "weighted_f1": mean_std([r["weighted_f1"] for r in results]),
+        "accuracy": mean_std([r["accuracy"] for r in results]),
+        "per_class": per_class,
+        "confusion": confusion.astype(int).tolist(),
+    }
