@@ -172,7 +172,7 @@ FEATURE_COLUMNS: tuple[str, ...] = tuple(name for group in FEATURE_GROUPS.values
 
 def _vocabulary_counts(codes: np.ndarray, n_users: int, values: pd.Series, vocabulary: tuple[str, ...]) -> np.ndarray:
     """Counts per user of each vocabulary value, unknown values in a last 'other' column."""
-    category = pd.Categorical(values, categories=vocabulary).codes.astype(np.int64)
+    category = pd.Index(vocabulary).get_indexer(values).astype(np.int64)
     category[category < 0] = len(vocabulary)
     width = len(vocabulary) + 1
     flat = np.bincount(codes * width + category, minlength=n_users * width)

@@ -1,0 +1,81 @@
+"""The validation protocol: folds partition the users, and models only ever see their training part."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from adpipe.validation import Protocol, classification_evaluator, cross_validate, make_splits
+
+
+@pytest.fixture
+def labels() -> pd.Series:
+    rng = np.random.default_rng(0)
+    return pd.Series(rng.choice([1, 2, 3], size=200, p=[0.75, 0.15, 0.10]))
+
+
+def test_each_repeat_partitions_the_rows(labels: pd.Series) -> None:
+    splits = make_splits(labels, Protocol(folds=5, repeats=3, seed=7))
+    assert len(splits) == 15
+    for repeat in range(3):
+        tests = [s.test for s in splits if s.repeat == repeat]
+        assert sorted(np.concatenate(tests)) == list(range(len(labels)))
+    for split in splits:
+        assert not set(split.train) & set(split.test)
+        assert len(split.train) + len(split.test) == len(labels)
+
+
+def test_folds_are_stratified_and_seeded(labels: pd.Series) -> None:
+    splits = make_splits(labels, Protocol(folds=5, repeats=2, seed=7))
+    overall = labels.value_counts(normalize=True)
+    for split in splits:
+        share = labels.iloc[split.test].value_counts(normalize=True)
+        assert (share - overall).abs().max() < 0.03
+    again = make_splits(labels, Protocol(folds=5, repeats=2, seed=7))
+    assert all(np.array_equal(a.test, b.test) for a, b in zip(splits, again, strict=True))
+    other = make_splits(labels, Protocol(folds=5, repeats=2, seed=8))
+    assert not all(np.array_equal(a.test, b.test) for a, b in zip(splits, other, strict=True))
+
+
+def test_groups_never_straddle_a_fold() -> None:
+    y = pd.Series([0, 1] * 50)
+    groups = np.repeat(np.arange(25), 4)
+    for split in make_splits(y, Protocol(folds=5, repeats=2, seed=1), groups=groups):
+        assert not set(groups[split.train]) & set(groups[split.test])
+
+
+@pytest.mark.parametrize(("folds", "repeats"), [(1, 5), (5, 0), (500, 1)])
+def test_bad_protocol_is_refused(labels: pd.Series, folds: int, repeats: int) -> None:
+    with pytest.raises(ValueError):
+        make_splits(labels, Protocol(folds=folds, repeats=repeats))
+
+
+class RecordingClassifier(ClassifierMixin, BaseEstimator):
+    """Remembers which rows it was fitted on and predicts the majority class of those rows."""
+
+    fitted_on: list[set[int]] = []
+
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> RecordingClassifier:
+        RecordingClassifier.fitted_on.append(set(X["row"]))
+        self.majority_ = y.mode().iloc[0]
+        return self
+
+    def predict(self, X: pd.DataFrame) -> Any:
+        return np.full(len(X), self.majority_)
+
+
+def test_models_are_fitted_inside_the_training_part(labels: pd.Series) -> None:
+    X = pd.DataFrame({"row": np.arange(len(labels))})
+    splits = make_splits(labels, Protocol(folds=4, repeats=2, seed=3))
+    RecordingClassifier.fitted_on = []
+    results = cross_validate(
+        RecordingClassifier, X, labels, splits, classification_evaluator([1, 2, 3]), progress=False
+    )
+    assert len(RecordingClassifier.fitted_on) == len(splits) == len(results)
+    for seen, split in zip(RecordingClassifier.fitted_on, splits, strict=True):
+        assert seen == set(split.train) and not seen & set(split.test)
+    assert results[0]["confusion"].sum() == len(splits[0].test)
