@@ -18,7 +18,7 @@ DATA_MAP := \
 	data/campaigns/KAG_conversion_data.csv=campaigns/KAG_conversion_data.csv \
 	data/profiles/user_profiles_for_ads.csv=profiles/user_profiles_for_ads.csv
 
-.PHONY: help setup data features train predict validate test lint format clean
+.PHONY: help setup data features train predict validate test lint format clean segments conversion tune roas ctr bench
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,36 @@ predict: setup data ## Train, then write predictions/predictions.json for every 
 
 validate: setup data ## Local macro-F1: 5x5 repeated stratified K-fold vs a majority baseline
 	$(PY) model.py validate
+
+# `make tune` settings: the study's total trials, the Optuna storage URL and the study name.
+TRIALS ?= 100
+STORAGE ?= sqlite:///optuna.db
+STUDY ?= clickstream
+
+tune: setup data ## Optuna search for macro-F1 (TRIALS=100, STORAGE=sqlite:///optuna.db); resumable
+	$(PY) model.py tune --trials $(TRIALS) --storage '$(STORAGE)' --study '$(STUDY)'
+
+segments: setup data ## Segment profiles and ClickStream users (per-k scores, stability, verdict) and profile them
+	$(PY) model.py segment fit --source profiles
+	$(PY) model.py segment profile --source profiles
+	$(PY) model.py segment fit --source clickstream
+	$(PY) model.py segment profile --source clickstream
+
+conversion: setup data ## Conversion-rate models vs a mean baseline, permutation test; saves the model or the baseline
+	$(PY) model.py conversion train
+
+roas: setup data ## ROAS and funnel validation (grouped + plain folds) and the where-to-spend summaries
+	$(PY) model.py roas validate
+	$(PY) model.py roas funnel
+	for by in campaign age gender interest; do $(PY) model.py roas summary --by $$by || exit 1; done
+
+ctr: setup data ## Click-through: the seed forest's figures, grouped 5x3 validation, then train models/ctr.joblib
+	$(PY) model.py ctr seed-approach
+	$(PY) model.py ctr validate
+	$(PY) model.py ctr train
+
+bench: setup data ## Feature build + predict at 1e5/1e6/1e7 sessions vs DuckDB and pandas -> reports/bench.json (~15 min)
+	$(PY) -m adpipe.bench run
 
 test: setup data ## Run the test suite
 	$(PY) -m pytest

@@ -11,9 +11,14 @@ from pathlib import Path
 
 import typer
 
-from adpipe import clickstream, config
+from adpipe import clickstream, clickstream_tuning, config, ctr_tuning, tuning
 from adpipe.cli_support import exit_on_error, format_table
+from adpipe.conversion import app as conversion_app
+from adpipe.ctr import app as ctr_app
+from adpipe.roas import app as roas_app
+from adpipe.segments import app as segment_app
 from adpipe.validation import Protocol
+from features.synth import cli as synth_app
 
 app = typer.Typer(help=__doc__, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -78,10 +83,20 @@ def validate(
                 for v in (part[metric]["mean"], part[metric]["std"])
             ),
         ]
-        for name, part in (("LightGBM", result["model"]), ("majority baseline", result["baseline"]))
+        for name, part in (
+            ("LightGBM", result["model"]),
+            *((f"LightGBM, {variant}", part) for variant, part in result["variants"].items()),
+            ("majority baseline", result["baseline"]),
+        )
     ]
     header = ["model", "macro_f1", "±std", "weighted_f1", "±std", "accuracy", "±std"]
     typer.echo(format_table(header, rows))
+    rule = result["decision_rule"]
+    typer.echo(
+        f"decision rule ({'used' if rule['used'] else 'not used'} by the params): macro-F1 "
+        f"{rule['macro_f1']['mean']:.4f} with class weights vs {rule['argmax_macro_f1']['mean']:.4f} with plain "
+        f"arg-max of the same models (gain {rule['gain']['mean']:+.4f} ± {rule['gain']['std']:.4f} over the folds)"
+    )
     per_class = result["model"]["per_class"]
     typer.echo("\nLightGBM per class (mean over folds):")
     typer.echo(
@@ -95,6 +110,44 @@ def validate(
     )
     typer.echo(f"confusion (rows true 1/2/3, columns predicted, summed over folds): {result['model']['confusion']}")
     typer.echo(f"report -> {report}")
+
+
+@app.command()
+def tune(
+    train_dir: Path = TrainDir,
+    trials: int | None = typer.Option(None, "--trials", help="Trials the study should hold (100 without --timeout)."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Stop after this many seconds instead."),
+    storage: str = typer.Option(tuning.DEFAULT_STORAGE, "--storage", help="Optuna RDB URL (sqlite, postgresql)."),
+    study: str = typer.Option(clickstream_tuning.DEFAULT_STUDY, "--study", help="Study name (resumed if it exists)."),
+    pruner: str = typer.Option("median", "--pruner", help="median, halving or none."),
+    folds: int = typer.Option(5, "--folds", help="K of the stratified K-fold (as validate)."),
+    repeats: int = typer.Option(5, "--repeats", help="How many times the K-fold is redrawn (as validate)."),
+    seed: int = typer.Option(config.DEFAULT_SEED, "--seed", help="Seed of the folds, LightGBM and the sampler."),
+    params: Path = ParamsFile,
+) -> None:
+    """Optuna search for macro-F1; writes the best params to --params for train/predict/validate."""
+    with exit_on_error(keeps=params):
+        result = clickstream_tuning.tune(
+            train_dir,
+            Protocol(folds, repeats, seed),
+            params,
+            storage=storage,
+            study_name=study,
+            trials=trials,
+            timeout=timeout,
+            pruner=pruner,
+        )
+    typer.echo(tuning.summary(result))
+    if result.interrupted:
+        raise typer.Exit(code=130)
+
+
+app.add_typer(segment_app, name="segment")
+app.add_typer(conversion_app, name="conversion")
+app.add_typer(roas_app, name="roas")
+ctr_app.command("tune")(ctr_tuning.tune_command)
+app.add_typer(ctr_app, name="ctr")
+app.add_typer(synth_app, name="synth")
 
 
 if __name__ == "__main__":

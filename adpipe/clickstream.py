@@ -1,29 +1,38 @@
 """The main task: LightGBM for ClickStream ``marketing_target`` (1/2/3) under macro-F1.
 
 Hyperparameters come from a params file (``params/clickstream.json``) that ``make tune`` overwrites;
-``train``, ``predict`` and ``validate`` all build the same estimator from it.
+``train``, ``predict`` and ``validate`` all build the same estimator from it: the chosen feature groups,
+the class-imbalance strategy (resampling inside an imbalanced-learn pipeline, so it only ever touches
+training rows), LightGBM, and the decision rule (plain arg-max or macro-F1 class weights).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from imblearn.over_sampling import SMOTE, RandomOverSampler
+from imblearn.pipeline import Pipeline
 from lightgbm import LGBMClassifier
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.dummy import DummyClassifier
-from sklearn.pipeline import Pipeline
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import f1_score
 
 from adpipe import config
+from adpipe.decision_rule import MacroF1Weights
 from adpipe.errors import DataError
 from adpipe.io import dumps_json, load_model, read_json, save_model, write_bytes_atomic, write_json
 from adpipe.validation import (
+    FoldMetrics,
     Protocol,
     classification_evaluator,
     cross_validate,
     make_splits,
+    mean_std,
     summarize_classification,
 )
 from features.clickstream import CLASSES, FEATURE_GROUPS, TARGET, build_features, load_split
@@ -44,13 +53,24 @@ DEFAULT_PARAMS: dict[str, Any] = {
         "subsample": 0.8,
         "subsample_freq": 1,
         "colsample_bytree": 0.7,
-        "class_weight": "balanced",
     },
+    "imbalance": "class_weight",
+    "decision_rule": "argmax",
     "feature_groups": list(FEATURE_GROUPS),
     "source": {"kind": "default", "note": "hand-set defaults; `make tune` replaces this file"},
 }
-_PARAM_KEYS = {"task", "lightgbm", "feature_groups", "source"}
-_LIGHTGBM_KEYS = set(LGBMClassifier().get_params()) - set(LIGHTGBM_FIXED) - {"random_state"}
+# none: as is; class_weight: LightGBM's balanced class weights; oversample / smote: imbalanced-learn
+# resamplers, which a Pipeline applies in fit only, so held-out rows are never resampled.
+IMBALANCE_STRATEGIES = ("none", "class_weight", "oversample", "smote")
+# argmax: the most probable class; class_weights: see adpipe.decision_rule.MacroF1Weights.
+DECISION_RULES = ("argmax", "class_weights")
+DECISION_RULE_INNER_FOLDS = 3
+_PARAM_KEYS = {"task", "lightgbm", "imbalance", "decision_rule", "feature_groups", "source"}
+# The scikit-learn API's parameters and the few core ones the search uses; class_weight is the
+# "imbalance" key's business, objective is fixed to multiclass.
+_LIGHTGBM_KEYS = (
+    set(LGBMClassifier().get_params()) - set(LIGHTGBM_FIXED) - {"random_state", "class_weight", "objective"}
+) | {"extra_trees", "path_smooth"}
 
 
 class FeatureGroupSelector(BaseEstimator, TransformerMixin):
@@ -84,9 +104,13 @@ def check_params(params: Any, source: str | Path = "params") -> dict[str, Any]:
         raise DataError("'lightgbm' must be an object of LightGBM parameters", path=source)
     bad = set(lightgbm) - _LIGHTGBM_KEYS
     if bad:
-        raise DataError(f"unknown LightGBM parameter(s) {sorted(bad)}", path=source)
+        hint = " (set class imbalance with the 'imbalance' key)" if "class_weight" in bad else ""
+        raise DataError(f"unknown LightGBM parameter(s) {sorted(bad)}{hint}", path=source)
+    for key, allowed in (("imbalance", IMBALANCE_STRATEGIES), ("decision_rule", DECISION_RULES)):
+        if params.get(key, DEFAULT_PARAMS[key]) not in allowed:
+            raise DataError(f"'{key}' must be one of {list(allowed)}, got {params[key]!r}", path=source)
     groups = params.get("feature_groups", list(FEATURE_GROUPS))
-    if not groups or set(groups) - set(FEATURE_GROUPS):
+    if not isinstance(groups, list) or not groups or set(groups) - set(FEATURE_GROUPS):
         raise DataError(
             f"'feature_groups' must be a non-empty subset of {list(FEATURE_GROUPS)}, got {groups}", path=source
         )
@@ -101,17 +125,29 @@ def load_params(path: str | Path = config.CLICKSTREAM_PARAMS_FILE) -> dict[str, 
     return check_params(read_json(path), path)
 
 
-def build_model(params: dict[str, Any], seed: int = config.DEFAULT_SEED) -> Pipeline:
-    """A fresh, unfitted estimator: feature-group selection then LightGBM multiclass."""
-    return Pipeline(
-        [
-            ("select", FeatureGroupSelector(tuple(params["feature_groups"]))),
-            (
-                "lightgbm",
-                LGBMClassifier(objective="multiclass", random_state=seed, **LIGHTGBM_FIXED, **params["lightgbm"]),
-            ),
-        ]
+def build_model(params: dict[str, Any], seed: int = config.DEFAULT_SEED) -> Pipeline | MacroF1Weights:
+    """A fresh, unfitted estimator: feature groups, imbalance handling, LightGBM, decision rule."""
+    imbalance = params["imbalance"]
+    steps: list[tuple[str, Any]] = [("select", FeatureGroupSelector(tuple(params["feature_groups"])))]
+    if imbalance == "oversample":
+        steps.append(("resample", RandomOverSampler(random_state=seed)))
+    elif imbalance == "smote":
+        # SMOTE interpolates between neighbours, so it needs complete rows (users without sessions have NaNs).
+        steps.append(("impute", SimpleImputer(strategy="median").set_output(transform="pandas")))
+        steps.append(("resample", SMOTE(random_state=seed)))
+    class_weight = "balanced" if imbalance == "class_weight" else None
+    lightgbm = LGBMClassifier(
+        objective="multiclass", class_weight=class_weight, random_state=seed, **LIGHTGBM_FIXED, **params["lightgbm"]
     )
+    pipeline = Pipeline([*steps, ("lightgbm", lightgbm)])
+    if params["decision_rule"] == "class_weights":
+        return MacroF1Weights(pipeline, inner_folds=DECISION_RULE_INNER_FOLDS, seed=seed)
+    return pipeline
+
+
+def fitted_pipeline(model: Pipeline | MacroF1Weights) -> Pipeline:
+    """The fitted feature-to-probability pipeline, with or without the decision rule around it."""
+    return model.estimator_ if isinstance(model, MacroF1Weights) else model
 
 
 def labelled_features(train_dir: str | Path) -> tuple[pd.DataFrame, pd.Series]:
@@ -136,7 +172,7 @@ def train(
         "seed": seed,
         "n_users": len(y),
         "class_counts": {str(k): int(v) for k, v in y.value_counts().sort_index().items()},
-        "features": list(model.named_steps["select"].columns_),
+        "features": list(fitted_pipeline(model).named_steps["select"].columns_),
     }
     save_model(model_file, model, metadata)
     return metadata
@@ -170,6 +206,53 @@ def predict(
     return payload
 
 
+def evaluate_with_argmax(model: Any, X: pd.DataFrame, y: pd.Series) -> FoldMetrics:
+    """The classification metrics, plus the macro-F1 that plain arg-max would have had (decision rule only)."""
+    metrics = classification_evaluator(CLASSES)(model, X, y)
+    if isinstance(model, MacroF1Weights):
+        argmax = model.predict_argmax(X)
+        metrics["argmax_macro_f1"] = f1_score(y, argmax, labels=list(CLASSES), average="macro", zero_division=0)
+    return metrics
+
+
+def cross_validate_params(
+    params: dict[str, Any],
+    X: pd.DataFrame,
+    y: pd.Series,
+    protocol: Protocol,
+    *,
+    description: str = "LightGBM",
+    on_fold: Callable[[int, FoldMetrics], None] | None = None,
+    progress: bool = True,
+) -> list[FoldMetrics]:
+    """The model that ``params`` describe, through the folds of ``protocol`` (shared by validate and tune)."""
+    return cross_validate(
+        lambda: build_model(params, protocol.seed),
+        X,
+        y,
+        make_splits(y, protocol),
+        evaluate_with_argmax,
+        description=description,
+        on_fold=on_fold,
+        progress=progress,
+    )
+
+
+def decision_rule_report(folds: list[FoldMetrics]) -> dict[str, Any]:
+    """What the class-weight decision rule was worth against plain arg-max of the same fitted models."""
+    rule = [f["macro_f1"] for f in folds]
+    argmax = [f["argmax_macro_f1"] for f in folds]
+    return {
+        "kind": "class_weights",
+        "macro_f1": mean_std(rule),
+        "argmax_macro_f1": mean_std(argmax),
+        "gain": mean_std([r - a for r, a in zip(rule, argmax, strict=True)]),
+    }
+
+
+_RULE_VARIANT = "same params, class-weight decision rule"
+
+
 def validate(
     train_dir: str | Path = config.TRAIN_DIR,
     protocol: Protocol = Protocol(),
@@ -177,23 +260,51 @@ def validate(
     report_file: str | Path | None = VALIDATION_REPORT,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Repeated stratified K-fold of the model and of a majority-class baseline on the same folds."""
+    """Repeated stratified K-fold of the model and of a majority-class baseline on the same folds.
+
+    The same folds also score the untuned defaults (when the params are tuned), the params with every
+    feature group (when some are off) and with the class-weight decision rule (when it is off), as
+    ``variants``; ``decision_rule`` gives the rule's gain over plain arg-max of the same fitted models.
+    """
     params = load_params(params_file)
     X, y = labelled_features(train_dir)
-    splits = make_splits(y, protocol)
-    evaluate = classification_evaluator(CLASSES)
-    model_folds = cross_validate(
-        lambda: build_model(params, protocol.seed), X, y, splits, evaluate, description="LightGBM", progress=progress
-    )
+    model_folds = cross_validate_params(params, X, y, protocol, progress=progress)
     baseline_folds = cross_validate(
-        lambda: DummyClassifier(strategy="most_frequent"), X, y, splits, evaluate, progress=False
+        lambda: DummyClassifier(strategy="most_frequent"),
+        X,
+        y,
+        make_splits(y, protocol),
+        classification_evaluator(CLASSES),
+        progress=False,
     )
+    variants = {}
+    if set(params["feature_groups"]) != set(FEATURE_GROUPS):
+        all_groups = {**params, "feature_groups": list(FEATURE_GROUPS)}
+        variants["same params, all feature groups"] = cross_validate_params(
+            all_groups, X, y, protocol, description="all groups", progress=progress
+        )
+    if params["decision_rule"] == "argmax":  # its gain is measured on the same models, with the rule around them
+        variants[_RULE_VARIANT] = cross_validate_params(
+            {**params, "decision_rule": "class_weights"}, X, y, protocol, description="decision rule", progress=progress
+        )
+    if params["source"].get("kind") != "default":
+        variants["untuned defaults"] = cross_validate_params(
+            DEFAULT_PARAMS, X, y, protocol, description="defaults", progress=progress
+        )
     report = {
         "protocol": {**protocol.as_dict(), "n_users": len(y)},
         "model": summarize_classification(model_folds, CLASSES),
         "baseline": summarize_classification(baseline_folds, CLASSES),
-        "params": {"source": params["source"], "feature_groups": params["feature_groups"]},
+        "params": {
+            "source": params["source"],
+            "feature_groups": params["feature_groups"],
+            "imbalance": params["imbalance"],
+            "decision_rule": params["decision_rule"],
+        },
+        "variants": {name: summarize_classification(folds, CLASSES) for name, folds in variants.items()},
     }
+    rule_folds = model_folds if params["decision_rule"] == "class_weights" else variants[_RULE_VARIANT]
+    report["decision_rule"] = {**decision_rule_report(rule_folds), "used": params["decision_rule"] == "class_weights"}
     if report_file is not None:
         write_json(report_file, report)
     return report

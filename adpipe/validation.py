@@ -13,12 +13,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
     f1_score,
+    mean_absolute_error,
     precision_recall_fscore_support,
+    r2_score,
+    roc_auc_score,
+    root_mean_squared_error,
 )
 from sklearn.model_selection import GroupKFold, RepeatedKFold, RepeatedStratifiedKFold, StratifiedGroupKFold
 from tqdm.auto import tqdm
@@ -137,6 +142,38 @@ def classification_evaluator(labels: Sequence[Any]) -> Evaluate:
     return evaluate
 
 
+def spearman(y: Any, predicted: Any) -> float:
+    """Spearman rank correlation; 0.0 when either side is constant (a constant prediction ranks nothing)."""
+    y, predicted = np.asarray(y, dtype=float), np.asarray(predicted, dtype=float)
+    if np.ptp(y) == 0 or np.ptp(predicted) == 0:
+        return 0.0
+    return float(spearmanr(y, predicted).statistic)
+
+
+def regression_evaluator(targets: Sequence[str] | None = None) -> Evaluate:
+    """Per-fold R², MAE, RMSE and Spearman (how well the predictions order the rows).
+
+    With ``targets`` (a multi-output model), the figures of each target column, keyed by its name.
+    """
+
+    def metrics(y: Any, predicted: Any) -> FoldMetrics:
+        return {
+            "r2": r2_score(y, predicted),
+            "mae": mean_absolute_error(y, predicted),
+            "rmse": root_mean_squared_error(y, predicted),
+            "spearman": spearman(y, predicted),
+        }
+
+    def evaluate(model: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame) -> FoldMetrics:
+        predicted = np.asarray(model.predict(X))
+        if targets is None:
+            return metrics(y, predicted)
+        truth = np.asarray(y)
+        return {name: metrics(truth[:, i], predicted[:, i]) for i, name in enumerate(targets)}
+
+    return evaluate
+
+
 def summarize_classification(results: Sequence[FoldMetrics], labels: Sequence[Any]) -> dict[str, Any]:
     """Fold metrics → the report's shape: mean/std per metric, per-class means, summed confusion."""
     per_class = {}
@@ -151,4 +188,65 @@ def summarize_classification(results: Sequence[FoldMetrics], labels: Sequence[An
         "accuracy": mean_std([r["accuracy"] for r in results]),
         "per_class": per_class,
         "confusion": confusion.astype(int).tolist(),
+    }
+
+
+class IdenticalRowsKFold(GroupKFold):
+    """Group K-fold for a fitting step inside a training part: identical rows of X always share a fold.
+
+    Without ``groups`` the rows are grouped by their content, so an estimator that draws inner folds
+    (a threshold chosen on out-of-fold predictions, say) never sees a copy of a held-out row.
+    """
+
+    def split(self, X: Any, y: Any = None, groups: Any = None) -> Any:
+        if groups is None:
+            groups = pd.factorize(pd.util.hash_pandas_object(pd.DataFrame(X), index=False))[0]
+        return super().split(X, y, groups)
+
+
+def binary_evaluator(positive: Any = 1) -> Evaluate:
+    """Per-fold ROC-AUC (from the probability of ``positive``) and, from the model's yes/no decisions,
+    accuracy, precision, recall and F1 of ``positive``, the per-class figures and the confusion matrix."""
+
+    def evaluate(model: Any, X: pd.DataFrame, y: pd.Series) -> FoldMetrics:
+        labels = list(model.classes_)
+        score = model.predict_proba(X)[:, labels.index(positive)]
+        predicted = model.predict(X)
+        precision, recall, f1, support = precision_recall_fscore_support(y, predicted, labels=labels, zero_division=0)
+        at = labels.index(positive)
+        return {
+            "roc_auc": roc_auc_score(y, score),
+            "accuracy": accuracy_score(y, predicted),
+            "precision": precision[at],
+            "recall": recall[at],
+            "f1": f1[at],
+            "per_class": {"precision": precision, "recall": recall, "f1": f1, "support": support},
+            "labels": labels,
+            "confusion": confusion_matrix(y, predicted, labels=labels),
+        }
+
+    return evaluate
+
+
+def summarize_binary(results: Sequence[FoldMetrics]) -> dict[str, Any]:
+    """Fold metrics of :func:`binary_evaluator` → mean/std per metric, a classification report, summed confusion.
+
+    The classification report holds each class's mean precision, recall and F1 over folds and its
+    total support (each row is held out once per repeat).
+    """
+    labels = results[0]["labels"]
+    report = {
+        str(label): {
+            **{
+                name: float(np.mean([r["per_class"][name][position] for r in results]))
+                for name in ("precision", "recall", "f1")
+            },
+            "support": int(np.sum([r["per_class"]["support"][position] for r in results])),
+        }
+        for position, label in enumerate(labels)
+    }
+    return {
+        **{name: mean_std([r[name] for r in results]) for name in ("roc_auc", "accuracy", "precision", "recall", "f1")},
+        "classification_report": report,
+        "confusion": np.sum([r["confusion"] for r in results], axis=0).astype(int).tolist(),
     }

@@ -1,0 +1,562 @@
+"""`make bench`: the ClickStream feature build and predict at 10^5, 10^6 and 10^7 sessions.
+
+For each size a synthetic test split is generated under ``--data-dir`` (in /tmp, never the repo,
+deleted afterwards unless ``--keep-data``), then each engine turns its CSV files into the per-user
+feature table in a fresh Python process, ``--repeats`` times (the median is reported):
+
+- ``ours``: the project's path, ``build_features(load_split(dir, "test"))``;
+- ``ours_chunked``: the same table from ``build_features_chunked`` (blocks of CHUNK_ROWS rows);
+- ``duckdb``: the same aggregation as one SQL query, DuckDB reading the same CSV files in-process
+  (the reference for what this machine can do);
+- ``baseline``: the source notebooks' pandas approach: ``read_csv`` with defaults, merge users and
+  sessions, then one ``groupby``.
+
+Timed: from after the imports to the feature table in memory (the interpreter start and imports are
+not). Peak memory is the measuring process's peak resident set size (VmHWM, reset when the
+measurement starts so the parent's peak is not inherited), imports included; the RSS after the
+imports is reported beside it. ``predict`` trains the ClickStream model on the
+reference training data once, then times ``model.predict`` on each size's feature table (and the
+features + predictions + predictions file end to end). ``tests/test_bench.py`` checks on a small
+generated set that the three engines compute the same table.
+
+    python -m adpipe.bench run                      # all sizes, 3 runs each -> reports/bench.json
+    python -m adpipe.bench run --sizes 100000 --repeats 1
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import typer
+
+from adpipe import config
+from features.clickstream import (
+    FEATURE_COLUMNS,
+    SESSION_VOCABULARIES,
+    TIMESTAMP_FORMAT,
+    USER_CATEGORIES,
+)
+
+SIZES = (100_000, 1_000_000, 10_000_000)
+ENGINES = ("ours", "ours_chunked", "duckdb", "baseline")
+CHUNK_ROWS = 1_000_000
+SESSIONS_PER_USER = 10
+BENCH_REPORT = config.REPORTS_DIR / "bench.json"
+DEFAULT_DATA_DIR = Path("/tmp/adpipe-bench")
+# A run slower than this is not repeated (the baseline at 10^7 would otherwise take most of the budget).
+REPEAT_LIMIT_S = 60.0
+
+
+def users_for(sessions: int, sessions_per_user: float = SESSIONS_PER_USER) -> int:
+    """Users to generate for about ``sessions`` sessions (the generator leaves some users without any)."""
+    from features.synth import SynthConfig
+
+    return max(1, round(sessions / (sessions_per_user * (1 - SynthConfig(users=1).no_session_share))))
+
+
+def dataset(root: Path, sessions: int, seed: int) -> Path:
+    """The test split of about ``sessions`` sessions under ``root``, generated once."""
+    from features.synth import SynthConfig, generate
+
+    directory = root / f"sessions-{sessions}"
+    if not (directory / "test" / config.SESSIONS_TEST_FILE).exists():
+        generate(directory, SynthConfig(users=users_for(sessions), seed=seed), ("test",), progress=False)
+    return directory / "test"
+
+
+# --- the three engines: each returns the feature table (index user_id, FEATURE_COLUMNS) -------------
+
+
+def ours(directory: Path) -> pd.DataFrame:
+    """The project's own path."""
+    from features.clickstream import build_features, load_split
+
+    return build_features(load_split(directory, "test")).drop(columns="test_id")
+
+
+def _duckdb_sql(users_path: Path, sessions_path: Path) -> str:
+    """One query computing FEATURE_COLUMNS, reading both CSV files with their declared types."""
+    share = "avg(CASE WHEN {} THEN 1.0 ELSE 0.0 END)"
+    aggregates = {
+        "n_sessions": "count(*)",
+        "page_views_sum": "sum(page_views)",
+        "session_duration_sum": "sum(session_duration)",
+        **{
+            f"{column}_{name}": f"{function}({column})"
+            for column in ("page_views", "session_duration")
+            for name, function in (
+                ("mean", "avg"),
+                ("std", "stddev_samp"),
+                ("min", "min"),
+                ("max", "max"),
+                ("median", "median"),
+            )
+        },
+        "hour_mean": "avg(hr)",
+        "hour_std": "stddev_samp(hr)",
+        "night_share": share.format("hr < 6"),
+        "morning_share": share.format("hr >= 6 AND hr < 12"),
+        "afternoon_share": share.format("hr >= 12 AND hr < 18"),
+        "evening_share": share.format("hr >= 18"),
+        "weekday_mean": "avg(wd)",
+        "weekend_share": share.format("wd >= 5"),
+        "month_mean": "avg(mo)",
+        "n_months": "count(DISTINCT month_key)",
+        "span_days": "(max(sec) - min(sec)) / 86400.0",
+        "n_days": "count(DISTINCT day)",
+        "n_countries": "count(DISTINCT country)",
+        "n_ips": "count(DISTINCT ip_address)",
+    }
+    for column, (prefix, vocabulary) in SESSION_VOCABULARIES.items():
+        for value in vocabulary:
+            aggregates[f"{prefix}_{value}_count"] = f"count_if({column} = '{value}')"
+        known = ", ".join(f"'{v}'" for v in vocabulary)
+        aggregates[f"{prefix}_other_count"] = f"count_if({column} IS NULL OR {column} NOT IN ({known}))"
+    selected = {
+        "age": "u.age::DOUBLE",
+        "abandoned_cart": "u.abandoned_cart::DOUBLE",
+        **{f"user_category_{c}": f"(u.user_category = '{c}')::DOUBLE" for c in USER_CATEGORIES},
+        "seconds_per_page": "a.session_duration_sum / nullif(a.page_views_sum, 0)",
+        "sessions_per_active_day": "a.n_sessions / nullif(a.n_days, 0)",
+    }
+    vocabulary_shares = {f"{p}_{v}_share" for p, vocab in SESSION_VOCABULARIES.values() for v in (*vocab, "other")}
+    for name in FEATURE_COLUMNS:
+        if name in selected:
+            continue
+        if name in vocabulary_shares:
+            selected[name] = f"a.{name[: -len('_share')]}_count / nullif(a.n_sessions, 0)"
+        elif name.startswith("n_") or name.endswith(("_count", "_sum")):
+            selected[name] = f"coalesce(a.{name}, 0)::DOUBLE"
+        else:
+            selected[name] = f"a.{name}::DOUBLE"
+    session_types = (
+        "{'user_id': 'VARCHAR', 'session_id': 'VARCHAR', 'timestamp': 'TIMESTAMP', 'device_type': 'VARCHAR', "
+        "'browser': 'VARCHAR', 'operating_system': 'VARCHAR', 'ip_address': 'VARCHAR', 'country': 'VARCHAR', "
+        "'search_query': 'VARCHAR', 'page_views': 'DOUBLE', 'session_duration': 'DOUBLE'}"
+    )
+    user_types = (
+        "{'user_id': 'VARCHAR', 'age': 'INTEGER', 'abandoned_cart': 'BOOLEAN', 'user_category': 'VARCHAR', "
+        "'test_id': 'INTEGER'}"
+    )
+    return f"""
+        WITH users AS (
+            SELECT *, row_number() OVER () AS position
+            FROM read_csv('{users_path}', delim=';', header=true, columns={user_types})
+        ), sessions AS (
+            SELECT *, hour("timestamp") AS hr, isodow("timestamp") - 1 AS wd, month("timestamp") AS mo,
+                   year("timestamp") * 12 + month("timestamp") AS month_key, CAST("timestamp" AS DATE) AS day,
+                   epoch("timestamp") AS sec
+            FROM read_csv('{sessions_path}', delim=',', header=true, columns={session_types},
+                          timestampformat='{TIMESTAMP_FORMAT}')
+        ), a AS (
+            SELECT user_id, {", ".join(f"{sql} AS {name}" for name, sql in aggregates.items())}
+            FROM sessions GROUP BY user_id
+        )
+        SELECT u.user_id, {", ".join(f"{selected[name]} AS {name}" for name in FEATURE_COLUMNS)}
+        FROM users u LEFT JOIN a USING (user_id)
+        ORDER BY u.position
+    """
+
+
+def ours_chunked(directory: Path) -> pd.DataFrame:
+    """The project's path for session files larger than memory."""
+    from features.clickstream import build_features_chunked
+
+    return build_features_chunked(directory, "test", CHUNK_ROWS).drop(columns="test_id")
+
+
+def reference_duckdb(directory: Path) -> pd.DataFrame:
+    """The same table from DuckDB (in-process, all cores), reading the same CSV files."""
+    import duckdb
+
+    sql = _duckdb_sql(directory / config.USERS_TEST_FILE, directory / config.SESSIONS_TEST_FILE)
+    with duckdb.connect() as connection:
+        table = connection.execute(sql).df()
+    return table.set_index("user_id")[list(FEATURE_COLUMNS)].astype("float64")
+
+
+def baseline_pandas(directory: Path) -> pd.DataFrame:
+    """The notebooks' approach: read with defaults, merge users and sessions, group by user."""
+    users = pd.read_csv(directory / config.USERS_TEST_FILE, sep=";")
+    sessions = pd.read_csv(directory / config.SESSIONS_TEST_FILE)
+    df = users.merge(sessions, on="user_id", how="left")
+    df["timestamp"] = pd.to_datetime(df["timestamp"])
+    has_session = df["session_id"].notna()
+    df["hour"] = df["timestamp"].dt.hour
+    df["weekday"] = df["timestamp"].dt.day_of_week
+    df["month"] = df["timestamp"].dt.month
+    df["month_key"] = df["timestamp"].dt.year * 12 + df["month"]
+    df["day"] = df["timestamp"].dt.normalize()
+    df["seconds"] = (df["timestamp"] - pd.Timestamp(0)).dt.total_seconds()
+    for part, (low, high) in {"night": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}.items():
+        df[part] = ((df["hour"] >= low) & (df["hour"] < high)).astype(float).where(has_session)
+    df["weekend"] = (df["weekday"] >= 5).astype(float).where(has_session)
+    for column, (prefix, vocabulary) in SESSION_VOCABULARIES.items():
+        for value in vocabulary:
+            df[f"{prefix}_{value}_count"] = (df[column] == value).astype(int)
+        df[f"{prefix}_other_count"] = (has_session & ~df[column].isin(vocabulary)).astype(int)
+    counts = [c for c in df.columns if c.endswith("_count")]
+    table = df.groupby("user_id", sort=False).agg(
+        n_sessions=("session_id", "count"),
+        page_views_sum=("page_views", "sum"),
+        session_duration_sum=("session_duration", "sum"),
+        **{
+            f"{column}_{stat}": (column, stat)
+            for column in ("page_views", "session_duration")
+            for stat in ("mean", "std", "min", "max", "median")
+        },
+        hour_mean=("hour", "mean"),
+        hour_std=("hour", "std"),
+        night_share=("night", "mean"),
+        morning_share=("morning", "mean"),
+        afternoon_share=("afternoon", "mean"),
+        evening_share=("evening", "mean"),
+        weekday_mean=("weekday", "mean"),
+        weekend_share=("weekend", "mean"),
+        month_mean=("month", "mean"),
+        n_months=("month_key", "nunique"),
+        first_seconds=("seconds", "min"),
+        last_seconds=("seconds", "max"),
+        n_days=("day", "nunique"),
+        n_countries=("country", "nunique"),
+        n_ips=("ip_address", "nunique"),
+        **{c: (c, "sum") for c in counts},
+    )
+    table["seconds_per_page"] = table["session_duration_sum"] / table["page_views_sum"].where(
+        table["page_views_sum"] > 0
+    )
+    table["span_days"] = (table["last_seconds"] - table["first_seconds"]) / 86_400
+    table["sessions_per_active_day"] = table["n_sessions"] / table["n_days"].where(table["n_days"] > 0)
+    for c in counts:
+        table[c.replace("_count", "_share")] = table[c] / table["n_sessions"].where(table["n_sessions"] > 0)
+    table = table.reindex(users["user_id"])
+    table["age"] = users["age"].to_numpy(dtype=float)
+    table["abandoned_cart"] = users["abandoned_cart"].to_numpy(dtype=float)
+    for category in USER_CATEGORIES:
+        table[f"user_category_{category}"] = (users["user_category"] == category).to_numpy(dtype=float)
+    return table[list(FEATURE_COLUMNS)].astype("float64")
+
+
+RUNNERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    "ours": ours,
+    "ours_chunked": ours_chunked,
+    "duckdb": reference_duckdb,
+    "baseline": baseline_pandas,
+}
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _reset_peak_rss() -> None:
+    """Restart this process's peak-RSS count from its current RSS (Linux: the peak survives fork/exec,
+    so a child would otherwise report its parent's peak)."""
+    with contextlib.suppress(OSError):  # not Linux: the peak below may then include the parent's
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_rss_mb() -> float:
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def measure_features(engine: str, directory: Path) -> dict[str, Any]:
+    """Run one engine once, in this process: wall seconds, rows, and this process's peak RSS."""
+    runner = RUNNERS[engine]
+    import_rss = _rss_mb()
+    start = time.perf_counter()
+    table = runner(directory)
+    wall = time.perf_counter() - start
+    return {"wall_s": wall, "users": len(table), "peak_rss_mb": _peak_rss_mb(), "import_rss_mb": import_rss}
+
+
+def measure_predict(directory: Path, model_file: Path, output: Path) -> dict[str, Any]:
+    """Features, ``model.predict`` and the predictions file for one split, each timed, in this process."""
+    from adpipe.clickstream import TASK, predictions_payload
+    from adpipe.io import dumps_json, load_model, write_bytes_atomic
+    from features.clickstream import build_features, load_split
+
+    model, _ = load_model(model_file, task=TASK)
+    import_rss = _rss_mb()
+    start = time.perf_counter()
+    table = build_features(load_split(directory, "test"))
+    test_ids = table.pop("test_id")
+    features_done = time.perf_counter()
+    predicted = model.predict(table)
+    predicted_done = time.perf_counter()
+    write_bytes_atomic(output, dumps_json(predictions_payload(test_ids, predicted)))
+    end = time.perf_counter()
+    return {
+        "users": len(table),
+        "predict_s": predicted_done - features_done,
+        "features_s": features_done - start,
+        "end_to_end_s": end - start,
+        "peak_rss_mb": _peak_rss_mb(),
+        "import_rss_mb": import_rss,
+    }
+
+
+def _warm(directory: Path) -> None:
+    """Read the split's files once so that every engine starts with them in the page cache."""
+    for path in directory.iterdir():
+        with path.open("rb") as handle:
+            while handle.read(1 << 24):
+                pass
+
+
+def _in_fresh_process(arguments: list[str], directory: Path) -> dict[str, Any]:
+    """Run ``python -m adpipe.bench measure ...`` (files warmed first) and read the JSON line it prints."""
+    _warm(directory)
+    completed = subprocess.run(
+        [sys.executable, "-m", "adpipe.bench", "measure", *arguments],
+        cwd=config.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"measurement {arguments} failed:\n{completed.stderr.strip()[-2000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _repeated(arguments: list[str], directory: Path, repeats: int, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Median over up to ``repeats`` fresh processes (one only if a run exceeds REPEAT_LIMIT_S)."""
+    runs = [_in_fresh_process(arguments, directory)]
+    while len(runs) < repeats and runs[0][keys[0]] < REPEAT_LIMIT_S:
+        runs.append(_in_fresh_process(arguments, directory))
+    summary = {key: statistics.median(run[key] for run in runs) for key in keys}
+    summary["runs"] = len(runs)
+    summary["all_wall_s"] = [round(run[keys[0]], 3) for run in runs]
+    return summary
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    import psutil
+
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [
+        line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
+    ]
+    return {
+        "cores": os.cpu_count(),
+        "cpu": names[0] if names else platform.processor(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "pyarrow": __import__("pyarrow").__version__,
+        "duckdb": __import__("duckdb").__version__,
+    }
+
+
+def run_benchmark(
+    sizes: tuple[int, ...] = SIZES,
+    engines: tuple[str, ...] = ENGINES,
+    repeats: int = 3,
+    data_dir: Path = DEFAULT_DATA_DIR,
+    report: Path | None = BENCH_REPORT,
+    seed: int = config.DEFAULT_SEED,
+    keep_data: bool = False,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Generate, measure every engine and predict at every size; write and return the report."""
+    from adpipe.clickstream import train
+    from adpipe.io import write_json
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    model_file = data_dir / "clickstream-model.joblib"
+    try:
+        metadata = train(config.TRAIN_DIR, config.CLICKSTREAM_PARAMS_FILE, model_file, seed)
+        result: dict[str, Any] = {
+            "cores": os.cpu_count(),
+            "machine": machine(),
+            "protocol": {
+                "repeats": repeats,
+                "statistic": "median over fresh processes",
+                "repeat_limit_s": REPEAT_LIMIT_S,
+                "timed": "CSV files -> per-user feature table in memory (imports excluded)",
+                "peak_rss": "VmHWM of the measuring process, reset at its start (imports included)",
+                "data": f"features.synth, seed {seed}, {SESSIONS_PER_USER} sessions per user on average",
+                "model": f"adpipe.clickstream.train on {config.TRAIN_DIR.name}/ ({metadata['n_users']} users)",
+                "model_params": metadata["params"],
+            },
+            "sizes": [],
+        }
+        for size in sizes:
+            echo(f"generating about {size:,} sessions in {data_dir} ...")
+            directory = dataset(data_dir, size, seed)
+            sessions_path = directory / config.SESSIONS_TEST_FILE
+            n_sessions = sum(1 for _ in sessions_path.open("rb")) - 1
+            entry: dict[str, Any] = {
+                "sessions": n_sessions,
+                "users": users_for(size),
+                "session_csv_mb": round(sessions_path.stat().st_size / 2**20, 1),
+            }
+            for engine in engines:
+                echo(f"  {engine} at {n_sessions:,} sessions ...")
+                arguments = ["features", engine, str(directory)]
+                figures = _repeated(arguments, directory, repeats, ("wall_s", "peak_rss_mb"))
+                figures["sessions_per_s"] = n_sessions / figures["wall_s"]
+                entry[engine] = figures
+            echo(f"  predict at {n_sessions:,} sessions ...")
+            output = data_dir / f"predictions-{size}.json"
+            entry["predict"] = _repeated(
+                ["predict", str(directory), "--model", str(model_file), "--output", str(output)],
+                directory,
+                repeats,
+                ("predict_s", "features_s", "end_to_end_s", "peak_rss_mb", "users"),
+            )
+            result["sizes"].append(entry)
+            result["targets"] = targets(result)
+            if report is not None:
+                write_json(report, result)
+    finally:
+        if not keep_data:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return result
+
+
+def targets(result: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets, checked on the largest size measured (None when an engine was not run)."""
+    entry = max(result["sizes"], key=lambda e: e["sessions"])
+    ours_figures, duckdb, baseline = entry.get("ours"), entry.get("duckdb"), entry.get("baseline")
+    predict = entry["predict"]
+
+    def check(value: float | None, limit: float, at_least: bool) -> dict[str, Any]:
+        met = None if value is None else (value >= limit if at_least else value <= limit)
+        return {"value": None if value is None else round(value, 3), "limit": limit, "met": met}
+
+    return {
+        "at_sessions": entry["sessions"],
+        "sessions_per_s_at_least_1e6": check(ours_figures and ours_figures["sessions_per_s"], 1e6, True),
+        "wall_vs_duckdb_at_most_2x": check(
+            ours_figures and duckdb and ours_figures["wall_s"] / duckdb["wall_s"], 2.0, False
+        ),
+        "speedup_vs_baseline_at_least_3x": check(
+            ours_figures and baseline and baseline["wall_s"] / ours_figures["wall_s"], 3.0, True
+        ),
+        "peak_rss_vs_session_csv_at_most_2x": check(
+            ours_figures and ours_figures["peak_rss_mb"] / entry["session_csv_mb"], 2.0, False
+        ),
+        "predict_s_under_10_for_users": {**check(predict["predict_s"], 10.0, False), "users": predict["users"]},
+    }
+
+
+def summary_rows(result: dict[str, Any]) -> tuple[list[str], list[list[object]]]:
+    """The printed table: one row per size and engine, then the predict row."""
+    header = ["sessions", "engine", "wall_s", "sessions/s", "peak_rss_mb", "rss/csv", "vs ours", "runs"]
+    rows: list[list[object]] = []
+    for entry in result["sizes"]:
+        ours_wall = entry.get("ours", {}).get("wall_s")
+        for engine in ENGINES:
+            if engine not in entry:
+                continue
+            figures = entry[engine]
+            relative = f"{figures['wall_s'] / ours_wall:.2f}x" if ours_wall else "-"
+            rows.append(
+                [
+                    f"{entry['sessions']:,}",
+                    engine,
+                    round(figures["wall_s"], 2),
+                    f"{figures['sessions_per_s']:,.0f}",
+                    round(figures["peak_rss_mb"]),
+                    round(figures["peak_rss_mb"] / entry["session_csv_mb"], 2),
+                    relative,
+                    figures["runs"],
+                ]
+            )
+        predict = entry["predict"]
+        rows.append(
+            [
+                f"{entry['sessions']:,}",
+                f"predict {int(predict['users']):,} users",
+                round(predict["predict_s"], 2),
+                f"features+predict+file {predict['end_to_end_s']:.1f} s",
+                round(predict["peak_rss_mb"]),
+                "-",
+                "-",
+                predict["runs"],
+            ]
+        )
+    return header, rows
+
+
+cli = typer.Typer(help=__doc__, add_completion=False, no_args_is_help=True)
+
+
+@cli.command()
+def run(
+    sizes: str = typer.Option(",".join(str(s) for s in SIZES), "--sizes", help="Comma-separated session counts."),
+    engines: str = typer.Option(",".join(ENGINES), "--engines", help="Comma-separated: ours, duckdb, baseline."),
+    repeats: int = typer.Option(3, "--repeats", help="Fresh-process runs per figure (median reported)."),
+    data_dir: Path = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Where the synthetic data go (not the repo)."),
+    report: Path = typer.Option(BENCH_REPORT, "--report", help="The JSON report to write."),
+    seed: int = typer.Option(config.DEFAULT_SEED, "--seed", help="Seed of the synthetic data and the model."),
+    keep_data: bool = typer.Option(False, "--keep-data", help="Keep the generated CSV files."),
+) -> None:
+    """Measure every engine at every size, print the table and write the JSON report."""
+    from adpipe.cli_support import exit_on_error, format_table
+
+    chosen = tuple(e.strip() for e in engines.split(",") if e.strip())
+    with exit_on_error(keeps=report):
+        unknown = set(chosen) - set(ENGINES)
+        if unknown:
+            raise ValueError(f"--engines: unknown {sorted(unknown)}; known: {', '.join(ENGINES)}")
+        size_list = tuple(int(float(s)) for s in sizes.split(",") if s.strip())
+        result = run_benchmark(size_list, chosen, repeats, data_dir, report, seed, keep_data, typer.echo)
+    info = result["machine"]
+    typer.echo(
+        f"\n{info['cores']} cores ({info['cpu']}), {info['memory_gb']} GB, load average at start "
+        f"{info['load_average_at_start']}; median of up to {repeats} fresh-process runs"
+    )
+    typer.echo(format_table(*summary_rows(result)))
+    typer.echo(f"\ntargets at {result['targets']['at_sessions']:,} sessions:")
+    for name, check in result["targets"].items():
+        if isinstance(check, dict):
+            verdict = {True: "met", False: "MISSED", None: "not measured"}[check["met"]]
+            typer.echo(f"  {name}: {check['value']} (limit {check['limit']}) -> {verdict}")
+    typer.echo(f"report -> {report}")
+
+
+@cli.command(hidden=True)
+def measure(
+    kind: str = typer.Argument(..., help="features or predict"),
+    first: str = typer.Argument(..., help="engine (features) or split folder (predict)"),
+    second: str = typer.Argument("", help="split folder (features)"),
+    model: Path = typer.Option(None, "--model"),
+    output: Path = typer.Option(None, "--output"),
+) -> None:
+    """One measurement in this process; prints one JSON line (used by `run`, one process each)."""
+    _reset_peak_rss()
+    if kind == "features":
+        figures = measure_features(first, Path(second))
+    else:
+        figures = measure_predict(Path(first), model, output)
+    typer.echo(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    cli()

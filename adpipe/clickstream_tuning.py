@@ -1,0 +1,95 @@
+"""The ClickStream search space for ``make tune``: what is sampled, and how one sample is scored.
+
+Each trial samples a whole params file (LightGBM's capacity and regularisation, the imbalance
+strategy, the decision rule, the feature groups) and is scored by the mean macro-F1 over the same
+folds as ``make validate``, through :func:`adpipe.clickstream.cross_validate_params`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from adpipe import clickstream, config
+from adpipe.tuning import DEFAULT_STORAGE, OnFold, TuningResult, TuningTask, run_tuning
+from adpipe.validation import Protocol
+from features.clickstream import FEATURE_GROUPS
+
+METRIC = "macro_f1"
+DEFAULT_STUDY = "clickstream"
+
+
+def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
+    """One point of the search space, as a params mapping that :func:`clickstream.check_params` accepts."""
+    groups = [group for group in FEATURE_GROUPS if trial.suggest_categorical(f"group_{group}", [True, False])]
+    if not groups:
+        raise optuna.TrialPruned("no feature group chosen")
+    lightgbm = {
+        "n_estimators": trial.suggest_int("n_estimators", 20, 500, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 0.005, 0.2, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 2, 31, log=True),
+        "max_depth": trial.suggest_int("max_depth", 2, 8),
+        "min_child_samples": trial.suggest_int("min_child_samples", 3, 60, log=True),
+        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+        "subsample_freq": 1,
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
+        "reg_alpha": trial.suggest_float("reg_alpha", 1e-3, 10.0, log=True),
+        "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 30.0, log=True),
+        "extra_trees": trial.suggest_categorical("extra_trees", [False, True]),
+    }
+    return {
+        "task": clickstream.TASK,
+        "lightgbm": lightgbm,
+        "imbalance": trial.suggest_categorical("imbalance", list(clickstream.IMBALANCE_STRATEGIES)),
+        "decision_rule": trial.suggest_categorical("decision_rule", list(clickstream.DECISION_RULES)),
+        "feature_groups": groups,
+    }
+
+
+def tuning_task(
+    train_dir: str | Path = config.TRAIN_DIR,
+    protocol: Protocol = Protocol(),
+    params_file: str | Path = config.CLICKSTREAM_PARAMS_FILE,
+) -> TuningTask:
+    """The ClickStream task for :func:`adpipe.tuning.run_tuning`; the features are built once here."""
+    X, y = clickstream.labelled_features(train_dir)
+
+    def cross_validate(params: dict[str, Any], on_fold: OnFold) -> Any:
+        return clickstream.cross_validate_params(params, X, y, protocol, on_fold=on_fold, progress=False)
+
+    return TuningTask(
+        name=clickstream.TASK,
+        metric=METRIC,
+        protocol=protocol,
+        params_file=Path(params_file),
+        suggest=suggest_params,
+        cross_validate=cross_validate,
+        check_params=clickstream.check_params,
+    )
+
+
+def tune(
+    train_dir: str | Path = config.TRAIN_DIR,
+    protocol: Protocol = Protocol(),
+    params_file: str | Path = config.CLICKSTREAM_PARAMS_FILE,
+    *,
+    storage: str = DEFAULT_STORAGE,
+    study_name: str = DEFAULT_STUDY,
+    trials: int | None = None,
+    timeout: float | None = None,
+    pruner: str = "median",
+    progress: bool = True,
+) -> TuningResult:
+    """Search ClickStream's params with Optuna (see :func:`adpipe.tuning.run_tuning`); the seed is the protocol's."""
+    return run_tuning(
+        tuning_task(train_dir, protocol, params_file),
+        storage=storage,
+        study_name=study_name,
+        trials=trials,
+        timeout=timeout,
+        seed=protocol.seed,
+        pruner=pruner,
+        progress=progress,
+    )

@@ -1,0 +1,258 @@
+"""Facebook campaign ads: the loader, the ROAS and funnel definitions, and the model inputs.
+
+One row per ad. A *planned* ad is known by its campaign, its audience and its budget; once it runs it
+also has *delivery* figures (Impressions, Clicks, Spent); its *outcomes* are Total_Conversion
+(enquiries) and Approved_Conversion (sales). Everything derived from the outcomes (value, ROAS, the
+funnel) is a target, never an input: :func:`refuse_outcomes` guards every feature list.
+
+The data has no separate budget column: an ad's planned budget is read from ``Spent`` (a planned-ad
+file may call it ``budget``), so the planned mode uses audience, campaign and ``Spent``; the delivery
+mode adds Impressions, Clicks and the ratios CTR, cost per click and cost per thousand impressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from adpipe.errors import DataError
+from features.schema import Column, TableSchema, line_of, read_table
+
+Mode = Literal["planned", "delivery"]
+MODES: tuple[Mode, ...] = ("planned", "delivery")
+
+AGE_BANDS = ("30-34", "35-39", "40-44", "45-49")
+GENDERS = ("F", "M")
+DEFAULT_VALUE_ENQUIRY = 5.0
+DEFAULT_VALUE_SALE = 100.0
+
+GROUP = "fb_campaign_id"
+BUDGET = "Spent"
+OUTCOME_COLUMNS = ("Total_Conversion", "Approved_Conversion")
+DERIVED_TARGETS = ("conversion_value", "roas", "sales_per_click", "click_drop_off")
+ROAS = "roas"
+FUNNEL_TARGETS = ("sales_per_click", "click_drop_off")
+
+PLANNED_FEATURES = ("xyz_campaign_id", "age", "gender", "interest", BUDGET)
+DELIVERY_INPUTS = ("Impressions", "Clicks")
+DELIVERY_FEATURES = (*PLANNED_FEATURES, *DELIVERY_INPUTS, "ctr", "cpc", "cpm")
+FEATURES: dict[Mode, tuple[str, ...]] = {"planned": PLANNED_FEATURES, "delivery": DELIVERY_FEATURES}
+CATEGORICAL_FEATURES = ("xyz_campaign_id", "age", "gender", "interest")
+
+SUMMARY_KEYS: dict[str, str] = {
+    "campaign": "xyz_campaign_id",
+    "age": "age",
+    "gender": "gender",
+    "interest": "interest",
+}
+
+_IDS = (Column("ad_id", "int"), Column("xyz_campaign_id", "int"), Column(GROUP, "int"))
+_AUDIENCE = (
+    Column("age", "str", allowed=AGE_BANDS),
+    Column("gender", "str", allowed=GENDERS),
+    Column("interest", "int"),
+)
+CAMPAIGN_SCHEMA = TableSchema(
+    "Facebook campaign",
+    ",",
+    (
+        *_IDS,
+        *_AUDIENCE,
+        Column("Impressions", "int"),
+        Column("Clicks", "int"),
+        Column(BUDGET, "float"),
+        *(Column(name, "int") for name in OUTCOME_COLUMNS),
+    ),
+)
+# A planned ad needs its campaign, audience and budget; ids and delivery figures are read when present.
+PLANNED_AD_SCHEMA = TableSchema(
+    "planned ads",
+    ",",
+    (
+        Column("ad_id", "int", required=False),
+        Column("xyz_campaign_id", "int"),
+        Column(GROUP, "int", required=False),
+        *_AUDIENCE,
+        Column(BUDGET, "float", aliases=("budget",)),
+        Column("Impressions", "int", required=False),
+        Column("Clicks", "int", required=False),
+    ),
+)
+_NON_NEGATIVE = ("Impressions", "Clicks", BUDGET, *OUTCOME_COLUMNS)
+
+
+def _check_non_negative(path: Path, table: pd.DataFrame) -> None:
+    for column in _NON_NEGATIVE:
+        if column not in table:
+            continue
+        negative = table[column].to_numpy() < 0
+        if negative.any():
+            position = int(np.flatnonzero(negative)[0])
+            raise DataError(
+                f"value {table[column].iloc[position]!r} is negative ({int(negative.sum())} negative value(s))",
+                path=path,
+                column=column,
+                line=line_of(position),
+            )
+
+
+def load_campaigns(path: str | Path) -> pd.DataFrame:
+    """Read the campaign file: every column typed and checked, counts and spend never negative."""
+    path = Path(path)
+    table = read_table(path, CAMPAIGN_SCHEMA)
+    _check_non_negative(path, table)
+    duplicated = table["ad_id"].duplicated()
+    if duplicated.any():
+        position = int(np.flatnonzero(duplicated.to_numpy())[0])
+        raise DataError(
+            f"duplicate ad_id {table['ad_id'].iloc[position]} ({int(duplicated.sum())} repeated id(s))",
+            path=path,
+            column="ad_id",
+            line=line_of(position),
+        )
+    return table
+
+
+def load_planned_ads(path: str | Path, mode: Mode) -> pd.DataFrame:
+    """Read ads to predict: outcome columns are not needed (and not read); delivery mode needs its figures."""
+    path = Path(path)
+    table = read_table(path, PLANNED_AD_SCHEMA)
+    if mode == "delivery":
+        absent = [c for c in DELIVERY_INPUTS if c not in table]
+        if absent:
+            raise DataError(
+                f"missing column '{absent[0]}': the saved model uses delivery figures (Impressions, Clicks)",
+                path=path,
+                column=absent[0],
+            )
+    _check_non_negative(path, table)
+    no_budget = table[BUDGET].to_numpy() <= 0
+    if no_budget.any():
+        position = int(np.flatnonzero(no_budget)[0])
+        raise DataError(
+            f"budget {table[BUDGET].iloc[position]!r} is not positive: ROAS is undefined without spend",
+            path=path,
+            column=BUDGET,
+            line=line_of(position),
+        )
+    return table
+
+
+def conversion_value(table: pd.DataFrame, value_enquiry: float, value_sale: float) -> pd.Series:
+    """What an ad's conversions are worth: ``value_enquiry`` per enquiry plus ``value_sale`` per sale."""
+    if value_enquiry < 0 or value_sale < 0:
+        raise ValueError(f"conversion values must not be negative, got {value_enquiry} and {value_sale}")
+    return value_enquiry * table["Total_Conversion"] + value_sale * table["Approved_Conversion"]
+
+
+@dataclass(frozen=True)
+class TargetRows:
+    """The rows a target is defined on, and how many ads were set aside (and why)."""
+
+    table: pd.DataFrame
+    target: pd.Series | pd.DataFrame
+    n_set_aside: int
+    reason: str
+
+
+def roas_rows(table: pd.DataFrame, value_enquiry: float, value_sale: float) -> TargetRows:
+    """ROAS = conversion value / Spent, on the ads with Spent > 0 (the others have no ROAS)."""
+    spent = table[BUDGET] > 0
+    kept = table[spent].reset_index(drop=True)
+    roas = (conversion_value(kept, value_enquiry, value_sale) / kept[BUDGET]).rename(ROAS)
+    return TargetRows(kept, roas, int((~spent).sum()), "Spent == 0: no spend, so no return on it")
+
+
+def funnel_rows(table: pd.DataFrame) -> TargetRows:
+    """Sales per click and click drop-off (share of clicking users who did not buy), on ads with Clicks > 0.
+
+    Facebook attributes a sale to an ad without requiring a click on it, so a few ads have more sales
+    than clicks: their drop-off is capped at 0 (sales per click is kept as it is).
+    """
+    clicked = table["Clicks"] > 0
+    kept = table[clicked].reset_index(drop=True)
+    per_click = kept["Approved_Conversion"] / kept["Clicks"]
+    target = pd.DataFrame({"sales_per_click": per_click, "click_drop_off": 1.0 - per_click.clip(upper=1.0)})
+    return TargetRows(kept, target, int((~clicked).sum()), "Clicks == 0: no clicking users to convert")
+
+
+def refuse_outcomes(columns: Iterable[str]) -> None:
+    """Raise if an outcome column, or anything derived from one, is asked for as a model input."""
+    leaked = [c for c in columns if c in OUTCOME_COLUMNS or c in DERIVED_TARGETS]
+    if leaked:
+        raise DataError(
+            f"outcome column(s) {', '.join(leaked)} cannot be model inputs: the targets are derived from them",
+            column=leaked[0],
+        )
+
+
+def model_inputs(table: pd.DataFrame, features: Iterable[str]) -> pd.DataFrame:
+    """The model's input frame: exactly ``features`` (outcomes refused), delivery ratios computed here.
+
+    Ratios with a zero denominator are missing (NaN), which every model of the task handles.
+    """
+    features = tuple(features)
+    refuse_outcomes(features)
+    frame = pd.DataFrame(index=table.index)
+    impressions = table["Impressions"].where(table["Impressions"] > 0) if "Impressions" in table else None
+    clicks = table["Clicks"].where(table["Clicks"] > 0) if "Clicks" in table else None
+    derived = {
+        "ctr": lambda: table["Clicks"] / impressions,
+        "cpc": lambda: table[BUDGET] / clicks,
+        "cpm": lambda: 1000.0 * table[BUDGET] / impressions,
+    }
+    for name in features:
+        if name in derived:
+            frame[name] = derived[name]().astype("float64")
+        elif name not in table:
+            raise DataError(f"missing column '{name}' needed as a model input", column=name)
+        elif name == "age":
+            frame[name] = pd.Categorical(table[name], categories=AGE_BANDS)
+        elif name == "gender":
+            frame[name] = pd.Categorical(table[name], categories=GENDERS)
+        else:
+            frame[name] = table[name].astype("float64")
+    return frame
+
+
+def summarize(table: pd.DataFrame, by: str, value_enquiry: float, value_sale: float) -> pd.DataFrame:
+    """ROAS, CTR, cost per click and cost per sale per group, with the counts behind each figure.
+
+    Every figure is a ratio of sums over the group's ads with spend; ads with Spent == 0 are counted
+    in ``n_set_aside`` only, as for the per-ad ROAS.
+    """
+    if by not in SUMMARY_KEYS:
+        raise ValueError(f"--by must be one of {', '.join(SUMMARY_KEYS)}, got {by!r}")
+    key = SUMMARY_KEYS[by]
+    frame = table.assign(
+        value=conversion_value(table, value_enquiry, value_sale),
+        with_spend=table[BUDGET] > 0,
+    )
+    spent = frame[frame["with_spend"]]
+    sums = spent.groupby(key, observed=True).agg(
+        n_ads=("ad_id", "size"),
+        impressions=("Impressions", "sum"),
+        clicks=("Clicks", "sum"),
+        spent=(BUDGET, "sum"),
+        enquiries=("Total_Conversion", "sum"),
+        sales=("Approved_Conversion", "sum"),
+        value=("value", "sum"),
+    )
+    set_aside = frame[~frame["with_spend"]].groupby(key, observed=True).size().rename("n_set_aside")
+    summary = sums.join(set_aside, how="outer").fillna(0)
+    for column in ("n_ads", "impressions", "clicks", "enquiries", "sales", "n_set_aside"):
+        summary[column] = summary[column].astype("int64")
+    summary["roas"] = summary["value"] / summary["spent"].where(summary["spent"] > 0)
+    summary["ctr_percent"] = 100.0 * summary["clicks"] / summary["impressions"].where(summary["impressions"] > 0)
+    summary["cost_per_click"] = summary["spent"] / summary["clicks"].where(summary["clicks"] > 0)
+    summary["cost_per_sale"] = summary["spent"] / summary["sales"].where(summary["sales"] > 0)
+    summary = summary.reset_index().rename(columns={key: by})
+    columns = [by, "n_ads", "n_set_aside", "impressions", "clicks", "spent", "enquiries", "sales", "value"]
+    return summary[[*columns, "roas", "ctr_percent", "cost_per_click", "cost_per_sale"]].sort_values(
+        ["roas", by], ascending=[False, True], na_position="last", ignore_index=True
+    )

@@ -1,0 +1,207 @@
+"""Ad impressions (click-through): the loader, its accepted variants, and the model's input columns.
+
+One row per impression: who saw the ad (time on site, age, area income, internet use, gender, city,
+country), which ad (its topic line), when (timestamp), and, in a labelled file, ``Clicked on Ad``.
+
+Other exports of the same data are accepted: snake_case or lower-case headers, a 0/1 ``Male`` column
+instead of ``Gender`` (Male/Female), and any of :data:`TIMESTAMP_FORMATS` (one format per file). A
+missing column fails with one line naming it; empty cells are kept as missing values, which the
+model imputes inside its pipeline, so an unlabelled row with a gap still gets a prediction.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from adpipe.errors import DataError
+from features.schema import Column, TableSchema, line_of, read_table
+
+TARGET = "Clicked on Ad"
+NUMERIC_COLUMNS = ("Daily Time Spent on Site", "Age", "Area Income", "Daily Internet Usage")
+TEXT_COLUMNS = ("Ad Topic Line", "City", "Country")
+GENDER, MALE, TIMESTAMP = "Gender", "Male", "Timestamp"
+# The canonical table every loader returns: MALE is 1.0 / 0.0 / missing whatever the file's gender column.
+INPUT_COLUMNS = (*NUMERIC_COLUMNS, *TEXT_COLUMNS, MALE, TIMESTAMP)
+
+# Tried in this order; the first that parses every non-empty value of the file wins. The reference file
+# uses the first; month-first is tried before day-first, so an all-ambiguous day-first file reads month-first.
+TIMESTAMP_FORMATS = (
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+)
+MALE_WORDS, FEMALE_WORDS = ("male", "m"), ("female", "f")
+
+
+def _snake(name: str) -> str:
+    return name.lower().replace(" ", "_")
+
+
+def _column(name: str, kind: str, *aliases: str, required: bool = True) -> Column:
+    """A nullable input column that also answers to its lower-case and snake_case spellings."""
+    spellings = tuple(dict.fromkeys((name.lower(), _snake(name), *aliases)))
+    return Column(name, kind, aliases=spellings, required=required, nullable=True)
+
+
+_INPUT_SCHEMA_COLUMNS = (
+    _column("Daily Time Spent on Site", "float", "daily_time_spent", "Daily Time Spent"),
+    _column("Age", "float"),
+    _column("Area Income", "float", "income"),
+    _column("Daily Internet Usage", "float", "internet_usage"),
+    _column("Ad Topic Line", "str", "Ad Topic", "ad_topic"),
+    _column("City", "str"),
+    _column("Country", "str"),
+    _column(GENDER, "str", "Sex", "sex", required=False),
+    _column(MALE, "bool", "is_male", required=False),
+    _column(TIMESTAMP, "str", "Time", "time", "Datetime", "datetime", "date_time"),
+)
+UNLABELLED_SCHEMA = TableSchema("ad impressions", ",", _INPUT_SCHEMA_COLUMNS)
+LABELLED_SCHEMA = TableSchema(
+    "ad impressions",
+    ",",
+    (*_INPUT_SCHEMA_COLUMNS, Column(TARGET, "bool", aliases=("clicked on ad", "clicked_on_ad", "Clicked", "clicked"))),
+)
+
+
+def _male_from_gender(path: Path, gender: pd.Series) -> pd.Series:
+    """Male/Female (or M/F, any case) → 1.0/0.0; empty → missing; anything else fails naming its line."""
+    lowered = gender.str.strip().str.lower()
+    known = lowered.isin(MALE_WORDS + FEMALE_WORDS)
+    bad = gender.notna() & ~known
+    if bad.any():
+        position = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"value {gender.iloc[position]!r} is not Male or Female ({int(bad.sum())} bad value(s))",
+            path=path,
+            column=GENDER,
+            line=line_of(position),
+        )
+    return lowered.isin(MALE_WORDS).astype("float64").where(gender.notna())
+
+
+def parse_timestamps(path: Path, text: pd.Series) -> pd.Series:
+    """Parse with the first of :data:`TIMESTAMP_FORMATS` that fits every non-empty value of the file."""
+    present = text.notna()
+    for fmt in TIMESTAMP_FORMATS:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        if not (present & parsed.isna()).any():
+            return parsed
+    # Name the first value that the best-fitting format cannot read.
+    best = max(TIMESTAMP_FORMATS, key=lambda f: int(pd.to_datetime(text, format=f, errors="coerce").notna().sum()))
+    bad = present & pd.to_datetime(text, format=best, errors="coerce").isna()
+    position = int(np.flatnonzero(bad.to_numpy())[0])
+    raise DataError(
+        f"value {text.iloc[position]!r} is not a date-time like 6/9/2016 21:43 or 2016-06-09 21:43:00 "
+        f"({int(bad.sum())} value(s) do not fit {best!r}, the format that reads most of this column)",
+        path=path,
+        column=TIMESTAMP,
+        line=line_of(position),
+    )
+
+
+def load_impressions(path: str | Path, *, labelled: bool) -> pd.DataFrame:
+    """Read an impressions CSV into :data:`INPUT_COLUMNS` (plus ``TARGET`` as 0/1 when ``labelled``)."""
+    path = Path(path)
+    raw = read_table(path, LABELLED_SCHEMA if labelled else UNLABELLED_SCHEMA)
+    if GENDER in raw:
+        male = _male_from_gender(path, raw[GENDER])
+    elif MALE in raw:
+        male = raw[MALE].astype("float64")
+    else:
+        raise DataError(f"missing column '{GENDER}' (Male/Female) or '{MALE}' (0/1)", path=path, column=GENDER)
+    table = pd.DataFrame({name: raw[name].astype("float64") for name in NUMERIC_COLUMNS})
+    for name in TEXT_COLUMNS:
+        table[name] = raw[name].astype("object").where(raw[name].notna(), np.nan)
+    table[MALE] = male.to_numpy()
+    table[TIMESTAMP] = parse_timestamps(path, raw[TIMESTAMP])
+    if labelled:
+        table[TARGET] = raw[TARGET].astype("int64")
+    return table
+
+
+def duplicate_groups(table: pd.DataFrame) -> np.ndarray:
+    """One group id per row; identical rows of :data:`INPUT_COLUMNS` (the label ignored) share one."""
+    hashes = pd.util.hash_pandas_object(table[list(INPUT_COLUMNS)], index=False)
+    return pd.factorize(hashes)[0]
+
+
+def count_duplicates(table: pd.DataFrame) -> int:
+    """Rows that repeat an earlier row exactly, label included (the ~215 copies of the reference file)."""
+    return int(table.duplicated().sum())
+
+
+# --- model input --------------------------------------------------------------------------------------------
+
+# Numeric model inputs, imputed inside the model's pipeline.
+NUMERIC_FEATURES = (
+    "daily_time_spent",
+    "age",
+    "area_income",
+    "daily_internet_usage",
+    "male",
+    "hour",
+    "weekday",
+    "month",
+)
+# Keys are categories that the model target-encodes (out of fold, inside its training part), each stored
+# as a 64-bit hash of its value (the encoder is about three times faster on integers than on text;
+# all missing values share one hash, so a gap is a category of its own):
+# - the three high-cardinality text columns;
+# - the exact value of every other input (this export repeats a few hundred values per column);
+# - every pair of those nine keys (this export's columns are not independent given the label).
+TEXT_KEYS = ("ad_topic_line", "city", "country")
+VALUE_KEYS = (
+    "daily_time_spent_value",
+    "age_value",
+    "area_income_value",
+    "daily_internet_usage_value",
+    "timestamp_value",
+    "male_value",
+)
+PAIR_KEYS = tuple(f"{a}&{b}" for a, b in itertools.combinations((*TEXT_KEYS, *VALUE_KEYS), 2))
+# Named key sets, from the fewest memorised values to the most (the params' "features" chooses one).
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "basic": TEXT_KEYS,
+    "values": (*TEXT_KEYS, *VALUE_KEYS),
+    "pairs": (*TEXT_KEYS, *VALUE_KEYS, *PAIR_KEYS),
+}
+_NUMERIC_SOURCE = dict(zip(NUMERIC_FEATURES[:4], NUMERIC_COLUMNS, strict=True))
+
+
+def _hash(values: pd.Series) -> np.ndarray:
+    """A 64-bit hash per value (numbers by value, text by content), as int64."""
+    array = values.to_numpy(dtype="float64" if values.dtype == "float64" else object)
+    return pd.util.hash_array(array).view("int64")
+
+
+def build_features(table: pd.DataFrame) -> pd.DataFrame:
+    """The model input of a loaded table: :data:`NUMERIC_FEATURES` and every key of :data:`FEATURE_SETS`."""
+    features = pd.DataFrame(index=table.index)
+    for name, source in _NUMERIC_SOURCE.items():
+        features[name] = table[source].astype("float64")
+    features["male"] = table[MALE].astype("float64")
+    timestamp = table[TIMESTAMP]
+    features["hour"] = timestamp.dt.hour.astype("float64")
+    features["weekday"] = timestamp.dt.day_of_week.astype("float64")
+    features["month"] = timestamp.dt.month.astype("float64")
+    keys = {name: _hash(table[source]) for name, source in zip(TEXT_KEYS, TEXT_COLUMNS, strict=True)}
+    for name, source in _NUMERIC_SOURCE.items():
+        keys[f"{name}_value"] = _hash(table[source])
+    keys["timestamp_value"] = _hash(timestamp.dt.strftime("%Y-%m-%d %H:%M:%S"))
+    keys["male_value"] = _hash(table[MALE])
+    for pair in PAIR_KEYS:
+        first, second = pair.split("&")
+        both = pd.DataFrame({first: keys[first], second: keys[second]})
+        keys[pair] = pd.util.hash_pandas_object(both, index=False).to_numpy().view("int64")
+    return pd.concat([features, pd.DataFrame(keys, index=table.index)], axis=1)

@@ -1,0 +1,333 @@
+"""`make tune`: the generic Optuna loop, the ClickStream search, the decision rule, and two workers on PostgreSQL."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from typer.testing import CliRunner
+
+from adpipe import clickstream, clickstream_tuning, config
+from adpipe.decision_rule import MacroF1Weights, best_class_weights, macro_f1_from_codes
+from adpipe.errors import DataError
+from adpipe.io import read_json
+from adpipe.tuning import TuningTask, open_storage, open_study, run_tuning
+from adpipe.validation import Protocol
+
+TINY = Protocol(folds=2, repeats=1, seed=3)
+
+
+def fake_task(params_file: Path, *, name: str = "fake", metric: str = "score", protocol: Protocol = Protocol(2, 3, 0)):
+    """A task whose every fold scores the sampled x: fast, and the best trial is the largest x."""
+
+    def suggest(trial: optuna.Trial) -> dict:
+        return {"x": trial.suggest_float("x", 0.0, 1.0)}
+
+    def cross_validate(params: dict, on_fold) -> None:
+        for step in range(protocol.folds * protocol.repeats):
+            on_fold(step, {metric: params["x"]})
+
+    return TuningTask(name, metric, protocol, params_file, suggest, cross_validate)
+
+
+def sqlite(tmp_path: Path, name: str = "study.db") -> str:
+    return f"sqlite:///{tmp_path / name}"
+
+
+# --- the generic loop ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pruner", ["median", "halving"])
+def test_pruners_stop_weak_trials_early_and_scores_are_fold_means(tmp_path, pruner):
+    task = fake_task(tmp_path / "params.json")
+    result = run_tuning(
+        task, storage=sqlite(tmp_path), study_name="s", trials=12, seed=0, pruner=pruner, progress=False
+    )
+    study = optuna.load_study(study_name="s", storage=sqlite(tmp_path))
+    pruned = study.get_trials(states=(TrialState.PRUNED,))
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    assert result.n_finished == 12 and result.n_pruned == len(pruned) > 0
+    for trial in complete:
+        assert trial.user_attrs["fold_scores"] == [trial.params["x"]] * 6
+        assert sorted(trial.intermediate_values) == list(range(6))
+    for trial in pruned:  # stopped early, below what earlier trials had at the same fold
+        assert len(trial.intermediate_values) < 6
+        assert trial.params["x"] < max(t.value for t in complete)
+    assert result.best.value == max(t.value for t in complete)
+
+
+def test_params_file_records_study_trial_score_and_protocol(tmp_path):
+    task = fake_task(tmp_path / "params.json")
+    result = run_tuning(task, storage=sqlite(tmp_path), study_name="s", trials=4, seed=1, progress=False)
+    written = read_json(task.params_file)
+    assert result.params_written
+    assert written["x"] == result.best.params["x"]
+    assert written["source"]["study"] == "s" and written["source"]["trial"] == result.best.number
+    assert written["source"]["score"] == {"metric": "score", "mean": result.best.value, "std": pytest.approx(0.0)}
+    assert written["source"]["protocol"] == {"folds": 2, "repeats": 3, "seed": 0}
+    # running again on a finished study changes nothing and does not rewrite the file
+    before = task.params_file.stat().st_mtime_ns
+    again = run_tuning(task, storage=sqlite(tmp_path), study_name="s", trials=4, seed=1, progress=False)
+    assert again.n_run_here == 0 and not again.params_written and task.params_file.stat().st_mtime_ns == before
+
+
+def test_ctrl_c_keeps_finished_trials_and_the_same_command_continues(tmp_path):
+    params_file = tmp_path / "params.json"
+    task = fake_task(params_file)
+    calls = {"n": 0}
+
+    def interrupted_on_the_fourth_trial(params: dict, on_fold) -> None:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        task.cross_validate(params, on_fold)
+
+    flaky = TuningTask(
+        task.name, task.metric, task.protocol, params_file, task.suggest, interrupted_on_the_fourth_trial
+    )
+    first = run_tuning(flaky, storage=sqlite(tmp_path), study_name="s", trials=6, seed=0, progress=False)
+    assert first.interrupted and first.n_finished == 3 and not params_file.exists()
+    second = run_tuning(flaky, storage=sqlite(tmp_path), study_name="s", trials=6, seed=0, progress=False)
+    assert not second.interrupted and second.n_finished == 6 and second.n_run_here == 3
+    assert read_json(params_file)["source"]["n_finished_trials"] == 6
+
+
+def test_refuses_a_study_made_for_another_task_metric_or_protocol(tmp_path):
+    url = sqlite(tmp_path)
+    open_study(fake_task(tmp_path / "p.json", name="ctr", metric="roc_auc"), url, "shared", seed=0)
+    with pytest.raises(DataError, match=r"created for task='ctr', metric='roc_auc'.*choose another --study"):
+        open_study(fake_task(tmp_path / "p.json", name="clickstream", metric="macro_f1"), url, "shared", seed=0)
+    other_folds = fake_task(tmp_path / "p.json", name="ctr", metric="roc_auc", protocol=Protocol(3, 1, 0))
+    with pytest.raises(DataError, match="protocol"):
+        open_study(other_folds, url, "shared", seed=0)
+
+
+def test_bad_storage_urls_are_one_line_errors_that_hide_the_password(tmp_path):
+    with pytest.raises(DataError, match="malformed storage URL"):
+        open_storage("optuna.db")
+    with pytest.raises(DataError, match=r"cannot open storage 'postgresql://u:\*\*\*@127.0.0.1:1/x'") as caught:
+        open_storage("postgresql://u:secret@127.0.0.1:1/x")  # nothing listens on port 1
+    assert "secret" not in str(caught.value)
+    with pytest.raises(DataError, match="cannot open storage"):
+        open_storage(f"sqlite:///{tmp_path}/missing/dir/x.db")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--trials", "0"], ["--trials", "-3"], ["--timeout", "0"], ["--storage", "nonsense"], ["--pruner", "best"]],
+)
+def test_cli_bad_input_exits_non_zero_and_leaves_the_params_file(tmp_path, arguments):
+    from model import app
+
+    params_file = tmp_path / "params.json"
+    params_file.write_text('{"task": "clickstream"}\n')
+    command = ["tune", "--params", str(params_file), "--storage", sqlite(tmp_path), *arguments]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and "left untouched" in result.output
+    assert params_file.read_text() == '{"task": "clickstream"}\n'
+
+
+# --- the ClickStream search ----------------------------------------------------------------------
+
+
+def test_same_seed_gives_the_same_trials_and_validate_reproduces_the_best_score(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        clickstream_tuning.tune(
+            config.TRAIN_DIR,
+            TINY,
+            tmp_path / f"{name}.json",
+            storage=sqlite(tmp_path, f"{name}.db"),
+            study_name="s",
+            trials=3,
+            pruner="none",
+            progress=False,
+        )
+        study = optuna.load_study(study_name="s", storage=sqlite(tmp_path, f"{name}.db"))
+        runs.append([(t.params, t.value) for t in study.trials])
+    assert runs[0] == runs[1] and len({str(p) for p, _ in runs[0]}) == 3
+    tuned = clickstream.load_params(tmp_path / "a.json")
+    report = clickstream.validate(config.TRAIN_DIR, TINY, tmp_path / "a.json", tmp_path / "report.json", False)
+    assert report["model"]["macro_f1"]["mean"] == pytest.approx(tuned["source"]["score"]["mean"], abs=1e-12)
+    assert {"protocol", "model", "baseline", "variants"} <= set(report)
+    assert "untuned defaults" in report["variants"]
+
+
+def test_check_params_refuses_unknown_and_misplaced_keys(tmp_path):
+    with pytest.raises(DataError, match="unknown key"):
+        clickstream.check_params({"lightgbm": {}, "threshold": 0.5})
+    with pytest.raises(DataError, match="'imbalance' key"):
+        clickstream.check_params({"lightgbm": {"class_weight": "balanced"}})
+    with pytest.raises(DataError, match="'imbalance' must be one of"):
+        clickstream.check_params({"imbalance": "undersample"})
+    with pytest.raises(DataError, match="'decision_rule' must be one of"):
+        clickstream.check_params({"decision_rule": "threshold"})
+    broken = tmp_path / "params.json"
+    broken.write_text("{not json")
+    with pytest.raises(DataError, match="not valid JSON"):
+        clickstream.load_params(broken)
+
+
+@pytest.mark.parametrize("imbalance", clickstream.IMBALANCE_STRATEGIES)
+def test_every_imbalance_strategy_fits_and_predicts_reproducibly(imbalance):
+    X, y = clickstream.labelled_features(config.TRAIN_DIR)
+    params = clickstream.check_params(
+        {
+            "lightgbm": {"n_estimators": 10, "num_leaves": 4},
+            "imbalance": imbalance,
+            "decision_rule": "class_weights",
+            "feature_groups": ["user", "duration"],
+        }
+    )
+    train, test = slice(0, 500), slice(500, None)
+    first = clickstream.build_model(params).fit(X.iloc[train], y.iloc[train]).predict(X.iloc[test])
+    second = clickstream.build_model(params).fit(X.iloc[train], y.iloc[train]).predict(X.iloc[test])
+    assert len(first) == 200 and set(first) <= set(clickstream.CLASSES)
+    assert np.array_equal(first, second)
+
+
+# --- the decision rule -------------------------------------------------------------------------
+
+
+def test_best_class_weights_moves_the_boundary_the_least_that_fixes_macro_f1():
+    # class 1 is never the arg-max, but its probability is 0.3 for its own rows and 0.1 for the others
+    probabilities = np.array([[0.7, 0.3]] * 10 + [[0.9, 0.1]] * 30)
+    y_codes = np.array([1] * 10 + [0] * 30)
+    assert macro_f1_from_codes(y_codes, probabilities.argmax(axis=1), 2) < 0.5
+    weights = best_class_weights(probabilities, y_codes)
+    assert macro_f1_from_codes(y_codes, np.argmax(probabilities * weights, axis=1), 2) == 1.0
+    assert weights[0] == 1.0 and weights[1] == 2**1.25  # the smallest grid weight with 0.3 w > 0.7
+
+
+def test_macro_f1_weights_is_a_scikit_learn_classifier_fitted_on_its_training_data_only():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=600), "b": rng.normal(size=600)})
+    y = np.where(X["a"] > 1.3, 3, np.where(X["b"] > 1.0, 2, 1))
+    rule = MacroF1Weights(LogisticRegression(max_iter=500), inner_folds=3, seed=0)
+    fitted = clone(rule).fit(X.iloc[:400], y[:400])
+    assert fitted.get_params()["inner_folds"] == 3 and list(fitted.classes_) == [1, 2, 3]
+    plain = fitted.predict_argmax(X.iloc[400:])
+    weighted = fitted.predict(X.iloc[400:])
+    macro = {name: macro_f1_from_codes(y[400:] - 1, p - 1, 3) for name, p in (("plain", plain), ("rule", weighted))}
+    assert macro["rule"] > macro["plain"]
+    refit = clone(rule).fit(X.iloc[:400], y[:400])  # same data, same seed: same weights
+    assert np.array_equal(refit.weights_, fitted.weights_)
+
+
+# --- two workers on a real PostgreSQL server ---------------------------------------------------
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).resolve().parent if initdb else None
+
+
+def _install_postgres() -> str:
+    """Install Debian's postgresql package; return why it failed ('' on success)."""
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        return "PostgreSQL is not installed and apt-get as root is not available to install it"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"],
+        ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", "postgresql"],
+    ):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            return f"`{' '.join(command)}` failed: {done.stderr.strip()[-300:]}"
+    return ""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A throw-away PostgreSQL server on loopback (installed first if missing), with one database."""
+    if _postgres_bin() is None:
+        reason = _install_postgres()
+        if reason or _postgres_bin() is None:
+            pytest.skip(reason or "postgresql installed but no initdb found")
+    bin_dir = _postgres_bin()
+    as_server_user: list[str] = []
+    home = Path(tempfile.mkdtemp(prefix="adpipe-postgres-"))
+    if os.geteuid() == 0:  # the server refuses to run as root
+        try:
+            shutil.chown(home, "postgres")
+        except LookupError:
+            pytest.skip("running as root and there is no 'postgres' user to run the server as")
+        as_server_user = ["runuser", "-u", "postgres", "--"]
+    port, cluster = _free_port(), home / "cluster"
+
+    def run(*command: str) -> None:
+        subprocess.run([*as_server_user, *command], check=True, capture_output=True, timeout=120)
+
+    try:
+        run(str(bin_dir / "initdb"), "-D", str(cluster), "-U", "tuner", "--auth=trust", "--no-sync")
+        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {home} -c fsync=off"
+        run(str(bin_dir / "pg_ctl"), "-D", str(cluster), "-o", options, "-l", str(home / "log"), "-w", "start")
+        run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "tuner", "optuna")
+        yield f"postgresql://tuner@127.0.0.1:{port}/optuna"
+    finally:
+        subprocess.run(
+            [*as_server_user, str(bin_dir / "pg_ctl"), "-D", str(cluster), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_two_workers_share_one_postgresql_study(tmp_path, postgres_url):
+    params_file, trials = tmp_path / "params.json", 6
+    command = [
+        sys.executable,
+        "model.py",
+        "tune",
+        *("--storage", postgres_url, "--study", "two-workers", "--trials", str(trials)),
+        *("--folds", "2", "--repeats", "1", "--pruner", "none", "--params", str(params_file)),
+    ]
+    workers = [
+        subprocess.Popen(command, cwd=config.PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=240) for worker in workers]
+    for worker, (_, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err[-2000:]
+
+    study = optuna.load_study(study_name="two-workers", storage=open_storage(postgres_url))
+    finished = study.get_trials(states=(TrialState.COMPLETE,))
+    assert trials <= len(finished) <= trials + 1  # both may start a last trial at the same instant
+    assert sorted(t.number for t in study.trials) == list(range(len(study.trials)))  # no collision
+    assert {t.user_attrs["worker"].split(":")[1] for t in finished} == {str(w.pid) for w in workers}
+    assert len({str(sorted(t.params.items())) for t in finished}) == len(finished)  # no duplicated draws
+
+    per_worker = [int(re.search(r"(\d+) finished by this worker", out).group(1)) for out, _ in outputs]
+    assert sum(per_worker) == len(finished) and min(per_worker) > 0
+    writers = [out for out, _ in outputs if "best params (trial" in out]
+    assert len(writers) == 1, [out for out, _ in outputs]
+    written = clickstream.load_params(params_file)
+    assert written["source"]["study"] == "two-workers"
+    assert written["source"]["trial"] == study.best_trial.number
+    assert written["source"]["score"]["mean"] == study.best_value
+    assert written["source"]["n_finished_trials"] == len(finished)
+    assert not list(tmp_path.glob(".params.json.*"))  # no temporary file left behind
