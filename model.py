@@ -126,20 +126,16 @@ def tune(
     params: Path = ParamsFile,
 ) -> None:
     """Optuna search for macro-F1; writes the best params to --params for train/predict/validate."""
-    with exit_on_error(keeps=params):
-        result = clickstream_tuning.tune(
-            train_dir,
-            Protocol(folds, repeats, seed),
-            params,
-            storage=storage,
-            study_name=study,
-            trials=trials,
-            timeout=timeout,
-            pruner=pruner,
-        )
-    typer.echo(tuning.summary(result))
-    if result.interrupted:
-        raise typer.Exit(code=130)
+    protocol = Protocol(folds, repeats, seed)
+    tuning.run_tuning_command(
+        lambda: clickstream_tuning.tuning_task(train_dir, protocol, params),
+        storage=storage,
+        study_name=study,
+        trials=trials,
+        timeout=timeout,
+        seed=seed,
+        pruner=pruner,
+    )
 
 
 app.add_typer(segment_app, name="segment")

@@ -26,6 +26,7 @@ from adpipe import config
 from adpipe.decision_rule import MacroF1Weights
 from adpipe.errors import DataError
 from adpipe.io import dumps_json, load_model, read_json, save_model, write_bytes_atomic, write_json
+from adpipe.params import LIGHTGBM_FIXED, check_params_file, lightgbm_keys
 from adpipe.validation import (
     FoldMetrics,
     Protocol,
@@ -42,7 +43,6 @@ MODEL_FILE = config.MODELS_DIR / "clickstream.joblib"
 VALIDATION_REPORT = config.REPORTS_DIR / "validation.json"
 
 # Fixed for reproducibility, not searched: one thread order, one seed.
-LIGHTGBM_FIXED = {"verbose": -1, "deterministic": True, "force_row_wise": True, "n_jobs": 1}
 DEFAULT_PARAMS: dict[str, Any] = {
     "task": TASK,
     "lightgbm": {
@@ -65,12 +65,8 @@ IMBALANCE_STRATEGIES = ("none", "class_weight", "oversample", "smote")
 # argmax: the most probable class; class_weights: see adpipe.decision_rule.MacroF1Weights.
 DECISION_RULES = ("argmax", "class_weights")
 DECISION_RULE_INNER_FOLDS = 3
-_PARAM_KEYS = {"task", "lightgbm", "imbalance", "decision_rule", "feature_groups", "source"}
-# The scikit-learn API's parameters and the few core ones the search uses; class_weight is the
-# "imbalance" key's business, objective is fixed to multiclass.
-_LIGHTGBM_KEYS = (
-    set(LGBMClassifier().get_params()) - set(LIGHTGBM_FIXED) - {"random_state", "class_weight", "objective"}
-) | {"extra_trees", "path_smooth"}
+# class_weight is the "imbalance" key's business, objective is fixed to multiclass.
+_LIGHTGBM_KEYS = lightgbm_keys(managed={"class_weight", "objective"}, extra={"extra_trees", "path_smooth"})
 
 
 class FeatureGroupSelector(BaseEstimator, TransformerMixin):
@@ -92,29 +88,21 @@ class FeatureGroupSelector(BaseEstimator, TransformerMixin):
 
 def check_params(params: Any, source: str | Path = "params") -> dict[str, Any]:
     """Refuse a params mapping with unknown keys, unknown LightGBM parameters or unknown groups."""
-    if not isinstance(params, dict):
-        raise DataError("must hold a JSON object", path=source)
-    unknown = set(params) - _PARAM_KEYS
-    if unknown:
-        raise DataError(f"unknown key(s) {sorted(unknown)}; known: {sorted(_PARAM_KEYS)}", path=source)
-    if params.get("task", TASK) != TASK:
-        raise DataError(f"is for task {params['task']!r}, not {TASK!r}", path=source)
-    lightgbm = params.get("lightgbm", {})
-    if not isinstance(lightgbm, dict):
-        raise DataError("'lightgbm' must be an object of LightGBM parameters", path=source)
-    bad = set(lightgbm) - _LIGHTGBM_KEYS
-    if bad:
-        hint = " (set class imbalance with the 'imbalance' key)" if "class_weight" in bad else ""
-        raise DataError(f"unknown LightGBM parameter(s) {sorted(bad)}{hint}", path=source)
-    for key, allowed in (("imbalance", IMBALANCE_STRATEGIES), ("decision_rule", DECISION_RULES)):
-        if params.get(key, DEFAULT_PARAMS[key]) not in allowed:
-            raise DataError(f"'{key}' must be one of {list(allowed)}, got {params[key]!r}", path=source)
+    params = check_params_file(
+        params,
+        source,
+        task=TASK,
+        defaults=DEFAULT_PARAMS,
+        allowed_lightgbm=_LIGHTGBM_KEYS,
+        choices={"imbalance": IMBALANCE_STRATEGIES, "decision_rule": DECISION_RULES},
+        lightgbm_hints={"class_weight": "set class imbalance with the 'imbalance' key"},
+    )
     groups = params.get("feature_groups", list(FEATURE_GROUPS))
     if not isinstance(groups, list) or not groups or set(groups) - set(FEATURE_GROUPS):
         raise DataError(
             f"'feature_groups' must be a non-empty subset of {list(FEATURE_GROUPS)}, got {groups}", path=source
         )
-    return {**DEFAULT_PARAMS, **params, "lightgbm": lightgbm, "feature_groups": list(groups)}
+    return {**params, "feature_groups": list(groups)}
 
 
 def load_params(path: str | Path = config.CLICKSTREAM_PARAMS_FILE) -> dict[str, Any]:
@@ -184,12 +172,13 @@ def predictions_payload(test_ids: pd.Series, predicted: np.ndarray) -> dict[str,
         raise DataError("no test users to predict")
     if len(predicted) != len(test_ids):
         raise DataError(f"{len(predicted)} predictions for {len(test_ids)} test users")
-    order = np.argsort(test_ids.to_numpy(), kind="stable")
-    target = {str(int(test_ids.iloc[i])): int(predicted[i]) for i in order}
-    unknown = set(target.values()) - set(CLASSES)
+    predicted = np.asarray(predicted)
+    unknown = set(np.unique(predicted).tolist()) - set(CLASSES)
     if unknown:
         raise DataError(f"predicted classes {sorted(unknown)} outside {list(CLASSES)}")
-    return {"target": target}
+    order = np.argsort(test_ids.to_numpy(), kind="stable")
+    ids, classes = test_ids.to_numpy()[order].astype(np.int64), predicted[order].astype(np.int64)
+    return {"target": dict(zip(map(str, ids.tolist()), classes.tolist(), strict=True))}
 
 
 def predict(

@@ -13,7 +13,7 @@ from typing import Any
 import optuna
 
 from adpipe import clickstream, config
-from adpipe.tuning import DEFAULT_STORAGE, OnFold, TuningResult, TuningTask, run_tuning
+from adpipe.tuning import OnFold, TuningTask
 from adpipe.validation import Protocol
 from features.clickstream import FEATURE_GROUPS
 
@@ -67,29 +67,4 @@ def tuning_task(
         suggest=suggest_params,
         cross_validate=cross_validate,
         check_params=clickstream.check_params,
-    )
-
-
-def tune(
-    train_dir: str | Path = config.TRAIN_DIR,
-    protocol: Protocol = Protocol(),
-    params_file: str | Path = config.CLICKSTREAM_PARAMS_FILE,
-    *,
-    storage: str = DEFAULT_STORAGE,
-    study_name: str = DEFAULT_STUDY,
-    trials: int | None = None,
-    timeout: float | None = None,
-    pruner: str = "median",
-    progress: bool = True,
-) -> TuningResult:
-    """Search ClickStream's params with Optuna (see :func:`adpipe.tuning.run_tuning`); the seed is the protocol's."""
-    return run_tuning(
-        tuning_task(train_dir, protocol, params_file),
-        storage=storage,
-        study_name=study_name,
-        trials=trials,
-        timeout=timeout,
-        seed=protocol.seed,
-        pruner=pruner,
-        progress=progress,
     )

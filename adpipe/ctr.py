@@ -38,9 +38,9 @@ from sklearn.preprocessing import StandardScaler, TargetEncoder
 
 from adpipe import config
 from adpipe.cli_support import exit_on_error, format_table
-from adpipe.clickstream import LIGHTGBM_FIXED
 from adpipe.errors import DataError
 from adpipe.io import load_model, read_json, save_model, write_csv, write_json
+from adpipe.params import LIGHTGBM_FIXED, check_params_file, lightgbm_keys
 from adpipe.validation import (
     FoldMetrics,
     IdenticalRowsKFold,
@@ -98,29 +98,19 @@ DEFAULT_PARAMS: dict[str, Any] = {
     },
     "source": {"kind": "default", "note": "hand-set defaults (see docs/ctr.md)"},
 }
-_PARAM_KEYS = set(DEFAULT_PARAMS)
-_LIGHTGBM_KEYS = set(LGBMClassifier().get_params()) - set(LIGHTGBM_FIXED) - {"random_state", "class_weight"}
+_LIGHTGBM_KEYS = lightgbm_keys(managed={"class_weight"})
 
 
 def check_params(params: Any, source: str | Path = "params") -> dict[str, Any]:
     """Refuse unknown keys, feature sets, imbalance strategies or LightGBM parameters; fill in defaults."""
-    if not isinstance(params, dict):
-        raise DataError("must hold a JSON object", path=source)
-    unknown = set(params) - _PARAM_KEYS
-    if unknown:
-        raise DataError(f"unknown key(s) {sorted(unknown)}; known: {sorted(_PARAM_KEYS)}", path=source)
-    if params.get("task", TASK) != TASK:
-        raise DataError(f"is for task {params['task']!r}, not {TASK!r}", path=source)
-    for key, allowed in (("features", tuple(FEATURE_SETS)), ("imbalance", IMBALANCE_STRATEGIES)):
-        if params.get(key, DEFAULT_PARAMS[key]) not in allowed:
-            raise DataError(f"'{key}' must be one of {list(allowed)}, got {params[key]!r}", path=source)
-    lightgbm = params.get("lightgbm", DEFAULT_PARAMS["lightgbm"])
-    if not isinstance(lightgbm, dict):
-        raise DataError("'lightgbm' must be an object of LightGBM parameters", path=source)
-    bad = set(lightgbm) - _LIGHTGBM_KEYS
-    if bad:
-        raise DataError(f"unknown LightGBM parameter(s) {sorted(bad)}", path=source)
-    return {**DEFAULT_PARAMS, **params, "lightgbm": lightgbm}
+    return check_params_file(
+        params,
+        source,
+        task=TASK,
+        defaults=DEFAULT_PARAMS,
+        allowed_lightgbm=_LIGHTGBM_KEYS,
+        choices={"features": tuple(FEATURE_SETS), "imbalance": IMBALANCE_STRATEGIES},
+    )
 
 
 def load_params(path: str | Path = PARAMS_FILE, **overrides: str | None) -> dict[str, Any]:

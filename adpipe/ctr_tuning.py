@@ -15,8 +15,7 @@ import optuna
 import typer
 
 from adpipe import config, ctr, tuning
-from adpipe.cli_support import exit_on_error
-from adpipe.tuning import OnFold, TuningResult, TuningTask, run_tuning
+from adpipe.tuning import OnFold, TuningTask
 from adpipe.validation import Protocol, make_splits
 from features.ctr import FEATURE_SETS
 
@@ -70,31 +69,6 @@ def tuning_task(
     )
 
 
-def tune(
-    data: str | Path = config.CTR_FILE,
-    protocol: Protocol = Protocol(folds=5, repeats=3),
-    params_file: str | Path = ctr.PARAMS_FILE,
-    *,
-    storage: str = tuning.DEFAULT_STORAGE,
-    study_name: str = DEFAULT_STUDY,
-    trials: int | None = None,
-    timeout: float | None = None,
-    pruner: str = "median",
-    progress: bool = True,
-) -> TuningResult:
-    """Search the CTR params with Optuna (see :func:`adpipe.tuning.run_tuning`); the seed is the protocol's."""
-    return run_tuning(
-        tuning_task(data, protocol, params_file),
-        storage=storage,
-        study_name=study_name,
-        trials=trials,
-        timeout=timeout,
-        seed=protocol.seed,
-        pruner=pruner,
-        progress=progress,
-    )
-
-
 def tune_command(
     data: Path = typer.Option(config.CTR_FILE, "--data", help="Labelled impressions (CSV)."),
     trials: int | None = typer.Option(None, "--trials", help="Trials the study should hold (100 without --timeout)."),
@@ -108,17 +82,13 @@ def tune_command(
     params: Path = typer.Option(ctr.PARAMS_FILE, "--params", help="Where the best params are written."),
 ) -> None:
     """Optuna search for ROC-AUC; writes the best params to --params for ctr train/validate."""
-    with exit_on_error(keeps=params):
-        result = tune(
-            data,
-            Protocol(folds, repeats, seed),
-            params,
-            storage=storage,
-            study_name=study,
-            trials=trials,
-            timeout=timeout,
-            pruner=pruner,
-        )
-    typer.echo(tuning.summary(result))
-    if result.interrupted:
-        raise typer.Exit(code=130)
+    protocol = Protocol(folds, repeats, seed)
+    tuning.run_tuning_command(
+        lambda: tuning_task(data, protocol, params),
+        storage=storage,
+        study_name=study,
+        trials=trials,
+        timeout=timeout,
+        seed=seed,
+        pruner=pruner,
+    )

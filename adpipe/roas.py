@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_limits
 from adpipe import config
 from adpipe.cli_support import exit_on_error, format_table
 from adpipe.io import load_model, save_model, write_csv, write_json
+from adpipe.params import LIGHTGBM_FIXED
 from adpipe.validation import (
     FoldMetrics,
     Protocol,
@@ -85,7 +86,6 @@ LABELS = {
 BASELINES = (MEAN_BASELINE, MEDIAN_BASELINE)
 
 # Fixed for reproducibility: one thread, one seed. Small, shallow trees: ~900 ads, noisy small counts.
-LIGHTGBM_FIXED = {"verbose": -1, "deterministic": True, "force_row_wise": True, "n_jobs": 1}
 LIGHTGBM_PARAMS: dict[str, Any] = {
     "n_estimators": 300,
     "learning_rate": 0.02,

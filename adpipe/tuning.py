@@ -344,6 +344,32 @@ def run_tuning(
     return result
 
 
+def run_tuning_command(
+    make_task: Callable[[], TuningTask],
+    *,
+    storage: str,
+    study_name: str,
+    trials: int | None,
+    timeout: float | None,
+    seed: int,
+    pruner: str,
+) -> None:
+    """What every `tune` command does: build the task, run the study, print its summary.
+
+    Bad input exits 1 with the params file untouched; Ctrl-C keeps the finished trials and exits 130.
+    """
+    task: TuningTask | None = None
+    with exit_on_error():
+        task = make_task()
+    with exit_on_error(keeps=task.params_file):
+        result = run_tuning(
+            task, storage=storage, study_name=study_name, trials=trials, timeout=timeout, seed=seed, pruner=pruner
+        )
+    typer.echo(summary(result))
+    if result.interrupted:
+        raise typer.Exit(code=130)
+
+
 def summary(result: TuningResult) -> str:
     """The lines a command prints at the end of a run."""
     share = result.n_pruned / result.n_finished if result.n_finished else 0.0

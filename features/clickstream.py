@@ -23,7 +23,17 @@ import typer
 
 from adpipe import config
 from adpipe.errors import DataError
-from features.schema import Column, TableSchema, estimate_rows, iter_table, line_of, read_table
+from features.schema import (
+    Column,
+    TableSchema,
+    all_distinct,
+    arrow_strings,
+    check_unique,
+    estimate_rows,
+    iter_table,
+    line_of,
+    read_table,
+)
 
 Split = Literal["train", "test"]
 
@@ -95,38 +105,15 @@ class ClickstreamSplit:
     session_users: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
-def _all_distinct(values: pd.Series | pd.Index) -> bool:
-    """No value repeats (one C++ hash pass; pandas' own check converts Arrow text to Python objects)."""
-    values = pd.Series(values)
-    if values.dtype.kind in "iufb":
-        return bool(pd.Index(values).is_unique)
-    return pc.count_distinct(_arrow_strings(values), mode="all").as_py() == len(values)
-
-
-def _check_unique(path: Path, frame: pd.DataFrame, column: str) -> None:
-    if _all_distinct(frame[column]):
-        return
-    duplicated = frame[column].duplicated(keep=False)
-    if duplicated.any():
-        positions = np.flatnonzero(duplicated.to_numpy())
-        lines = ", ".join(str(line_of(p)) for p in positions[:4])
-        value = frame[column].iloc[positions[0]]
-        raise DataError(
-            f"duplicate {column} {value!r} on lines {lines} ({int(duplicated.sum())} rows share a value)",
-            path=path,
-            column=column,
-        )
-
-
 def load_users(path: str | Path, split: Split) -> pd.DataFrame:
     """Read a ``;``-separated user file; the target (train) or ``test_id`` (test) is required."""
     path = Path(path)
     users = read_table(path, USERS_TRAIN_SCHEMA if split == "train" else USERS_TEST_SCHEMA)
-    _check_unique(path, users, "user_id")
+    check_unique(path, users, "user_id")
     if split == "train":
         users[TARGET] = users[TARGET].astype("int64")
     else:
-        _check_unique(path, users, "test_id")
+        check_unique(path, users, "test_id")
     users["abandoned_cart"] = users["abandoned_cart"].astype("bool")
     return users
 
@@ -198,21 +185,6 @@ FEATURE_COLUMNS: tuple[str, ...] = tuple(name for group in FEATURE_GROUPS.values
 _SECONDS_PER_DAY = 86_400
 
 
-def _arrow_strings(values: pd.Series) -> pa.ChunkedArray:
-    """A text column as pyarrow strings; no copy when pandas already holds it in Arrow (``str``)."""
-    array = values.array
-    if hasattr(array, "__arrow_array__"):
-        arrow = array.__arrow_array__()
-    else:
-        arrow = pa.array(values.to_numpy(dtype=object), from_pandas=True)
-    arrow = arrow if isinstance(arrow, pa.ChunkedArray) else pa.chunked_array([arrow])
-    if pa.types.is_dictionary(arrow.type):
-        arrow = arrow.cast(arrow.type.value_type)
-    if not (pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type)):
-        arrow = arrow.cast(pa.string())
-    return arrow
-
-
 def _positions(values: pa.ChunkedArray, vocabulary: pa.Array, missing: int) -> np.ndarray:
     """Position of each value in ``vocabulary`` (a hash lookup in C++); ``missing`` where absent."""
     found = pc.index_in(values, value_set=vocabulary)
@@ -226,25 +198,25 @@ def _vocabulary_positions(values: pd.Series, vocabulary: tuple[str, ...]) -> np.
     """
     other = len(vocabulary)
     if isinstance(values.dtype, pd.CategoricalDtype):
-        categories = _arrow_strings(pd.Series(values.cat.categories)).combine_chunks()
+        categories = arrow_strings(pd.Series(values.cat.categories)).combine_chunks()
         per_category = np.append(_positions(categories, pa.array(vocabulary), other), other)
         return per_category[values.cat.codes.to_numpy()]  # code -1 (missing) picks the appended "other"
-    return _positions(_arrow_strings(values), pa.array(vocabulary), other)
+    return _positions(arrow_strings(values), pa.array(vocabulary), other)
 
 
 def _text_codes(values: pd.Series) -> pa.Array:
     """A text column for distinct counting: a categorical's codes as a dictionary array, else strings."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        categories = _arrow_strings(pd.Series(values.cat.categories)).combine_chunks()
+        categories = arrow_strings(pd.Series(values.cat.categories)).combine_chunks()
         return pa.DictionaryArray.from_arrays(
             pa.array(values.cat.codes.to_numpy(), mask=values.isna().to_numpy()), categories
         )
-    return _arrow_strings(values)
+    return arrow_strings(values)
 
 
 def _user_positions(session_users: pd.Series, user_ids: pd.Series) -> np.ndarray:
     """Each session's row among ``user_ids`` (-1 if absent), by one hash lookup per session."""
-    return _positions(_arrow_strings(session_users), _arrow_strings(pd.Series(user_ids)).combine_chunks(), -1)
+    return _positions(arrow_strings(session_users), arrow_strings(pd.Series(user_ids)).combine_chunks(), -1)
 
 
 def _epoch_seconds(timestamp: pd.Series) -> np.ndarray:
@@ -562,7 +534,7 @@ def session_features(sessions: pd.DataFrame, user_ids: pd.Series) -> pd.DataFram
     text column, then one counting pass per statistic (no per-row or per-user Python).
     """
     index = pd.Index(user_ids, name="user_id")
-    if not _all_distinct(index):
+    if not all_distinct(index):
         raise ValueError("user_ids must be unique")
     return pd.DataFrame(aggregate_sessions(session_columns(sessions, index.to_series()), len(index)), index=index)
 
@@ -570,9 +542,9 @@ def session_features(sessions: pd.DataFrame, user_ids: pd.Series) -> pd.DataFram
 def feature_table(users: pd.DataFrame, per_user: dict[str, np.ndarray]) -> pd.DataFrame:
     """The model's input from the users and their session aggregates: FEATURE_COLUMNS, float64."""
     index = pd.Index(users["user_id"], name="user_id")
-    if not _all_distinct(index):
+    if not all_distinct(index):
         raise ValueError("user_ids must be unique")
-    category = _positions(_arrow_strings(users["user_category"]), pa.array(USER_CATEGORIES), -1)
+    category = _positions(arrow_strings(users["user_category"]), pa.array(USER_CATEGORIES), -1)
     own = {
         "age": users["age"].to_numpy(dtype=float),
         "abandoned_cart": users["abandoned_cart"].to_numpy(dtype=float),

@@ -22,8 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from adpipe.errors import DataError
-from features.clickstream import _check_unique
-from features.schema import Column, TableSchema, line_of, read_table
+from features.schema import Column, TableSchema, check_unique, line_of, read_table
 
 USER_ID = "User ID"
 TARGET = "Conversion Rates"
@@ -75,7 +74,7 @@ def load_profiles(path: str | Path, *, target_required: bool = True) -> pd.DataF
     """
     path = Path(path)
     table = read_table(path, PROFILES_SCHEMA if target_required else PREDICT_SCHEMA)
-    _check_unique(path, table, USER_ID)
+    check_unique(path, table, USER_ID)
     for column in RATES:
         if column not in table:
             continue

@@ -499,3 +499,42 @@ def iter_table(
             rows_done += len(table)
             yield table
     _check_not_empty(path, schema, rows_done)
+
+
+def arrow_strings(values: pd.Series) -> pa.ChunkedArray:
+    """A text column as pyarrow strings; no copy when pandas already holds it in Arrow (``str``)."""
+    array = values.array
+    if hasattr(array, "__arrow_array__"):
+        arrow = array.__arrow_array__()
+    else:
+        arrow = pa.array(values.to_numpy(dtype=object), from_pandas=True)
+    arrow = arrow if isinstance(arrow, pa.ChunkedArray) else pa.chunked_array([arrow])
+    if pa.types.is_dictionary(arrow.type):
+        arrow = arrow.cast(arrow.type.value_type)
+    if not (pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type)):
+        arrow = arrow.cast(pa.string())
+    return arrow
+
+
+def all_distinct(values: pd.Series | pd.Index) -> bool:
+    """No value repeats (one C++ hash pass; pandas' own check converts Arrow text to Python objects)."""
+    values = pd.Series(values)
+    if values.dtype.kind in "iufb":
+        return bool(pd.Index(values).is_unique)
+    return pc.count_distinct(arrow_strings(values), mode="all").as_py() == len(values)
+
+
+def check_unique(path: str | Path, frame: pd.DataFrame, column: str) -> None:
+    """Refuse repeated values of a key column, naming the first lines that share one."""
+    if all_distinct(frame[column]):
+        return
+    duplicated = frame[column].duplicated(keep=False)
+    if duplicated.any():
+        positions = np.flatnonzero(duplicated.to_numpy())
+        lines = ", ".join(str(line_of(p)) for p in positions[:4])
+        value = frame[column].iloc[positions[0]]
+        raise DataError(
+            f"duplicate {column} {value!r} on lines {lines} ({int(duplicated.sum())} rows share a value)",
+            path=path,
+            column=column,
+        )

@@ -21,7 +21,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
-from adpipe import clickstream, clickstream_tuning, config
+from adpipe import clickstream, clickstream_tuning, config, tuning
 from adpipe.decision_rule import MacroF1Weights, best_class_weights, macro_f1_from_codes
 from adpipe.errors import DataError
 from adpipe.io import read_json
@@ -148,10 +148,9 @@ def test_cli_bad_input_exits_non_zero_and_leaves_the_params_file(tmp_path, argum
 def test_same_seed_gives_the_same_trials_and_validate_reproduces_the_best_score(tmp_path):
     runs = []
     for name in ("a", "b"):
-        clickstream_tuning.tune(
-            config.TRAIN_DIR,
-            TINY,
-            tmp_path / f"{name}.json",
+        tuning.run_tuning(
+            clickstream_tuning.tuning_task(config.TRAIN_DIR, TINY, tmp_path / f"{name}.json"),
+            seed=TINY.seed,
             storage=sqlite(tmp_path, f"{name}.db"),
             study_name="s",
             trials=3,
