@@ -96,7 +96,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
         "colsample_bytree": 0.3,
         "reg_lambda": 5.0,
     },
-    "source": {"kind": "default", "note": "hand-set defaults (see docs/ctr.md)"},
+    "source": {"kind": "default", "note": "hand-set defaults (see README, Click-through prediction)"},
 }
 _LIGHTGBM_KEYS = lightgbm_keys(managed={"class_weight"})
 

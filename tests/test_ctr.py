@@ -21,7 +21,7 @@ from features.ctr import FEATURE_SETS, INPUT_COLUMNS, TARGET, build_features, co
 from model import app
 
 REFERENCE = config.SHARED_DATA_DIR / "ctr" / "ad_10000records.csv"
-# Small and fast: the tests check behaviour, not the figures of docs/ctr.md.
+# Small and fast: the tests check behaviour, not the figures of the README.
 SMALL_PARAMS = {"lightgbm": {"n_estimators": 40, "learning_rate": 0.1, "num_leaves": 7}}
 runner = CliRunner()
 
