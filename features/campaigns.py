@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 
 from adpipe.errors import DataError
-from features.schema import Column, TableSchema, line_of, read_table
+from features.schema import Column, TableSchema, check_rows, check_unique, read_table
 
 Mode = Literal["planned", "delivery"]
 MODES: tuple[Mode, ...] = ("planned", "delivery")
@@ -88,17 +87,8 @@ _NON_NEGATIVE = ("Impressions", "Clicks", BUDGET, *OUTCOME_COLUMNS)
 
 def _check_non_negative(path: Path, table: pd.DataFrame) -> None:
     for column in _NON_NEGATIVE:
-        if column not in table:
-            continue
-        negative = table[column].to_numpy() < 0
-        if negative.any():
-            position = int(np.flatnonzero(negative)[0])
-            raise DataError(
-                f"value {table[column].iloc[position]!r} is negative ({int(negative.sum())} negative value(s))",
-                path=path,
-                column=column,
-                line=line_of(position),
-            )
+        if column in table:
+            check_rows(path, column, table[column].to_numpy() < 0, table[column], "is negative")
 
 
 def load_campaigns(path: str | Path) -> pd.DataFrame:
@@ -106,15 +96,7 @@ def load_campaigns(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     table = read_table(path, CAMPAIGN_SCHEMA)
     _check_non_negative(path, table)
-    duplicated = table["ad_id"].duplicated()
-    if duplicated.any():
-        position = int(np.flatnonzero(duplicated.to_numpy())[0])
-        raise DataError(
-            f"duplicate ad_id {table['ad_id'].iloc[position]} ({int(duplicated.sum())} repeated id(s))",
-            path=path,
-            column="ad_id",
-            line=line_of(position),
-        )
+    check_unique(path, table, "ad_id")
     return table
 
 
@@ -132,14 +114,7 @@ def load_planned_ads(path: str | Path, mode: Mode) -> pd.DataFrame:
             )
     _check_non_negative(path, table)
     no_budget = table[BUDGET].to_numpy() <= 0
-    if no_budget.any():
-        position = int(np.flatnonzero(no_budget)[0])
-        raise DataError(
-            f"budget {table[BUDGET].iloc[position]!r} is not positive: ROAS is undefined without spend",
-            path=path,
-            column=BUDGET,
-            line=line_of(position),
-        )
+    check_rows(path, BUDGET, no_budget, table[BUDGET], "is not a positive budget: ROAS is undefined without spend")
     return table
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from adpipe.errors import DataError
-from features.schema import Column, TableSchema, line_of, read_table
+from features.schema import Column, TableSchema, check_rows, line_of, read_table
 
 TARGET = "Clicked on Ad"
 NUMERIC_COLUMNS = ("Daily Time Spent on Site", "Age", "Area Income", "Daily Internet Usage")
@@ -78,15 +78,7 @@ def _male_from_gender(path: Path, gender: pd.Series) -> pd.Series:
     """Male/Female (or M/F, any case) → 1.0/0.0; empty → missing; anything else fails naming its line."""
     lowered = gender.str.strip().str.lower()
     known = lowered.isin(MALE_WORDS + FEMALE_WORDS)
-    bad = gender.notna() & ~known
-    if bad.any():
-        position = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"value {gender.iloc[position]!r} is not Male or Female ({int(bad.sum())} bad value(s))",
-            path=path,
-            column=GENDER,
-            line=line_of(position),
-        )
+    check_rows(path, GENDER, gender.notna() & ~known, gender, "is not Male or Female")
     return lowered.isin(MALE_WORDS).astype("float64").where(gender.notna())
 
 

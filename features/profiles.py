@@ -21,8 +21,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from adpipe.errors import DataError
-from features.schema import Column, TableSchema, check_unique, line_of, read_table
+from features.schema import Column, TableSchema, check_rows, check_unique, read_table
 
 USER_ID = "User ID"
 TARGET = "Conversion Rates"
@@ -79,10 +78,7 @@ def load_profiles(path: str | Path, *, target_required: bool = True) -> pd.DataF
         if column not in table:
             continue
         outside = (table[column] < 0) | (table[column] > 1)
-        if outside.any():
-            position = int(np.flatnonzero(outside.to_numpy())[0])
-            value = table[column].iloc[position]
-            raise DataError(f"rate {value} is outside [0, 1]", path=path, column=column, line=line_of(position))
+        check_rows(path, column, outside, table[column], "is a rate outside [0, 1]")
     return table
 
 

@@ -126,16 +126,23 @@ def _resolve_columns(path: Path, header: str, schema: TableSchema) -> dict[str, 
     raise DataError(f"missing column {names}{hint}", path=path, column=column.name)
 
 
-def _fail_at(path: Path, column: str, mask: pd.Series, raw: pd.Series, expected: str, first_row: int = 0) -> None:
-    if mask.any():
-        position = int(mask.to_numpy().nonzero()[0][0])
-        value = raw.iloc[position]
+def check_rows(
+    path: str | Path, column: str, bad: pd.Series | np.ndarray, values: pd.Series, problem: str, first_row: int = 0
+) -> None:
+    """Refuse a column if any row is flagged ``bad``: one line naming the first such row's line and value."""
+    bad = np.asarray(bad, dtype=bool)
+    if bad.any():
+        position = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"value {value!r} is not {expected} ({int(mask.sum())} bad value(s) in this column)",
+            f"value {values.iloc[position]!r} {problem} ({int(bad.sum())} bad value(s) in this column)",
             path=path,
             column=column,
             line=line_of(first_row + position),
         )
+
+
+def _fail_at(path: Path, column: str, mask: pd.Series, raw: pd.Series, expected: str, first_row: int = 0) -> None:
+    check_rows(path, column, mask, raw, f"is not {expected}", first_row)
 
 
 def _check_nulls(path: Path, column: Column, values: pd.Series, first_row: int = 0) -> None:
