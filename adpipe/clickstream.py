@@ -53,6 +53,12 @@ DEFAULT_PARAMS: dict[str, Any] = {
         "subsample": 0.8,
         "subsample_freq": 1,
         "colsample_bytree": 0.7,
+        # LightGBM's own behaviour, spelled out within the search's ranges (7 leaves never reach depth 8,
+        # 0.001 is as good as no penalty), so a new study can start from exactly these defaults.
+        "max_depth": 8,
+        "reg_alpha": 0.001,
+        "reg_lambda": 0.001,
+        "extra_trees": False,
     },
     "imbalance": "class_weight",
     "decision_rule": "argmax",

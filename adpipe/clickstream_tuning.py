@@ -48,6 +48,16 @@ def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
     }
 
 
+def starting_point(params: dict[str, Any]) -> dict[str, Any]:
+    """A params file as the values :func:`suggest_params` would have drawn (to enqueue it as a trial)."""
+    return {
+        **{f"group_{group}": group in params["feature_groups"] for group in FEATURE_GROUPS},
+        **{name: value for name, value in params["lightgbm"].items() if name != "subsample_freq"},
+        "imbalance": params["imbalance"],
+        "decision_rule": params["decision_rule"],
+    }
+
+
 def tuning_task(
     train_dir: str | Path = config.TRAIN_DIR,
     protocol: Protocol = Protocol(),
@@ -67,4 +77,5 @@ def tuning_task(
         suggest=suggest_params,
         cross_validate=cross_validate,
         check_params=clickstream.check_params,
+        starting_point=starting_point,
     )

@@ -39,9 +39,15 @@ def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
     return {
         "task": ctr.TASK,
         "features": trial.suggest_categorical("features", list(FEATURE_SETS)),
-        "imbalance": trial.suggest_categorical("imbalance", ["none", "weights"]),
+        "imbalance": trial.suggest_categorical("imbalance", list(ctr.IMBALANCE_STRATEGIES)),
         "lightgbm": lightgbm,
     }
+
+
+def starting_point(params: dict[str, Any]) -> dict[str, Any]:
+    """A params file as the values :func:`suggest_params` would have drawn (to enqueue it as a trial)."""
+    lightgbm = {name: value for name, value in params["lightgbm"].items() if name != "subsample_freq"}
+    return {**lightgbm, "features": params["features"], "imbalance": params["imbalance"]}
 
 
 def tuning_task(
@@ -66,6 +72,7 @@ def tuning_task(
         suggest=suggest_params,
         cross_validate=cross_validate,
         check_params=ctr.check_params,
+        starting_point=starting_point,
     )
 
 

@@ -58,7 +58,9 @@ class TuningTask:
     ``suggest(trial)`` samples a params mapping (what the params file holds, without ``source``);
     ``cross_validate(params, on_fold)`` scores it on the folds of ``protocol`` and calls ``on_fold``
     after each fold with that fold's metrics, which hold ``metric``; ``check_params(params, path)``
-    checks a mapping before it is written (so a written file always loads).
+    checks a mapping before it is written (so a written file always loads); ``starting_point(params)``
+    turns a params file into the trial's parameter values, so a new study first scores the params
+    file it would replace (the search then only ever writes something at least as good on its folds).
     """
 
     name: str
@@ -69,6 +71,7 @@ class TuningTask:
     cross_validate: Callable[[dict[str, Any], OnFold], Any]
     check_params: Callable[[dict[str, Any], Path], Any] = field(default=lambda params, path: params)
     direction: Literal["maximize", "minimize"] = "maximize"
+    starting_point: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def study_attrs(self) -> dict[str, Any]:
         return {
@@ -275,6 +278,14 @@ def make_objective(task: TuningTask) -> Callable[[optuna.Trial], float]:
     return objective
 
 
+def _enqueue_current_params(task: TuningTask, study: optuna.Study) -> None:
+    """A new study's first trial: the params file as it stands (if any), so the search starts from it."""
+    if study.trials or task.starting_point is None or not task.params_file.exists():
+        return
+    params = task.check_params(read_json(task.params_file), task.params_file)
+    study.enqueue_trial(task.starting_point(params), skip_if_exists=True)
+
+
 def run_tuning(
     task: TuningTask,
     *,
@@ -301,6 +312,7 @@ def run_tuning(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(task, storage, study_name, seed, pruner)
     _fail_stale_trials(study)
+    _enqueue_current_params(task, study)
     started, run_before, mine_before = time.monotonic(), _count(study, FINISHED), _count_mine(study)
 
     def budget_reached() -> bool:

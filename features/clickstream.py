@@ -148,12 +148,17 @@ def load_split(directory: str | Path, split: Split) -> ClickstreamSplit:
     return ClickstreamSplit(users, sessions, users_path, sessions_path, owner)
 
 
-# Feature groups: named so that tuning can switch whole groups off and reports can explain them.
+# Feature groups: named so that tuning can switch whole groups off and reports can explain them. The
+# user's own columns and the duration statistics are split finely: with 700 users, the search gains
+# most from keeping age, category, cart and mean duration while dropping their noisier neighbours.
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
-    "user": ("age", "abandoned_cart", *(f"user_category_{c}" for c in USER_CATEGORIES)),
+    "age": ("age",),
+    "cart": ("abandoned_cart",),
+    "category": tuple(f"user_category_{c}" for c in USER_CATEGORIES),
     "volume": ("n_sessions", "page_views_sum", "session_duration_sum"),
     "depth": tuple(f"page_views_{s}" for s in ("mean", "std", "min", "max", "median")),
-    "duration": (*(f"session_duration_{s}" for s in ("mean", "std", "min", "max", "median")), "seconds_per_page"),
+    "duration_mean": ("session_duration_mean",),
+    "duration_spread": (*(f"session_duration_{s}" for s in ("std", "min", "max", "median")), "seconds_per_page"),
     "devices": tuple(
         f"{kind}_{v}_{m}" for kind, v in (("device", d) for d in (*DEVICE_TYPES, "other")) for m in ("count", "share")
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import shutil
@@ -167,6 +168,23 @@ def test_same_seed_gives_the_same_trials_and_validate_reproduces_the_best_score(
     assert "untuned defaults" in report["variants"]
 
 
+def test_a_new_study_starts_from_the_current_params_file(tmp_path):
+    """Trial 0 of a new study is the params file it would replace, scored like `validate` scores it."""
+    params_file = tmp_path / "params.json"
+    current = {**clickstream.DEFAULT_PARAMS, "feature_groups": ["age", "category", "duration_mean"]}
+    params_file.write_text(json.dumps({key: value for key, value in current.items() if key != "source"}))
+    task = clickstream_tuning.tuning_task(config.TRAIN_DIR, TINY, params_file)
+    run = {"seed": TINY.seed, "storage": sqlite(tmp_path), "study_name": "s", "pruner": "none", "progress": False}
+    tuning.run_tuning(task, trials=2, **run)
+    study = optuna.load_study(study_name="s", storage=sqlite(tmp_path))
+    first = study.trials[0]
+    assert first.params == clickstream_tuning.starting_point(clickstream.check_params(current))
+    report = clickstream.validate(config.TRAIN_DIR, TINY, params_file, None, False)
+    assert first.value == pytest.approx(report["model"]["macro_f1"]["mean"], abs=1e-12)
+    tuning.run_tuning(task, trials=3, **run)  # resuming does not enqueue it again
+    assert len({str(t.params) for t in optuna.load_study(study_name="s", storage=sqlite(tmp_path)).trials}) == 3
+
+
 def test_check_params_refuses_unknown_and_misplaced_keys(tmp_path):
     with pytest.raises(DataError, match="unknown key"):
         clickstream.check_params({"lightgbm": {}, "threshold": 0.5})
@@ -190,7 +208,7 @@ def test_every_imbalance_strategy_fits_and_predicts_reproducibly(imbalance):
             "lightgbm": {"n_estimators": 10, "num_leaves": 4},
             "imbalance": imbalance,
             "decision_rule": "class_weights",
-            "feature_groups": ["user", "duration"],
+            "feature_groups": ["age", "category", "duration_mean"],
         }
     )
     train, test = slice(0, 500), slice(500, None)
