@@ -18,8 +18,6 @@ import pandas as pd
 
 from adpipe.errors import DataError
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
@@ -29,7 +27,7 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     temp = Path(temp_name)
-    os.chmod(temp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
+    os.chmod(temp, 0o644)  # mkstemp makes 0600; outputs are readable like any other file
     try:
         write(temp)
         os.replace(temp, path)
