@@ -112,31 +112,16 @@ def validate(
     typer.echo(f"report -> {report}")
 
 
-@app.command()
-def tune(
-    train_dir: Path = TrainDir,
-    trials: int | None = typer.Option(None, "--trials", help="Trials the study should hold (100 without --timeout)."),
-    timeout: float | None = typer.Option(None, "--timeout", help="Stop after this many seconds instead."),
-    storage: str = typer.Option(tuning.DEFAULT_STORAGE, "--storage", help="Optuna RDB URL (sqlite, postgresql)."),
-    study: str = typer.Option(clickstream_tuning.DEFAULT_STUDY, "--study", help="Study name (resumed if it exists)."),
-    pruner: str = typer.Option("median", "--pruner", help="median, halving or none."),
-    folds: int = typer.Option(5, "--folds", help="K of the stratified K-fold (as validate)."),
-    repeats: int = typer.Option(5, "--repeats", help="How many times the K-fold is redrawn (as validate)."),
-    seed: int = typer.Option(config.DEFAULT_SEED, "--seed", help="Seed of the folds, LightGBM and the sampler."),
-    params: Path = ParamsFile,
-) -> None:
-    """Optuna search for macro-F1; writes the best params to --params for train/predict/validate."""
-    protocol = Protocol(folds, repeats, seed)
-    tuning.run_tuning_command(
-        lambda: clickstream_tuning.tuning_task(train_dir, protocol, params),
-        storage=storage,
-        study_name=study,
-        trials=trials,
-        timeout=timeout,
-        seed=seed,
-        pruner=pruner,
+app.command("tune")(
+    tuning.tune_command(
+        clickstream_tuning.tuning_task,
+        data=TrainDir,
+        study=clickstream_tuning.DEFAULT_STUDY,
+        params_file=config.CLICKSTREAM_PARAMS_FILE,
+        metric="macro-F1",
+        validate="validate",
     )
-
+)
 
 app.add_typer(segment_app, name="segment")
 app.add_typer(conversion_app, name="conversion")

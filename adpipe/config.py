@@ -35,3 +35,6 @@ PARAMS_DIR = PROJECT_ROOT / "params"
 CLICKSTREAM_PARAMS_FILE = PARAMS_DIR / "clickstream.json"
 
 DEFAULT_SEED = 42
+
+# Optuna storage of `tune` (any SQLAlchemy URL; SQLite needs no server) and its git-ignored file.
+DEFAULT_STORAGE = f"sqlite:///{PROJECT_ROOT / 'optuna.db'}"

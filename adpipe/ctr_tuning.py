@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import typer
 
-from adpipe import config, ctr, tuning
+from adpipe import cli_support, config, ctr, tuning
 from adpipe.tuning import OnFold, TuningTask
 from adpipe.validation import Protocol, make_splits
 from features.ctr import FEATURE_SETS
@@ -76,26 +75,12 @@ def tuning_task(
     )
 
 
-def tune_command(
-    data: Path = typer.Option(config.CTR_FILE, "--data", help="Labelled impressions (CSV)."),
-    trials: int | None = typer.Option(None, "--trials", help="Trials the study should hold (100 without --timeout)."),
-    timeout: float | None = typer.Option(None, "--timeout", help="Stop after this many seconds instead."),
-    storage: str = typer.Option(tuning.DEFAULT_STORAGE, "--storage", help="Optuna RDB URL (sqlite, postgresql)."),
-    study: str = typer.Option(DEFAULT_STUDY, "--study", help="Study name (resumed if it exists)."),
-    pruner: str = typer.Option("median", "--pruner", help="median, halving or none."),
-    folds: int = typer.Option(5, "--folds", help="K of the grouped K-fold (as ctr validate)."),
-    repeats: int = typer.Option(3, "--repeats", help="How many times the K-fold is redrawn (as ctr validate)."),
-    seed: int = typer.Option(config.DEFAULT_SEED, "--seed", help="Seed of the folds, LightGBM and the sampler."),
-    params: Path = typer.Option(ctr.PARAMS_FILE, "--params", help="Where the best params are written."),
-) -> None:
-    """Optuna search for ROC-AUC; writes the best params to --params for ctr train/validate."""
-    protocol = Protocol(folds, repeats, seed)
-    tuning.run_tuning_command(
-        lambda: tuning_task(data, protocol, params),
-        storage=storage,
-        study_name=study,
-        trials=trials,
-        timeout=timeout,
-        seed=seed,
-        pruner=pruner,
-    )
+tune_command = tuning.tune_command(
+    tuning_task,
+    data=cli_support.data_option(config.CTR_FILE, "Labelled impressions (CSV)."),
+    study=DEFAULT_STUDY,
+    params_file=ctr.PARAMS_FILE,
+    metric="ROC-AUC",
+    validate="ctr validate",
+    repeats=3,
+)

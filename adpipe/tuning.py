@@ -30,12 +30,13 @@ from optuna.trial import FrozenTrial, TrialState
 from tqdm.auto import tqdm
 
 from adpipe import config
+from adpipe import cli_support
 from adpipe.cli_support import exit_on_error
 from adpipe.errors import DataError
 from adpipe.io import dumps_json, read_json, write_json
 from adpipe.validation import FoldMetrics, Protocol, mean_std
 
-DEFAULT_STORAGE = f"sqlite:///{config.PROJECT_ROOT / 'optuna.db'}"
+DEFAULT_STORAGE = config.DEFAULT_STORAGE
 DEFAULT_TRIALS = 100
 PRUNERS = ("median", "halving", "none")
 # Random trials before TPE models the results: a search space of some twenty dimensions needs more
@@ -356,30 +357,49 @@ def run_tuning(
     return result
 
 
-def run_tuning_command(
-    make_task: Callable[[], TuningTask],
+def tune_command(
+    make_task: Callable[[Path, Protocol, Path], TuningTask],
     *,
-    storage: str,
-    study_name: str,
-    trials: int | None,
-    timeout: float | None,
-    seed: int,
-    pruner: str,
-) -> None:
-    """What every `tune` command does: build the task, run the study, print its summary.
+    data: Any,
+    study: str,
+    params_file: Path,
+    metric: str,
+    validate: str,
+    folds: int = 5,
+    repeats: int = 5,
+) -> Callable[..., None]:
+    """The `tune` command of a task: the same options for every task, only the defaults differ.
 
+    ``make_task(data, protocol, params_file)`` builds the task; ``data`` is the Typer option of its input.
     Bad input exits 1 with the params file untouched; Ctrl-C keeps the finished trials and exits 130.
     """
-    task: TuningTask | None = None
-    with exit_on_error():
-        task = make_task()
-    with exit_on_error(keeps=task.params_file):
-        result = run_tuning(
-            task, storage=storage, study_name=study_name, trials=trials, timeout=timeout, seed=seed, pruner=pruner
-        )
-    typer.echo(summary(result))
-    if result.interrupted:
-        raise typer.Exit(code=130)
+
+    def command(
+        data_path: Path = data,
+        trials: int | None = cli_support.trials_option(),
+        timeout: float | None = cli_support.timeout_option(),
+        storage: str = cli_support.storage_option(),
+        study_name: str = cli_support.study_option(study),
+        pruner: str = cli_support.pruner_option(),
+        n_folds: int = cli_support.folds_option(folds, f"K of the K-fold (as {validate})."),
+        n_repeats: int = cli_support.repeats_option(repeats, f"How many times the K-fold is redrawn (as {validate})."),
+        seed: int = cli_support.seed_option("Seed of the folds, the models and the sampler."),
+        params: Path = cli_support.params_option(params_file, "Where the best params are written."),
+    ) -> None:
+        protocol = Protocol(n_folds, n_repeats, seed)
+        task: TuningTask | None = None
+        with exit_on_error():
+            task = make_task(data_path, protocol, params)
+        with exit_on_error(keeps=task.params_file):
+            result = run_tuning(
+                task, storage=storage, study_name=study_name, trials=trials, timeout=timeout, seed=seed, pruner=pruner
+            )
+        typer.echo(summary(result))
+        if result.interrupted:
+            raise typer.Exit(code=130)
+
+    command.__doc__ = f"Optuna search for {metric}; writes the best params to --params, which train and {validate} read."
+    return command
 
 
 def summary(result: TuningResult) -> str:
