@@ -42,7 +42,8 @@ def read_report(path: str | Path, report_type: type[T]) -> T:
     try:
         return from_dict(report_type, read_json(path))
     except (TypeError, ValueError, KeyError) as error:
-        raise DataError(f"is not a {report_type.__name__} report ({error}); rerun the command that writes it", path=path) from error
+        message = f"is not a {report_type.__name__} report ({error}); rerun the command that writes it"
+        raise DataError(message, path=path) from error
 
 
 def from_dict(report_type: Any, data: Any, where: str = "$") -> Any:

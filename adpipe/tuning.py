@@ -29,8 +29,7 @@ import typer
 from optuna.trial import FrozenTrial, TrialState
 from tqdm.auto import tqdm
 
-from adpipe import config
-from adpipe import cli_support
+from adpipe import cli_support, config
 from adpipe.cli_support import exit_on_error
 from adpipe.errors import DataError
 from adpipe.io import dumps_json, read_json, write_json
@@ -398,7 +397,7 @@ def tune_command(
         if result.interrupted:
             raise typer.Exit(code=130)
 
-    command.__doc__ = f"Optuna search for {metric}; writes the best params to --params, which train and {validate} read."
+    command.__doc__ = f"Optuna search for {metric}; writes the best params to --params (train and {validate} read it)."
     return command
 
 
