@@ -293,7 +293,8 @@ def measure_features(engine: str, directory: Path) -> dict[str, Any]:
 
 def measure_predict(directory: Path, model_file: Path, output: Path) -> dict[str, Any]:
     """Features, ``model.predict`` and the predictions file for one split, each timed, in this process."""
-    from adpipe.clickstream import TASK, predictions_payload
+    from adpipe.clickstream.params import TASK
+    from adpipe.clickstream.pipeline import predictions_payload
     from adpipe.io import dumps_json, load_model, write_bytes_atomic
     from features.clickstream import build_features, load_split
 
@@ -383,7 +384,7 @@ def run_benchmark(
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Generate, measure every engine and predict at every size; write and return the report."""
-    from adpipe.clickstream import train
+    from adpipe.clickstream.pipeline import train
     from adpipe.io import write_json
 
     data_dir.mkdir(parents=True, exist_ok=True)

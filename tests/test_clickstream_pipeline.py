@@ -11,25 +11,27 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from adpipe import clickstream
+from adpipe.clickstream.pipeline import predictions_payload
+from adpipe.clickstream.report import ValidationReport
 from adpipe.errors import DataError
+from adpipe.reports import read_report
 from model import app
 
 runner = CliRunner()
 
 
 def test_payload_is_sorted_by_test_id_with_plain_ints() -> None:
-    payload = clickstream.predictions_payload(pd.Series([3, 1, 2]), np.array([2, 1, 3]))
+    payload = predictions_payload(pd.Series([3, 1, 2]), np.array([2, 1, 3]))
     assert orjson.dumps(payload) == b'{"target":{"1":1,"2":3,"3":2}}'
 
 
 def test_payload_refuses_wrong_lengths_and_classes() -> None:
     with pytest.raises(DataError):
-        clickstream.predictions_payload(pd.Series([1, 2]), np.array([1]))
+        predictions_payload(pd.Series([1, 2]), np.array([1]))
     with pytest.raises(DataError):
-        clickstream.predictions_payload(pd.Series([1]), np.array([4]))
+        predictions_payload(pd.Series([1]), np.array([4]))
     with pytest.raises(DataError):
-        clickstream.predictions_payload(pd.Series([], dtype=int), np.array([]))
+        predictions_payload(pd.Series([], dtype=int), np.array([]))
 
 
 def test_predict_end_to_end_is_complete_and_reproducible(reference_dirs: tuple[Path, Path], tmp_path: Path) -> None:
@@ -74,6 +76,10 @@ def test_validate_beats_the_majority_baseline(reference_dirs: tuple[Path, Path],
     assert report["baseline"]["macro_f1"]["mean"] == pytest.approx(0.2876, abs=0.01)
     assert report["model"]["macro_f1"]["mean"] > report["baseline"]["macro_f1"]["mean"] + 0.15
     assert "macro_f1" in result.output and "majority baseline" in result.output
+    typed = read_report(report_path, ValidationReport)  # the typed report reads back what was written
+    assert typed.model.macro_f1.mean == report["model"]["macro_f1"]["mean"]
+    assert typed.model.macro_f1_per_fold == pytest.approx(report["model"]["macro_f1_per_fold"])
+    assert len(typed.model.macro_f1_per_fold) == 3 and typed.protocol.n_users == 700
 
 
 def test_shuffled_labels_score_near_chance(reference_dirs: tuple[Path, Path], tmp_path: Path) -> None:
@@ -109,7 +115,8 @@ def test_failed_predict_leaves_previous_file_untouched(reference_dirs: tuple[Pat
 
 def test_validate_refuses_bad_protocol(reference_dirs: tuple[Path, Path], tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", "--train-dir", str(reference_dirs[0]), "--folds", "1"])
-    assert result.exit_code == 1 and "--folds must be at least 2" in result.stderr
+    # A usage error, refused by the option's range before any data is read: exit code 2.
+    assert result.exit_code == 2 and "Invalid value for '--folds'" in result.stderr
 
 
 def test_params_file_with_unknown_parameter_is_refused(reference_dirs: tuple[Path, Path], tmp_path: Path) -> None:

@@ -22,12 +22,16 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
-from adpipe import clickstream, clickstream_tuning, config, tuning
-from adpipe.decision_rule import MacroF1Weights, best_class_weights, macro_f1_from_codes
+from adpipe import config, tuning
+from adpipe.clickstream import estimators, evaluation, pipeline
+from adpipe.clickstream import params as clickstream_params
+from adpipe.clickstream import tuning as clickstream_tuning
+from adpipe.clickstream.decision_rule import MacroF1Weights, best_class_weights, macro_f1_from_codes
 from adpipe.errors import DataError
 from adpipe.io import read_json
 from adpipe.tuning import TuningTask, open_storage, open_study, run_tuning
 from adpipe.validation import Protocol
+from features.clickstream import CLASSES
 
 TINY = Protocol(folds=2, repeats=1, seed=3)
 
@@ -161,49 +165,49 @@ def test_same_seed_gives_the_same_trials_and_validate_reproduces_the_best_score(
         study = optuna.load_study(study_name="s", storage=sqlite(tmp_path, f"{name}.db"))
         runs.append([(t.params, t.value) for t in study.trials])
     assert runs[0] == runs[1] and len({str(p) for p, _ in runs[0]}) == 3
-    tuned = clickstream.load_params(tmp_path / "a.json")
-    report = clickstream.validate(config.TRAIN_DIR, TINY, tmp_path / "a.json", tmp_path / "report.json", False)
-    assert report["model"]["macro_f1"]["mean"] == pytest.approx(tuned["source"]["score"]["mean"], abs=1e-12)
-    assert {"protocol", "model", "baseline", "variants"} <= set(report)
-    assert "untuned defaults" in report["variants"]
+    tuned = clickstream_params.load_params(tmp_path / "a.json")
+    report = evaluation.validate(config.TRAIN_DIR, TINY, tmp_path / "a.json", tmp_path / "report.json", False)
+    assert report.model.macro_f1.mean == pytest.approx(tuned["source"]["score"]["mean"], abs=1e-12)
+    assert report.baseline.macro_f1.mean < report.model.macro_f1.mean
+    assert "untuned defaults" in report.variants
 
 
 def test_a_new_study_starts_from_the_current_params_file(tmp_path):
     """Trial 0 of a new study is the params file it would replace, scored like `validate` scores it."""
     params_file = tmp_path / "params.json"
-    current = {**clickstream.DEFAULT_PARAMS, "feature_groups": ["age", "category", "duration_mean"]}
+    current = {**clickstream_params.DEFAULT_PARAMS, "feature_groups": ["age", "category", "duration_mean"]}
     params_file.write_text(json.dumps({key: value for key, value in current.items() if key != "source"}))
     task = clickstream_tuning.tuning_task(config.TRAIN_DIR, TINY, params_file)
     run = {"seed": TINY.seed, "storage": sqlite(tmp_path), "study_name": "s", "pruner": "none", "progress": False}
     tuning.run_tuning(task, trials=2, **run)
     study = optuna.load_study(study_name="s", storage=sqlite(tmp_path))
     first = study.trials[0]
-    assert first.params == clickstream_tuning.starting_point(clickstream.check_params(current))
-    report = clickstream.validate(config.TRAIN_DIR, TINY, params_file, None, False)
-    assert first.value == pytest.approx(report["model"]["macro_f1"]["mean"], abs=1e-12)
+    assert first.params == clickstream_tuning.starting_point(clickstream_params.check_params(current))
+    report = evaluation.validate(config.TRAIN_DIR, TINY, params_file, None, False)
+    assert first.value == pytest.approx(report.model.macro_f1.mean, abs=1e-12)
     tuning.run_tuning(task, trials=3, **run)  # resuming does not enqueue it again
     assert len({str(t.params) for t in optuna.load_study(study_name="s", storage=sqlite(tmp_path)).trials}) == 3
 
 
 def test_check_params_refuses_unknown_and_misplaced_keys(tmp_path):
     with pytest.raises(DataError, match="unknown key"):
-        clickstream.check_params({"lightgbm": {}, "threshold": 0.5})
+        clickstream_params.check_params({"lightgbm": {}, "threshold": 0.5})
     with pytest.raises(DataError, match="'imbalance' key"):
-        clickstream.check_params({"lightgbm": {"class_weight": "balanced"}})
+        clickstream_params.check_params({"lightgbm": {"class_weight": "balanced"}})
     with pytest.raises(DataError, match="'imbalance' must be one of"):
-        clickstream.check_params({"imbalance": "undersample"})
+        clickstream_params.check_params({"imbalance": "undersample"})
     with pytest.raises(DataError, match="'decision_rule' must be one of"):
-        clickstream.check_params({"decision_rule": "threshold"})
+        clickstream_params.check_params({"decision_rule": "threshold"})
     broken = tmp_path / "params.json"
     broken.write_text("{not json")
     with pytest.raises(DataError, match="not valid JSON"):
-        clickstream.load_params(broken)
+        clickstream_params.load_params(broken)
 
 
-@pytest.mark.parametrize("imbalance", clickstream.IMBALANCE_STRATEGIES)
+@pytest.mark.parametrize("imbalance", clickstream_params.IMBALANCE_STRATEGIES)
 def test_every_imbalance_strategy_fits_and_predicts_reproducibly(imbalance):
-    X, y = clickstream.labelled_features(config.TRAIN_DIR)
-    params = clickstream.check_params(
+    X, y = pipeline.labelled_features(config.TRAIN_DIR)
+    params = clickstream_params.check_params(
         {
             "lightgbm": {"n_estimators": 10, "num_leaves": 4},
             "imbalance": imbalance,
@@ -212,9 +216,9 @@ def test_every_imbalance_strategy_fits_and_predicts_reproducibly(imbalance):
         }
     )
     train, test = slice(0, 500), slice(500, None)
-    first = clickstream.build_model(params).fit(X.iloc[train], y.iloc[train]).predict(X.iloc[test])
-    second = clickstream.build_model(params).fit(X.iloc[train], y.iloc[train]).predict(X.iloc[test])
-    assert len(first) == 200 and set(first) <= set(clickstream.CLASSES)
+    first = estimators.build_model(params).fit(X.iloc[train], y.iloc[train]).predict(X.iloc[test])
+    second = estimators.build_model(params).fit(X.iloc[train], y.iloc[train]).predict(X.iloc[test])
+    assert len(first) == 200 and set(first) <= set(CLASSES)
     assert np.array_equal(first, second)
 
 
@@ -342,7 +346,7 @@ def test_two_workers_share_one_postgresql_study(tmp_path, postgres_url):
     assert sum(per_worker) == len(finished) and min(per_worker) > 0
     writers = [out for out, _ in outputs if "best params (trial" in out]
     assert len(writers) == 1, [out for out, _ in outputs]
-    written = clickstream.load_params(params_file)
+    written = clickstream_params.load_params(params_file)
     assert written["source"]["study"] == "two-workers"
     assert written["source"]["trial"] == study.best_trial.number
     assert written["source"]["score"]["mean"] == study.best_value

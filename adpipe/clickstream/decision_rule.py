@@ -48,7 +48,7 @@ def best_class_weights(
     return best
 
 
-class MacroF1Weights(BaseEstimator, ClassifierMixin):
+class MacroF1Weights(ClassifierMixin, BaseEstimator):
     """Wrap a probabilistic classifier; predict the arg-max of its probabilities times learned class weights.
 
     ``fit`` draws ``inner_folds`` stratified folds of the training data, collects the out-of-fold

@@ -2,7 +2,7 @@
 
 Each trial samples a whole params file (LightGBM's capacity and regularisation, the imbalance
 strategy, the decision rule, the feature groups) and is scored by the mean macro-F1 over the same
-folds as ``make validate``, through :func:`adpipe.clickstream.cross_validate_params`.
+folds as ``make validate``, through :func:`adpipe.clickstream.evaluation.cross_validate_params`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from typing import Any
 
 import optuna
 
-from adpipe import clickstream, config
+from adpipe import config
+from adpipe.clickstream.evaluation import cross_validate_params
+from adpipe.clickstream.params import DECISION_RULES, IMBALANCE_STRATEGIES, TASK, check_params
+from adpipe.clickstream.pipeline import labelled_features
 from adpipe.tuning import OnFold, TuningTask
 from adpipe.validation import Protocol
 from features.clickstream import FEATURE_GROUPS
@@ -22,7 +25,7 @@ DEFAULT_STUDY = "clickstream"
 
 
 def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
-    """One point of the search space, as a params mapping that :func:`clickstream.check_params` accepts."""
+    """One point of the search space, as a params mapping that :func:`check_params` accepts."""
     groups = [group for group in FEATURE_GROUPS if trial.suggest_categorical(f"group_{group}", [True, False])]
     if not groups:
         raise optuna.TrialPruned("no feature group chosen")
@@ -40,10 +43,10 @@ def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
         "extra_trees": trial.suggest_categorical("extra_trees", [False, True]),
     }
     return {
-        "task": clickstream.TASK,
+        "task": TASK,
         "lightgbm": lightgbm,
-        "imbalance": trial.suggest_categorical("imbalance", list(clickstream.IMBALANCE_STRATEGIES)),
-        "decision_rule": trial.suggest_categorical("decision_rule", list(clickstream.DECISION_RULES)),
+        "imbalance": trial.suggest_categorical("imbalance", list(IMBALANCE_STRATEGIES)),
+        "decision_rule": trial.suggest_categorical("decision_rule", list(DECISION_RULES)),
         "feature_groups": groups,
     }
 
@@ -64,18 +67,18 @@ def tuning_task(
     params_file: str | Path = config.CLICKSTREAM_PARAMS_FILE,
 ) -> TuningTask:
     """The ClickStream task for :func:`adpipe.tuning.run_tuning`; the features are built once here."""
-    X, y = clickstream.labelled_features(train_dir)
+    X, y = labelled_features(train_dir)
 
     def cross_validate(params: dict[str, Any], on_fold: OnFold) -> Any:
-        return clickstream.cross_validate_params(params, X, y, protocol, on_fold=on_fold, progress=False)
+        return cross_validate_params(params, X, y, protocol, on_fold=on_fold, progress=False)
 
     return TuningTask(
-        name=clickstream.TASK,
+        name=TASK,
         metric=METRIC,
         protocol=protocol,
         params_file=Path(params_file),
         suggest=suggest_params,
         cross_validate=cross_validate,
-        check_params=clickstream.check_params,
+        check_params=check_params,
         starting_point=starting_point,
     )

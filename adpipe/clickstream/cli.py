@@ -1,0 +1,120 @@
+"""The main task's commands (``train``, ``predict``, ``validate``, ``tune``) and their terminal output.
+
+``model.py`` registers them at the top level of the CLI: they are the challenge's commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from adpipe import cli_support, config, tuning
+from adpipe.cli_support import exit_on_error, format_table
+from adpipe.clickstream import pipeline
+from adpipe.clickstream.evaluation import VALIDATION_REPORT, validate
+from adpipe.clickstream.report import ClassificationSummary, ValidationReport
+from adpipe.clickstream.tuning import DEFAULT_STUDY, tuning_task
+from adpipe.validation import Protocol
+from features.clickstream import CLASSES
+
+TrainDir = typer.Option(config.TRAIN_DIR, "--train-dir", help="Folder with user_train.csv and session_train.csv.")
+ParamsFile = cli_support.params_option(config.CLICKSTREAM_PARAMS_FILE)
+ModelFile = cli_support.model_option(pipeline.MODEL_FILE)
+Seed = cli_support.seed_option("Seed of the folds and of LightGBM.")
+
+
+def train_command(
+    train_dir: Path = TrainDir, params: Path = ParamsFile, model: Path = ModelFile, seed: int = Seed
+) -> None:
+    """Fit LightGBM on every labelled user and save it."""
+    with exit_on_error(keeps=model):
+        metadata = pipeline.train(train_dir, params, model, seed)
+    typer.echo(f"trained on {metadata['n_users']} users, {len(metadata['features'])} features -> {model}")
+
+
+def predict_command(
+    train_dir: Path = TrainDir,
+    test_dir: Path = typer.Option(
+        config.TEST_DIR, "--test-dir", help="Folder with user_test.csv and session_test.csv."
+    ),
+    output: Path = typer.Option(config.PREDICTIONS_FILE, "--output", help="The predictions JSON to write."),
+    params: Path = ParamsFile,
+    model: Path = ModelFile,
+    seed: int = Seed,
+    use_saved: bool = typer.Option(False, "--use-saved", help="Predict with the saved --model instead of training."),
+) -> None:
+    """Train on --train-dir (unless --use-saved) and write one prediction per test user."""
+    with exit_on_error(keeps=output):
+        if not use_saved:
+            pipeline.train(train_dir, params, model, seed)
+        payload = pipeline.predict(test_dir, output, model)
+    counts = {c: list(payload["target"].values()).count(c) for c in CLASSES}
+    typer.echo(f"wrote {len(payload['target'])} predictions to {output} (per class: {counts})")
+
+
+def validate_command(
+    train_dir: Path = TrainDir,
+    folds: int = cli_support.folds_option(5, "K of the stratified K-fold."),
+    repeats: int = cli_support.repeats_option(5),
+    seed: int = Seed,
+    params: Path = ParamsFile,
+    report: Path = cli_support.report_option(VALIDATION_REPORT),
+) -> None:
+    """Repeated stratified K-fold: macro-F1, weighted-F1, accuracy of the model and a majority baseline."""
+    with exit_on_error(keeps=report):
+        result = validate(train_dir, Protocol(folds=folds, repeats=repeats, seed=seed), params, report)
+    typer.echo(render(result))
+    typer.echo(f"report -> {report}")
+
+
+def render(report: ValidationReport) -> str:
+    """The terminal view of a validation report."""
+    protocol = report.protocol
+    lines = [
+        f"{protocol.folds} folds x {protocol.repeats} repeats, seed {protocol.seed}, {protocol.n_users} users "
+        f"(params: {report.params.source.get('kind', '?')})"
+    ]
+    summaries: list[tuple[str, ClassificationSummary]] = [
+        ("LightGBM", report.model),
+        *((f"LightGBM, {variant}", summary) for variant, summary in report.variants.items()),
+        ("majority baseline", report.baseline),
+    ]
+    rows = [
+        [name, *(v for m in (s.macro_f1, s.weighted_f1, s.accuracy) for v in (m.mean, m.std))] for name, s in summaries
+    ]
+    lines.append(format_table(["model", "macro_f1", "±std", "weighted_f1", "±std", "accuracy", "±std"], rows))
+    rule = report.decision_rule
+    lines.append(
+        f"decision rule ({'used' if rule.used else 'not used'} by the params): macro-F1 "
+        f"{rule.macro_f1.mean:.4f} with class weights vs {rule.argmax_macro_f1.mean:.4f} with plain "
+        f"arg-max of the same models (gain {rule.gain.mean:+.4f} ± {rule.gain.std:.4f} over the folds)"
+    )
+    per_class = report.model.per_class
+    lines.append("\nLightGBM per class (mean over folds):")
+    lines.append(
+        format_table(
+            ["class", "precision", "recall", "f1"],
+            [[c, m.precision.mean, m.recall.mean, m.f1.mean] for c, m in per_class.items()],
+        )
+    )
+    lines.append(f"confusion (rows true 1/2/3, columns predicted, summed over folds): {report.model.confusion}")
+    return "\n".join(lines)
+
+
+tune_command = tuning.tune_command(
+    tuning_task,
+    data=TrainDir,
+    study=DEFAULT_STUDY,
+    params_file=config.CLICKSTREAM_PARAMS_FILE,
+    metric="macro-F1",
+    validate="validate",
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the main task's commands to the top level of ``app``."""
+    app.command("train")(train_command)
+    app.command("predict")(predict_command)
+    app.command("validate")(validate_command)
+    app.command("tune")(tune_command)

@@ -1,0 +1,75 @@
+"""Train on the labelled users and write the submission: ``{"target": {"<test_id>": 1|2|3}}``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from adpipe import config
+from adpipe.clickstream.estimators import build_model, fitted_pipeline
+from adpipe.clickstream.params import TASK, load_params
+from adpipe.errors import DataError
+from adpipe.io import dumps_json, load_model, save_model, write_bytes_atomic
+from features.clickstream import CLASSES, TARGET, build_features, load_split
+
+MODEL_FILE = config.MODELS_DIR / "clickstream.joblib"
+
+
+def labelled_features(train_dir: str | Path) -> tuple[pd.DataFrame, pd.Series]:
+    """Features and target of the labelled users in ``train_dir``."""
+    table = build_features(load_split(train_dir, "train"))
+    return table.drop(columns=[TARGET]), table[TARGET]
+
+
+def train(
+    train_dir: str | Path = config.TRAIN_DIR,
+    params_file: str | Path = config.CLICKSTREAM_PARAMS_FILE,
+    model_file: str | Path = MODEL_FILE,
+    seed: int = config.DEFAULT_SEED,
+) -> dict[str, Any]:
+    """Fit on every labelled user and save the model with how it was made."""
+    params = load_params(params_file)
+    X, y = labelled_features(train_dir)
+    model = build_model(params, seed).fit(X, y)
+    metadata = {
+        "task": TASK,
+        "params": params,
+        "seed": seed,
+        "n_users": len(y),
+        "class_counts": {str(k): int(v) for k, v in y.value_counts().sort_index().items()},
+        "features": list(fitted_pipeline(model).named_steps["select"].columns_),
+    }
+    save_model(model_file, model, metadata)
+    return metadata
+
+
+def predictions_payload(test_ids: pd.Series, predicted: np.ndarray) -> dict[str, dict[str, int]]:
+    """The submission in test_id order, checked before writing."""
+    if len(test_ids) == 0:
+        raise DataError("no test users to predict")
+    if len(predicted) != len(test_ids):
+        raise DataError(f"{len(predicted)} predictions for {len(test_ids)} test users")
+    predicted = np.asarray(predicted)
+    unknown = set(np.unique(predicted).tolist()) - set(CLASSES)
+    if unknown:
+        raise DataError(f"predicted classes {sorted(unknown)} outside {list(CLASSES)}")
+    order = np.argsort(test_ids.to_numpy(), kind="stable")
+    ids, classes = test_ids.to_numpy()[order].astype(np.int64), predicted[order].astype(np.int64)
+    return {"target": dict(zip(map(str, ids.tolist()), classes.tolist(), strict=True))}
+
+
+def predict(
+    test_dir: str | Path = config.TEST_DIR,
+    output: str | Path = config.PREDICTIONS_FILE,
+    model_file: str | Path = MODEL_FILE,
+) -> dict[str, dict[str, int]]:
+    """Predict every test user with the saved model and write the predictions file atomically."""
+    model, _ = load_model(model_file, task=TASK)
+    table = build_features(load_split(test_dir, "test"))
+    test_ids = table.pop("test_id")
+    payload = predictions_payload(test_ids, model.predict(table))
+    write_bytes_atomic(output, dumps_json(payload))
+    return payload

@@ -1,0 +1,15 @@
+"""The one tuning loop: an Optuna study over a task's search space, scored by the validation protocol.
+
+A task (:class:`TuningTask`) says what to sample and how to cross-validate one sample; this package does
+the rest for every task alike: it opens (or resumes) a study in any SQLAlchemy storage (SQLite for one
+machine, PostgreSQL for workers on several), refuses a study made for another task, metric or protocol,
+reports each fold's running mean so a pruner can stop hopeless trials, shows a progress bar, keeps
+every finished trial on Ctrl-C, and at the end writes the best parameters to the task's params file,
+once and atomically, with the study, the trial and its score (mean ± std over the folds).
+"""
+
+from adpipe.tuning.command import tune_command
+from adpipe.tuning.loop import run_tuning
+from adpipe.tuning.study import OnFold, TuningTask, open_storage, open_study
+
+__all__ = ["OnFold", "TuningTask", "open_storage", "open_study", "run_tuning", "tune_command"]

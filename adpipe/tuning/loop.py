@@ -1,0 +1,200 @@
+"""The loop: one worker runs trials of a study until it holds enough, then the last worker writes the params file."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+from tqdm.auto import tqdm
+
+from adpipe import config
+from adpipe.errors import DataError
+from adpipe.io import read_json, write_json
+from adpipe.tuning.study import (
+    DEFAULT_STORAGE,
+    DEFAULT_TRIALS,
+    FINISHED,
+    TuningResult,
+    TuningTask,
+    best_trial,
+    count_trials,
+    fail_stale_trials,
+    open_study,
+)
+from adpipe.validation import FoldMetrics, mean_std
+
+
+def worker_id() -> str:
+    """Which process ran a trial (kept as a trial attribute): host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _count_mine(study: optuna.Study) -> int:
+    return sum(t.user_attrs.get("worker") == worker_id() for t in study.get_trials(deepcopy=False, states=FINISHED))
+
+
+def make_objective(task: TuningTask) -> Callable[[optuna.Trial], float]:
+    """Sample params, cross-validate them fold by fold (reporting the running mean), return the mean."""
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", worker_id())
+        params = task.suggest(trial)
+        trial.set_user_attr("params", params)
+        scores: list[float] = []
+
+        def on_fold(step: int, metrics: FoldMetrics) -> None:
+            scores.append(float(metrics[task.metric]))
+            trial.report(float(np.mean(scores)), step)
+            if trial.should_prune():
+                trial.set_user_attr("fold_scores", scores)
+                raise optuna.TrialPruned(f"after {len(scores)} folds at {np.mean(scores):.4f}")
+
+        task.cross_validate(params, on_fold)
+        summary = mean_std(scores)
+        trial.set_user_attr("fold_scores", scores)
+        trial.set_user_attr("std", summary["std"])
+        return summary["mean"]
+
+    return objective
+
+
+def _enqueue_current_params(task: TuningTask, study: optuna.Study) -> None:
+    """A new study's first trial: the params file as it stands (if any), so the search starts from it."""
+    if study.trials or task.starting_point is None or not task.params_file.exists():
+        return
+    params = task.check_params(read_json(task.params_file), task.params_file)
+    study.enqueue_trial(task.starting_point(params), skip_if_exists=True)
+
+
+def run_tuning(
+    task: TuningTask,
+    *,
+    storage: str = DEFAULT_STORAGE,
+    study_name: str,
+    trials: int | None = None,
+    timeout: float | None = None,
+    seed: int = config.DEFAULT_SEED,
+    pruner: str = "median",
+    progress: bool = True,
+) -> TuningResult:
+    """Run trials until the study holds ``trials`` finished ones (all workers together) or ``timeout``
+    seconds pass, then write the best params file if no other worker is still running a trial.
+
+    ``trials`` is the study's total, so the same command resumes an interrupted study where it stopped.
+    Without ``trials`` and ``timeout`` the total is :data:`DEFAULT_TRIALS`.
+    """
+    if trials is not None and trials <= 0:
+        raise ValueError(f"--trials must be a positive number, got {trials}")
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"--timeout must be a positive number of seconds, got {timeout}")
+    if trials is None and timeout is None:
+        trials = DEFAULT_TRIALS
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = open_study(task, storage, study_name, seed, pruner)
+    fail_stale_trials(study)
+    _enqueue_current_params(task, study)
+    started, run_before, mine_before = time.monotonic(), count_trials(study, FINISHED), _count_mine(study)
+
+    def budget_reached() -> bool:
+        return trials is not None and count_trials(study, (*FINISHED, TrialState.RUNNING)) >= trials
+
+    bar = tqdm(total=trials, initial=run_before, desc=f"tune {study_name}", unit="trial", disable=not progress)
+
+    def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+        best = best_trial(study)
+        bar.n = count_trials(study, FINISHED)
+        if best is not None:
+            bar.set_postfix_str(f"best {task.metric} {best.value:.4f} (trial {best.number})", refresh=False)
+        bar.refresh()
+        if budget_reached():
+            study.stop()
+
+    interrupted = False
+    try:
+        if not budget_reached():
+            study.optimize(make_objective(task), timeout=timeout, callbacks=[after_trial])
+    except KeyboardInterrupt:
+        interrupted = True  # Optuna has marked the running trial failed; finished ones are stored
+    finally:
+        bar.close()
+    result = TuningResult(
+        study_name=study_name,
+        metric=task.metric,
+        n_finished=count_trials(study, FINISHED),
+        n_pruned=count_trials(study, (TrialState.PRUNED,)),
+        n_run_here=_count_mine(study) - mine_before,
+        seconds=time.monotonic() - started,
+        best=best_trial(study),
+        interrupted=interrupted,
+    )
+    if interrupted:
+        result.params_note = "interrupted: params file not written; run the same command again to continue"
+    elif result.best is None:
+        result.params_note = "no trial has completed: params file not written"
+    else:
+        result.params_written, result.params_note = write_best_params(task, study)
+    return result
+
+
+@contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock on ``directory`` (held by one process at a time on this machine)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        os.close(handle)
+
+
+def best_params_payload(task: TuningTask, study: optuna.Study, best: FrozenTrial) -> dict[str, Any]:
+    """The params file: the best trial's params and where they came from."""
+    return {
+        **best.user_attrs["params"],
+        "source": {
+            "kind": "optuna",
+            "study": study.study_name,
+            "trial": best.number,
+            "score": {"metric": task.metric, "mean": best.value, "std": best.user_attrs["std"]},
+            "protocol": task.protocol.as_dict(),
+            "fold_scores": best.user_attrs["fold_scores"],
+            "n_finished_trials": count_trials(study, FINISHED),
+            "n_pruned_trials": count_trials(study, (TrialState.PRUNED,)),
+        },
+    }
+
+
+def write_best_params(task: TuningTask, study: optuna.Study) -> tuple[bool, str]:
+    """Write the params file once: by the last worker to finish, and only if it does not already hold the best.
+
+    Returns whether this call wrote it and a line saying why (not).
+    """
+    fail_stale_trials(study)
+    running = count_trials(study, (TrialState.RUNNING,))
+    if running:
+        return False, f"{running} trial(s) still running in other workers: the last worker writes the params file"
+    best = best_trial(study)
+    if best is None:
+        return False, "no trial has completed: params file not written"
+    payload = best_params_payload(task, study, best)
+    task.check_params(payload, task.params_file)
+    with _directory_lock(task.params_file.parent):
+        try:
+            current = read_json(task.params_file)
+        except DataError:
+            current = None
+        if current == payload:
+            return False, f"{task.params_file} already holds trial {best.number} of study {study.study_name!r}"
+        write_json(task.params_file, payload)
+    return True, f"best params (trial {best.number}) -> {task.params_file}"
