@@ -1,9 +1,8 @@
-"""`make tune`: the generic Optuna loop, the ClickStream search, the decision rule, and two workers on PostgreSQL."""
+"""`make tune`: the generic Optuna loop, its command, and two workers on PostgreSQL."""
 
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 import shutil
@@ -13,25 +12,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import optuna
-import pandas as pd
 import pytest
 from optuna.trial import TrialState
-from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
-from adpipe import config, tuning
-from adpipe.clickstream import estimators, evaluation, pipeline
+from adpipe import config
 from adpipe.clickstream import params as clickstream_params
-from adpipe.clickstream import tuning as clickstream_tuning
-from adpipe.clickstream.decision_rule import MacroF1Weights, best_class_weights, macro_f1_from_codes
 from adpipe.errors import DataError
 from adpipe.io import read_json
 from adpipe.tuning import TuningTask, open_storage, open_study, run_tuning
 from adpipe.validation import Protocol
-from features.clickstream import CLASSES
 
 TINY = Protocol(folds=2, repeats=1, seed=3)
 
@@ -148,109 +139,6 @@ def test_cli_bad_input_exits_non_zero_and_leaves_the_params_file(tmp_path, argum
 
 
 # --- the ClickStream search ----------------------------------------------------------------------
-
-
-def test_same_seed_gives_the_same_trials_and_validate_reproduces_the_best_score(tmp_path):
-    runs = []
-    for name in ("a", "b"):
-        tuning.run_tuning(
-            clickstream_tuning.tuning_task(config.TRAIN_DIR, TINY, tmp_path / f"{name}.json"),
-            seed=TINY.seed,
-            storage=sqlite(tmp_path, f"{name}.db"),
-            study_name="s",
-            trials=3,
-            pruner="none",
-            progress=False,
-        )
-        study = optuna.load_study(study_name="s", storage=sqlite(tmp_path, f"{name}.db"))
-        runs.append([(t.params, t.value) for t in study.trials])
-    assert runs[0] == runs[1] and len({str(p) for p, _ in runs[0]}) == 3
-    tuned = clickstream_params.load_params(tmp_path / "a.json")
-    report = evaluation.validate(config.TRAIN_DIR, TINY, tmp_path / "a.json", tmp_path / "report.json", False)
-    assert report.model.macro_f1.mean == pytest.approx(tuned["source"]["score"]["mean"], abs=1e-12)
-    assert report.baseline.macro_f1.mean < report.model.macro_f1.mean
-    assert "untuned defaults" in report.variants
-
-
-def test_a_new_study_starts_from_the_current_params_file(tmp_path):
-    """Trial 0 of a new study is the params file it would replace, scored like `validate` scores it."""
-    params_file = tmp_path / "params.json"
-    current = {**clickstream_params.DEFAULT_PARAMS, "feature_groups": ["age", "category", "duration_mean"]}
-    params_file.write_text(json.dumps({key: value for key, value in current.items() if key != "source"}))
-    task = clickstream_tuning.tuning_task(config.TRAIN_DIR, TINY, params_file)
-    run = {"seed": TINY.seed, "storage": sqlite(tmp_path), "study_name": "s", "pruner": "none", "progress": False}
-    tuning.run_tuning(task, trials=2, **run)
-    study = optuna.load_study(study_name="s", storage=sqlite(tmp_path))
-    first = study.trials[0]
-    assert first.params == clickstream_tuning.starting_point(clickstream_params.check_params(current))
-    report = evaluation.validate(config.TRAIN_DIR, TINY, params_file, None, False)
-    assert first.value == pytest.approx(report.model.macro_f1.mean, abs=1e-12)
-    tuning.run_tuning(task, trials=3, **run)  # resuming does not enqueue it again
-    assert len({str(t.params) for t in optuna.load_study(study_name="s", storage=sqlite(tmp_path)).trials}) == 3
-
-
-def test_check_params_refuses_unknown_and_misplaced_keys(tmp_path):
-    with pytest.raises(DataError, match="unknown key"):
-        clickstream_params.check_params({"lightgbm": {}, "threshold": 0.5})
-    with pytest.raises(DataError, match="'imbalance' key"):
-        clickstream_params.check_params({"lightgbm": {"class_weight": "balanced"}})
-    with pytest.raises(DataError, match="'imbalance' must be one of"):
-        clickstream_params.check_params({"imbalance": "undersample"})
-    with pytest.raises(DataError, match="'decision_rule' must be one of"):
-        clickstream_params.check_params({"decision_rule": "threshold"})
-    broken = tmp_path / "params.json"
-    broken.write_text("{not json")
-    with pytest.raises(DataError, match="not valid JSON"):
-        clickstream_params.load_params(broken)
-
-
-@pytest.mark.parametrize("imbalance", clickstream_params.IMBALANCE_STRATEGIES)
-def test_every_imbalance_strategy_fits_and_predicts_reproducibly(imbalance):
-    X, y = pipeline.labelled_features(config.TRAIN_DIR)
-    params = clickstream_params.check_params(
-        {
-            "lightgbm": {"n_estimators": 10, "num_leaves": 4},
-            "imbalance": imbalance,
-            "decision_rule": "class_weights",
-            "feature_groups": ["age", "category", "duration_mean"],
-        }
-    )
-    train, test = slice(0, 500), slice(500, None)
-    first = estimators.build_model(params).fit(X.iloc[train], y.iloc[train]).predict(X.iloc[test])
-    second = estimators.build_model(params).fit(X.iloc[train], y.iloc[train]).predict(X.iloc[test])
-    assert len(first) == 200 and set(first) <= set(CLASSES)
-    assert np.array_equal(first, second)
-
-
-# --- the decision rule -------------------------------------------------------------------------
-
-
-def test_best_class_weights_moves_the_boundary_the_least_that_fixes_macro_f1():
-    # class 1 is never the arg-max, but its probability is 0.3 for its own rows and 0.1 for the others
-    probabilities = np.array([[0.7, 0.3]] * 10 + [[0.9, 0.1]] * 30)
-    y_codes = np.array([1] * 10 + [0] * 30)
-    assert macro_f1_from_codes(y_codes, probabilities.argmax(axis=1), 2) < 0.5
-    weights = best_class_weights(probabilities, y_codes)
-    assert macro_f1_from_codes(y_codes, np.argmax(probabilities * weights, axis=1), 2) == 1.0
-    assert weights[0] == 1.0 and weights[1] == 2**1.25  # the smallest grid weight with 0.3 w > 0.7
-
-
-def test_macro_f1_weights_is_a_scikit_learn_classifier_fitted_on_its_training_data_only():
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame({"a": rng.normal(size=600), "b": rng.normal(size=600)})
-    y = np.where(X["a"] > 1.3, 3, np.where(X["b"] > 1.0, 2, 1))
-    rule = MacroF1Weights(LogisticRegression(max_iter=500), inner_folds=3, seed=0)
-    fitted = clone(rule).fit(X.iloc[:400], y[:400])
-    assert fitted.get_params()["inner_folds"] == 3 and list(fitted.classes_) == [1, 2, 3]
-    plain = fitted.predict_argmax(X.iloc[400:])
-    weighted = fitted.predict(X.iloc[400:])
-    macro = {name: macro_f1_from_codes(y[400:] - 1, p - 1, 3) for name, p in (("plain", plain), ("rule", weighted))}
-    assert macro["rule"] > macro["plain"]
-    refit = clone(rule).fit(X.iloc[:400], y[:400])  # same data, same seed: same weights
-    assert np.array_equal(refit.weights_, fitted.weights_)
-
-
-# --- two workers on a real PostgreSQL server ---------------------------------------------------
 
 
 def _postgres_bin() -> Path | None:
