@@ -18,7 +18,7 @@ DATA_MAP := \
 	data/campaigns/KAG_conversion_data.csv=campaigns/KAG_conversion_data.csv \
 	data/profiles/user_profiles_for_ads.csv=profiles/user_profiles_for_ads.csv
 
-.PHONY: help setup data features train predict validate test lint format clean segments conversion tune roas ctr bench
+.PHONY: help setup data features train predict validate test lint format clean segments conversion tune roas ctr bench report dashboard serve loadtest
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -40,7 +40,7 @@ data: ## Copy the reference data from ../shared/data (files already there are ke
 	done
 
 features: setup data ## Write the ClickStream per-user feature tables to data/processed/
-	$(PY) -m features.clickstream
+	$(PY) model.py features
 
 train: setup data ## Fit the ClickStream model on train/ and save it to models/
 	$(PY) model.py train
@@ -73,13 +73,53 @@ roas: setup data ## ROAS and funnel validation (grouped + plain folds) and the w
 	$(PY) model.py roas funnel
 	for by in campaign age gender interest; do $(PY) model.py roas summary --by $$by || exit 1; done
 
-ctr: setup data ## Click-through: the seed forest's figures, grouped 5x3 validation, then train models/ctr.joblib
+ctr: setup data ## Click-through: seed forest; forward vs random folds, baselines, audit; held-out export; train
 	$(PY) model.py ctr seed-approach
 	$(PY) model.py ctr validate
+	$(PY) model.py ctr holdout
 	$(PY) model.py ctr train
 
 bench: setup data ## Feature build + predict at 1e5/1e6/1e7 sessions vs DuckDB and pandas -> reports/bench.json (~15 min)
-	$(PY) -m adpipe.bench run
+	$(PY) model.py bench run
+
+# `make report` makes each missing input with its task's quick commands (never `make tune` or `make bench`:
+# their panels say which command fills them).
+REPORT_INPUTS := models/clickstream.joblib predictions/predictions.json reports/validation.json \
+	reports/ctr_validation.json reports/roas_validation.json reports/segments_profiles.json \
+	reports/conversion_validation.json
+
+report: setup data $(REPORT_INPUTS) ## One self-contained HTML page of every task -> reports/index.html
+	$(PY) model.py report --storage '$(STORAGE)' --study '$(STUDY)'
+
+models/clickstream.joblib predictions/predictions.json &: | setup data
+	$(PY) model.py predict
+reports/validation.json: | setup data
+	$(PY) model.py validate
+reports/ctr_validation.json: | setup data
+	$(MAKE) ctr
+reports/roas_validation.json: | setup data
+	$(MAKE) roas
+reports/segments_profiles.json: | setup data
+	$(MAKE) segments
+reports/conversion_validation.json: | setup data
+	$(MAKE) conversion
+
+PORT ?= 8080
+
+dashboard: setup ## Browse the tuning study live: optuna-dashboard on STORAGE at http://127.0.0.1:8080 (PORT= to change)
+	@case '$(STORAGE)' in sqlite:///*) db='$(STORAGE)'; db="$${db#sqlite:///}"; \
+		test -f "$$db" || { echo "error: $$db does not exist: run make tune first" >&2; exit 1; };; esac
+	$(VENV)/bin/optuna-dashboard '$(STORAGE)' --host 127.0.0.1 --port $(PORT)
+
+# `make serve` and `make loadtest` first train each missing model with its task's quick commands.
+SERVE_PORT ?= 8000
+
+serve: setup data ## Prediction web service on http://127.0.0.1:8000 (SERVE_PORT=): forms, JSON API, /health
+	$(PY) model.py serve --train-missing --host 127.0.0.1 --port $(SERVE_PORT)
+
+loadtest: setup data ## Throughput and p50/p95/p99 latency of every task's API (needs Debian's hey) -> reports/loadtest.json
+	@command -v hey >/dev/null || { echo "error: the load test needs hey: apt-get install -y hey" >&2; exit 1; }
+	$(PY) model.py loadtest
 
 test: setup data ## Run the test suite
 	$(PY) -m pytest
@@ -92,5 +132,6 @@ format: setup ## Apply ruff's formatting and safe fixes
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-clean: ## Remove outputs (models, reports, predictions, feature tables); keeps data and .venv
-	rm -rf models reports data/processed predictions/predictions.json
+clean: ## Remove outputs (models, reports, predictions, feature tables); keeps data, optuna.db and .venv
+	rm -rf models reports data/processed
+	[ ! -d predictions ] || find predictions -mindepth 1 ! -name example_predictions.json -exec rm -rf {} +

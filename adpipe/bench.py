@@ -4,23 +4,20 @@ For each size a synthetic test split is generated under ``--data-dir`` (in /tmp,
 deleted afterwards unless ``--keep-data``), then each engine turns its CSV files into the per-user
 feature table in a fresh Python process, ``--repeats`` times (the median is reported):
 
-- ``ours``: the project's path, ``build_features(load_split(dir, "test"))``;
-- ``ours_chunked``: the same table from ``build_features_chunked`` (blocks of CHUNK_ROWS rows);
-- ``duckdb``: the same aggregation as one SQL query, DuckDB reading the same CSV files in-process
-  (the reference for what this machine can do);
-- ``baseline``: the source notebooks' pandas approach: ``read_csv`` with defaults, merge users and
-  sessions, then one ``groupby``.
+- ``ours``: the project's path, ``build_features(load_split(dir, "test"))`` (Polars, streaming,
+  every value checked);
+- ``duckdb`` and ``baseline`` (plain pandas): the same table computed independently
+  (adpipe/bench_engines.py), the reference for what this machine can do and the notebooks' approach.
 
 Timed: from after the imports to the feature table in memory (the interpreter start and imports are
 not). Peak memory is the measuring process's peak resident set size (VmHWM, reset when the
 measurement starts so the parent's peak is not inherited), imports included; the RSS after the
-imports is reported beside it. ``predict`` trains the ClickStream model on the
-reference training data once, then times ``model.predict`` on each size's feature table (and the
-features + predictions + predictions file end to end). ``tests/test_bench.py`` checks on a small
-generated set that the three engines compute the same table.
+imports is reported beside it. ``predict`` trains the ClickStream model on the reference training
+data once, then times ``model.predict`` on each size's feature table (and the features + predictions
++ predictions file end to end). docs/bench.md has the figures.
 
-    python -m adpipe.bench run                      # all sizes, 3 runs each -> reports/bench.json
-    python -m adpipe.bench run --sizes 100000 --repeats 1
+    python model.py bench run                      # all sizes, 3 runs each -> reports/bench.json
+    python model.py bench run --sizes 100000 --repeats 1
 """
 
 from __future__ import annotations
@@ -43,17 +40,10 @@ import numpy as np
 import pandas as pd
 import typer
 
-from adpipe import config
-from features.clickstream import (
-    FEATURE_COLUMNS,
-    SESSION_VOCABULARIES,
-    TIMESTAMP_FORMAT,
-    USER_CATEGORIES,
-)
+from adpipe import bench_engines, cli_support, config
 
 SIZES = (100_000, 1_000_000, 10_000_000)
-ENGINES = ("ours", "ours_chunked", "duckdb", "baseline")
-CHUNK_ROWS = 1_000_000
+ENGINES = ("ours", "duckdb", "baseline")
 SESSIONS_PER_USER = 10
 BENCH_REPORT = config.REPORTS_DIR / "bench.json"
 DEFAULT_DATA_DIR = Path("/tmp/adpipe-bench")
@@ -78,184 +68,20 @@ def dataset(root: Path, sessions: int, seed: int) -> Path:
     return directory / "test"
 
 
-# --- the three engines: each returns the feature table (index user_id, FEATURE_COLUMNS) -------------
+# --- the engines: each returns the feature table (index user_id, FEATURE_COLUMNS) --------------------------
 
 
 def ours(directory: Path) -> pd.DataFrame:
-    """The project's own path."""
+    """The project's own path: features.clickstream's definitions, Polars streaming, values checked."""
     from features.clickstream import build_features, load_split
 
     return build_features(load_split(directory, "test")).drop(columns="test_id")
 
 
-def _duckdb_sql(users_path: Path, sessions_path: Path) -> str:
-    """One query computing FEATURE_COLUMNS, reading both CSV files with their declared types."""
-    share = "avg(CASE WHEN {} THEN 1.0 ELSE 0.0 END)"
-    aggregates = {
-        "n_sessions": "count(*)",
-        "page_views_sum": "sum(page_views)",
-        "session_duration_sum": "sum(session_duration)",
-        **{
-            f"{column}_{name}": f"{function}({column})"
-            for column in ("page_views", "session_duration")
-            for name, function in (
-                ("mean", "avg"),
-                ("std", "stddev_samp"),
-                ("min", "min"),
-                ("max", "max"),
-                ("median", "median"),
-            )
-        },
-        "hour_mean": "avg(hr)",
-        "hour_std": "stddev_samp(hr)",
-        "night_share": share.format("hr < 6"),
-        "morning_share": share.format("hr >= 6 AND hr < 12"),
-        "afternoon_share": share.format("hr >= 12 AND hr < 18"),
-        "evening_share": share.format("hr >= 18"),
-        "weekday_mean": "avg(wd)",
-        "weekend_share": share.format("wd >= 5"),
-        "month_mean": "avg(mo)",
-        "n_months": "count(DISTINCT month_key)",
-        "span_days": "(max(sec) - min(sec)) / 86400.0",
-        "n_days": "count(DISTINCT day)",
-        "n_countries": "count(DISTINCT country)",
-        "n_ips": "count(DISTINCT ip_address)",
-    }
-    for column, (prefix, vocabulary) in SESSION_VOCABULARIES.items():
-        for value in vocabulary:
-            aggregates[f"{prefix}_{value}_count"] = f"count_if({column} = '{value}')"
-        known = ", ".join(f"'{v}'" for v in vocabulary)
-        aggregates[f"{prefix}_other_count"] = f"count_if({column} IS NULL OR {column} NOT IN ({known}))"
-    selected = {
-        "age": "u.age::DOUBLE",
-        "abandoned_cart": "u.abandoned_cart::DOUBLE",
-        **{f"user_category_{c}": f"(u.user_category = '{c}')::DOUBLE" for c in USER_CATEGORIES},
-        "seconds_per_page": "a.session_duration_sum / nullif(a.page_views_sum, 0)",
-        "sessions_per_active_day": "a.n_sessions / nullif(a.n_days, 0)",
-    }
-    vocabulary_shares = {f"{p}_{v}_share" for p, vocab in SESSION_VOCABULARIES.values() for v in (*vocab, "other")}
-    for name in FEATURE_COLUMNS:
-        if name in selected:
-            continue
-        if name in vocabulary_shares:
-            selected[name] = f"a.{name[: -len('_share')]}_count / nullif(a.n_sessions, 0)"
-        elif name.startswith("n_") or name.endswith(("_count", "_sum")):
-            selected[name] = f"coalesce(a.{name}, 0)::DOUBLE"
-        else:
-            selected[name] = f"a.{name}::DOUBLE"
-    session_types = (
-        "{'user_id': 'VARCHAR', 'session_id': 'VARCHAR', 'timestamp': 'TIMESTAMP', 'device_type': 'VARCHAR', "
-        "'browser': 'VARCHAR', 'operating_system': 'VARCHAR', 'ip_address': 'VARCHAR', 'country': 'VARCHAR', "
-        "'search_query': 'VARCHAR', 'page_views': 'DOUBLE', 'session_duration': 'DOUBLE'}"
-    )
-    user_types = (
-        "{'user_id': 'VARCHAR', 'age': 'INTEGER', 'abandoned_cart': 'BOOLEAN', 'user_category': 'VARCHAR', "
-        "'test_id': 'INTEGER'}"
-    )
-    return f"""
-        WITH users AS (
-            SELECT *, row_number() OVER () AS position
-            FROM read_csv('{users_path}', delim=';', header=true, columns={user_types})
-        ), sessions AS (
-            SELECT *, hour("timestamp") AS hr, isodow("timestamp") - 1 AS wd, month("timestamp") AS mo,
-                   year("timestamp") * 12 + month("timestamp") AS month_key, CAST("timestamp" AS DATE) AS day,
-                   epoch("timestamp") AS sec
-            FROM read_csv('{sessions_path}', delim=',', header=true, columns={session_types},
-                          timestampformat='{TIMESTAMP_FORMAT}')
-        ), a AS (
-            SELECT user_id, {", ".join(f"{sql} AS {name}" for name, sql in aggregates.items())}
-            FROM sessions GROUP BY user_id
-        )
-        SELECT u.user_id, {", ".join(f"{selected[name]} AS {name}" for name in FEATURE_COLUMNS)}
-        FROM users u LEFT JOIN a USING (user_id)
-        ORDER BY u.position
-    """
-
-
-def ours_chunked(directory: Path) -> pd.DataFrame:
-    """The project's path for session files larger than memory."""
-    from features.clickstream import build_features_chunked
-
-    return build_features_chunked(directory, "test", CHUNK_ROWS).drop(columns="test_id")
-
-
-def reference_duckdb(directory: Path) -> pd.DataFrame:
-    """The same table from DuckDB (in-process, all cores), reading the same CSV files."""
-    import duckdb
-
-    sql = _duckdb_sql(directory / config.USERS_TEST_FILE, directory / config.SESSIONS_TEST_FILE)
-    with duckdb.connect() as connection:
-        table = connection.execute(sql).df()
-    return table.set_index("user_id")[list(FEATURE_COLUMNS)].astype("float64")
-
-
-def baseline_pandas(directory: Path) -> pd.DataFrame:
-    """The notebooks' approach: read with defaults, merge users and sessions, group by user."""
-    users = pd.read_csv(directory / config.USERS_TEST_FILE, sep=";")
-    sessions = pd.read_csv(directory / config.SESSIONS_TEST_FILE)
-    df = users.merge(sessions, on="user_id", how="left")
-    df["timestamp"] = pd.to_datetime(df["timestamp"])
-    has_session = df["session_id"].notna()
-    df["hour"] = df["timestamp"].dt.hour
-    df["weekday"] = df["timestamp"].dt.day_of_week
-    df["month"] = df["timestamp"].dt.month
-    df["month_key"] = df["timestamp"].dt.year * 12 + df["month"]
-    df["day"] = df["timestamp"].dt.normalize()
-    df["seconds"] = (df["timestamp"] - pd.Timestamp(0)).dt.total_seconds()
-    for part, (low, high) in {"night": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}.items():
-        df[part] = ((df["hour"] >= low) & (df["hour"] < high)).astype(float).where(has_session)
-    df["weekend"] = (df["weekday"] >= 5).astype(float).where(has_session)
-    for column, (prefix, vocabulary) in SESSION_VOCABULARIES.items():
-        for value in vocabulary:
-            df[f"{prefix}_{value}_count"] = (df[column] == value).astype(int)
-        df[f"{prefix}_other_count"] = (has_session & ~df[column].isin(vocabulary)).astype(int)
-    counts = [c for c in df.columns if c.endswith("_count")]
-    table = df.groupby("user_id", sort=False).agg(
-        n_sessions=("session_id", "count"),
-        page_views_sum=("page_views", "sum"),
-        session_duration_sum=("session_duration", "sum"),
-        **{
-            f"{column}_{stat}": (column, stat)
-            for column in ("page_views", "session_duration")
-            for stat in ("mean", "std", "min", "max", "median")
-        },
-        hour_mean=("hour", "mean"),
-        hour_std=("hour", "std"),
-        night_share=("night", "mean"),
-        morning_share=("morning", "mean"),
-        afternoon_share=("afternoon", "mean"),
-        evening_share=("evening", "mean"),
-        weekday_mean=("weekday", "mean"),
-        weekend_share=("weekend", "mean"),
-        month_mean=("month", "mean"),
-        n_months=("month_key", "nunique"),
-        first_seconds=("seconds", "min"),
-        last_seconds=("seconds", "max"),
-        n_days=("day", "nunique"),
-        n_countries=("country", "nunique"),
-        n_ips=("ip_address", "nunique"),
-        **{c: (c, "sum") for c in counts},
-    )
-    table["seconds_per_page"] = table["session_duration_sum"] / table["page_views_sum"].where(
-        table["page_views_sum"] > 0
-    )
-    table["span_days"] = (table["last_seconds"] - table["first_seconds"]) / 86_400
-    table["sessions_per_active_day"] = table["n_sessions"] / table["n_days"].where(table["n_days"] > 0)
-    for c in counts:
-        table[c.replace("_count", "_share")] = table[c] / table["n_sessions"].where(table["n_sessions"] > 0)
-    table = table.reindex(users["user_id"])
-    table["age"] = users["age"].to_numpy(dtype=float)
-    table["abandoned_cart"] = users["abandoned_cart"].to_numpy(dtype=float)
-    for category in USER_CATEGORIES:
-        table[f"user_category_{category}"] = (users["user_category"] == category).to_numpy(dtype=float)
-    return table[list(FEATURE_COLUMNS)].astype("float64")
-
-
 RUNNERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "ours": ours,
-    "ours_chunked": ours_chunked,
-    "duckdb": reference_duckdb,
-    "baseline": baseline_pandas,
+    "duckdb": bench_engines.reference_duckdb,
+    "baseline": bench_engines.baseline_pandas,
 }
 
 
@@ -370,6 +196,7 @@ def machine() -> dict[str, Any]:
         "pandas": pd.__version__,
         "pyarrow": __import__("pyarrow").__version__,
         "duckdb": __import__("duckdb").__version__,
+        "polars": __import__("polars").__version__,
     }
 
 
@@ -385,12 +212,13 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Generate, measure every engine and predict at every size; write and return the report."""
     from adpipe.clickstream.pipeline import train
-    from adpipe.io import write_json
+    from adpipe.io import all_or_nothing, write_json
 
     data_dir.mkdir(parents=True, exist_ok=True)
     model_file = data_dir / "clickstream-model.joblib"
     try:
-        metadata = train(config.TRAIN_DIR, config.CLICKSTREAM_PARAMS_FILE, model_file, seed)
+        with all_or_nothing():  # saved now: the measuring processes read it
+            metadata = train(config.TRAIN_DIR, config.CLICKSTREAM_PARAMS_FILE, model_file, seed)
         result: dict[str, Any] = {
             "cores": os.cpu_count(),
             "machine": machine(),
@@ -433,7 +261,8 @@ def run_benchmark(
             result["sizes"].append(entry)
             result["targets"] = targets(result)
             if report is not None:
-                write_json(report, result)
+                with all_or_nothing():  # published now: the sizes done so far survive a later failure
+                    write_json(report, result)
     finally:
         if not keep_data:
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -505,24 +334,22 @@ def summary_rows(result: dict[str, Any]) -> tuple[list[str], list[list[object]]]
     return header, rows
 
 
-cli = typer.Typer(help=__doc__, add_completion=False, no_args_is_help=True)
+app = typer.Typer(help=__doc__, add_completion=False, no_args_is_help=True)
 
 
-@cli.command()
+@app.command()
 def run(
     sizes: str = typer.Option(",".join(str(s) for s in SIZES), "--sizes", help="Comma-separated session counts."),
     engines: str = typer.Option(",".join(ENGINES), "--engines", help="Comma-separated: ours, duckdb, baseline."),
-    repeats: int = typer.Option(3, "--repeats", help="Fresh-process runs per figure (median reported)."),
+    repeats: int = cli_support.repeats_option(3, "Fresh-process runs per figure (median reported)."),
     data_dir: Path = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Where the synthetic data go (not the repo)."),
-    report: Path = typer.Option(BENCH_REPORT, "--report", help="The JSON report to write."),
-    seed: int = typer.Option(config.DEFAULT_SEED, "--seed", help="Seed of the synthetic data and the model."),
+    report: Path = cli_support.report_option(BENCH_REPORT),
+    seed: int = cli_support.seed_option("Seed of the synthetic data and the model."),
     keep_data: bool = typer.Option(False, "--keep-data", help="Keep the generated CSV files."),
 ) -> None:
     """Measure every engine at every size, print the table and write the JSON report."""
-    from adpipe.cli_support import exit_on_error, format_table
-
     chosen = tuple(e.strip() for e in engines.split(",") if e.strip())
-    with exit_on_error(keeps=report):
+    with cli_support.exit_on_error(keeps=report):
         unknown = set(chosen) - set(ENGINES)
         if unknown:
             raise ValueError(f"--engines: unknown {sorted(unknown)}; known: {', '.join(ENGINES)}")
@@ -533,7 +360,7 @@ def run(
         f"\n{info['cores']} cores ({info['cpu']}), {info['memory_gb']} GB, load average at start "
         f"{info['load_average_at_start']}; median of up to {repeats} fresh-process runs"
     )
-    typer.echo(format_table(*summary_rows(result)))
+    typer.echo(cli_support.format_table(*summary_rows(result)))
     typer.echo(f"\ntargets at {result['targets']['at_sessions']:,} sessions:")
     for name, check in result["targets"].items():
         if isinstance(check, dict):
@@ -542,7 +369,7 @@ def run(
     typer.echo(f"report -> {report}")
 
 
-@cli.command(hidden=True)
+@app.command(hidden=True)
 def measure(
     kind: str = typer.Argument(..., help="features or predict"),
     first: str = typer.Argument(..., help="engine (features) or split folder (predict)"),
@@ -560,4 +387,4 @@ def measure(
 
 
 if __name__ == "__main__":
-    cli()
+    app()

@@ -1,34 +1,106 @@
-"""What every command shares: one-line errors with a non-zero exit, and plain-text tables."""
+"""What every command shares: one error boundary, plain-text tables and the common options.
+
+The boundary (:class:`ErrorBoundary`, the CLI's root group) runs every command with all-or-nothing
+outputs and turns every failure a user can fix into one line on stderr and an exit code: 1 bad input
+(data, params, model files, the file system), 2 a bad option, 130 interrupted. Anything else is a bug:
+its traceback is shown with a line saying so, and the exit code is 70. See docs/errors.md.
+"""
 
 from __future__ import annotations
 
+import errno
+import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
+from lightgbm.basic import LightGBMError
+from typer.core import TyperGroup
 
-from adpipe import config
-from adpipe.errors import DataError
+from adpipe import config, io
+from adpipe.errors import DataError, OptionError
+
+BUG_EXIT_CODE = 70  # sysexits' EX_SOFTWARE: an internal error, not the user's input
+_OS_HINTS = {
+    errno.EACCES: ": check its permissions",
+    errno.EPERM: ": check its permissions",
+    errno.EROFS: ": choose a writable place",
+    errno.ENOSPC: ": free some space",
+    errno.EDQUOT: ": free some space",
+}
+
+
+def explain(error: BaseException) -> tuple[int, str] | None:
+    """The exit code and the one line for a failure the user can fix; None for a bug."""
+    if isinstance(error, KeyboardInterrupt):
+        return 130, "interrupted: outputs were left as they were"
+    if isinstance(error, OptionError):
+        return 2, f"{error} (see --help)"
+    if isinstance(error, DataError):
+        return 1, str(error)
+    if isinstance(error, UnicodeDecodeError):
+        return 1, f"an input is not UTF-8 text ({error.reason} at byte {error.start}): save it as UTF-8"
+    if isinstance(error, OSError) and error.errno != errno.EPIPE:  # a closed pipe is Typer's (exit 1, silent)
+        where = ", ".join(str(name) for name in (error.filename, error.filename2) if name is not None)
+        what = f"{error.strerror or error}{_OS_HINTS.get(error.errno, '')}"
+        return 1, f"{where}: {what}" if where else what
+    if isinstance(error, ValueError):  # a module's own check of its inputs, or a library's of the data
+        return 1, str(error)
+    if isinstance(error, LightGBMError):  # parameters or data that LightGBM refuses and no check caught
+        return 1, f"LightGBM refused its parameters or data: {error}"
+    return None
+
+
+def _note(keeps: Path | None) -> str:
+    if keeps is None:
+        return ""
+    if keeps.exists():
+        return f" (the previous {keeps} was left untouched)"
+    return f" (nothing was written to {keeps})"
 
 
 @contextmanager
 def exit_on_error(*, keeps: Path | None = None) -> Iterator[None]:
-    """Turn bad input into one line on stderr and exit code 1.
+    """Turn a failure the user can fix (see :func:`explain`) into one line on stderr and its exit code.
 
-    ``keeps`` names an output the command would have replaced: the message says it was left as it was.
+    ``keeps`` names an output the command would have replaced: the line says it was left as it was. A bug
+    goes on to the boundary, which shows its traceback.
     """
     try:
         yield
-    except (DataError, ValueError, FileNotFoundError) as error:
-        message = f"error: {error}"
-        if keeps is not None and keeps.exists():
-            message += f" (the previous {keeps} was left untouched)"
-        elif keeps is not None:
-            message += f" (nothing was written to {keeps})"
-        typer.echo(message, err=True)
-        raise typer.Exit(code=1) from error
+    except (typer.Exit, typer.Abort, typer.TyperException):  # Typer's own exits and usage errors
+        raise
+    except (Exception, KeyboardInterrupt) as error:
+        explained = explain(error)
+        if explained is None:
+            if keeps is not None:
+                error.add_note(_note(keeps).strip(" ()"))
+            raise
+        code, message = explained
+        typer.echo(f"error: {message}{_note(keeps)}", err=True)
+        raise typer.Exit(code=code) from error
+
+
+class ErrorBoundary(TyperGroup):
+    """The root group of the CLI (``typer.Typer(cls=ErrorBoundary)``): every sub-command runs inside it."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            with exit_on_error(), io.all_or_nothing():
+                return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as error:
+            traceback.print_exception(error, file=sys.stderr)
+            typer.echo(
+                f"error: this is a bug in adpipe ({type(error).__name__}), not a problem with your input: "
+                "please report it with the traceback above",
+                err=True,
+            )
+            raise typer.Exit(code=BUG_EXIT_CODE) from error
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -64,7 +136,7 @@ def repeats_option(default: int = 5, help: str = "How many times the K-fold is r
 
 
 def seed_option(help: str = "Seed of the folds and the models.") -> Any:
-    return typer.Option(config.DEFAULT_SEED, "--seed", help=help)
+    return typer.Option(config.DEFAULT_SEED, "--seed", min=0, max=2**32 - 1, help=help)
 
 
 def data_option(default: Path, help: str) -> Any:
@@ -84,11 +156,11 @@ def params_option(default: Path, help: str = "Hyperparameters (JSON) written by 
 
 
 def trials_option() -> Any:
-    return typer.Option(None, "--trials", help="Trials the study should hold (100 without --timeout).")
+    return typer.Option(None, "--trials", min=1, help="Trials the study should hold (100 without --timeout).")
 
 
 def timeout_option() -> Any:
-    return typer.Option(None, "--timeout", help="Stop after this many seconds instead.")
+    return typer.Option(None, "--timeout", min=1, help="Stop after this many seconds instead.")
 
 
 def storage_option() -> Any:

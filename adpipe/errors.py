@@ -1,4 +1,9 @@
-"""One exception type for bad input, so the CLI can print one line and exit non-zero."""
+"""The failures a user can fix, so the CLI can print one line and exit non-zero (see docs/errors.md).
+
+``DataError`` is bad input (a file, column, line, params key or model file): exit code 1.
+``OptionError`` is a bad command-line option value that Typer's own types and ranges cannot check
+(a choice that depends on the data, a rule between two options): a usage error, exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ class DataError(Exception):
         self.path = Path(path) if path is not None else None
         self.column = column
         self.line = line
+        self.message = message
         where = []
         if self.path is not None:
             where.append(str(self.path))
@@ -28,3 +34,11 @@ class DataError(Exception):
             where.append(f"line {line}")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class OptionError(DataError):
+    """A command-line option with a value the command cannot use: ``--alpha: must be below 1, got 2.0``."""
+
+    def __init__(self, message: str, *, option: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option

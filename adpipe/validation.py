@@ -25,7 +25,13 @@ from sklearn.metrics import (
     roc_auc_score,
     root_mean_squared_error,
 )
-from sklearn.model_selection import GroupKFold, RepeatedKFold, RepeatedStratifiedKFold, StratifiedGroupKFold
+from sklearn.model_selection import (
+    GroupKFold,
+    RepeatedKFold,
+    RepeatedStratifiedKFold,
+    StratifiedGroupKFold,
+    TimeSeriesSplit,
+)
 from tqdm.auto import tqdm
 
 FoldMetrics = dict[str, Any]
@@ -83,6 +89,24 @@ def make_splits(y: pd.Series, protocol: Protocol, groups: Sequence[Any] | None =
             splitter = GroupKFold(n_splits=protocol.folds, shuffle=True, random_state=seed)
         for fold, (train, test) in enumerate(splitter.split(index, y, groups)):
             splits.append(Split(repeat, fold, train, test))
+    return splits
+
+
+def forward_splits(times: Sequence[Any], folds: int, gap: int = 0) -> list[Split]:
+    """Expanding-window folds forward in time: train on the past, score the next block.
+
+    ``TimeSeriesSplit(folds, gap=gap)`` over the rows ordered by ``times``; rows that share the first test
+    time are dropped from training, so no training row is later than (or as late as) a row it is scored on.
+    """
+    times = np.asarray(times)
+    order = np.argsort(times, kind="stable")
+    ordered = times[order]
+    splits = []
+    for fold, (train, test) in enumerate(TimeSeriesSplit(n_splits=folds, gap=gap).split(order)):
+        train = train[ordered[train] < ordered[test].min()]
+        if len(train) == 0:
+            raise ValueError(f"fold {fold + 1} of {folds} has no training rows earlier than its test block")
+        splits.append(Split(0, fold, order[train], order[test]))
     return splits
 
 

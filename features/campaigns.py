@@ -43,7 +43,8 @@ DELIVERY_FEATURES = (*PLANNED_FEATURES, *DELIVERY_INPUTS, "ctr", "cpc", "cpm")
 FEATURES: dict[Mode, tuple[str, ...]] = {"planned": PLANNED_FEATURES, "delivery": DELIVERY_FEATURES}
 CATEGORICAL_FEATURES = ("xyz_campaign_id", "age", "gender", "interest")
 
-SUMMARY_KEYS: dict[str, str] = {
+SummaryBy = Literal["campaign", "age", "gender", "interest"]
+SUMMARY_KEYS: dict[SummaryBy, str] = {
     "campaign": "xyz_campaign_id",
     "age": "age",
     "gender": "gender",
@@ -85,17 +86,22 @@ PLANNED_AD_SCHEMA = TableSchema(
 _NON_NEGATIVE = ("Impressions", "Clicks", BUDGET, *OUTCOME_COLUMNS)
 
 
-def _check_non_negative(path: Path, table: pd.DataFrame) -> None:
+def _check_values(path: Path, table: pd.DataFrame) -> None:
+    """The rules a column type cannot say (the schema already refuses non-finite numbers): no negative count or
+    spend, no more clicks than impressions."""
     for column in _NON_NEGATIVE:
         if column in table:
             check_rows(path, column, table[column].to_numpy() < 0, table[column], "is negative")
+    if "Clicks" in table and "Impressions" in table:
+        more = table["Clicks"].to_numpy() > table["Impressions"].to_numpy()
+        check_rows(path, "Clicks", more, table["Clicks"], "is more clicks than the ad's Impressions")
 
 
 def load_campaigns(path: str | Path) -> pd.DataFrame:
-    """Read the campaign file: every column typed and checked, counts and spend never negative."""
+    """Read the campaign file: every column typed and checked (see :func:`_check_values`), ``ad_id`` unique."""
     path = Path(path)
     table = read_table(path, CAMPAIGN_SCHEMA)
-    _check_non_negative(path, table)
+    _check_values(path, table)
     check_unique(path, table, "ad_id")
     return table
 
@@ -112,7 +118,9 @@ def load_planned_ads(path: str | Path, mode: Mode) -> pd.DataFrame:
                 path=path,
                 column=absent[0],
             )
-    _check_non_negative(path, table)
+    _check_values(path, table)
+    if "ad_id" in table:  # one prediction per ad
+        check_unique(path, table, "ad_id")
     no_budget = table[BUDGET].to_numpy() <= 0
     check_rows(path, BUDGET, no_budget, table[BUDGET], "is not a positive budget: ROAS is undefined without spend")
     return table

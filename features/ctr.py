@@ -12,6 +12,7 @@ model imputes inside its pipeline, so an unlabelled row with a gap still gets a 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -48,17 +49,18 @@ def _snake(name: str) -> str:
     return name.lower().replace(" ", "_")
 
 
-def _column(name: str, kind: str, *aliases: str, required: bool = True) -> Column:
+def _column(name: str, kind: str, *aliases: str, required: bool = True, minimum: float | None = None) -> Column:
     """A nullable input column that also answers to its lower-case and snake_case spellings."""
     spellings = tuple(dict.fromkeys((name.lower(), _snake(name), *aliases)))
-    return Column(name, kind, aliases=spellings, required=required, nullable=True)
+    return Column(name, kind, aliases=spellings, required=required, nullable=True, minimum=minimum)
 
 
 _INPUT_SCHEMA_COLUMNS = (
-    _column("Daily Time Spent on Site", "float", "daily_time_spent", "Daily Time Spent"),
-    _column("Age", "float"),
-    _column("Area Income", "float", "income"),
-    _column("Daily Internet Usage", "float", "internet_usage"),
+    # Minutes, years and money: never negative.
+    _column("Daily Time Spent on Site", "float", "daily_time_spent", "Daily Time Spent", minimum=0),
+    _column("Age", "float", minimum=0),
+    _column("Area Income", "float", "income", minimum=0),
+    _column("Daily Internet Usage", "float", "internet_usage", minimum=0),
     _column("Ad Topic Line", "str", "Ad Topic", "ad_topic"),
     _column("City", "str"),
     _column("Country", "str"),
@@ -67,11 +69,8 @@ _INPUT_SCHEMA_COLUMNS = (
     _column(TIMESTAMP, "str", "Time", "time", "Datetime", "datetime", "date_time"),
 )
 UNLABELLED_SCHEMA = TableSchema("ad impressions", ",", _INPUT_SCHEMA_COLUMNS)
-LABELLED_SCHEMA = TableSchema(
-    "ad impressions",
-    ",",
-    (*_INPUT_SCHEMA_COLUMNS, Column(TARGET, "bool", aliases=("clicked on ad", "clicked_on_ad", "Clicked", "clicked"))),
-)
+TARGET_COLUMN = Column(TARGET, "bool", aliases=("clicked on ad", "clicked_on_ad", "Clicked", "clicked"))
+LABELLED_SCHEMA = TableSchema("ad impressions", ",", (*_INPUT_SCHEMA_COLUMNS, TARGET_COLUMN))
 
 
 def _male_from_gender(path: Path, gender: pd.Series) -> pd.Series:
@@ -151,24 +150,37 @@ NUMERIC_FEATURES = (
 # all missing values share one hash, so a gap is a category of its own):
 # - the three high-cardinality text columns;
 # - the exact value of every other input (this export repeats a few hundred values per column);
-# - every pair of those nine keys (this export's columns are not independent given the label).
+# - the exact timestamp (567 distinct ones across 9,997 rows);
+# - every pair of those nine keys.
 TEXT_KEYS = ("ad_topic_line", "city", "country")
-VALUE_KEYS = (
-    "daily_time_spent_value",
-    "age_value",
-    "area_income_value",
-    "daily_internet_usage_value",
-    "timestamp_value",
-    "male_value",
-)
-PAIR_KEYS = tuple(f"{a}&{b}" for a, b in itertools.combinations((*TEXT_KEYS, *VALUE_KEYS), 2))
-# Named key sets, from the fewest memorised values to the most (the params' "features" chooses one).
-FEATURE_SETS: dict[str, tuple[str, ...]] = {
-    "basic": TEXT_KEYS,
-    "values": (*TEXT_KEYS, *VALUE_KEYS),
-    "pairs": (*TEXT_KEYS, *VALUE_KEYS, *PAIR_KEYS),
+VALUE_KEYS = ("daily_time_spent_value", "age_value", "area_income_value", "daily_internet_usage_value", "male_value")
+TIMESTAMP_KEY = "timestamp_value"
+PAIR_KEYS = tuple(f"{a}&{b}" for a, b in itertools.combinations((*TEXT_KEYS, *VALUE_KEYS, TIMESTAMP_KEY), 2))
+KEYS = frozenset((*TEXT_KEYS, *VALUE_KEYS, TIMESTAMP_KEY, *PAIR_KEYS))
+
+# What the model may use, by group (the params' "features" lists groups); `ctr validate` audits each one.
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "numeric": NUMERIC_FEATURES[:4],
+    "gender": ("male",),
+    "calendar": ("hour", "weekday", "month"),
+    "text": TEXT_KEYS,
+    "values": VALUE_KEYS,
+    "timestamp": (TIMESTAMP_KEY,),
+    "pairs": PAIR_KEYS,
 }
+# The default model's groups: those that hold on later impressions with new ad texts, cities and values.
+# The others score only where this file's calendar or exact values recur (the audit flags them): opt-in.
+DEFAULT_GROUPS = ("numeric", "gender")
+OPT_IN_GROUPS = tuple(group for group in FEATURE_GROUPS if group not in DEFAULT_GROUPS)
 _NUMERIC_SOURCE = dict(zip(NUMERIC_FEATURES[:4], NUMERIC_COLUMNS, strict=True))
+
+
+def group_columns(groups: Iterable[str]) -> list[str]:
+    """The model input columns of ``groups`` (names of :data:`FEATURE_GROUPS`), in group order."""
+    unknown = [group for group in groups if group not in FEATURE_GROUPS]
+    if unknown:
+        raise ValueError(f"unknown feature group(s) {unknown}; known: {', '.join(FEATURE_GROUPS)}")
+    return [column for group in groups for column in FEATURE_GROUPS[group]]
 
 
 def _hash(values: pd.Series) -> np.ndarray:
@@ -178,7 +190,7 @@ def _hash(values: pd.Series) -> np.ndarray:
 
 
 def build_features(table: pd.DataFrame) -> pd.DataFrame:
-    """The model input of a loaded table: :data:`NUMERIC_FEATURES` and every key of :data:`FEATURE_SETS`."""
+    """The model input of a loaded table: :data:`NUMERIC_FEATURES` and every key of :data:`FEATURE_GROUPS`."""
     features = pd.DataFrame(index=table.index)
     for name, source in _NUMERIC_SOURCE.items():
         features[name] = table[source].astype("float64")
@@ -190,10 +202,25 @@ def build_features(table: pd.DataFrame) -> pd.DataFrame:
     keys = {name: _hash(table[source]) for name, source in zip(TEXT_KEYS, TEXT_COLUMNS, strict=True)}
     for name, source in _NUMERIC_SOURCE.items():
         keys[f"{name}_value"] = _hash(table[source])
-    keys["timestamp_value"] = _hash(timestamp.dt.strftime("%Y-%m-%d %H:%M:%S"))
     keys["male_value"] = _hash(table[MALE])
+    keys[TIMESTAMP_KEY] = _hash(timestamp.dt.strftime("%Y-%m-%d %H:%M:%S"))
     for pair in PAIR_KEYS:
         first, second = pair.split("&")
         both = pd.DataFrame({first: keys[first], second: keys[second]})
         keys[pair] = pd.util.hash_pandas_object(both, index=False).to_numpy().view("int64")
     return pd.concat([features, pd.DataFrame(keys, index=table.index)], axis=1)
+
+
+def with_new_values(table: pd.DataFrame) -> pd.DataFrame:
+    """The same impressions with values no training row has: what another export's rows look like to the keys.
+
+    Every text value is renamed, every number moved to the next float and every timestamp by one second, so
+    no exact value or pair matches a training one, while the numbers, gender and calendar are unchanged.
+    """
+    renamed = table.copy()
+    for name in TEXT_COLUMNS:
+        renamed[name] = renamed[name].where(renamed[name].isna(), renamed[name] + " (new)")
+    for name in NUMERIC_COLUMNS:
+        renamed[name] = np.nextafter(renamed[name].to_numpy(), np.inf)
+    renamed[TIMESTAMP] = renamed[TIMESTAMP] + pd.Timedelta(seconds=1)
+    return renamed

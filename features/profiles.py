@@ -46,6 +46,14 @@ NUMERIC = (
     "Ad Interaction Time (sec)",
 )
 RATES = (CTR, TARGET)
+# What each number can possibly be. Counts are whole and non-negative; hours per weekday fit in a day and hours
+# per weekend in two (the file does not say whether it means one weekend day or both).
+COUNTS = ("Likes and Reactions", "Followed Accounts")
+UPPER_BOUNDS = {
+    "Time Spent Online (hrs/weekday)": 24.0,
+    "Time Spent Online (hrs/weekend)": 48.0,
+    **{rate: 1.0 for rate in RATES},
+}
 
 PROFILES_SCHEMA = TableSchema(
     "user profile",
@@ -69,17 +77,30 @@ PREDICT_SCHEMA = TableSchema(
 def load_profiles(path: str | Path, *, target_required: bool = True) -> pd.DataFrame:
     """Read a profiles CSV; without ``target_required`` the ``Conversion Rates`` column may be absent.
 
-    Rates must lie in [0, 1] and user ids must be unique; the first offending line is named.
+    User ids must be unique and every number possible (see :func:`check_values`); the first offending line is
+    named.
     """
     path = Path(path)
     table = read_table(path, PROFILES_SCHEMA if target_required else PREDICT_SCHEMA)
     check_unique(path, table, USER_ID)
-    for column in RATES:
-        if column not in table:
-            continue
-        outside = (table[column] < 0) | (table[column] > 1)
-        check_rows(path, column, outside, table[column], "is a rate outside [0, 1]")
+    check_values(path, table)
     return table
+
+
+def check_values(path: Path, table: pd.DataFrame) -> None:
+    """Refuse numbers no profile can have: negative, fractional counts, rates outside [0, 1], more hours than the
+    period holds (the reader itself refuses non-finite numbers). An empty cell is missing, not wrong: the models
+    impute it."""
+    for column in (c for c in NUMERIC if c in table):
+        values = table[column].to_numpy(dtype=float)
+        shown = table[column].astype(object)  # Python floats: the message says -3.0, not np.float64(-3.0)
+        check_rows(path, column, values < 0, shown, "is negative")
+        if column in COUNTS:
+            check_rows(path, column, np.mod(values, 1) > 0, shown, "is not a whole count")
+        if column in UPPER_BOUNDS:
+            bound = UPPER_BOUNDS[column]
+            problem = "is a rate outside [0, 1]" if column in RATES else f"is more than {bound:g} hours"
+            check_rows(path, column, values > bound, shown, problem)
 
 
 def parse_interests(text: Any) -> list[str]:
@@ -89,7 +110,7 @@ def parse_interests(text: Any) -> list[str]:
     return list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
 
 
-class InterestIndicators(BaseEstimator, TransformerMixin):
+class InterestIndicators(TransformerMixin, BaseEstimator):
     """One 0/1 column per interest seen when fitting; interests first seen later are ignored."""
 
     def fit(self, X: Any, y: Any = None) -> InterestIndicators:

@@ -15,7 +15,10 @@ in batches of users, so 10^7 sessions take about a minute and little memory.
 
 from __future__ import annotations
 
+import math
+import shutil
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -26,7 +29,9 @@ import pyarrow.csv as pacsv
 import typer
 from tqdm import tqdm
 
-from adpipe import config
+from adpipe import cli_support, config
+from adpipe.errors import DataError, OptionError
+from adpipe.io import all_or_nothing, atomic_path
 from features.clickstream import (
     BROWSERS,
     CLASSES,
@@ -107,6 +112,11 @@ PAGE_VIEWS = (3, 10)
 SESSION_DURATION = (20, 300)
 _QUERY_POOL = 4096
 _BATCH_USERS = 50_000
+_BATCH_SESSIONS = 500_000  # fewer users per batch when each has many sessions, so memory stays bounded
+MAX_USERS = 10**9
+MAX_SESSIONS_PER_USER = 1000
+# Bytes per row of the written files (measured: about 62-66 per user, 184 per session), with some margin.
+USER_ROW_BYTES, SESSION_ROW_BYTES = 72, 190
 
 
 @dataclass(frozen=True)
@@ -178,10 +188,14 @@ def _users_batch(rng: np.random.Generator, ids: pa.Array, split: Split, first_te
     return pa.table({c.name: columns[c.name] for c in schema.columns})
 
 
+def _session_range(sessions_per_user: float) -> tuple[int, int]:
+    """The fewest and most sessions of a user with sessions: [M/2, 3M/2] (5-15 for M=10, as in the challenge)."""
+    return max(1, round(sessions_per_user / 2)), max(1, round(sessions_per_user * 3 / 2))
+
+
 def _session_counts(rng: np.random.Generator, n: int, settings: SynthConfig) -> np.ndarray:
-    """Sessions per user: uniform on [M/2, 3M/2] (5-15 for M=10, as in the challenge), some users none."""
-    mean = settings.sessions_per_user
-    low, high = max(1, round(mean / 2)), max(1, round(mean * 3 / 2))
+    """Sessions per user: uniform on :func:`_session_range`, some users none."""
+    low, high = _session_range(settings.sessions_per_user)
     counts = rng.integers(low, high + 1, size=n)
     counts[rng.random(n) < settings.no_session_share] = 0
     return counts
@@ -214,26 +228,33 @@ def _sessions_batch(
 
 
 def write_split(out_dir: str | Path, split: Split, settings: SynthConfig, progress: bool = True) -> tuple[Path, Path]:
-    """Write the user and session files of one split; returns their paths."""
+    """Write the user and session files of one split (each through a temporary file); returns their paths."""
     split_dir = Path(out_dir) / split
-    split_dir.mkdir(parents=True, exist_ok=True)
-    users_file, sessions_file = (
+    users_name, sessions_name = (
         (config.USERS_TRAIN_FILE, config.SESSIONS_TRAIN_FILE)
         if split == "train"
         else (config.USERS_TEST_FILE, config.SESSIONS_TEST_FILE)
     )
-    users_path, sessions_path = split_dir / users_file, split_dir / sessions_file
+    users_path, sessions_path = split_dir / users_name, split_dir / sessions_name
     rng = np.random.default_rng([settings.seed, 0 if split == "train" else 1])
     queries = _query_pool(rng)
-    with users_path.open("wb") as users_file, sessions_path.open("wb") as sessions_file:
+    batch_users = min(_BATCH_USERS, max(1, _BATCH_SESSIONS // math.ceil(settings.sessions_per_user)))
+    with (
+        atomic_path(users_path) as users_temp,
+        atomic_path(sessions_path) as sessions_temp,
+        users_temp.open("wb") as users_file,
+        sessions_temp.open("wb") as sessions_file,
+    ):
         writers = {}
-        starts = range(0, settings.users, _BATCH_USERS)
+        starts = range(0, settings.users, batch_users)
         for start in tqdm(starts, desc=f"synth {split}", unit="batch", disable=not progress):
-            n = min(_BATCH_USERS, settings.users - start)
+            n = min(batch_users, settings.users - start)
             ids = _uuid4(rng, n)
+            users = _users_batch(rng, ids, split, first_test_id=start + 1)
+            counts = _session_counts(rng, n, settings)  # after the users: the draws stay in their order
             batches = (
-                (users_file, ";", _users_batch(rng, ids, split, first_test_id=start + 1)),
-                (sessions_file, ",", _sessions_batch(rng, ids, _session_counts(rng, n, settings), queries, settings)),
+                (users_file, ";", users),
+                (sessions_file, ",", _sessions_batch(rng, ids, counts, queries, settings)),
             )
             for handle, sep, table in batches:
                 if handle not in writers:
@@ -251,42 +272,68 @@ def _csv_writer(handle: BinaryIO, sep: str, schema: pa.Schema) -> pacsv.CSVWrite
     return pacsv.CSVWriter(handle, schema, write_options=options)
 
 
+def required_bytes(settings: SynthConfig, n_splits: int) -> int:
+    """About how many bytes ``n_splits`` splits of ``settings`` take on disk (a little more, not less)."""
+    low, high = _session_range(settings.sessions_per_user)
+    sessions_per_user = (low + high) / 2 * (1 - settings.no_session_share)
+    return math.ceil(n_splits * settings.users * (USER_ROW_BYTES + SESSION_ROW_BYTES * sessions_per_user))
+
+
+def check_size(out_dir: Path, settings: SynthConfig, n_splits: int) -> None:
+    """Refuse sizes outside the supported ranges, and data that would not fit in the free space under ``out_dir``."""
+    if not 1 <= settings.users <= MAX_USERS:
+        raise OptionError(f"must be between 1 and {MAX_USERS:,}, got {settings.users}", option="--users")
+    if not 1 <= settings.sessions_per_user <= MAX_SESSIONS_PER_USER:  # NaN fails this too
+        raise OptionError(
+            f"must be between 1 and {MAX_SESSIONS_PER_USER}, got {settings.sessions_per_user}",
+            option="--sessions-per-user",
+        )
+    needed = required_bytes(settings, n_splits)
+    existing = next(p for p in (out_dir, *out_dir.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        raise DataError(
+            f"needs about {needed / 1e9:,.1f} GB for {settings.users:,} users x {n_splits} split(s), but only "
+            f"{free / 1e9:,.1f} GB are free there: lower --users or --sessions-per-user, or choose another --out",
+            path=out_dir,
+        )
+
+
 def generate(
     out_dir: str | Path, settings: SynthConfig, splits: tuple[Split, ...] = ("train", "test"), progress: bool = True
 ) -> dict[Split, tuple[Path, Path]]:
-    """Write each split of ``splits`` (each with ``settings.users`` users) under ``out_dir``."""
-    if settings.users < 1:
-        raise ValueError(f"--users must be at least 1, got {settings.users}")
-    if settings.sessions_per_user < 1:
-        raise ValueError(f"--sessions-per-user must be at least 1, got {settings.sessions_per_user}")
-    return {split: write_split(out_dir, split, settings, progress) for split in splits}
+    """Write each split of ``splits`` (each with ``settings.users`` users) under ``out_dir``, all or nothing:
+    the files replace earlier ones only once every one of them is written, and are on disk on return."""
+    out_dir = Path(out_dir)
+    check_size(out_dir, settings, len(splits))
+    with all_or_nothing():
+        return {split: write_split(out_dir, split, settings, progress) for split in splits}
 
 
-cli = typer.Typer(
-    help="Synthetic ClickStream data at any size, in the challenge's files and formats.", add_completion=False
-)
+class SplitChoice(StrEnum):
+    train = "train"
+    test = "test"
+    both = "both"
 
 
-@cli.callback(invoke_without_command=True)
-def main(
-    users: int = typer.Option(..., "--users", help="Users per split."),
-    sessions_per_user: float = typer.Option(10.0, "--sessions-per-user", help="Mean sessions per user."),
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value
+
+
+def synth_command(
+    users: int = typer.Option(..., "--users", min=1, max=MAX_USERS, help="Users per split."),
+    sessions_per_user: float = typer.Option(
+        10.0, "--sessions-per-user", min=1, max=MAX_SESSIONS_PER_USER, callback=_finite, help="Mean sessions per user."
+    ),
     out: Path = typer.Option(..., "--out", help="Folder to write train/ and test/ into (keep big ones in /tmp)."),
-    seed: int = typer.Option(config.DEFAULT_SEED, "--seed", help="Seed of every draw."),
-    split: str = typer.Option("both", "--split", help="train, test or both."),
+    seed: int = cli_support.seed_option("Seed of every draw."),
+    split: SplitChoice = typer.Option(SplitChoice.both, "--split", help="Which split(s) to write."),
 ) -> None:
-    """Write synthetic ClickStream user and session files in the challenge's formats."""
-    from adpipe.cli_support import exit_on_error
-
-    splits: tuple[Split, ...] = ("train", "test") if split == "both" else (split,)  # type: ignore[assignment]
-    with exit_on_error():
-        if split not in ("train", "test", "both"):
-            raise ValueError(f"--split must be train, test or both, got {split!r}")
-        written = generate(out, SynthConfig(users=users, sessions_per_user=sessions_per_user, seed=seed), splits)
+    """Write synthetic ClickStream user and session files in the challenge's formats (all of them or none)."""
+    splits: tuple[Split, ...] = ("train", "test") if split is SplitChoice.both else (split.value,)  # type: ignore[assignment]
+    written = generate(out, SynthConfig(users=users, sessions_per_user=sessions_per_user, seed=seed), splits)
     for name, paths in written.items():
         sizes = ", ".join(f"{p} ({p.stat().st_size / 1e6:.1f} MB)" for p in paths)
         typer.echo(f"{name}: {sizes}")
-
-
-if __name__ == "__main__":
-    cli()

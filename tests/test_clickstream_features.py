@@ -1,4 +1,4 @@
-"""The per-user join, checked against values computed by hand on a two-user frame."""
+"""The feature definitions, checked against values computed by hand on a two-user split, and their fixed names."""
 
 from __future__ import annotations
 
@@ -8,13 +8,57 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.clickstream import FEATURE_COLUMNS, FEATURE_GROUPS, build_features, load_split, user_features
+from adpipe import config
+from features.clickstream import (
+    FEATURE_COLUMNS,
+    FEATURE_GROUPS,
+    FEATURES,
+    build_features,
+    features_markdown,
+    load_split,
+)
+from tests.conftest import TINY_USERS, write_split
+
+# The names tuning and params/clickstream.json refer to: they and the columns' order must not change.
+GROUPS = (
+    "age",
+    "cart",
+    "category",
+    "volume",
+    "depth",
+    "duration_mean",
+    "duration_spread",
+    "devices",
+    "browsers",
+    "systems",
+    "time",
+    "geography",
+)
 
 
 @pytest.fixture
 def table(tiny_train: Path) -> pd.DataFrame:
-    split = load_split(tiny_train, "train")
-    return user_features(split.users, split.sessions)
+    return build_features(load_split(tiny_train, "train")).drop(columns="marketing_target")
+
+
+def test_groups_and_columns_are_fixed() -> None:
+    assert tuple(FEATURE_GROUPS) == GROUPS and len(FEATURE_COLUMNS) == 63
+    assert FEATURE_COLUMNS[:8] == (
+        "age",
+        "abandoned_cart",
+        *(f"user_category_{c}" for c in ("new_user", "premium_subscriber", "recurring_user")),
+        "n_sessions",
+        "page_views_sum",
+        "session_duration_sum",
+    )
+    assert FEATURE_GROUPS["devices"][:4] == (
+        "device_desktop_count",
+        "device_desktop_share",
+        "device_mobile_count",
+        "device_mobile_share",
+    )
+    assert FEATURE_COLUMNS[-14:] == (*FEATURE_GROUPS["time"], "n_countries", "n_ips")
+    assert [f.name for f in FEATURES if f.group == "duration_spread"][-1] == "seconds_per_page"
 
 
 def test_one_row_per_user_in_file_order(table: pd.DataFrame) -> None:
@@ -91,6 +135,13 @@ def test_build_features_keeps_target_beside_features(tiny_train: Path) -> None:
     assert list(table["marketing_target"]) == [2, 1]
 
 
+def test_user_without_page_views_has_no_seconds_per_page(tmp_path: Path) -> None:
+    sessions = ["a,s1,2023-01-02 10:00:00,mobile,Chrome,iOS,1.1.1.1,France,q,0,100"]
+    row = build_features(load_split(write_split(tmp_path, TINY_USERS, sessions), "train")).loc["a"]
+    assert row["page_views_sum"] == 0 and math.isnan(row["seconds_per_page"]) and math.isnan(row["page_views_std"])
+    assert row["n_months"] == 1 and row["span_days"] == 0 and row["sessions_per_active_day"] == 1
+
+
 def test_reference_tables_align(reference_dirs: tuple[Path, Path]) -> None:
     train, test = reference_dirs
     train_table = build_features(load_split(train, "train"))
@@ -98,3 +149,8 @@ def test_reference_tables_align(reference_dirs: tuple[Path, Path]) -> None:
     assert len(train_table) == 700 and len(test_table) == 300
     assert list(train_table.columns[1:]) == list(test_table.columns[1:]) == list(FEATURE_COLUMNS)
     assert int(train_table["n_sessions"].sum()) == 6877 and int(test_table["n_sessions"].sum()) == 3026
+
+
+def test_docs_list_every_feature_as_defined() -> None:
+    """docs/features.md is generated from FEATURES: regenerate it with features_markdown() after a change."""
+    assert (config.PROJECT_ROOT / "docs" / "features.md").read_text() == features_markdown()

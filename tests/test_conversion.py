@@ -1,4 +1,5 @@
-"""Conversion rate: the permutation test finds planted signal, reports none on noise, and train obeys it."""
+"""Conversion rate: the permutation test finds planted signal, reports none on noise, and train obeys it; the
+models follow scikit-learn's conventions; the typed report round-trips; bad options are usage errors."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone, is_regressor
 from sklearn.dummy import DummyRegressor
 from typer.testing import CliRunner
 
-from adpipe.conversion import BASELINE, load_training, validate
+from adpipe.conversion.evaluation import load_training, validate
+from adpipe.conversion.models import BASELINE, REGRESSORS, build_model
+from adpipe.conversion.report import ConversionReport, TrainedModel
 from adpipe.io import load_model
+from adpipe.reports import from_dict, read_report
 from adpipe.validation import Protocol
 from features.profiles import ORDINAL_BANDS
 from model import app
-from tests.test_segments import synthetic_profiles, write_profiles
+from tests.test_profiles import synthetic_profiles, write_profiles
+from tests.test_segments import plain_params
 
 runner = CliRunner()
 FAST = ("linear", "knn")
@@ -40,27 +46,40 @@ def signal_profiles(n: int = 200) -> pd.DataFrame:
 def test_permutation_test_reports_no_signal_on_pure_noise(tmp_path: Path) -> None:
     path = write_profiles(tmp_path / "noise.csv", noise_profiles())
     report = validate(path, PROTOCOL, FAST, n_permutations=39, report_file=None, progress=False)
-    assert report["signal"] is False and report["chosen"] == BASELINE
-    assert all(model["p_value_adjusted"] > 0.05 for model in report["models"].values())
-    assert all(model["r2"]["mean"] < 0.05 for model in report["models"].values())
-    assert report["verdict"].startswith("no signal")
+    assert report.signal is False and report.chosen == BASELINE
+    assert all(model.p_value_adjusted > 0.05 for model in report.models.values())
+    assert all(model.r2.mean < 0.05 for model in report.models.values())
+    assert report.verdict.startswith("no signal")
 
 
 def test_permutation_test_finds_a_planted_signal(tmp_path: Path) -> None:
     path = write_profiles(tmp_path / "signal.csv", signal_profiles())
-    report = validate(path, PROTOCOL, FAST, n_permutations=39, report_file=None, progress=False)
-    assert report["signal"] is True and report["chosen"] == "linear"
-    linear = report["models"]["linear"]
-    assert linear["p_value_adjusted"] == pytest.approx(1 / 40) and linear["r2"]["mean"] > 0.7
-    assert linear["p_value"] <= linear["p_value_adjusted"]
-    assert report["baseline"]["r2"]["mean"] < 0.01  # the mean baseline explains nothing out of fold
-    assert report["protocol"] == {
+    report = validate(path, PROTOCOL, FAST, n_permutations=39, report_file=tmp_path / "r.json", progress=False)
+    assert report.signal is True and report.chosen == "linear"
+    linear = report.models["linear"]
+    assert linear.p_value_adjusted == pytest.approx(1 / 40) and linear.r2.mean > 0.7
+    assert linear.p_value <= linear.p_value_adjusted
+    assert report.permutation_test.models["linear"].null_r2_gain.mean < 0.05 < linear.r2_gain.mean
+    assert report.baseline.r2.mean < 0.01  # the mean baseline explains nothing out of fold
+    assert report.baseline.r2_gain.mean == 0
+    assert read_report(tmp_path / "r.json", ConversionReport) == report
+    assert json.loads((tmp_path / "r.json").read_text())["protocol"] == {
         "folds": 5,
         "repeats": 2,
         "seed": 7,
         "kind": "repeated K-fold (not stratified)",
         "n_users": 200,
     }
+
+
+@pytest.mark.parametrize("name", [*REGRESSORS, BASELINE])
+def test_every_model_is_a_regressor_whose_clone_and_params_round_trip(name: str) -> None:
+    model = build_model(name, seed=3)
+    assert is_regressor(model) and is_regressor(model[-1])
+    twin = clone(model)
+    assert twin is not model and plain_params(twin) == plain_params(model)
+    rebuilt = type(model[-1])(**model[-1].get_params(deep=False))
+    assert plain_params(rebuilt) == plain_params(model[-1])
 
 
 def test_inputs_are_every_profile_column_but_id_and_target(tmp_path: Path) -> None:
@@ -85,8 +104,10 @@ def test_train_saves_the_baseline_when_there_is_no_signal(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     assert "no signal" in result.output and "saved the mean baseline" in result.output
     model, metadata = load_model(tmp_path / "conv.joblib", task="conversion")
-    assert isinstance(model[-1], DummyRegressor) and metadata["signal"] is False
-    assert json.loads((tmp_path / "conv.json").read_text())["signal"] is False
+    trained = from_dict(TrainedModel, metadata)
+    assert isinstance(model[-1], DummyRegressor) and trained.signal is False and trained.chosen == BASELINE
+    assert trained.protocol.folds == 3 and trained.n_users == 200
+    assert read_report(tmp_path / "conv.json", ConversionReport).signal is False
 
     new_users = write_profiles(tmp_path / "new.csv", noise_profiles(15).drop(columns=["Conversion Rates"]))
     out = tmp_path / "pred.csv"
@@ -116,6 +137,7 @@ def test_train_saves_the_model_when_there_is_signal(tmp_path: Path) -> None:
         (lambda f: f.rename(columns={"Gender": "Sex"}), "column 'Gender'"),
         (lambda f: f.astype({"Followed Accounts": object}).assign(**{"Followed Accounts": "n/a"}), "a number"),
         (lambda f: f.assign(**{"Conversion Rates": 4.0}), "outside [0, 1]"),
+        (lambda f: f.assign(**{"Time Spent Online (hrs/weekday)": 30.0}), "more than 24 hours"),
     ],
 )
 def test_cli_refuses_bad_training_data_with_one_line(tmp_path: Path, edit, message) -> None:
@@ -131,7 +153,23 @@ def test_cli_refuses_empty_files_unknown_models_and_a_missing_model(tmp_path: Pa
     result = _cli(tmp_path, "validate", empty)
     assert result.exit_code == 1 and "file is empty" in result.output
     data = write_profiles(tmp_path / "p.csv", noise_profiles(30))
-    result = _cli(tmp_path, "validate", data, "--models", "linear,xgboost")
-    assert result.exit_code == 1 and "--models must list some of" in result.output
     result = _cli(tmp_path, "predict", data, "--output", str(tmp_path / "o.csv"))
     assert result.exit_code == 1 and "no saved model" in result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--models", "linear,xgboost"), "--models: must list some of"),
+        (("--alpha", "2"), "'--alpha'"),
+        (("--alpha", "0"), "'--alpha'"),
+        (("--alpha", "1"), "'--alpha'"),
+        (("--permutations", "0"), "'--permutations'"),
+        (("--folds", "1"), "'--folds'"),
+        (("--repeats", "0"), "'--repeats'"),
+    ],
+)
+def test_cli_refuses_bad_options_as_usage_errors(tmp_path: Path, extra, message) -> None:
+    result = _cli(tmp_path, "train", write_profiles(tmp_path / "p.csv", noise_profiles(30)), *extra)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "conv.json").exists() and not (tmp_path / "conv.joblib").exists()

@@ -1,5 +1,6 @@
 """CTR: the loader and its export variants, duplicate grouping, leakage-safe encoding, the threshold,
-predictions on unseen or missing values, and one-line errors from the command line."""
+predictions on unseen or missing values, the validation report, and one-line errors from the command line.
+(Forward folds, the audit, the estimators and the held-out export: tests/test_ctr_validation.py.)"""
 
 from __future__ import annotations
 
@@ -13,16 +14,31 @@ from lightgbm import LGBMClassifier
 from sklearn.preprocessing import TargetEncoder
 from typer.testing import CliRunner
 
-from adpipe import config, ctr
+from adpipe import config
+from adpipe.ctr import evaluation, models
+from adpipe.ctr.folds import fold_groups
+from adpipe.ctr.params import TASK
+from adpipe.ctr.report import ValidationReport
 from adpipe.errors import DataError
 from adpipe.io import load_model
+from adpipe.reports import read_report
 from adpipe.validation import Protocol, binary_evaluator, cross_validate, make_splits
-from features.ctr import FEATURE_SETS, INPUT_COLUMNS, TARGET, build_features, count_duplicates, load_impressions
+from features.ctr import (
+    INPUT_COLUMNS,
+    OPT_IN_GROUPS,
+    TARGET,
+    build_features,
+    count_duplicates,
+    group_columns,
+    load_impressions,
+)
 from model import app
 
 REFERENCE = config.SHARED_DATA_DIR / "ctr" / "ad_10000records.csv"
-# Small and fast: the tests check behaviour, not the figures of the README.
+# Small and fast: the tests check behaviour, not the figures of docs/ctr.md.
 SMALL_PARAMS = {"lightgbm": {"n_estimators": 40, "learning_rate": 0.1, "num_leaves": 7}}
+# Every target-encoded key: what the leakage tests need to have something to leak.
+KEYS_PARAMS = {**SMALL_PARAMS, "features": ["text", "values", "timestamp", "pairs"]}
 runner = CliRunner()
 
 
@@ -125,16 +141,16 @@ def test_no_duplicate_straddles_a_fold(reference_table: pd.DataFrame) -> None:
     y = reference_table[TARGET]
     content = pd.util.hash_pandas_object(reference_table[list(INPUT_COLUMNS)], index=False).to_numpy()
     assert pd.Series(content).duplicated().sum() > 200  # the check below is not vacuous
-    for split in make_splits(y, Protocol(folds=5, repeats=1), ctr.fold_groups(reference_table, None)):
+    for split in make_splits(y, Protocol(folds=5, repeats=1), fold_groups(reference_table, None)):
         assert not set(content[split.train]) & set(content[split.test])
     cities = reference_table["City"].to_numpy()
-    for split in make_splits(y, Protocol(folds=5, repeats=1), ctr.fold_groups(reference_table, "city")):
+    for split in make_splits(y, Protocol(folds=5, repeats=1), fold_groups(reference_table, "city")):
         assert not set(cities[split.train]) & set(cities[split.test])
 
 
 def _sample(reference_table: pd.DataFrame, n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, list]:
     table = reference_table.sample(n=n, random_state=seed).reset_index(drop=True)
-    splits = make_splits(table[TARGET], Protocol(folds=3, repeats=1), ctr.fold_groups(table, None))
+    splits = make_splits(table[TARGET], Protocol(folds=3, repeats=1), fold_groups(table, None))
     return build_features(table), table[TARGET], splits
 
 
@@ -145,11 +161,11 @@ def _mean_auc(folds: list[dict]) -> float:
 def test_shuffled_labels_score_near_half(reference_table: pd.DataFrame) -> None:
     X, y, splits = _sample(reference_table, 3000)
     shuffled = pd.Series(np.random.default_rng(0).permutation(y.to_numpy()), index=y.index)
-    honest = _mean_auc(ctr.cross_validate_params(SMALL_PARAMS, X, shuffled, splits, decide=False, progress=False))
+    honest = _mean_auc(evaluation.cross_validate_params(KEYS_PARAMS, X, shuffled, splits, decide=False, progress=False))
     assert 0.44 < honest < 0.56
-    assert _mean_auc(ctr.cross_validate_params(SMALL_PARAMS, X, y, splits, decide=False, progress=False)) > 0.9
+    assert _mean_auc(evaluation.cross_validate_params(KEYS_PARAMS, X, y, splits, decide=False, progress=False)) > 0.9
     # Control: the same keys encoded once on all rows (outside the folds) make noise look like signal.
-    keys = list(FEATURE_SETS["pairs"])
+    keys = group_columns(KEYS_PARAMS["features"])
     leaked = pd.DataFrame(TargetEncoder().fit(X[keys], shuffled).transform(X[keys]), columns=keys)
     folds = cross_validate(
         lambda: LGBMClassifier(n_estimators=40, verbose=-1, n_jobs=1),
@@ -164,9 +180,9 @@ def test_shuffled_labels_score_near_half(reference_table: pd.DataFrame) -> None:
 
 def test_threshold_layer_leaves_auc_unchanged(reference_table: pd.DataFrame) -> None:
     X, y, splits = _sample(reference_table, 1000, seed=1)
-    params = {**SMALL_PARAMS, "features": "basic"}
-    decided = ctr.cross_validate_params(params, X, y, splits, decide=True, progress=False)
-    plain = ctr.cross_validate_params(params, X, y, splits, decide=False, progress=False)
+    params = {**SMALL_PARAMS, "features": ["numeric", "text"]}
+    decided = evaluation.cross_validate_params(params, X, y, splits, decide=True, progress=False)
+    plain = evaluation.cross_validate_params(params, X, y, splits, decide=False, progress=False)
     assert [f["roc_auc"] for f in decided] == pytest.approx([f["roc_auc"] for f in plain], abs=1e-12)
     assert all(0.0 < f["threshold"] < 1.0 for f in decided)
 
@@ -176,21 +192,21 @@ def test_resampling_only_while_fitting(reference_table: pd.DataFrame, strategy: 
     table = reference_table.iloc[:2000]
     table = pd.concat([table[table[TARGET] == 0].iloc[:500], table[table[TARGET] == 1].iloc[:100]])
     X, y = build_features(table), table[TARGET]
-    model = ctr.build_ctr_model({**SMALL_PARAMS, "imbalance": strategy}, seed=0).fit(X, y)
-    assert model.named_steps["resample"].sampling_strategy_ == {1: 400}
+    model = models.ClickModel.from_params({**SMALL_PARAMS, "imbalance": strategy}, seed=0).fit(X, y)
+    assert model.pipeline_.named_steps["resample"].sampling_strategy_ == {1: 400}
     assert len(model.predict_proba(X)) == 600
 
 
 def test_saved_threshold_is_the_one_chosen_in_training(workdir: Path) -> None:
-    model, metadata = load_model(workdir / "model.joblib", task=ctr.TASK)
-    assert metadata["threshold"] == ctr.decision_threshold(model)
+    model, metadata = load_model(workdir / "model.joblib", task=TASK)
+    assert metadata["threshold"] == models.decision_threshold(model)
     assert 0.0 < metadata["threshold"] < 1.0 and metadata["threshold_rule"].startswith("max F1")
 
 
 def test_fixed_threshold_decides_clicked(workdir: Path, tmp_path: Path) -> None:
     args = [*_files(workdir)[:4], "--model", str(tmp_path / "fixed.joblib")]
     assert runner.invoke(app, ["ctr", "train", *args, "--threshold", "0.3"]).exit_code == 0
-    assert load_model(tmp_path / "fixed.joblib", task=ctr.TASK)[1]["threshold"] == 0.3
+    assert load_model(tmp_path / "fixed.joblib", task=TASK)[1]["threshold"] == 0.3
     output = tmp_path / "out.csv"
     result = runner.invoke(
         app,
@@ -222,35 +238,68 @@ def test_predict_unseen_values_and_gaps(workdir: Path, reference: pd.DataFrame, 
 
 
 def test_validate_writes_the_report(workdir: Path, tmp_path: Path) -> None:
+    """The original keys for the primary protocol, both protocols side by side, the audit; read back typed."""
     report = tmp_path / "report.json"
     args = [*_files(workdir)[:4], "--folds", "2", "--repeats", "1", "--report", str(report)]
     result = runner.invoke(app, ["ctr", "validate", *args])
     assert result.exit_code == 0, result.output
-    assert "logistic baseline" in result.output and "majority baseline" in result.output
+    assert "base rate" in result.output and "logistic" in result.output and "audit" in result.output
     payload = json.loads(report.read_text())
-    assert list(payload) == ["protocol", "model", "baselines", "duplicates_found"]
+    assert list(payload)[:4] == ["protocol", "model", "baselines", "duplicates_found"]
     assert list(payload["baselines"]) == ["majority", "logistic"]
     for part in (payload["model"], *payload["baselines"].values()):
         for metric in ("roc_auc", "accuracy", "precision", "recall", "f1"):
             assert set(part[metric]) == {"mean", "std"}
     copies = int(pd.read_csv(workdir / "train.csv").duplicated().sum())
     assert payload["protocol"]["folds"] == 2 and payload["duplicates_found"] == copies > 0
+    assert payload["protocol"]["name"] == payload["primary"] == "forward"
     assert payload["baselines"]["majority"]["roc_auc"]["mean"] == 0.5
+    assert list(payload["protocols"]) == ["forward", "random"]
+    rows = len(pd.read_csv(workdir / "train.csv"))
+    held_out = {"forward": rows // 3 * 2, "random": rows}  # 2 forward blocks of a third; every row once
+    for name, protocol in payload["protocols"].items():
+        assert list(protocol["baselines"]) == ["base_rate", "logistic"]
+        for part in (protocol["model"], *protocol["baselines"].values()):
+            for metric in ("roc_auc", "log_loss", "brier", "pr_auc", "f1"):
+                assert set(part[metric]) == {"mean", "std"}
+            assert 0.0 <= part["ece"] <= 1.0
+            assert sum(b["n"] for b in part["reliability"]) == held_out[name]
+    assert [row["group"] for row in payload["audit"]] == ["numeric", "gender", *OPT_IN_GROUPS]
+    assert all({"group", "forward_auc", "random_auc", "flagged"} <= set(row) for row in payload["audit"])
+    assert payload["warnings"] == []  # the default groups
+    typed = read_report(report, ValidationReport)
+    assert typed.random_minus_forward["roc_auc"] == pytest.approx(
+        typed.protocols["random"].model.roc_auc.mean - typed.protocols["forward"].model.roc_auc.mean
+    )
+
+
+def test_opt_in_groups_carry_a_warning(workdir: Path, tmp_path: Path) -> None:
+    args = [*_files(workdir)[:4], "--features", "numeric,pairs", "--folds", "2", "--repeats", "1", "--no-audit"]
+    result = runner.invoke(app, ["ctr", "validate", *args, "--report", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert "warning: feature group 'pairs' is opt-in" in result.output
+    assert json.loads((tmp_path / "r.json").read_text())["model"]["features"] == ["numeric", "pairs"]
 
 
 @pytest.mark.parametrize(
-    ("command", "expected"),
+    ("command", "code", "expected"),
     [
-        (["validate", "--data", "no/such.csv", "--report", "OUT"], "file not found"),
-        (["validate", "--data", "TRAIN", "--group-by", "planet", "--report", "OUT"], "--group-by must be one of"),
-        (["validate", "--data", "TRAIN", "--imbalance", "magic", "--report", "OUT"], "'imbalance' must be one of"),
-        (["train", "--data", "TRAIN", "--threshold", "1.5", "--model", "OUT"], "--threshold must be between 0 and 1"),
-        (["predict", "--input", "NO_COUNTRY", "--model", "MODEL", "--output", "OUT"], "missing column 'Country'"),
-        (["predict", "--input", "TRAIN", "--model", "no/model.joblib", "--output", "OUT"], "no saved model"),
+        (["validate", "--data", "no/such.csv", "--report", "OUT"], 1, "file not found"),
+        (["validate", "--data", "TRAIN", "--group-by", "planet", "--report", "OUT"], 2, "--group-by: must be one of"),
+        (["validate", "--data", "TRAIN", "--imbalance", "magic", "--report", "OUT"], 2, "--imbalance: must be one of"),
+        (["validate", "--data", "TRAIN", "--protocol", "sideways", "--report", "OUT"], 2, "--protocol: must be one"),
+        (["validate", "--data", "TRAIN", "--features", "numeric,mood", "--report", "OUT"], 2, "--features: must list"),
+        (
+            ["train", "--data", "TRAIN", "--threshold", "1.5", "--model", "OUT"],
+            2,
+            "--threshold: must be between 0 and 1",
+        ),
+        (["predict", "--input", "NO_COUNTRY", "--model", "MODEL", "--output", "OUT"], 1, "missing column 'Country'"),
+        (["predict", "--input", "TRAIN", "--model", "no/model.joblib", "--output", "OUT"], 1, "no saved model"),
     ],
 )
 def test_bad_input_exits_with_one_line(
-    workdir: Path, reference: pd.DataFrame, tmp_path: Path, command: list[str], expected: str
+    workdir: Path, reference: pd.DataFrame, tmp_path: Path, command: list[str], code: int, expected: str
 ) -> None:
     no_country = tmp_path / "no_country.csv"
     reference.iloc[:5].drop(columns=["Country"]).to_csv(no_country, index=False)
@@ -261,26 +310,29 @@ def test_bad_input_exits_with_one_line(
         "OUT": tmp_path / "out",
     }
     result = runner.invoke(app, ["ctr", *(str(paths.get(a, a)) for a in command)])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == code, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and expected in errors[0]
     assert not (tmp_path / "out").exists()
 
 
-def test_tune_writes_params_that_train_reads(workdir: Path, tmp_path: Path) -> None:
-    """`ctr tune` runs the shared Optuna loop under ROC-AUC and leaves a params file `ctr train` accepts."""
+@pytest.mark.parametrize("metric", ["roc_auc", "log_loss"])
+def test_tune_writes_params_that_train_reads(workdir: Path, tmp_path: Path, metric: str) -> None:
+    """`ctr tune` runs the shared Optuna loop on forward folds and leaves a params file `ctr train` accepts."""
     params = tmp_path / "tuned.json"
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    tune = ["ctr", "tune", "--data", str(workdir / "train.csv"), "--trials", "2", "--folds", "2", "--repeats", "1"]
+    tune = ["ctr", "tune", "--data", str(workdir / "train.csv"), "--trials", "2", "--folds", "2", "--metric", metric]
     result = runner.invoke(app, [*tune, "--storage", storage, "--params", str(params)])
     assert result.exit_code == 0, result.output
     written = json.loads(params.read_text())
-    assert written["source"]["score"]["metric"] == "roc_auc" and 0.5 < written["source"]["score"]["mean"] <= 1
-    assert written["source"]["protocol"] == {"folds": 2, "repeats": 1, "seed": 42}
+    score = written["source"]["score"]
+    assert score["metric"] == metric and (0.5 < score["mean"] <= 1 if metric == "roc_auc" else 0 < score["mean"] < 1)
+    assert written["source"]["protocol"] == {"folds": 2, "repeats": 1, "seed": 42, "name": "forward", "gap": 0}
+    assert set(written["features"]) <= {"numeric", "gender"}  # the audit's flagged groups are never searched
     train = ["ctr", "train", "--data", str(workdir / "train.csv"), "--params", str(params)]
     assert runner.invoke(app, [*train, "--model", str(tmp_path / "m.joblib")]).exit_code == 0
     clickstream_train = config.SHARED_DATA_DIR / "clickstream" / "train"
     refused = runner.invoke(
-        app, ["tune", "--train-dir", str(clickstream_train), "--storage", storage, "--study", "ctr"]
+        app, ["tune", "--train-dir", str(clickstream_train), "--storage", storage, "--study", "ctr-forward"]
     )
     assert refused.exit_code == 1 and "ctr" in refused.stderr and "clickstream" in refused.stderr

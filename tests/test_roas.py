@@ -1,4 +1,5 @@
-"""ROAS and the funnel: definitions, the leakage guard, grouped folds, the summary and the CLI on bad input."""
+"""ROAS and the funnel: definitions, the loader's value rules, the leakage guard, grouped folds, the summary, the
+commands and their typed reports, and the CLI on bad input."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from adpipe import config, roas
+from adpipe import config
 from adpipe.errors import DataError
 from adpipe.io import read_json
-from adpipe.validation import Protocol, spearman
+from adpipe.reports import read_report
+from adpipe.roas import evaluation
+from adpipe.roas.models import MEDIAN_BASELINE, ROAS_MODEL
+from adpipe.roas.report import FunnelValidationReport, RoasValidationReport
+from adpipe.validation import Protocol
 from features.campaigns import (
     DELIVERY_FEATURES,
     FEATURES,
@@ -20,6 +25,7 @@ from features.campaigns import (
     PLANNED_FEATURES,
     funnel_rows,
     load_campaigns,
+    load_planned_ads,
     model_inputs,
     refuse_outcomes,
     roas_rows,
@@ -118,7 +124,7 @@ def test_outcome_columns_are_refused_as_inputs() -> None:
 
 def test_grouped_folds_keep_each_campaign_on_one_side() -> None:
     rows = roas_rows(synthetic_ads(), 5, 100)
-    splits = roas._grouping_splits(rows, Protocol(folds=5, repeats=2, seed=1, stratify=False))
+    splits = evaluation.grouping_splits(rows, Protocol(folds=5, repeats=2, seed=1, stratify=False))
     campaigns = rows.table["fb_campaign_id"].to_numpy()
     for split in splits["grouped"]:
         assert not set(campaigns[split.train]) & set(campaigns[split.test])
@@ -142,31 +148,6 @@ def test_summary_counts_and_sums_add_up() -> None:
         summarize(table, "city", 5, 100)
 
 
-def test_absolute_error_scale_minimises_mae_and_spearman_of_constant_is_zero() -> None:
-    rng = np.random.default_rng(0)
-    y, predicted = rng.lognormal(size=200), rng.lognormal(size=200)
-    best = roas.absolute_error_scale(y, predicted)
-    grid = np.linspace(0.01, 5, 2000)
-    assert np.abs(y - best * predicted).sum() <= min(np.abs(y - c * predicted).sum() for c in grid) + 1e-9
-    assert spearman([1, 2, 3], [5, 5, 5]) == 0.0
-    assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
-
-
-def test_verdict_crowns_no_model_when_none_beats_the_baselines() -> None:
-    def figures(r2: float, mae: float, rho: float) -> dict:
-        return {"r2": {"mean": r2}, "mae": {"mean": mae}, "spearman": {"mean": rho}}
-
-    models = {
-        roas.MEAN_BASELINE: figures(0.0, 12.0, 0.0),
-        roas.MEDIAN_BASELINE: figures(-0.1, 9.0, 0.0),
-        roas.ROAS_MODEL: figures(0.1, 9.5, 0.5),
-    }
-    verdict = roas.roas_verdict(models)
-    assert verdict["best"] is None and "no model beats the baselines" in verdict["text"]
-    models[roas.ROAS_MODEL] = figures(0.0, 8.5, 0.5)
-    assert roas.roas_verdict(models)["best"] == roas.ROAS_MODEL
-
-
 def test_validate_finds_the_planted_signal_and_writes_the_report(ads_file: Path, tmp_path: Path) -> None:
     report_file = tmp_path / "roas.json"
     result = runner.invoke(
@@ -174,16 +155,29 @@ def test_validate_finds_the_planted_signal_and_writes_the_report(ads_file: Path,
         ["roas", "validate", "--data", str(ads_file), "--folds", "3", "--repeats", "1", "--report", str(report_file)],
     )
     assert result.exit_code == 0, result.output
-    report = read_json(report_file)
-    assert report["set_aside"]["rows"] == int((synthetic_ads()["Spent"] == 0).sum())
-    grouped = report["modes"]["planned"]["grouped"]
-    assert grouped["grouping"] == "GroupKFold by fb_campaign_id"
-    model, median = grouped["models"][roas.ROAS_MODEL], grouped["models"][roas.MEDIAN_BASELINE]
-    assert set(model) == {"r2", "mae", "spearman", "folds_mae_worse_than_median"}
-    assert set(model["mae"]) == {"mean", "std"} and median["folds_mae_worse_than_median"] == 0
-    assert model["spearman"]["mean"] > 0.3
-    assert model["mae"]["mean"] < median["mae"]["mean"]
+    raw = read_json(report_file)["modes"]["planned"]["grouped"]["models"][ROAS_MODEL]
+    assert set(raw) == {"r2", "mae", "spearman", "folds_mae_worse_than_median"} and set(raw["mae"]) == {"mean", "std"}
+    report = read_report(report_file, RoasValidationReport)
+    assert report.set_aside.rows == int((synthetic_ads()["Spent"] == 0).sum())
+    grouped = report.modes["planned"].grouped
+    assert grouped.grouping == "GroupKFold by fb_campaign_id"
+    model, median = grouped.models[ROAS_MODEL], grouped.models[MEDIAN_BASELINE]
+    assert median.folds_mae_worse_than_median == 0
+    assert model.spearman.mean > 0.3
+    assert model.mae.mean < median.mae.mean
+    assert report.target.spearman == report.modes["delivery"].grouped.models[ROAS_MODEL].spearman.mean
     assert "target Spearman >= 0.60" in result.output
+    assert f"{model.spearman.mean:.4f}" in result.output
+
+
+def test_reports_read_back_equal_to_what_validation_returned(ads_file: Path, tmp_path: Path) -> None:
+    protocol = Protocol(folds=2, repeats=1, seed=3, stratify=False)
+    roas_report = evaluation.validate(ads_file, protocol, report_file=tmp_path / "roas.json", progress=False)
+    assert read_report(tmp_path / "roas.json", RoasValidationReport) == roas_report
+    funnel_report = evaluation.validate_funnel(ads_file, protocol, report_file=tmp_path / "funnel.json", progress=False)
+    assert read_report(tmp_path / "funnel.json", FunnelValidationReport) == funnel_report
+    with pytest.raises(DataError, match="is not a RoasValidationReport report"):
+        read_report(tmp_path / "funnel.json", RoasValidationReport)
 
 
 def test_funnel_command_reports_every_model_per_target(ads_file: Path, tmp_path: Path) -> None:
@@ -191,9 +185,12 @@ def test_funnel_command_reports_every_model_per_target(ads_file: Path, tmp_path:
     args = ["roas", "funnel", "--data", str(ads_file), "--folds", "2", "--repeats", "1", "--report", str(report_file)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    models = read_json(report_file)["modes"]["delivery"]["ungrouped"]["models"]
-    assert set(models) == {"mean_baseline", "gradient_boosting_reference", "lightgbm_per_target", "multitask_mlp"}
-    assert set(models["multitask_mlp"]) == {"sales_per_click", "click_drop_off"}
+    grouping = read_report(report_file, FunnelValidationReport).modes["delivery"].ungrouped
+    expected = {"mean_baseline", "gradient_boosting_reference", "lightgbm_per_target", "multitask_mlp"}
+    assert set(grouping.models) == expected
+    assert set(grouping.models["multitask_mlp"]) == {"sales_per_click", "click_drop_off"}
+    assert set(grouping.verdict) == {"sales_per_click", "click_drop_off"}
+    assert grouping.verdict["click_drop_off"].text in result.output
 
 
 def test_train_then_predict_planned_ads_ignores_outcome_columns(ads_file: Path, tmp_path: Path) -> None:
@@ -224,31 +221,71 @@ def test_summary_command_writes_csv(ads_file: Path, tmp_path: Path) -> None:
     assert table["n_ads"].sum() + table["n_set_aside"].sum() == len(synthetic_ads())
 
 
+def _set(column: str, row: int, value: object):
+    """An edit of the hand-made table: ``value`` in ``column`` at ``row`` (file line ``row + 2``)."""
+    return lambda t: t.assign(**{column: t[column].astype(object).where(t.index != row, value)})
+
+
 @pytest.mark.parametrize(
-    ("edit", "args", "expected"),
+    ("edit", "expected"),
     [
-        (lambda t: t.drop(columns=["Spent"]), ["summary", "--output"], "ads.csv, column 'Spent'"),
-        (
-            lambda t: t.assign(Clicks=t["Clicks"].where(t.index != 2, -3)),
-            ["summary", "--output"],
-            "ads.csv, column 'Clicks', line 4",
-        ),
-        (
-            lambda t: t.assign(age=t["age"].where(t.index != 0, "18-24")),
-            ["validate", "--report"],
-            "ads.csv, column 'age', line 2",
-        ),
-        (lambda t: t, ["summary", "--by", "city", "--output"], "--by must be one of"),
-        (lambda t: t, ["validate", "--value-sale", "-1", "--report"], "must not be negative"),
+        (lambda t: t.drop(columns=["Spent"]), "ads.csv, column 'Spent'"),
+        (_set("Clicks", 2, -3), "ads.csv, column 'Clicks', line 4: value -3 is negative"),
+        (_set("Impressions", 0, -1), "ads.csv, column 'Impressions', line 2: value -1 is negative"),
+        (_set("Approved_Conversion", 4, -2), "ads.csv, column 'Approved_Conversion', line 6: value -2 is negative"),
+        (_set("Spent", 3, -10.0), "ads.csv, column 'Spent', line 5: value -10.0 is negative"),
+        (_set("Spent", 1, "inf"), "ads.csv, column 'Spent', line 3: value 'inf' is not a finite"),
+        (_set("Spent", 4, "-inf"), "ads.csv, column 'Spent', line 6"),
+        (_set("Spent", 1, "NaN"), "ads.csv, column 'Spent', line 3"),
+        (_set("Clicks", 3, 801), "ads.csv, column 'Clicks', line 5: value 801 is more clicks than the ad's"),
+        (lambda t: t.assign(ad_id=[1, 2, 3, 3, 5]), "ads.csv, column 'ad_id': duplicate ad_id 3 on lines 4, 5"),
+        (_set("age", 0, "18-24"), "ads.csv, column 'age', line 2"),
     ],
 )
-def test_bad_input_exits_non_zero_with_one_clear_line(tmp_path: Path, edit, args: list[str], expected: str) -> None:
+@pytest.mark.parametrize("command", [["summary", "--output"], ["validate", "--report"]])
+def test_bad_campaign_file_exits_1_with_one_line_naming_file_column_and_line(
+    tmp_path: Path, edit, expected: str, command: list[str]
+) -> None:
     path, out = tmp_path / "ads.csv", tmp_path / "out"
     edit(hand_made()).to_csv(path, index=False)
-    result = runner.invoke(app, ["roas", *args, str(out), "--data", str(path)])
+    result = runner.invoke(app, ["roas", *command, str(out), "--data", str(path)])
     assert result.exit_code == 1
-    assert expected in result.output
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_bad_options_are_usage_errors_exit_2(tmp_path: Path) -> None:
+    path, out = tmp_path / "ads.csv", tmp_path / "out"
+    hand_made().to_csv(path, index=False)
+    usages = (
+        ["summary", "--by", "city"],
+        ["train", "--mode", "live"],
+        ["funnel", "--folds", "1"],
+        ["validate", "--value-sale", "-1", "--report", str(out)],
+        ["summary", "--value-enquiry", "-0.5", "--output", str(out)],
+    )
+    for usage in usages:
+        result = runner.invoke(app, ["roas", *usage, "--data", str(path)])
+        assert result.exit_code == 2, usage
+        assert f"Invalid value for '{usage[1]}'" in result.output
+    assert not out.exists()
+
+
+def test_planned_ads_loader_applies_the_same_value_rules(tmp_path: Path) -> None:
+    path = tmp_path / "planned.csv"
+    planned = hand_made().drop(columns=list(OUTCOME_COLUMNS))
+    _set("Clicks", 0, 1001)(planned).to_csv(path, index=False)
+    with pytest.raises(DataError, match="column 'Clicks', line 2: value 1001 is more clicks"):
+        load_planned_ads(path, "delivery")
+    _set("Spent", 2, "inf")(planned).to_csv(path, index=False)
+    with pytest.raises(DataError, match="column 'Spent', line 4: value 'inf' is not a finite"):
+        load_planned_ads(path, "planned")
+    planned.assign(ad_id=[1, 1, 3, 4, 5]).to_csv(path, index=False)
+    with pytest.raises(DataError, match="column 'ad_id': duplicate ad_id 1 on lines 2, 3"):
+        load_planned_ads(path, "planned")
+    planned.drop(columns=["ad_id"]).to_csv(path, index=False)
+    with pytest.raises(DataError, match="column 'Spent', line 3: value 0.0 is not a positive budget"):
+        load_planned_ads(path, "planned")
 
 
 def test_predict_without_model_or_with_missing_columns_fails_clearly(ads_file: Path, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Segmentation: interest parsing, encoders, k selection on planted clusters, the structure verdict, the CLI."""
+"""Segmentation: k selection on planted clusters, the structure verdict, descriptions, the model's scikit-learn
+conventions, the typed report, the CLI."""
 
 from __future__ import annotations
 
@@ -8,56 +9,38 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, clone, is_clusterer
 from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
 from adpipe.io import load_model
-from adpipe.segments import SPECS, SegmentData, Source, describe, fit_segments, load_source
+from adpipe.reports import from_dict, read_report, write_report
+from adpipe.segments.evaluation import SegmentationProtocol, fit_segments
+from adpipe.segments.models import make_segmenter
+from adpipe.segments.profile import describe
+from adpipe.segments.report import SegmentsModel, SegmentsReport
+from adpipe.segments.source import SPECS, SegmentData, Source, load_source
 from features.clickstream import FEATURE_COLUMNS, TARGET
-from features.profiles import (
-    ORDINAL_BANDS,
-    FeatureSpec,
-    InterestIndicators,
-    load_profiles,
-    make_preprocessor,
-    parse_interests,
-)
+from features.profiles import FeatureSpec
 from model import app
 from tests.conftest import write_split
-
-INTERESTS = ("Gaming", "DIY Crafts", "Data Science", "Pet Care", "Photography")
-
-
-def synthetic_profiles(n: int, seed: int, conversion: np.ndarray | None = None) -> pd.DataFrame:
-    """A user_profiles_for_ads.csv look-alike: independent random columns, or a given conversion rate."""
-    rng = np.random.default_rng(seed)
-    interests = [", ".join(rng.choice(INTERESTS, size=rng.integers(1, 4), replace=False)) for _ in range(n)]
-    return pd.DataFrame(
-        {
-            "User ID": np.arange(1, n + 1),
-            "Age": rng.choice(ORDINAL_BANDS["Age"], n),
-            "Gender": rng.choice(["Female", "Male"], n),
-            "Location": rng.choice(["Urban", "Suburban", "Rural"], n),
-            "Language": rng.choice(["English", "Hindi", "Spanish"], n),
-            "Education Level": rng.choice(["High School", "Bachelor", "Technical", "PhD"], n),
-            "Likes and Reactions": rng.integers(100, 10_000, n),
-            "Followed Accounts": rng.integers(10, 500, n),
-            "Device Usage": rng.choice(["Mobile Only", "Desktop Only", "Tablet"], n),
-            "Time Spent Online (hrs/weekday)": rng.uniform(0.5, 5, n).round(1),
-            "Time Spent Online (hrs/weekend)": rng.uniform(1, 8, n).round(1),
-            "Click-Through Rates (CTR)": rng.uniform(0.01, 0.25, n).round(3),
-            "Conversion Rates": rng.uniform(0.01, 0.1, n).round(3) if conversion is None else conversion,
-            "Ad Interaction Time (sec)": rng.integers(5, 180, n),
-            "Income Level": rng.choice(ORDINAL_BANDS["Income Level"], n),
-            "Top Interests": interests,
-        }
-    )
+from tests.test_profiles import synthetic_profiles, write_profiles
 
 
-def write_profiles(path: Path, frame: pd.DataFrame) -> Path:
-    """Written like the real file: CRLF line ends, the interest list quoted when it holds a comma."""
-    frame.to_csv(path, index=False, lineterminator="\r\n")
-    return path
+def plain_params(estimator: BaseEstimator) -> object:
+    """Deep parameters comparable with ``==``: a nested estimator (also inside a list of steps or transformers)
+    stands for itself by class and parameters."""
+
+    def plain(value: object) -> object:
+        if isinstance(value, BaseEstimator):
+            return type(value), plain(value.get_params(deep=False))
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(item) for item in value]
+        return value
+
+    return plain(estimator.get_params(deep=True))
 
 
 def planted_clusters(n_per_cluster: int = 50, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -74,73 +57,59 @@ def segment_data(frame: pd.DataFrame) -> SegmentData:
     return SegmentData(frame, pd.DataFrame(index=frame.index), pd.Series(frame.index), spec, "synthetic")
 
 
-# --- parsing and encoders -------------------------------------------------------------------------
-
-
-def test_parse_interests_splits_strips_and_drops_repeats() -> None:
-    assert parse_interests("Gaming, DIY Crafts") == ["Gaming", "DIY Crafts"]
-    assert parse_interests(" Gaming ,Gaming,, Pet Care ,") == ["Gaming", "Pet Care"]
-    assert parse_interests("Data Science") == ["Data Science"]
-    assert parse_interests(np.nan) == []
-    assert parse_interests("") == []
-
-
-def test_interest_indicators_learn_their_vocabulary_when_fitted() -> None:
-    encoder = InterestIndicators().fit(pd.DataFrame({"t": ["Gaming, Pet Care", "Photography"]}))
-    assert list(encoder.get_feature_names_out()) == ["interest=Gaming", "interest=Pet Care", "interest=Photography"]
-    out = encoder.transform(pd.DataFrame({"t": ["Pet Care, Knitting", np.nan, "Gaming, Photography"]}))
-    np.testing.assert_array_equal(out, [[0, 1, 0], [0, 0, 0], [1, 0, 1]])  # Knitting was unseen: ignored
-
-
-def test_loader_reads_crlf_and_the_quoted_interest_list(tmp_path: Path) -> None:
-    frame = synthetic_profiles(5, seed=1)
-    frame.loc[0, "Top Interests"] = "Gaming, DIY Crafts, Pet Care"
-    path = write_profiles(tmp_path / "p.csv", frame)
-    assert b"\r\n1," in path.read_bytes() and b'"Gaming, DIY Crafts, Pet Care"' in path.read_bytes()
-    table = load_profiles(path)
-    assert len(table) == 5 and table["Likes and Reactions"].dtype == "float64"
-    assert parse_interests(table.loc[0, "Top Interests"]) == ["Gaming", "DIY Crafts", "Pet Care"]
-
-
-def test_encoders_order_bands_and_one_hot_nominal_columns() -> None:
-    spec = FeatureSpec(ordinal={"Age": ORDINAL_BANDS["Age"]}, nominal=("Device Usage",), interests="Top Interests")
-    frame = pd.DataFrame(
-        {
-            "Age": ["65+", "18-24", "35-44"],
-            "Device Usage": ["Tablet", "Mobile Only", "Tablet"],
-            "Top Interests": ["Gaming", "Gaming, Pet Care", np.nan],
-        },
-        dtype=object,
-    )
-    readable = make_preprocessor(spec, scale=False).fit(frame)
-    out = pd.DataFrame(readable.transform(frame), columns=readable.get_feature_names_out())
-    assert out["Age"].tolist() == [5, 0, 2]  # the band's rank, not alphabetical order
-    assert out["Device Usage=Tablet"].tolist() == [1, 0, 1]
-    assert out["interest=Pet Care"].tolist() == [0, 1, 0]
-    scaled = make_preprocessor(spec).fit(frame).transform(frame)
-    assert scaled[:, 0].mean() == pytest.approx(0) and scaled[:, 0].std() == pytest.approx(1)
-
-
 # --- k selection and the structure verdict --------------------------------------------------------
+
+
+def _fit(frame: pd.DataFrame, ks: range, n_bootstraps: int, n_shuffles: int):
+    protocol = SegmentationProtocol(tuple(ks), seed=3, n_bootstraps=n_bootstraps, n_shuffles=n_shuffles)
+    return fit_segments(segment_data(frame), protocol, progress=False)
 
 
 def test_k_selection_recovers_planted_clusters() -> None:
     frame, truth = planted_clusters()
-    fitted = fit_segments(segment_data(frame), range(2, 7), seed=3, n_bootstraps=5, n_shuffles=3, progress=False)
+    fitted = _fit(frame, range(2, 7), n_bootstraps=5, n_shuffles=3)
     report = fitted.report
-    assert report["chosen_k"] == 3
+    assert report.chosen_k == 3 and [row.k for row in report.per_k] == [2, 3, 4, 5, 6]
+    assert report.silhouette == max(row.silhouette for row in report.per_k)
     assert adjusted_rand_score(truth, fitted.labels) > 0.95
-    assert report["structure"] == "clear"
-    assert report["stability"]["adjusted_rand"]["mean"] > 0.9
-    assert {"silhouette", "davies_bouldin", "calinski_harabasz", "shuffled_silhouette"} <= set(report["per_k"][0])
+    assert report.structure == "clear"
+    assert report.stability.adjusted_rand.mean > 0.9
+    sizes = [row["size"] for row in report.segments]
+    assert sizes == sorted(sizes, reverse=True) and sum(sizes) == 150  # numbered by size, 0 the largest
+    np.testing.assert_array_equal(fitted.relabel[fitted.model.predict(frame)], fitted.labels)
 
 
 def test_independent_noise_has_no_structure() -> None:
     rng = np.random.default_rng(5)
     frame = pd.DataFrame(rng.uniform(size=(200, 4)), columns=list("abcd"))
-    report = fit_segments(segment_data(frame), range(2, 6), seed=3, n_bootstraps=5, n_shuffles=5, progress=False).report
-    assert report["structure"] == "none"
-    assert report["gap"] <= report["margin"]
+    report = _fit(frame, range(2, 6), n_bootstraps=5, n_shuffles=5).report
+    assert report.structure == "none"
+    assert report.gap <= report.margin
+
+
+def test_the_report_round_trips_through_its_json_file(tmp_path: Path) -> None:
+    frame, _ = planted_clusters(n_per_cluster=20)
+    report = _fit(frame, range(2, 4), n_bootstraps=2, n_shuffles=2).report
+    write_report(tmp_path / "segments.json", report)
+    assert read_report(tmp_path / "segments.json", SegmentsReport) == report
+    written = json.loads((tmp_path / "segments.json").read_text())
+    assert list(written) == [
+        "source", "n_users", "features", "seed", "n_init", "k_candidates", "per_k", "chosen_k", "chosen_by",
+        "stability", "structure", "rule", "silhouette", "shuffled_silhouette", "gap", "margin", "adjusted_rand",
+        "shuffles", "segments",
+    ]  # fmt: skip
+    assert list(written["segments"][0]) == ["segment", "size", "share", "description"]
+
+
+def test_the_segmenter_follows_scikit_learns_conventions() -> None:
+    model = make_segmenter(SPECS[Source.profiles], k=4, seed=7)
+    assert is_clusterer(model)
+    twin = clone(model)
+    assert twin is not model and type(twin) is type(model)
+    assert plain_params(twin) == plain_params(model)
+    rebuilt = type(model)(**model.get_params(deep=False))
+    assert plain_params(rebuilt) == plain_params(model)
+    assert model.get_params()["kmeans__n_clusters"] == 4 and model.get_params()["kmeans__random_state"] == 7
 
 
 def test_descriptions_name_the_most_distinctive_features() -> None:
@@ -178,11 +147,12 @@ def test_cli_fit_assign_profile_on_profiles(tmp_path: Path) -> None:
     data = write_profiles(tmp_path / "profiles.csv", synthetic_profiles(80, seed=2))
     result = runner.invoke(app, _fit_args(tmp_path, data, "--k-range", "2-4"))
     assert result.exit_code == 0, result.output
-    report = json.loads((tmp_path / "segments.json").read_text())
-    assert [row["k"] for row in report["per_k"]] == [2, 3, 4]
-    assert report["structure"] in {"clear", "weak", "none"} and "shuffled" in report["rule"]
-    assert "mean Conversion Rates" in report["segments"][0]
-    assert "Click-Through Rates (CTR)" not in report["features"]  # reported per segment, never clustered
+    report = read_report(tmp_path / "segments.json", SegmentsReport)
+    assert [row.k for row in report.per_k] == [2, 3, 4]
+    assert report.structure in {"clear", "weak", "none"} and "shuffled" in report.rule
+    assert report.outcome_columns == ["mean Click-Through Rates (CTR)", "mean Conversion Rates"]
+    assert "Click-Through Rates (CTR)" not in report.features  # reported per segment, never clustered
+    assert f"chosen k = {report.chosen_k}" in result.output and f"structure: {report.structure}" in result.output
 
     new_users = synthetic_profiles(10, seed=9).drop(columns=["Conversion Rates"])
     out = tmp_path / "assigned.csv"
@@ -191,7 +161,7 @@ def test_cli_fit_assign_profile_on_profiles(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--model", model])
     assert result.exit_code == 0, result.output
     assigned = pd.read_csv(out)
-    assert len(assigned) == 10 and set(assigned["segment"]) <= set(range(report["chosen_k"]))
+    assert len(assigned) == 10 and set(assigned["segment"]) <= set(range(report.chosen_k))
 
     profile = tmp_path / "profile.csv"
     args = ["segment", "profile", "--input", str(data), "--model", model, "--output", str(profile)]
@@ -226,7 +196,9 @@ def test_cli_fit_on_a_clickstream_folder_never_clusters_the_target(tmp_path: Pat
     result = runner.invoke(app, _fit_args(tmp_path, folder, "--source", "clickstream", "--k", "3"))
     assert result.exit_code == 0, result.output
     _, metadata = load_model(tmp_path / "segments.joblib", task="segments")
-    assert metadata["source"] == "clickstream" and metadata["k"] == 3 and len(metadata["descriptions"]) == 3
+    saved = from_dict(SegmentsModel, metadata)
+    assert saved.source == "clickstream" and saved.k == 3 and sorted(saved.descriptions) == [0, 1, 2]
+    assert sorted(saved.relabel) == [0, 1, 2] and saved.features == list(FEATURE_COLUMNS)
 
 
 @pytest.mark.parametrize(
@@ -236,9 +208,8 @@ def test_cli_fit_on_a_clickstream_folder_never_clusters_the_target(tmp_path: Pat
         (lambda f: f.drop(columns=["Device Usage"]), (), "missing column 'Device Usage'"),
         (lambda f: f.astype({"Likes and Reactions": object}).assign(**{"Likes and Reactions": "many"}), (), "a number"),
         (lambda f: f.assign(Age="16-17"), (), "one of: 18-24"),
+        (lambda f: f.assign(**{"Followed Accounts": -2}), (), "column 'Followed Accounts', line 2: value -2.0"),
         (lambda f: f, ("--k", "40"), "k=40 is not smaller than the number of users (30)"),
-        (lambda f: f, ("--k-range", "6-3"), "--k-range needs 2 <= low <= high"),
-        (lambda f: f, ("--k", "1"), "--k must be at least 2"),
     ],
 )
 def test_cli_fit_refuses_bad_input_with_one_line(tmp_path: Path, edit, extra, message) -> None:
@@ -246,6 +217,24 @@ def test_cli_fit_refuses_bad_input_with_one_line(tmp_path: Path, edit, extra, me
     result = runner.invoke(app, _fit_args(tmp_path, data, *extra))
     assert result.exit_code == 1
     assert message in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert not (tmp_path / "segments.joblib").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--k-range", "6-3"), "--k-range: needs 2 <= low <= high"),
+        (("--k-range", "2to5"), "--k-range: must look like 2-10"),
+        (("--k", "3", "--k-range", "2-5"), "give --k or --k-range, not both"),
+        (("--k", "1"), "'--k'"),
+        (("--bootstraps", "0"), "'--bootstraps'"),
+        (("--shuffles", "0"), "'--shuffles'"),
+    ],
+)
+def test_cli_fit_refuses_bad_options_as_usage_errors(tmp_path: Path, extra, message) -> None:
+    data = write_profiles(tmp_path / "profiles.csv", synthetic_profiles(30, seed=4))
+    result = runner.invoke(app, _fit_args(tmp_path, data, *extra))
+    assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "segments.joblib").exists()
 
 

@@ -10,8 +10,7 @@ from typing import Any
 
 from adpipe import config
 from adpipe.errors import DataError
-from adpipe.io import read_json
-from adpipe.params import check_params_file, lightgbm_keys
+from adpipe.params import check_params_file, lightgbm_keys, read_params_file
 from features.clickstream import FEATURE_GROUPS
 
 TASK = "clickstream"
@@ -68,8 +67,6 @@ def check_params(params: Any, source: str | Path = "params") -> dict[str, Any]:
 
 
 def load_params(path: str | Path = config.CLICKSTREAM_PARAMS_FILE) -> dict[str, Any]:
-    """The params file, checked; the defaults when it does not exist yet."""
-    path = Path(path)
-    if not path.exists():
-        return dict(DEFAULT_PARAMS)
-    return check_params(read_json(path), path)
+    """The params file, checked; the defaults when the default file does not exist yet."""
+    params = read_params_file(path, default=config.CLICKSTREAM_PARAMS_FILE)
+    return dict(DEFAULT_PARAMS) if params is None else check_params(params, path)

@@ -21,6 +21,13 @@ MODEL_FILE = config.MODELS_DIR / "clickstream.joblib"
 def labelled_features(train_dir: str | Path) -> tuple[pd.DataFrame, pd.Series]:
     """Features and target of the labelled users in ``train_dir``."""
     table = build_features(load_split(train_dir, "train"))
+    classes = sorted(int(c) for c in table[TARGET].unique())
+    if len(classes) < 2:
+        raise DataError(
+            f"every user has class {classes}: a classifier needs users of at least two classes",
+            path=Path(train_dir) / config.USERS_TRAIN_FILE,
+            column=TARGET,
+        )
     return table.drop(columns=[TARGET]), table[TARGET]
 
 

@@ -55,6 +55,7 @@ def tune_command(
             )
         typer.echo(summary(result))
         if result.interrupted:
+            typer.echo(f"error: {result.params_note}", err=True)
             raise typer.Exit(code=130)
 
     command.__doc__ = f"Optuna search for {metric}; writes the best params to --params (train and {validate} read it)."

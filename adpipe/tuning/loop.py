@@ -98,7 +98,7 @@ def run_tuning(
         raise ValueError(f"--timeout must be a positive number of seconds, got {timeout}")
     if trials is None and timeout is None:
         trials = DEFAULT_TRIALS
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial raises; Ctrl-C's is no warning
     study = open_study(task, storage, study_name, seed, pruner)
     fail_stale_trials(study)
     _enqueue_current_params(task, study)

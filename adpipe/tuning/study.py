@@ -16,7 +16,7 @@ import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
 from adpipe import config
-from adpipe.errors import DataError
+from adpipe.errors import DataError, OptionError
 from adpipe.validation import FoldMetrics, Protocol
 
 DEFAULT_STORAGE = config.DEFAULT_STORAGE
@@ -138,7 +138,7 @@ def make_pruner(kind: str, protocol: Protocol) -> optuna.pruners.BasePruner:
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=protocol.folds, reduction_factor=3)
     if kind == "none":
         return optuna.pruners.NopPruner()
-    raise ValueError(f"--pruner must be one of {list(PRUNERS)}, got {kind!r}")
+    raise OptionError(f"must be one of {', '.join(PRUNERS)}, got {kind!r}", option="--pruner")
 
 
 def masked_url(url: str) -> str:

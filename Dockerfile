@@ -1,0 +1,32 @@
+# The prediction service as a container: the same command the tests start (tests/test_service.py checks it).
+#   make serve          # (or the tasks' train commands) first, so that models/ and reports/ hold what to serve
+#   docker build -t adpipe-serve .
+#   docker run --rm -p 8000:8000 adpipe-serve
+# Models are copied in at build; to serve others without rebuilding, mount a folder over /app/models
+# (and /app/reports for their validation figures): docker run -v "$PWD/models:/app/models:ro" ...
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# LightGBM needs the OpenMP runtime.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+COPY model.py pyproject.toml ./
+COPY adpipe/ adpipe/
+COPY features/ features/
+COPY params/ params/
+COPY models/ models/
+COPY reports/ reports/
+
+RUN useradd --create-home --uid 10001 adpipe
+USER adpipe
+
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"
+# Inside the container the service must listen on every interface for the port mapping to reach it.
+CMD ["python", "model.py", "serve", "--host", "0.0.0.0", "--port", "8000"]

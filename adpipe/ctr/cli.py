@@ -1,0 +1,287 @@
+"""The commands of ``python model.py ctr …`` and their terminal output (read from the typed reports)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from adpipe import cli_support, config
+from adpipe.cli_support import exit_on_error, format_table
+from adpipe.ctr import pipeline
+from adpipe.ctr.evaluation import feature_warnings, seed_approach, validate
+from adpipe.ctr.holdout import holdout
+from adpipe.ctr.params import (
+    HOLDOUT_REPORT,
+    MODEL_FILE,
+    PARAMS_FILE,
+    PREDICTIONS_FILE,
+    SEED_APPROACH_REPORT,
+    VALIDATION_REPORT,
+    parse_features,
+)
+from adpipe.ctr.report import HoldoutReport, ProbabilityFigures, SeedApproachReport, ValidationReport
+from adpipe.ctr.tuning import tune_command
+from adpipe.validation import Protocol
+from features.ctr import FEATURE_GROUPS
+
+app = typer.Typer(
+    help="Click-through prediction on ad impressions: validate (forward in time), train, predict, tune.",
+    add_completion=False,
+    no_args_is_help=True,
+)
+
+DataFile = cli_support.data_option(config.CTR_FILE, "Labelled impressions CSV.")
+ParamsFile = cli_support.params_option(PARAMS_FILE, "Hyperparameters (JSON); the defaults when missing.")
+ModelFile = cli_support.model_option(MODEL_FILE)
+Seed = cli_support.seed_option("Seed of the folds, the encoder and LightGBM.")
+Folds = cli_support.folds_option(5, "K: forward windows, and folds of the random K-fold.")
+Threshold = typer.Option(None, "--threshold", help="Fixed yes/no threshold; default: max F1 in the training part.")
+Imbalance = typer.Option(None, "--imbalance", help="none, weights, oversample or smote [default: params].")
+Calibration = typer.Option(None, "--calibration", help="none, sigmoid or isotonic [default: params].")
+Features = typer.Option(
+    None, "--features", help=f"Comma-separated groups of {', '.join(FEATURE_GROUPS)} [default: params]."
+)
+GroupBy = typer.Option(None, "--group-by", help="Random folds: hold out whole city, country or ad_topic values.")
+Gap = typer.Option(0, "--gap", min=0, help="Forward folds: rows skipped between training window and test block.")
+
+
+@app.command("validate")
+def validate_command(
+    data: Path = DataFile,
+    protocol: str = typer.Option("forward", "--protocol", help="forward or random: which fills the report's keys."),
+    folds: int = Folds,
+    repeats: int = cli_support.repeats_option(3, "How many times the random K-fold is redrawn."),
+    gap: int = Gap,
+    seed: int = Seed,
+    imbalance: str | None = Imbalance,
+    group_by: str | None = GroupBy,
+    threshold: float | None = Threshold,
+    features: str | None = Features,
+    calibration: str | None = Calibration,
+    audit: bool = typer.Option(True, "--audit/--no-audit", help="Score each feature group alone and left out."),
+    params: Path = ParamsFile,
+    report: Path = cli_support.report_option(VALIDATION_REPORT),
+) -> None:
+    """Forward-in-time and random folds side by side: model, baselines, reliability and the feature audit."""
+    with exit_on_error(keeps=report):
+        result = validate(
+            data,
+            protocol,
+            folds,
+            repeats,
+            gap,
+            seed,
+            params,
+            report,
+            group_by=group_by,
+            threshold=threshold,
+            imbalance=imbalance,
+            features=parse_features(features),
+            calibration=calibration,
+            with_audit=audit,
+        )
+    typer.echo(render_validation(result))
+    typer.echo(f"report -> {report}")
+
+
+FIGURE_COLUMNS = ("roc_auc", "±std", "pr_auc", "log_loss", "±std", "brier", "ece", "f1", "precision", "recall")
+
+
+def _figure_row(name: str, protocol: str, f: ProbabilityFigures) -> list[object]:
+    ranking = [f.roc_auc.mean, f.roc_auc.std, f.pr_auc.mean]
+    probability = [f.log_loss.mean, f.log_loss.std, f.brier.mean, f.ece]
+    return [name, protocol, *ranking, *probability, f.f1.mean, f.precision.mean, f.recall.mean]
+
+
+def render_validation(report: ValidationReport) -> str:
+    """The terminal view of a validation report: both protocols, baselines, reliability, audit, warnings."""
+    about, model = report.protocol, report.model
+    balance = "close to balanced" if 0.4 <= about.clicked_share <= 0.6 else "imbalanced"
+    lines = [
+        f"{about.n_rows} impressions ({about.clicked_share:.1%} clicked: {balance}), {report.duplicates_found} "
+        f"exact duplicate rows; model: LightGBM, features {', '.join(model.features)}, imbalance "
+        f"{model.imbalance}, calibration {model.calibration}",
+        *(f"{name}{' (primary)' * (name == report.primary)}: {p.description}" for name, p in report.protocols.items()),
+        "",
+    ]
+    names = {"model": "LightGBM", "base_rate": "base rate (training click rate)", "logistic": "logistic (numeric)"}
+    rows = []
+    for key, name in names.items():
+        for protocol, figures in report.protocols.items():
+            rows.append(_figure_row(name, protocol, figures.model if key == "model" else figures.baselines[key]))
+    lines.append(format_table(["model", "folds", *FIGURE_COLUMNS], rows))
+    gap = report.random_minus_forward
+    lines.append(
+        f"LightGBM, random minus forward: ROC-AUC {gap['roc_auc']:+.4f}, PR-AUC {gap['pr_auc']:+.4f}, "
+        f"log-loss {gap['log_loss']:+.4f}, Brier {gap['brier']:+.4f} (f1, precision, recall at the threshold below; "
+        "baselines at 0.5)"
+    )
+    primary = report.protocols[report.primary].model
+    lines += [
+        f"\nreliability of LightGBM, {report.primary} folds (every held-out prediction; ECE {primary.ece:.4f}):",
+        format_table(
+            ["predicted", "n", "mean predicted", "observed click rate"],
+            [[f"{b.lower:.1f}-{b.upper:.1f}", b.n, b.predicted, b.observed] for b in primary.reliability],
+        ),
+    ]
+    if report.audit:
+        lines.append(render_audit(report))
+    lines += report.warnings
+    report_rows = [[label, r.precision, r.recall, r.f1, r.support] for label, r in model.classification_report.items()]
+    lines += [
+        f"\n{report.primary} folds, threshold ({about.threshold}): {model.threshold.mean:.3f} ± "
+        f"{model.threshold.std:.3f}",
+        "LightGBM classification report (mean over folds; support summed over folds):",
+        format_table(["clicked", "precision", "recall", "f1", "support"], report_rows),
+    ]
+    return "\n".join(lines)
+
+
+def render_audit(report: ValidationReport) -> str:
+    """The audit table and the flagged groups' reasons."""
+    rows = [
+        [
+            *(row.group, row.forward_auc, row.random_auc, row.random_auc - row.forward_auc, row.new_values_auc),
+            *(row.without_forward_auc, row.without_random_auc, "FLAGGED" if row.flagged else "ok"),
+        ]
+        for row in report.audit
+    ]
+    header = ["group", "alone: forward", "random", "random-forward", "new values", "without it: forward", "random", ""]
+    everything = report.audit_all_groups
+    lines = [
+        "\naudit: ROC-AUC of each feature group alone, and of the model with all groups but it "
+        "(forward folds, and the first random draw); 'new values': forward, held-out values never seen in training",
+        format_table(header, rows),
+    ]
+    if everything is not None:
+        lines.append(
+            f"all groups: forward {everything.forward_auc:.4f}, random {everything.random_auc:.4f}, "
+            f"new values {everything.new_values_auc:.4f}"
+        )
+    lines += [f"flagged {row.group}: {row.reason}" for row in report.audit if row.flagged]
+    return "\n".join(lines)
+
+
+@app.command("train")
+def train_command(
+    data: Path = DataFile,
+    params: Path = ParamsFile,
+    model: Path = ModelFile,
+    seed: int = Seed,
+    threshold: float | None = Threshold,
+    imbalance: str | None = Imbalance,
+    features: str | None = Features,
+    calibration: str | None = Calibration,
+) -> None:
+    """Fit the model on every labelled row, choose its threshold, and save both."""
+    with exit_on_error(keeps=model):
+        metadata = pipeline.train(
+            data,
+            params,
+            model,
+            seed,
+            threshold=threshold,
+            imbalance=imbalance,
+            features=parse_features(features),
+            calibration=calibration,
+        )
+    chosen = metadata["params"]
+    typer.echo(
+        f"trained on {metadata['n_rows']} rows (features {', '.join(chosen['features'])}, imbalance "
+        f"{chosen['imbalance']}, calibration {chosen['calibration']}); threshold {metadata['threshold']:.3f} "
+        f"({metadata['threshold_rule']}) -> {model}"
+    )
+    for line in feature_warnings(chosen["features"], None):
+        typer.echo(line)
+
+
+@app.command("predict")
+def predict_command(
+    input_file: Path = typer.Option(..., "--input", help="Impressions CSV without the label."),
+    output: Path = typer.Option(PREDICTIONS_FILE, "--output", help="The CSV to write."),
+    model: Path = ModelFile,
+) -> None:
+    """Write the input's rows with click_probability and clicked (0/1 at the saved threshold)."""
+    with exit_on_error(keeps=output):
+        rows = pipeline.predict(input_file, output, model)
+    typer.echo(f"wrote {len(rows)} rows ({int(rows['clicked'].sum())} predicted clicks) to {output}")
+
+
+@app.command("holdout")
+def holdout_command(
+    data: Path = DataFile,
+    months: int = typer.Option(1, "--months", min=1, help="The last calendar months that make the export."),
+    folds: int = cli_support.folds_option(5, "Forward windows of the training part's validation (the promise)."),
+    seed: int = Seed,
+    features: str | None = Features,
+    params: Path = ParamsFile,
+    out_dir: Path | None = typer.Option(None, "--out-dir", help="Keep the CSV files, model and predictions here."),
+    report: Path = cli_support.report_option(HOLDOUT_REPORT),
+) -> None:
+    """Another export: the last months and their cities held out; train, predict it, score vs the forward promise."""
+    with exit_on_error(keeps=report):
+        result = holdout(
+            data, months, params, report, folds=folds, seed=seed, features=parse_features(features), out_dir=out_dir
+        )
+    typer.echo(render_holdout(result))
+    typer.echo(f"report -> {report}")
+
+
+def render_holdout(report: HoldoutReport) -> str:
+    """The terminal view of the export check."""
+    seen = ", ".join(f"{column} {share:.0%}" for column, share in report.seen_in_training.items())
+    rows = [
+        [name, s.promised_auc.mean, s.promised_auc.std, s.roc_auc, s.roc_auc - s.promised_auc.mean, s.log_loss, s.brier]
+        for name, s in report.models.items()
+    ]
+    return "\n".join(
+        [
+            f"export: {', '.join(report.months)}, {report.n_export} impressions "
+            f"({report.clicked_share['export']:.1%} clicked); training: {report.n_train} earlier impressions "
+            f"({report.clicked_share['train']:.1%} clicked), {report.n_removed_for_cities} more left out for "
+            "sharing a city with the export",
+            f"export values seen in training (share of rows): {seen}",
+            f"LightGBM features: {', '.join(report.features)}",
+            format_table(
+                ["model", "promised (forward AUC)", "±std", "export AUC", "export - promised", "log_loss", "brier"],
+                rows,
+            ),
+        ]
+    )
+
+
+@app.command("seed-approach")
+def seed_approach_command(
+    data: Path = DataFile,
+    folds: int = cli_support.folds_option(5, "K of the honest grouped K-fold."),
+    repeats: int = cli_support.repeats_option(3),
+    seed: int = Seed,
+    report: Path = cli_support.report_option(SEED_APPROACH_REPORT),
+) -> None:
+    """The seed project's random forest: its leaky figure (scored on rows it was fitted on) and its honest one."""
+    with exit_on_error(keeps=report):
+        result = seed_approach(data, Protocol(folds=folds, repeats=repeats, seed=seed), report)
+    typer.echo(render_seed_approach(result))
+    typer.echo(f"report -> {report}")
+
+
+def render_seed_approach(report: SeedApproachReport) -> str:
+    """The terminal view of the seed approach's two figures."""
+    leaky, honest = report.leaky, report.honest
+    protocol = honest.protocol
+    rows = [
+        [f"leaky: {leaky.how}", leaky.accuracy, leaky.roc_auc],
+        [
+            f"honest: {protocol['folds']} folds x {protocol['repeats']} repeats, seed {protocol['seed']}, "
+            "identical rows grouped",
+            honest.accuracy.mean,
+            honest.roc_auc.mean,
+        ],
+    ]
+    return "\n".join(
+        [f"random forest on {', '.join(report.features)}", format_table(["scored", "accuracy", "roc_auc"], rows)]
+    )
+
+
+app.command("tune")(tune_command)

@@ -1,0 +1,87 @@
+"""What ``params/ctr.json`` may hold, its defaults, and the paths of the CTR task's files.
+
+A params file that names an unknown key, feature group, imbalance strategy, calibration or LightGBM
+parameter is refused with one line (:func:`check_params`), so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from adpipe import config
+from adpipe.errors import DataError, OptionError
+from adpipe.params import apply_options, check_params_file, lightgbm_keys, read_params_file
+from features.ctr import DEFAULT_GROUPS, FEATURE_GROUPS
+
+TASK = "ctr"
+MODEL_FILE = config.MODELS_DIR / "ctr.joblib"
+PARAMS_FILE = config.PARAMS_DIR / "ctr.json"
+VALIDATION_REPORT = config.REPORTS_DIR / "ctr_validation.json"
+SEED_APPROACH_REPORT = config.REPORTS_DIR / "ctr_seed_approach.json"
+HOLDOUT_REPORT = config.REPORTS_DIR / "ctr_holdout.json"
+PREDICTIONS_FILE = config.PREDICTIONS_DIR / "ctr_predictions.csv"
+
+IMBALANCE_STRATEGIES = ("none", "weights", "oversample", "smote")
+# "sigmoid" and "isotonic" wrap LightGBM in CalibratedClassifierCV, fitted on inner folds of the training part.
+CALIBRATIONS = ("none", "sigmoid", "isotonic")
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "task": TASK,
+    "features": list(DEFAULT_GROUPS),
+    "imbalance": "none",
+    "calibration": "none",
+    "lightgbm": {
+        "n_estimators": 600,
+        "learning_rate": 0.04,
+        "num_leaves": 15,
+        "min_child_samples": 20,
+        "subsample": 0.8,
+        "subsample_freq": 1,
+        "colsample_bytree": 1.0,
+        "reg_lambda": 5.0,
+    },
+    "source": {"kind": "default", "note": "hand-set defaults (see docs/ctr.md)"},
+}
+_LIGHTGBM_KEYS = lightgbm_keys(managed={"class_weight"})
+
+
+def parse_features(text: str | None) -> list[str] | None:
+    """``--features numeric,gender,text`` as a list of group names (``None`` when the option is not given)."""
+    if text is None:
+        return None
+    groups = list(dict.fromkeys(group.strip() for group in text.split(",") if group.strip()))
+    unknown = [group for group in groups if group not in FEATURE_GROUPS]
+    if unknown or not groups:
+        raise OptionError(f"must list some of {', '.join(FEATURE_GROUPS)}; got {text!r}", option="--features")
+    return groups
+
+
+def check_params(params: Any, source: str | Path = "params") -> dict[str, Any]:
+    """Refuse unknown keys, feature groups, choices or LightGBM parameters; fill in defaults."""
+    checked = check_params_file(
+        params,
+        source,
+        task=TASK,
+        defaults=DEFAULT_PARAMS,
+        allowed_lightgbm=_LIGHTGBM_KEYS,
+        choices={"imbalance": IMBALANCE_STRATEGIES, "calibration": CALIBRATIONS},
+    )
+    features = checked["features"]
+    if not isinstance(features, list) or not features or len(set(features)) != len(features):
+        raise DataError(f"'features' must be a non-empty list of distinct groups, got {features!r}", path=source)
+    unknown = [group for group in features if group not in FEATURE_GROUPS]
+    if unknown:
+        raise DataError(f"unknown feature group(s) {unknown}; known: {', '.join(FEATURE_GROUPS)}", path=source)
+    return checked
+
+
+def load_params(
+    path: str | Path = PARAMS_FILE, *, features: list[str] | None = None, **options: str | None
+) -> dict[str, Any]:
+    """The params file, checked (the defaults while the default file does not exist yet), with the command-line
+    ``features`` (see :func:`parse_features`) and ``options`` (``imbalance``, ``calibration``) that were given."""
+    params = read_params_file(path, default=PARAMS_FILE)
+    checked = dict(DEFAULT_PARAMS) if params is None else check_params(params, path)
+    checked = apply_options(checked, {"imbalance": IMBALANCE_STRATEGIES, "calibration": CALIBRATIONS}, **options)
+    return checked if features is None else {**checked, "features": features}

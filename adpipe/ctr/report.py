@@ -1,0 +1,235 @@
+"""The typed reports of ``ctr validate`` (``reports/ctr_validation.json``), ``ctr seed-approach`` and
+``ctr holdout``. Field names are the JSON keys; scripts read the files.
+
+``ctr_validation.json`` keeps, for the protocol that ran (``primary``), the keys it always had (``protocol``,
+``model``, ``baselines`` ``majority``/``logistic``, ``duplicates_found``), and adds ``protocols`` (forward and
+random side by side: probability quality, reliability, baselines), ``random_minus_forward`` and ``audit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from adpipe.reports import MeanStd, from_dict
+from adpipe.validation import FoldMetrics, mean_std, summarize_binary
+
+RELIABILITY_BINS = 10
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    """One class's mean precision, recall and F1 over the folds, and its support summed over them."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class BinarySummary:
+    """A binary classifier's yes/no figures over the folds (:func:`adpipe.validation.summarize_binary`)."""
+
+    roc_auc: MeanStd
+    accuracy: MeanStd
+    precision: MeanStd
+    recall: MeanStd
+    f1: MeanStd
+    classification_report: dict[str, ClassReport]
+    confusion: list[list[int]]
+
+    @classmethod
+    def from_folds(cls, results: Sequence[FoldMetrics], **extra: Any) -> Any:
+        return from_dict(cls, {**summarize_binary(results), **extra})
+
+
+@dataclass(frozen=True)
+class ModelSummary(BinarySummary):
+    """The click model over the folds, with its threshold and the params it was built from."""
+
+    threshold: MeanStd
+    features: list[str]
+    imbalance: str
+    calibration: str
+    params_source: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    """Held-out impressions whose predicted probability fell in ``[lower, upper)``: how many, the mean
+    prediction and the observed click rate."""
+
+    lower: float
+    upper: float
+    n: int
+    predicted: float
+    observed: float
+
+
+def reliability_table(truth: np.ndarray, probability: np.ndarray) -> tuple[list[ReliabilityBin], float]:
+    """Predicted vs observed click rate in :data:`RELIABILITY_BINS` equal-width bins (empty bins left out),
+    and the expected calibration error: the bins' |predicted - observed|, weighted by their share of rows."""
+    edges = np.linspace(0.0, 1.0, RELIABILITY_BINS + 1)
+    which = np.clip(np.digitize(probability, edges[1:-1]), 0, RELIABILITY_BINS - 1)
+    bins, ece = [], 0.0
+    for number in range(RELIABILITY_BINS):
+        inside = which == number
+        if not inside.any():
+            continue
+        predicted, observed = float(probability[inside].mean()), float(truth[inside].mean())
+        lower, upper = float(edges[number]), float(edges[number + 1])
+        bins.append(ReliabilityBin(lower, upper, int(inside.sum()), predicted, observed))
+        ece += inside.mean() * abs(predicted - observed)
+    return bins, float(ece)
+
+
+@dataclass(frozen=True)
+class ProbabilityFigures:
+    """What a CTR team reads, over the folds: ranking (ROC-AUC, PR-AUC), probability quality (log-loss,
+    Brier, the reliability table and its ECE, pooled over every held-out prediction) and the yes/no
+    figures at the model's threshold."""
+
+    roc_auc: MeanStd
+    pr_auc: MeanStd
+    log_loss: MeanStd
+    brier: MeanStd
+    ece: float
+    f1: MeanStd
+    precision: MeanStd
+    recall: MeanStd
+    reliability: list[ReliabilityBin]
+
+    @classmethod
+    def from_folds(cls, results: Sequence[FoldMetrics]) -> ProbabilityFigures:
+        truth = np.concatenate([r["truth"] for r in results])
+        probability = np.concatenate([r["probability"] for r in results])
+        bins, ece = reliability_table(truth, probability)
+        names = ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall")
+        figures = {name: MeanStd(**mean_std([r[name] for r in results])) for name in names}
+        return cls(**figures, ece=ece, reliability=bins)
+
+
+@dataclass(frozen=True)
+class ProtocolFigures:
+    """One protocol's figures: the model and the baselines (``base_rate``, ``logistic``) on the same folds."""
+
+    description: str
+    model: ProbabilityFigures
+    baselines: dict[str, ProbabilityFigures]
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One feature group: alone, and the model with every group but this one, under both protocols.
+
+    ``new_values_auc``: the group alone on the forward folds, its held-out impressions given values no
+    training row has (:func:`features.ctr.with_new_values`): what is left on another export.
+    """
+
+    group: str
+    forward_auc: float
+    random_auc: float
+    new_values_auc: float
+    without_forward_auc: float
+    without_random_auc: float
+    flagged: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class AuditScore:
+    """The model with every feature group, under both protocols and on new values."""
+
+    forward_auc: float
+    random_auc: float
+    new_values_auc: float
+
+
+@dataclass(frozen=True)
+class ValidationProtocol:
+    """How the folds of the primary protocol were drawn, and what the data held."""
+
+    name: str
+    folds: int
+    repeats: int
+    seed: int
+    gap: int
+    stratified: bool
+    groups: str
+    n_groups: int
+    n_rows: int
+    clicked_share: float
+    threshold: str
+    data: str
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The model and its baselines on the folds of the primary protocol (top-level keys), both protocols side
+    by side (``protocols``), and the feature-group audit."""
+
+    protocol: ValidationProtocol
+    model: ModelSummary
+    baselines: dict[str, BinarySummary]
+    duplicates_found: int
+    primary: str
+    protocols: dict[str, ProtocolFigures]
+    random_minus_forward: dict[str, float]
+    audit: list[AuditRow]
+    audit_all_groups: AuditScore | None
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class LeakyScore:
+    """The seed project's way: fitted on every row, scored on a part of those same rows."""
+
+    how: str
+    accuracy: float
+    roc_auc: float
+
+
+@dataclass(frozen=True)
+class HonestSummary(BinarySummary):
+    """The same forest through grouped folds."""
+
+    protocol: dict[str, int]
+    groups: str
+
+
+@dataclass(frozen=True)
+class SeedApproachReport:
+    features: list[str]
+    leaky: LeakyScore
+    honest: HonestSummary
+
+
+@dataclass(frozen=True)
+class ExportScore:
+    """A model trained on the training part and scored on the held-out export, beside what forward
+    validation of that training part promised."""
+
+    promised_auc: MeanStd
+    roc_auc: float
+    log_loss: float
+    brier: float
+
+
+@dataclass(frozen=True)
+class HoldoutReport:
+    """Another export made from the reference file: its last ``months`` held out, and every impression of a
+    city seen in them removed from training; which of its values training has seen, and the scores."""
+
+    months: list[str]
+    n_train: int
+    n_export: int
+    n_removed_for_cities: int
+    seen_in_training: dict[str, float]
+    clicked_share: dict[str, float]
+    features: list[str]
+    models: dict[str, ExportScore]
+    data: str

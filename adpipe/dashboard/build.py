@@ -1,0 +1,43 @@
+"""The page in order: overview, main task, CTR, ROAS and funnel, segments and conversion, scale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adpipe import config
+from adpipe.clickstream.tuning import DEFAULT_STUDY
+from adpipe.dashboard import ctr, main_task, roas, scale, segments
+from adpipe.dashboard.page import Card, Section, render, write_page
+from adpipe.dashboard.sources import Sources
+
+TITLE = "adpipe: every task's validated results"
+
+
+def overview(cards: list[Card]) -> Section:
+    intro = (
+        "One card per task: its headline figure on held-out data, the baseline measured on the same folds, and "
+        "whether the signal is real (green: it beats its reference; red: it does not; grey: not measured yet)."
+    )
+    return Section("overview", "Overview", intro, cards=cards)
+
+
+def build(
+    output: Path,
+    *,
+    storage: str = config.DEFAULT_STORAGE,
+    study: str = DEFAULT_STUDY,
+    root: Path = config.PROJECT_ROOT,
+) -> Path:
+    """Read every task's saved results (under ``root``) and write the page atomically."""
+    sources = Sources(root)
+    built = [
+        main_task.section(sources, storage=storage, study=study),
+        ctr.section(sources),
+        roas.section(sources),
+        segments.section(sources),
+        scale.section(sources),
+    ]
+    sections = [section for section, _ in built]
+    cards = [card for _, section_cards in built for card in section_cards]
+    html = render([overview(cards), *sections], title=TITLE, sources=sources.read)
+    return write_page(output, html)

@@ -1,0 +1,152 @@
+"""What the page is made of, and how it becomes one HTML file.
+
+A section is a list of panels. A panel is a plotly figure or a table, always with a title, a one-line caption
+saying what to read in it and the protocol and baseline behind its numbers; or a note saying which command fills
+it. The page embeds plotly.js once (no CDN), so the file opens offline and can be mailed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+import plotly.graph_objects as go
+import plotly.io as pio
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
+
+from adpipe.io import write_bytes_atomic
+from adpipe.reports import MeanStd
+
+# One colour per role, the same in every figure: the model, its baseline, a reference (shuffled data, chance).
+MODEL_COLOUR = "#1f77b4"
+BASELINE_COLOUR = "#7f7f7f"
+REFERENCE_COLOUR = "#d62728"
+CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
+
+_PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A small table; numbers are formatted by the section that builds it."""
+
+    header: Sequence[str]
+    rows: Sequence[Sequence[object]]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One figure or table with what a reader needs to trust it."""
+
+    title: str
+    caption: str
+    basis: str
+    figure: go.Figure | None = None
+    table: Table | None = None
+
+    def __post_init__(self) -> None:
+        if (self.figure is None) == (self.table is None):
+            raise ValueError(f"panel {self.title!r} needs exactly one of a figure and a table")
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A panel whose input does not exist yet: what it would show and the command that produces it."""
+
+    title: str
+    command: str
+    reason: str = "its input has not been produced yet"
+
+
+@dataclass(frozen=True)
+class Card:
+    """An overview card: a task's headline figure beside its baseline and the verdict on its signal."""
+
+    task: str
+    headline: str
+    baseline: str
+    verdict: str
+    real: bool | None  # True: signal beats its reference; False: it does not; None: no verdict yet
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the page: the anchor ``key`` (also the browser test's handle), panels, overview cards."""
+
+    key: str
+    title: str
+    intro: str
+    panels: Sequence[Panel | Missing] = ()
+    cards: Sequence[Card] = ()
+
+
+def figure(
+    fig: go.Figure,
+    title: str,
+    x_title: str,
+    y_title: str,
+    *,
+    height: int = 420,
+    legend: bool = True,
+    legend_rows: int = 1,
+    subplot_titles: bool = False,
+) -> go.Figure:
+    """The page's look for a plotly figure: its title, both axis titles (with units), the legend in rows
+    between the title and the plot (above the subplot titles, if any), a height that leaves the plot its room."""
+    rows = legend_rows if legend else 0
+    extra = 24 * max(rows - 1, 0) + (26 if subplot_titles else 0)
+    total = height + extra
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "xanchor": "left", "y": 1 - 12 / total, "yanchor": "top"},
+        template="plotly_white",
+        height=total,
+        margin={"l": 70, "r": 30, "t": 50 + 26 * rows + (26 if subplot_titles else 0), "b": 60},
+        showlegend=legend,
+        legend={"orientation": "h", "yref": "container", "yanchor": "top", "y": 1 - 44 / total, "x": 0.0},
+        font={"size": 13},
+    )
+    fig.update_xaxes(title_text=x_title)
+    fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def mean_std(value: MeanStd, digits: int = 4) -> str:
+    """A figure over folds as the page prints it everywhere: mean ± std."""
+    return f"{value.mean:.{digits}f} ± {value.std:.{digits}f}"
+
+
+def render(sections: Sequence[Section], *, title: str, sources: Sequence[str]) -> str:
+    """The whole page as one HTML string: plotly.js once, then every section in order."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("adpipe.dashboard", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    numbers = itertools.count()
+
+    def plot(fig: go.Figure) -> Markup:  # stable element ids: the same results give the same page
+        div_id = f"figure-{next(numbers)}"
+        return Markup(pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id, config=_PLOTLY_CONFIG))
+
+    environment.filters["plot"] = plot
+    environment.tests["missing"] = lambda panel: isinstance(panel, Missing)
+    template = environment.get_template("index.html.j2")
+    return template.render(
+        title=title,
+        sections=sections,
+        sources=sources,
+        built=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        plotlyjs=Markup(get_plotlyjs()),
+    )
+
+
+def write_page(path: Path, html: str) -> Path:
+    """Write the page atomically, so a failed build leaves the previous one in place."""
+    return write_bytes_atomic(path, html.encode("utf-8"))

@@ -1,0 +1,75 @@
+"""The scale section: feature-build throughput and peak memory by input size, per engine, from
+``reports/bench.json`` (``make bench``, about 15 minutes: never run by ``make report``).
+
+The benchmark has no typed report yet, so its JSON is read as a plain mapping here; switch to its dataclass
+when it lands.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+from adpipe import bench
+from adpipe.dashboard.page import CLASS_COLOURS, Card, Missing, Panel, Section, figure
+from adpipe.dashboard.sources import Sources
+
+
+def _engines(report: dict[str, Any]) -> list[str]:
+    return [e for e in bench.ENGINES if any(e in size for size in report["sizes"])]
+
+
+def _basis(report: dict[str, Any]) -> str:
+    protocol, machine = report["protocol"], report["machine"]
+    return (
+        f"reports/bench.json: {protocol['statistic']} of up to {protocol['repeats']} runs; {protocol['timed']}; "
+        f"{protocol['data']}; {report['cores']} cores ({machine.get('cpu', 'cpu unknown')}). Baseline: plain pandas."
+    )
+
+
+def by_size(report: dict[str, Any], key: str, title: str, y_title: str, caption: str) -> Panel:
+    fig = go.Figure()
+    for engine, colour in zip(_engines(report), CLASS_COLOURS, strict=False):
+        sizes = [size for size in report["sizes"] if engine in size]
+        fig.add_scatter(
+            x=[size["sessions"] for size in sizes],
+            y=[size[engine][key] for size in sizes],
+            mode="lines+markers",
+            name=engine,
+            line={"color": colour},
+            hovertemplate="%{x:,} sessions: %{y:,.0f}<extra>" + engine + "</extra>",
+        )
+    fig.update_xaxes(type="log", dtick=1)
+    fig.update_yaxes(type="log")
+    return Panel(
+        title=title,
+        caption=caption,
+        basis=_basis(report),
+        figure=figure(fig, title, "sessions in the input (log scale)", y_title),
+    )
+
+
+def section(sources: Sources) -> tuple[Section, list[Card]]:
+    """The scale section; no overview card (it measures speed, not a signal)."""
+    report = sources.json(bench.BENCH_REPORT, "Throughput and peak memory by input size", "make bench")
+    intro = "How the per-user feature build scales with the number of sessions, for each engine (log-log)."
+    if isinstance(report, Missing):
+        return Section("scale", "Scale", intro, [report]), []
+    panels: list[Panel | Missing] = [
+        by_size(
+            report,
+            "sessions_per_s",
+            "Feature-build throughput",
+            "sessions per second (log scale)",
+            "Higher is faster; a line that falls as the input grows does not scale linearly.",
+        ),
+        by_size(
+            report,
+            "peak_rss_mb",
+            "Peak memory",
+            "peak resident memory (MB, log scale)",
+            "Lower is better; compare with the session CSV's size to see how much memory a row costs.",
+        ),
+    ]
+    return Section("scale", "Scale", intro, panels), []

@@ -1,0 +1,211 @@
+"""The segments and conversion section: is there structure in the users, and does anything predict conversion?
+
+Read from ``reports/segments_<source>.json`` (:class:`~adpipe.segments.report.SegmentsReport`), the profile
+tables ``reports/segments_<source>_profile.csv``, the saved segment models and ``reports/conversion_validation.json``
+(:class:`~adpipe.conversion.report.ConversionReport`). The 2-D projection is computed here: PCA (unsupervised) of
+the inputs the saved model's own preprocessing makes, coloured by the segment it assigns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from sklearn.decomposition import PCA
+
+from adpipe import config, conversion
+from adpipe import segments as segmentation
+from adpipe.conversion.report import ConversionReport
+from adpipe.dashboard.page import (
+    BASELINE_COLOUR,
+    CLASS_COLOURS,
+    MODEL_COLOUR,
+    REFERENCE_COLOUR,
+    Card,
+    Missing,
+    Panel,
+    Section,
+    Table,
+    figure,
+)
+from adpipe.dashboard.sources import Sources
+from adpipe.segments.report import SegmentsReport
+
+PROFILE_FEATURES = 6
+SOURCE_NAMES = {"profiles": "ad-platform user profiles", "clickstream": "ClickStream users (train + test)"}
+_Z_SUFFIX = " vs base (sd)"
+
+
+def silhouette_by_k(report: SegmentsReport, source: str) -> Panel:
+    ks = [row.k for row in report.per_k]
+    shuffled = [row.shuffled_silhouette for row in report.per_k]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=ks,
+        y=[s.mean for s in shuffled],
+        error_y={"type": "data", "array": [3 * s.std for s in shuffled]},
+        name="shuffled columns (± 3 std)",
+        mode="lines+markers",
+        line={"color": REFERENCE_COLOUR, "dash": "dot"},
+    )
+    fig.add_scatter(
+        x=ks,
+        y=[row.silhouette for row in report.per_k],
+        name="real data",
+        mode="lines+markers",
+        line={"color": MODEL_COLOUR},
+    )
+    fig.add_vline(x=report.chosen_k, line_color=BASELINE_COLOUR, line_dash="dash")
+    fig.update_xaxes(dtick=1)
+    return Panel(
+        title=f"Silhouette by k: {source}",
+        caption=f"Structure is real only where the real silhouette clears the shuffled-data reference; verdict: "
+        f"{report.structure} (gap {report.gap:.3f} at k={report.chosen_k}, margin {report.margin}).",
+        basis=f"KMeans ({report.n_init} inits, seed {report.seed}) on {report.n_users} {SOURCE_NAMES[source]}; "
+        f"reference: {report.shuffles.n_shuffles} fits with every column permuted on its own; bootstrap stability "
+        f"(adjusted Rand) {report.stability.adjusted_rand.mean:.2f}.",
+        figure=figure(fig, f"Silhouette by k, {SOURCE_NAMES[source]}", "number of segments k", "silhouette (-1 to 1)"),
+    )
+
+
+def projection(source: segmentation.Source, model: Any, metadata: dict[str, Any], sources: Sources) -> Panel:
+    # Profiles are read under the sources' root; ClickStream users from the project's train/ and test/ together.
+    profiles = sources.path(config.PROFILES_FILE) if source is segmentation.Source.profiles else None
+    data = segmentation.load_source(source, profiles, outcomes_required=False)
+    labels = segmentation.assign_segments(model, metadata, data.features)
+    encoded = model.named_steps["prepare"].transform(data.features)
+    points = PCA(n_components=2, random_state=metadata["seed"]).fit(encoded)
+    xy = points.transform(encoded)
+    fig = go.Figure()
+    for segment, colour in zip(np.unique(labels), CLASS_COLOURS, strict=False):
+        at = labels == segment
+        fig.add_scatter(
+            x=xy[at, 0],
+            y=xy[at, 1],
+            mode="markers",
+            name=f"segment {segment} ({at.sum()})",
+            marker={"color": colour, "size": 5, "opacity": 0.6},
+        )
+    explained = points.explained_variance_ratio_
+    return Panel(
+        title=f"Segments in 2-D: {source.value}",
+        caption="Users on the two directions of largest variance of the model's inputs; well separated colours "
+        "mean distinct segments, mixed colours mean the split is arbitrary.",
+        basis=f"PCA of the saved model's preprocessed inputs ({explained.sum():.0%} of the variance shown); "
+        f"segments assigned by the saved KMeans; descriptive.",
+        figure=figure(
+            fig, f"Segments projected on 2 principal components, {source.value}", "component 1", "component 2"
+        ),
+    )
+
+
+def profile_table(profile: pd.DataFrame, source: str) -> Panel:
+    scores = [c for c in profile.columns if c.endswith(_Z_SUFFIX)]
+    segments = profile[profile["segment"].astype(str) != "all"]
+    spread = segments[scores].abs().max().sort_values(ascending=False).index[:PROFILE_FEATURES]
+    header = ["segment", "users", "share", "description", *(c.removesuffix(_Z_SUFFIX) for c in spread)]
+    rows = [
+        [row["segment"], row["size"], f"{row['share']:.0%}", row["description"], *(f"{row[c]:+.2f}" for c in spread)]
+        for _, row in segments.iterrows()
+    ]
+    return Panel(
+        title=f"Segment profiles: {source}",
+        caption=f"Each segment against all users on the {len(spread)} inputs that separate them most, in standard "
+        "deviations (or share differences for categories) from the whole population.",
+        basis=f"reports/segments_{source}_profile.csv; descriptive.",
+        table=Table(header, rows),
+    )
+
+
+def permutation_test(report: ConversionReport) -> Panel:
+    test = report.permutation_test
+    names = list(test.models)
+    models = list(test.models.values())
+    fig = go.Figure()
+    fig.add_scatter(
+        x=names,
+        y=[m.null_r2_gain.mean for m in models],
+        error_y={"type": "data", "array": [2 * m.null_r2_gain.std for m in models]},
+        mode="markers",
+        name="shuffled target (mean ± 2 std)",
+        marker={"color": REFERENCE_COLOUR, "size": 10, "symbol": "line-ew-open", "line": {"width": 3}},
+    )
+    fig.add_scatter(
+        x=names,
+        y=[m.r2_gain for m in models],
+        mode="markers",
+        name="real target",
+        marker={"color": MODEL_COLOUR, "size": 12},
+        customdata=[[m.p_value, m.p_value_adjusted] for m in models],
+        hovertemplate="%{x}: gain %{y:.4f}, p %{customdata[0]:.3f}, adjusted %{customdata[1]:.3f}<extra></extra>",
+    )
+    fig.add_hline(y=0, line_color=BASELINE_COLOUR)
+    return Panel(
+        title="Conversion: permutation test",
+        caption=f"Each model's R² gain over the mean baseline with the real conversion rates against shuffled ones; "
+        f"a real dot inside the null's band is no signal. {report.verdict}",
+        basis=f"{test.statistic}; {test.n_permutations} shuffles, seed {test.seed}; {test.method}. "
+        "The report keeps the null's mean and std, not each shuffle, so no histogram is drawn.",
+        figure=figure(fig, "R² gain over the mean baseline: real vs shuffled target", "model", "R² gain (R² points)"),
+    )
+
+
+def cards(reports: dict[str, SegmentsReport | Missing], conversion_report: ConversionReport | Missing) -> list[Card]:
+    result = []
+    for source, report in reports.items():
+        if isinstance(report, Missing):
+            result.append(Card(f"Segments: {source}", "not fitted yet", "-", f"run {report.command}", None))
+            continue
+        reference = report.shuffled_silhouette
+        result.append(
+            Card(
+                f"Segments: {source}",
+                f"k={report.chosen_k}, silhouette {report.silhouette:.3f}",
+                f"shuffled columns {reference.mean:.3f} ± {reference.std:.3f}",
+                f"structure: {report.structure}",
+                report.structure != "none",
+            )
+        )
+    if isinstance(conversion_report, Missing):
+        result.append(Card("Conversion rate", "not validated yet", "-", f"run {conversion_report.command}", None))
+    else:
+        baseline = conversion_report.baseline.r2
+        result.append(
+            Card(
+                "Conversion rate",
+                f"chosen: {conversion_report.chosen}",
+                f"mean baseline R² {baseline.mean:.3f} ± {baseline.std:.3f}",
+                conversion_report.verdict,
+                conversion_report.signal,
+            )
+        )
+    return result
+
+
+def section(sources: Sources) -> tuple[Section, list[Card]]:
+    """The segments and conversion section and its overview cards."""
+    panels: list[Panel | Missing] = []
+    reports: dict[str, SegmentsReport | Missing] = {}
+    for source in segmentation.Source:
+        name = source.value
+        report = sources.report(segmentation.report_path(source), SegmentsReport, f"Segments: {name}", "make segments")
+        reports[name] = report
+        if isinstance(report, Missing):
+            panels.append(report)
+            continue
+        panels.append(silhouette_by_k(report, name))
+        saved = sources.model(segmentation.model_path(source), segmentation.TASK, f"2-D: {name}", "make segments")
+        panels.append(saved if isinstance(saved, Missing) else projection(source, *saved, sources))
+        profile = sources.csv(segmentation.profile_path(source), f"Profiles: {name}", "make segments")
+        panels.append(profile if isinstance(profile, Missing) else profile_table(profile, name))
+    conversion_report = sources.report(
+        conversion.VALIDATION_REPORT, ConversionReport, "Conversion: permutation test", "make conversion"
+    )
+    panels.append(conversion_report if isinstance(conversion_report, Missing) else permutation_test(conversion_report))
+    intro = (
+        "Segments of users (KMeans) judged against the same data with its columns shuffled, and whether any model "
+        "predicts a user's conversion rate better than its mean."
+    )
+    return Section("segments", "Segments and conversion", intro, panels), cards(reports, conversion_report)

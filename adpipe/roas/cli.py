@@ -1,0 +1,170 @@
+"""The ``model.py roas`` commands and their terminal output, read from the typed reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from adpipe import cli_support, config
+from adpipe.cli_support import exit_on_error, format_table
+from adpipe.roas import evaluation
+from adpipe.roas.models import LABELS
+from adpipe.roas.report import (
+    METRICS,
+    CampaignProtocol,
+    FunnelValidationReport,
+    RegressionSummary,
+    RoasValidationReport,
+    SetAside,
+)
+from adpipe.validation import Protocol
+from features.campaigns import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, FUNNEL_TARGETS, GROUP, Mode, SummaryBy
+
+app = typer.Typer(
+    help="Return on ad spend and the click-to-conversion funnel on the Facebook campaign data: every model on "
+    f"folds grouped by {GROUP} and on plain folds, beside mean and median baselines.",
+    add_completion=False,
+    no_args_is_help=True,
+)
+
+Data = cli_support.data_option(config.CAMPAIGNS_FILE, "The campaign CSV (KAG_conversion_data.csv layout).")
+ValueEnquiry = typer.Option(
+    DEFAULT_VALUE_ENQUIRY, "--value-enquiry", min=0.0, help="Value of one enquiry (Total_Conversion)."
+)
+ValueSale = typer.Option(DEFAULT_VALUE_SALE, "--value-sale", min=0.0, help="Value of one sale (Approved_Conversion).")
+Folds = cli_support.folds_option(evaluation.PROTOCOL.folds)
+Repeats = cli_support.repeats_option(evaluation.PROTOCOL.repeats)
+Seed = cli_support.seed_option()
+ModelFile = cli_support.model_option(evaluation.MODEL_FILE, "Where the fitted ROAS model is saved / read.")
+_HEADER = ["model", "r2", "±std", "mae", "±std", "spearman", "±std"]
+
+
+def _figures(summary: RegressionSummary) -> list[float]:
+    return [v for m in METRICS for v in (summary.metric(m).mean, summary.metric(m).std)]
+
+
+def _protocol_line(protocol: CampaignProtocol, set_aside: SetAside) -> str:
+    return (
+        f"{protocol.folds} folds x {protocol.repeats} repeats, seed {protocol.seed}; {protocol.n_rows} ads in "
+        f"{protocol.n_groups} {GROUP}s; {set_aside.rows} ads set aside ({set_aside.reason})"
+    )
+
+
+def render_validation(report: RoasValidationReport) -> str:
+    """The terminal view of ``roas validate``: one table per mode and grouping, its verdict, the target."""
+    n_folds = report.protocol.folds * report.protocol.repeats
+    lines = [
+        _protocol_line(report.protocol, report.set_aside),
+        f"ROAS = ({report.values.enquiry:g} x enquiries + {report.values.sale:g} x sales) / Spent",
+    ]
+    for mode, part in report.modes.items():
+        for grouping in part.groupings().values():
+            lines.append(f"\n{mode} inputs ({', '.join(part.features)}), {grouping.grouping}:")
+            rows = [
+                [LABELS[name], *_figures(s), f"{s.folds_mae_worse_than_median}/{n_folds}"]
+                for name, s in grouping.models.items()
+            ]
+            lines.append(format_table([*_HEADER, "folds MAE > median"], rows))
+            lines.append(grouping.verdict.text)
+    target = report.target
+    lines.append(
+        f"\ntarget Spearman >= {target.spearman_at_least:.2f} ({target.mode}, {target.grouping}): "
+        f"{'reached' if target.reached else 'NOT reached'} ({target.spearman:.4f}); MAE not worse than the median "
+        f"baseline: {'yes' if target.mae_not_worse_than_median_baseline else 'no'} on average, "
+        f"worse on {target.folds_mae_worse_than_median} of {n_folds} folds"
+    )
+    return "\n".join(lines)
+
+
+def render_funnel(report: FunnelValidationReport) -> str:
+    """The terminal view of ``roas funnel``: one table per target, mode and grouping, and the verdicts."""
+    lines = [_protocol_line(report.protocol, report.set_aside)]
+    for mode, part in report.modes.items():
+        for grouping in part.groupings().values():
+            for target in FUNNEL_TARGETS:
+                lines.append(f"\n{target}, {mode} inputs, {grouping.grouping}:")
+                rows = [[LABELS[name], *_figures(per_target[target])] for name, per_target in grouping.models.items()]
+                lines.append(format_table(_HEADER, rows))
+            lines.extend(grouping.verdict[target].text for target in FUNNEL_TARGETS)
+    return "\n".join(lines)
+
+
+@app.command("validate")
+def validate_command(
+    data: Path = Data,
+    value_enquiry: float = ValueEnquiry,
+    value_sale: float = ValueSale,
+    folds: int = Folds,
+    repeats: int = Repeats,
+    seed: int = Seed,
+    report: Path = cli_support.report_option(evaluation.VALIDATION_REPORT),
+) -> None:
+    """ROAS per ad: R², MAE, Spearman of each model vs the baselines, planned and delivery inputs."""
+    protocol = Protocol(folds, repeats, seed, stratify=False)
+    with exit_on_error(keeps=report):
+        result = evaluation.validate(data, protocol, value_enquiry, value_sale, report)
+    typer.echo(render_validation(result))
+    typer.echo(f"report -> {report}")
+
+
+@app.command("funnel")
+def funnel_command(
+    data: Path = Data,
+    folds: int = Folds,
+    repeats: int = Repeats,
+    seed: int = Seed,
+    report: Path = cli_support.report_option(evaluation.FUNNEL_REPORT),
+) -> None:
+    """Sales per click and click drop-off: the multi-task MLP vs one LightGBM per target and the baselines."""
+    with exit_on_error(keeps=report):
+        result = evaluation.validate_funnel(data, Protocol(folds, repeats, seed, stratify=False), report)
+    typer.echo(render_funnel(result))
+    typer.echo(f"report -> {report}")
+
+
+@app.command("train")
+def train_command(
+    data: Path = Data,
+    mode: Mode = typer.Option("planned", "--mode", help="planned (campaign, audience, budget) or delivery (+ figures)"),
+    value_enquiry: float = ValueEnquiry,
+    value_sale: float = ValueSale,
+    seed: int = Seed,
+    model: Path = ModelFile,
+) -> None:
+    """Fit the ROAS model (LightGBM, log target, MAE-scaled) on every ad with spend and save it."""
+    with exit_on_error(keeps=model):
+        trained = evaluation.train(data, model, mode, value_enquiry, value_sale, seed)
+    typer.echo(
+        f"trained ({trained.mode} inputs: {', '.join(trained.features)}) on {trained.n_ads} ads, "
+        f"{trained.set_aside.rows} set aside ({trained.set_aside.reason}) -> {model}"
+    )
+
+
+@app.command("predict")
+def predict_command(
+    input_file: Path = typer.Option(..., "--input", help="Planned ads: campaign, audience and Spent (or budget)."),
+    output: Path = typer.Option(..., "--output", help="The CSV of predicted ROAS to write."),
+    model: Path = ModelFile,
+) -> None:
+    """Predicted ROAS per planned ad with the saved model (outcome columns are neither needed nor read)."""
+    with exit_on_error(keeps=output):
+        result = evaluation.predict(input_file, output, model)
+    typer.echo(f"wrote {len(result)} predictions to {output}")
+
+
+@app.command("summary")
+def summary_command(
+    data: Path = Data,
+    by: SummaryBy = typer.Option("campaign", "--by", help="What to aggregate the ads by."),
+    value_enquiry: float = ValueEnquiry,
+    value_sale: float = ValueSale,
+    output: Path | None = typer.Option(None, "--output", help="CSV to write [default: reports/roas_summary_<by>.csv]"),
+) -> None:
+    """ROAS, CTR, cost per click and per sale by campaign, age, gender or interest, with the counts behind them."""
+    path = output if output is not None else evaluation.summary_path(by)
+    with exit_on_error(keeps=path):
+        table = evaluation.summary(data, by, value_enquiry, value_sale, path)
+    rows = [[v if v == v else "-" for v in row] for row in table.astype(object).itertuples(index=False)]
+    typer.echo(format_table(list(table.columns), rows))
+    typer.echo(f"ratios of sums over the ads with spend; n_set_aside = ads with Spent == 0 left out\n-> {path}")

@@ -1,0 +1,313 @@
+"""Validation of the ROAS and funnel models (a protocol in, a typed report out), training, prediction and the
+where-to-spend summaries.
+
+Every model is validated on the project's protocol (repeated K-fold) twice: with folds grouped by
+``fb_campaign_id`` (the ads of one campaign share audience and budget, so none of them may sit on both sides
+of a split) and with plain folds, so the difference shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from adpipe import config
+from adpipe.io import load_model, save_model, write_csv
+from adpipe.reports import from_dict, write_report
+from adpipe.roas.models import (
+    BASELINES,
+    LABELS,
+    LIGHTGBM_PARAMS,
+    MEAN_BASELINE,
+    MEDIAN_BASELINE,
+    ROAS_MODEL,
+    ModelFactories,
+    funnel_models,
+    roas_models,
+)
+from adpipe.roas.report import (
+    GROUPINGS,
+    CampaignProtocol,
+    ConversionValues,
+    FunnelGrouping,
+    FunnelMode,
+    FunnelValidationReport,
+    RegressionSummary,
+    RoasGrouping,
+    RoasMode,
+    RoasModelSummary,
+    RoasValidationReport,
+    SetAside,
+    SpearmanTarget,
+    TrainedModel,
+    Verdict,
+)
+from adpipe.validation import FoldMetrics, Protocol, Split, cross_validate, make_splits, regression_evaluator
+from features.campaigns import (
+    DEFAULT_VALUE_ENQUIRY,
+    DEFAULT_VALUE_SALE,
+    FEATURES,
+    FUNNEL_TARGETS,
+    GROUP,
+    MODES,
+    Mode,
+    TargetRows,
+    funnel_rows,
+    load_campaigns,
+    load_planned_ads,
+    model_inputs,
+    roas_rows,
+    summarize,
+)
+
+TASK = "roas"
+MODEL_FILE = config.MODELS_DIR / "roas.joblib"
+VALIDATION_REPORT = config.REPORTS_DIR / "roas_validation.json"
+FUNNEL_REPORT = config.REPORTS_DIR / "funnel_validation.json"
+PROTOCOL = Protocol(folds=5, repeats=3, seed=config.DEFAULT_SEED, stratify=False)
+SPEARMAN_TARGET = 0.60
+GROUPING_NAMES = {"grouped": f"GroupKFold by {GROUP}", "ungrouped": "KFold"}
+
+
+def _fold_metrics(
+    models: ModelFactories,
+    X: pd.DataFrame,
+    y: pd.Series | pd.DataFrame,
+    splits: Sequence[Split],
+    targets: Sequence[str] | None,
+    label: str,
+    progress: bool,
+) -> dict[str, list[FoldMetrics]]:
+    """Every model on the same folds: each fold's figures, per model."""
+    evaluate = regression_evaluator(targets)
+    return {
+        name: cross_validate(factory, X, y, splits, evaluate, description=f"{label}: {name}", progress=progress)
+        for name, factory in models.items()
+    }
+
+
+def roas_summaries(folds: dict[str, list[FoldMetrics]]) -> dict[str, RoasModelSummary]:
+    """Each model's figures, with the folds on which its MAE was worse than the median baseline's on that fold."""
+    median = folds[MEDIAN_BASELINE]
+    summaries = {}
+    for name, results in folds.items():
+        figures = RegressionSummary.from_folds(results)
+        worse = sum(bool(r["mae"] > b["mae"]) for r, b in zip(results, median, strict=True))
+        summaries[name] = RoasModelSummary(figures.r2, figures.mae, figures.spearman, worse)
+    return summaries
+
+
+def roas_verdict(models: dict[str, RoasModelSummary]) -> Verdict:
+    """The model with the best Spearman (then MAE) among those with a lower MAE than both baselines, or none."""
+    baseline_mae = min(models[b].mae.mean for b in BASELINES)
+    beating = [n for n in models if n not in BASELINES and models[n].mae.mean < baseline_mae]
+    if not beating:
+        text = f"no model beats the baselines: none has an MAE below {baseline_mae:.4f}; use the median ROAS"
+        return Verdict(best=None, text=text)
+    best = max(beating, key=lambda n: (models[n].spearman.mean, -models[n].mae.mean))
+    figures = models[best]
+    return Verdict(
+        best=best,
+        text=(
+            f"best: {LABELS[best]} (Spearman {figures.spearman.mean:.4f}, MAE {figures.mae.mean:.4f} "
+            f"< best baseline MAE {baseline_mae:.4f}; R² {figures.r2.mean:.4f} vs mean baseline "
+            f"{models[MEAN_BASELINE].r2.mean:.4f})"
+        ),
+    )
+
+
+def funnel_verdict(models: dict[str, dict[str, RegressionSummary]], target: str) -> Verdict:
+    """The model with the best R² among those beating the mean baseline on both R² and MAE, or none."""
+    base = models[MEAN_BASELINE][target]
+
+    def beats(figures: RegressionSummary) -> bool:
+        return figures.r2.mean > base.r2.mean and figures.mae.mean < base.mae.mean
+
+    beating = [n for n in models if n != MEAN_BASELINE and beats(models[n][target])]
+    if not beating:
+        return Verdict(best=None, text=f"{target}: no model beats the mean baseline on both R² and MAE")
+    best = max(beating, key=lambda n: models[n][target].r2.mean)
+    figures = models[best][target]
+    return Verdict(
+        best=best,
+        text=(
+            f"{target}: best {LABELS[best]} (R² {figures.r2.mean:.4f}, MAE {figures.mae.mean:.4f} "
+            f"vs mean baseline {base.mae.mean:.4f})"
+        ),
+    )
+
+
+def grouping_splits(rows: TargetRows, protocol: Protocol) -> dict[str, list[Split]]:
+    """The folds of ``protocol`` twice: grouped by campaign, and plain."""
+    index = pd.Series(np.arange(len(rows.table)))
+    return {
+        "grouped": make_splits(index, protocol, groups=rows.table[GROUP].to_numpy()),
+        "ungrouped": make_splits(index, protocol),
+    }
+
+
+def _protocol(protocol: Protocol, rows: TargetRows) -> CampaignProtocol:
+    return CampaignProtocol(
+        **protocol.as_dict(),
+        groupings=dict(GROUPING_NAMES),
+        n_rows=len(rows.table),
+        n_groups=int(rows.table[GROUP].nunique()),
+    )
+
+
+def validate(
+    data: str | Path = config.CAMPAIGNS_FILE,
+    protocol: Protocol = PROTOCOL,
+    value_enquiry: float = DEFAULT_VALUE_ENQUIRY,
+    value_sale: float = DEFAULT_VALUE_SALE,
+    report_file: str | Path | None = VALIDATION_REPORT,
+    progress: bool = True,
+) -> RoasValidationReport:
+    """ROAS models in both modes, grouped and ungrouped folds, beside the baselines; written as JSON."""
+    rows = roas_rows(load_campaigns(data), value_enquiry, value_sale)
+    splits = grouping_splits(rows, protocol)
+    modes: dict[str, RoasMode] = {}
+    with threadpool_limits(1):
+        for mode in MODES:
+            X = model_inputs(rows.table, FEATURES[mode])
+            parts = {}
+            for grouping in GROUPINGS:
+                folds = _fold_metrics(
+                    roas_models(protocol.seed), X, rows.target, splits[grouping], None, mode, progress
+                )
+                models = roas_summaries(folds)
+                parts[grouping] = RoasGrouping(GROUPING_NAMES[grouping], models, roas_verdict(models))
+            modes[mode] = RoasMode(features=list(FEATURES[mode]), **parts)
+    delivery = modes["delivery"].grouped.models
+    reached = delivery[ROAS_MODEL].spearman.mean
+    report = RoasValidationReport(
+        task="roas",
+        data=str(data),
+        values=ConversionValues(enquiry=value_enquiry, sale=value_sale),
+        set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
+        protocol=_protocol(protocol, rows),
+        modes=modes,
+        target=SpearmanTarget(
+            spearman_at_least=SPEARMAN_TARGET,
+            mode="delivery",
+            grouping="grouped",
+            model=ROAS_MODEL,
+            spearman=reached,
+            reached=reached >= SPEARMAN_TARGET,
+            mae_not_worse_than_median_baseline=delivery[ROAS_MODEL].mae.mean <= delivery[MEDIAN_BASELINE].mae.mean,
+            folds_mae_worse_than_median=delivery[ROAS_MODEL].folds_mae_worse_than_median,
+        ),
+    )
+    if report_file is not None:
+        write_report(report_file, report)
+    return report
+
+
+def validate_funnel(
+    data: str | Path = config.CAMPAIGNS_FILE,
+    protocol: Protocol = PROTOCOL,
+    report_file: str | Path | None = FUNNEL_REPORT,
+    progress: bool = True,
+) -> FunnelValidationReport:
+    """The multi-task funnel model against one LightGBM per target, the reference and the mean baseline."""
+    rows = funnel_rows(load_campaigns(data))
+    splits = grouping_splits(rows, protocol)
+    modes: dict[str, FunnelMode] = {}
+    with threadpool_limits(1):
+        for mode in MODES:
+            features = FEATURES[mode]
+            X = model_inputs(rows.table, features)
+            parts = {}
+            for grouping in GROUPINGS:
+                candidates = funnel_models(features, protocol.seed)
+                folds = _fold_metrics(candidates, X, rows.target, splits[grouping], FUNNEL_TARGETS, mode, progress)
+                models = {
+                    name: {t: RegressionSummary.from_folds([r[t] for r in results]) for t in FUNNEL_TARGETS}
+                    for name, results in folds.items()
+                }
+                verdict = {t: funnel_verdict(models, t) for t in FUNNEL_TARGETS}
+                parts[grouping] = FunnelGrouping(GROUPING_NAMES[grouping], models, verdict)
+            modes[mode] = FunnelMode(features=list(features), **parts)
+    report = FunnelValidationReport(
+        task="funnel",
+        data=str(data),
+        targets={
+            "sales_per_click": "Approved_Conversion / Clicks",
+            "click_drop_off": "1 - min(1, Approved_Conversion / Clicks)",
+        },
+        set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
+        protocol=_protocol(protocol, rows),
+        modes=modes,
+    )
+    if report_file is not None:
+        write_report(report_file, report)
+    return report
+
+
+def train(
+    data: str | Path = config.CAMPAIGNS_FILE,
+    model_file: str | Path = MODEL_FILE,
+    mode: Mode = "planned",
+    value_enquiry: float = DEFAULT_VALUE_ENQUIRY,
+    value_sale: float = DEFAULT_VALUE_SALE,
+    seed: int = config.DEFAULT_SEED,
+) -> TrainedModel:
+    """Fit the ROAS model of ``mode`` on every ad with spend and save it with how it was made."""
+    if mode not in MODES:
+        raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    rows = roas_rows(load_campaigns(data), value_enquiry, value_sale)
+    X = model_inputs(rows.table, FEATURES[mode])
+    with threadpool_limits(1):
+        model = roas_models(seed)[ROAS_MODEL]().fit(X, rows.target)
+    trained = TrainedModel(
+        task=TASK,
+        model=ROAS_MODEL,
+        mode=mode,
+        features=list(FEATURES[mode]),
+        values=ConversionValues(enquiry=value_enquiry, sale=value_sale),
+        seed=seed,
+        lightgbm=LIGHTGBM_PARAMS,
+        n_ads=len(rows.table),
+        set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
+    )
+    save_model(model_file, model, dataclasses.asdict(trained))
+    return trained
+
+
+def predict(input_file: str | Path, output: str | Path, model_file: str | Path = MODEL_FILE) -> pd.DataFrame:
+    """Predicted ROAS for each ad of ``input_file`` (no outcome columns needed), written as CSV."""
+    model, metadata = load_model(model_file, task=TASK)
+    trained: TrainedModel = from_dict(TrainedModel, metadata)
+    table = load_planned_ads(input_file, trained.mode)
+    X = model_inputs(table, trained.features)
+    with threadpool_limits(1):
+        predicted = model.predict(X)
+    shown = [c for c in ("ad_id", GROUP, *trained.features) if c in table]
+    result = table[shown].assign(predicted_roas=predicted)
+    write_csv(output, result)
+    return result
+
+
+def summary_path(by: str) -> Path:
+    return config.REPORTS_DIR / f"roas_summary_{by}.csv"
+
+
+def summary(
+    data: str | Path = config.CAMPAIGNS_FILE,
+    by: str = "campaign",
+    value_enquiry: float = DEFAULT_VALUE_ENQUIRY,
+    value_sale: float = DEFAULT_VALUE_SALE,
+    output: str | Path | None = None,
+) -> pd.DataFrame:
+    """The aggregated table by ``by``, written as CSV (``reports/roas_summary_<by>.csv`` unless ``output``).
+
+    A table, not a report tree: one row per group, the columns of :func:`features.campaigns.summarize`.
+    """
+    table = summarize(load_campaigns(data), by, value_enquiry, value_sale)
+    write_csv(output if output is not None else summary_path(by), table)
+    return table

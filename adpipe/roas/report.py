@@ -1,0 +1,175 @@
+"""The typed reports of ``roas validate`` (``reports/roas_validation.json``), ``roas funnel``
+(``reports/funnel_validation.json``) and ``roas train`` (the saved model's metadata): what the terminal, the
+dashboard and the service read. Field names are the JSON keys; model, mode, grouping and target names,
+which are data rather than identifiers, are dictionary keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adpipe.reports import MeanStd
+from adpipe.validation import FoldMetrics, mean_std
+from features.campaigns import Mode
+
+METRICS = ("r2", "mae", "spearman")
+GROUPINGS = ("grouped", "ungrouped")
+
+
+@dataclass(frozen=True)
+class RegressionSummary:
+    """One model (or one output of a multi-output model) over the folds: mean ± std of each metric."""
+
+    r2: MeanStd
+    mae: MeanStd
+    spearman: MeanStd
+
+    @classmethod
+    def from_folds(cls, results: Sequence[FoldMetrics]) -> RegressionSummary:
+        return cls(**{m: MeanStd(**mean_std([r[m] for r in results])) for m in METRICS})
+
+    def metric(self, name: str) -> MeanStd:
+        """One of :data:`METRICS` by name (the tables walk them in order)."""
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class RoasModelSummary(RegressionSummary):
+    """A ROAS model over the folds, and on how many folds its MAE was worse than the median baseline's."""
+
+    folds_mae_worse_than_median: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The best model by the task's rule (``None`` when no model beats the baselines), in one sentence."""
+
+    best: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class ConversionValues:
+    """What one enquiry (``Total_Conversion``) and one sale (``Approved_Conversion``) are worth."""
+
+    enquiry: float
+    sale: float
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """Ads the target is undefined on, left out of every fit and figure, and why."""
+
+    rows: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class CampaignProtocol:
+    """The folds (``groupings`` maps each grouping to its splitter) and the data they were drawn on."""
+
+    folds: int
+    repeats: int
+    seed: int
+    groupings: dict[str, str]
+    n_rows: int
+    n_groups: int
+    spearman_of_a_constant_prediction: float = 0.0  # the convention of adpipe.validation.spearman
+
+
+@dataclass(frozen=True)
+class RoasGrouping:
+    """Every ROAS model on the folds of one grouping, and the verdict."""
+
+    grouping: str
+    models: dict[str, RoasModelSummary]
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class RoasMode:
+    """One input mode (planned or delivery): its features and both groupings."""
+
+    features: list[str]
+    grouped: RoasGrouping
+    ungrouped: RoasGrouping
+
+    def groupings(self) -> dict[str, RoasGrouping]:
+        return {"grouped": self.grouped, "ungrouped": self.ungrouped}
+
+
+@dataclass(frozen=True)
+class SpearmanTarget:
+    """The issue's target (Spearman ≥ 0.60, delivery inputs, grouped folds) and whether the model reached it."""
+
+    spearman_at_least: float
+    mode: Mode
+    grouping: str
+    model: str
+    spearman: float
+    reached: bool
+    mae_not_worse_than_median_baseline: bool
+    folds_mae_worse_than_median: int
+
+
+@dataclass(frozen=True)
+class RoasValidationReport:
+    """``roas validate``: the ROAS models in both modes, grouped and plain folds, beside the baselines."""
+
+    task: str
+    data: str
+    values: ConversionValues
+    set_aside: SetAside
+    protocol: CampaignProtocol
+    modes: dict[str, RoasMode]
+    target: SpearmanTarget
+
+
+@dataclass(frozen=True)
+class FunnelGrouping:
+    """Every funnel model on the folds of one grouping: figures and verdict per target."""
+
+    grouping: str
+    models: dict[str, dict[str, RegressionSummary]]
+    verdict: dict[str, Verdict]
+
+
+@dataclass(frozen=True)
+class FunnelMode:
+    """One input mode of the funnel report: its features and both groupings."""
+
+    features: list[str]
+    grouped: FunnelGrouping
+    ungrouped: FunnelGrouping
+
+    def groupings(self) -> dict[str, FunnelGrouping]:
+        return {"grouped": self.grouped, "ungrouped": self.ungrouped}
+
+
+@dataclass(frozen=True)
+class FunnelValidationReport:
+    """``roas funnel``: sales per click and click drop-off, each model on both groupings and modes."""
+
+    task: str
+    data: str
+    targets: dict[str, str]
+    set_aside: SetAside
+    protocol: CampaignProtocol
+    modes: dict[str, FunnelMode]
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """How a saved ROAS model was made; stored beside it (as a dictionary) and read back by ``predict``."""
+
+    task: str
+    model: str
+    mode: Mode
+    features: list[str]
+    values: ConversionValues
+    seed: int
+    lightgbm: dict[str, Any]
+    n_ads: int
+    set_aside: SetAside

@@ -1,0 +1,99 @@
+"""The prediction service: the JSON API, ``/health``, the pages and ``/report``, with every bad request answered
+by a 4xx that names the field, and no stack trace in any response.
+
+:func:`create_app` loads every model once; the ``serve`` command calls it before forking its workers (gunicorn
+``preload``), so the workers share the loaded models' memory pages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException
+from threadpoolctl import threadpool_limits
+
+from adpipe import config
+from adpipe.errors import DataError
+from adpipe.service.api import VERSION, api_router, health
+from adpipe.service.pages import page_router, templates
+from adpipe.service.records import RecordError
+from adpipe.service.registry import all_tasks, check_models, load_models
+
+log = logging.getLogger("adpipe.service")
+
+# A request body, uploads included, is at most this large. Starlette keeps an uploaded file in memory up to
+# 1 MiB (its spool size) before it would spill to a temporary file: with bodies capped at 1 MiB, no upload
+# ever touches the disk.
+MAX_BODY_BYTES = 1024 * 1024
+REPORT_FILE = "index.html"  # what `make report` writes in the reports folder
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/health"
+
+
+async def _refused(request: Request, error: RecordError) -> Response:
+    """A record the loader refused: 422, in FastAPI's validation-error shape, located in the request body."""
+    detail = {"loc": ["body", *(error.location or [])], "msg": error.message, "type": "value_error"}
+    if error.column:
+        detail["column"] = error.column
+    return JSONResponse({"detail": [detail]}, status_code=422)
+
+
+async def _bad_input(request: Request, error: DataError) -> Response:
+    """Bad input found past the loader (e.g. by a feature builder): 422 without a place in the request."""
+    return JSONResponse({"detail": [{"loc": ["body"], "msg": error.message, "type": "value_error"}]}, status_code=422)
+
+
+async def _http_error(request: Request, error: HTTPException) -> Response:
+    if _is_api(request):
+        return await http_exception_handler(request, error)
+    page = {"title": f"{error.status_code}", "message": error.detail}
+    return templates.TemplateResponse(request, "error.html", page, status_code=error.status_code)
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    """A bug, not bad input: logged with its trace on the server, a plain 500 to the client."""
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"detail": "internal error (logged on the server)"}, status_code=500)
+
+
+def create_app(models_dir: Path = config.MODELS_DIR, reports_dir: Path = config.REPORTS_DIR) -> FastAPI:
+    """The service with every model in ``models_dir`` loaded (a missing one is reported at start and by /health),
+    their validation figures read from ``reports_dir``, and the dashboard of ``make report`` served from there."""
+    # One BLAS/OpenMP thread per process: the workers are the parallelism.
+    threadpool_limits(limits=1)
+    tasks = all_tasks()
+    statuses = load_models(tasks, models_dir, reports_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_models(tasks, statuses)  # in each worker, after the fork
+        yield
+
+    app = FastAPIOffline(  # FastAPI with the API document's scripts served locally: no CDN
+        lifespan=lifespan,
+        title="adpipe prediction service",
+        version=VERSION,
+        description="Predictions of every adpipe task: one record or a batch per request, each answer with the "
+        "model's version and its cross-validated figure beside its baseline. Records are validated by models "
+        "derived from the CLI loaders' schemas and read by the same loaders.",
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.state.tasks, app.state.statuses = tasks, statuses
+    app.state.report_file = Path(reports_dir) / REPORT_FILE
+    app.include_router(api_router(tasks))
+    app.add_api_route("/health", health, methods=["GET"], tags=["health"])
+    app.include_router(page_router(tasks))
+    app.add_exception_handler(RecordError, _refused)
+    app.add_exception_handler(DataError, _bad_input)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+    return app

@@ -1,0 +1,120 @@
+"""``python model.py serve`` and ``python model.py loadtest``.
+
+``serve`` runs gunicorn with uvicorn workers: the app, and so every model, is created once in the master
+before it forks (``preload``), each worker answers on its own core, and SIGTERM lets in-flight requests
+finish (up to ``GRACEFUL_SECONDS``) before the workers exit. The web stack is imported only by these commands.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from adpipe import config
+from adpipe.cli_support import exit_on_error
+from adpipe.errors import DataError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_WORKERS = 2
+GRACEFUL_SECONDS = 30
+
+Host = typer.Option(DEFAULT_HOST, "--host", help="Address to bind (0.0.0.0 only inside a container).")
+Port = typer.Option(DEFAULT_PORT, "--port", min=1, max=65535, help="TCP port.")
+Workers = typer.Option(DEFAULT_WORKERS, "--workers", min=1, max=64, help="Worker processes (one per core).")
+
+
+def train_missing() -> None:
+    """Run the quick commands that make each missing model (and its validation report)."""
+    from adpipe.service.registry import all_tasks, make_command
+
+    for task in all_tasks().values():
+        if task.model_file.exists():
+            continue
+        typer.echo(f"{task.name}: no {task.model_file.name}, training it: {make_command(task)}")
+        for argv in task.make:
+            done = subprocess.run([sys.executable, str(config.PROJECT_ROOT / "model.py"), *argv], check=False)
+            if done.returncode != 0:
+                raise DataError(f"`python model.py {' '.join(argv)}` failed (exit code {done.returncode})")
+
+
+def run_server(
+    host: str, port: int, workers: int, models_dir: Path = config.MODELS_DIR, reports_dir: Path = config.REPORTS_DIR
+) -> None:
+    """Create the app (loading the models) and serve it with gunicorn until SIGTERM or Ctrl-C."""
+    from gunicorn.app.base import BaseApplication
+
+    from adpipe.service.app import create_app
+
+    class Server(BaseApplication):
+        def __init__(self, application: Any, options: dict[str, Any]) -> None:
+            self.application, self.options = application, options
+            super().__init__()
+
+        def load_config(self) -> None:
+            for key, value in self.options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return self.application
+
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
+    app = create_app(models_dir, reports_dir)
+    for status in app.state.statuses.values():
+        if status.loaded:
+            typer.echo(f"serving {status.task}: version {status.version}, trained {status.trained_at}")
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "uvicorn_worker.UvicornWorker",
+        "preload_app": True,
+        "graceful_timeout": GRACEFUL_SECONDS,
+        "timeout": 120,
+        "accesslog": None,
+        "errorlog": "-",
+    }
+    typer.echo(f"http://{host}:{port}/ ({workers} workers; API document at /docs; Ctrl-C or SIGTERM stops)")
+    Server(app, options).run()
+
+
+def serve_command(
+    host: str = Host,
+    port: int = Port,
+    workers: int = Workers,
+    train: bool = typer.Option(False, "--train-missing", help="First train missing models with quick settings."),
+    models: Path = typer.Option(config.MODELS_DIR, "--models", help="Folder of the saved models to serve."),
+    reports: Path = typer.Option(config.REPORTS_DIR, "--reports", help="Folder of the validation reports."),
+) -> None:
+    """Serve every saved model: HTML forms at /, the JSON API at /api/v1, /health, the API document at /docs."""
+    with exit_on_error():
+        if train:
+            train_missing()
+    run_server(host, port, workers, models, reports)
+
+
+def loadtest_command(
+    requests: int = typer.Option(1000, "--requests", min=10, max=100_000, help="Requests per single-record test."),
+    batch_requests: int = typer.Option(20, "--batch-requests", min=2, max=1000, help="Requests per batch test."),
+    seconds: float = typer.Option(60.0, "--seconds", min=1.0, max=600.0, help="Time limit of each test."),
+    workers: int = Workers,
+    report: Path = typer.Option(config.REPORTS_DIR / "loadtest.json", "--report", help="Where the JSON goes."),
+) -> None:
+    """Start the service on 127.0.0.1, measure throughput and latency of each task with `hey`, stop it."""
+    from adpipe.service.loadtest import render, run_loadtest
+
+    with exit_on_error(keeps=report):
+        train_missing()
+        result = run_loadtest(requests, batch_requests, seconds, workers, report)
+    typer.echo(render(result))
+    typer.echo(f"report -> {report}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and ``loadtest`` to the CLI."""
+    app.command("serve")(serve_command)
+    app.command("loadtest")(loadtest_command)

@@ -1,0 +1,91 @@
+"""Concurrent requests of one task predicted together: one loader call and one model call for all of them.
+
+Reading a CSV and running a scikit-learn pipeline cost a few milliseconds whatever the number of rows, so a
+worker that predicts each request alone spends its time on fixed costs. A :class:`Coalescer` gives each task
+one predicting thread per worker process: request threads queue their records and wait; the thread takes
+every queued request whose records the loader would read the same way alone (the same ``key``: the same
+columns set, for instance; a request whose records differ among themselves has none and is predicted alone),
+predicts them in one call, and hands each request its own answers. Answers do not depend on what else was
+queued: a model predicts each row on its own, and a record a loader refuses sends every request of that call
+back to be predicted alone, so the refusal reaches only its own request.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future
+from typing import Generic, TypeVar
+
+from adpipe.service.records import RecordError
+
+R = TypeVar("R")
+A = TypeVar("A")
+
+
+class Coalescer(Generic[R, A]):
+    """``predict(records) -> answers`` shared by concurrent callers, at most ``max_records`` records per call."""
+
+    def __init__(
+        self, predict: Callable[[Sequence[R]], list[A]], key: Callable[[Sequence[R]], Hashable | None], max_records: int
+    ) -> None:
+        self._predict, self._key, self._max_records = predict, key, max_records
+        self._queue: queue.SimpleQueue[tuple[Hashable, Sequence[R], Future]] = queue.SimpleQueue()
+        self._waiting: list[tuple[Hashable, Sequence[R], Future]] = []
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, records: Sequence[R]) -> list[A]:
+        """The answers for ``records``, predicted with whatever other requests are waiting."""
+        self._start()
+        key = self._key(records)
+        future: Future = Future()
+        self._queue.put((object() if key is None else key, records, future))
+        return future.result()
+
+    def _start(self) -> None:
+        # Threads do not survive fork: each worker process starts its own the first time it is called.
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop, name="coalescer", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            if not self._waiting:
+                self._waiting.append(self._queue.get())
+            while True:
+                try:
+                    self._waiting.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            key = self._waiting[0][0]
+            jobs, total = [], 0
+            for job in list(self._waiting):
+                if job[0] == key and (not jobs or total + len(job[1]) <= self._max_records):
+                    jobs.append(job)
+                    total += len(job[1])
+                    self._waiting.remove(job)
+            self._run(jobs)
+
+    def _run(self, jobs: list[tuple[Hashable, Sequence[R], Future]]) -> None:
+        records = [record for _, batch, _ in jobs for record in batch]
+        try:
+            answers = self._predict(records)
+        except RecordError as error:
+            if len(jobs) == 1:
+                jobs[0][2].set_exception(error)
+            else:
+                for job in jobs:
+                    self._run([job])
+            return
+        except Exception as error:  # a bug: every caller gets it, and the service answers 500
+            for _, _, future in jobs:
+                future.set_exception(error)
+            return
+        start = 0
+        for _, batch, future in jobs:
+            future.set_result(answers[start : start + len(batch)])
+            start += len(batch)

@@ -1,0 +1,148 @@
+"""The HTML pages: one form per task (fields generated from the task's record model, pre-filled with its
+example), an upload form for the task's CSV files, the answer beside the model's validation figure, and the
+dashboard of ``make report`` at ``/report``. Server-rendered with Jinja2: no build step, no CDN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
+
+from adpipe.service.records import RecordError
+from adpipe.service.tasks.base import Task
+from adpipe.service.tasks.clickstream import Clickstream, UserRecord
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+SESSIONS_FIELD = "sessions"
+
+
+def form_fields(record: type[BaseModel], example: dict[str, Any]) -> list[dict[str, Any]]:
+    """The inputs of a record model's form: name, input kind, choices, whether required, and the example value."""
+    schema = record.model_json_schema()
+    required = set(schema.get("required", []))
+    fields = []
+    for name, spec in schema["properties"].items():
+        options = [o for o in spec.get("anyOf", [spec]) if o.get("type") != "null"]
+        kind = options[0] if options else spec
+        choices = kind.get("enum") or (["TRUE", "FALSE"] if kind.get("type") == "boolean" else None)
+        value = example.get(name, "")
+        if isinstance(value, bool):
+            value = "TRUE" if value else "FALSE"
+        fields.append(
+            {
+                "name": name,
+                "kind": "number" if kind.get("type") in ("integer", "number") else "text",
+                "step": "1" if kind.get("type") == "integer" else "any",
+                "choices": choices,
+                "required": name in required,
+                "value": value,
+            }
+        )
+    return fields
+
+
+def _errors(error: ValidationError | RecordError) -> list[str]:
+    if isinstance(error, RecordError):
+        return [str(error)]
+    return [f"{'.'.join(str(part) for part in e['loc']) or 'form'}: {e['msg']}" for e in error.errors()]
+
+
+def _page(request: Request, task: Task, status_code: int = 200, **context: Any) -> HTMLResponse:
+    status = request.app.state.statuses[task.name]
+    record = UserRecord if isinstance(task, Clickstream) else task.record
+    example = task.example["user"] if isinstance(task, Clickstream) else task.example
+    submitted = context.pop("submitted", None)
+    fields = form_fields(record, example)
+    if submitted is not None:
+        for field in fields:
+            field["value"] = submitted.get(field["name"], "")
+    page = {
+        "task": task,
+        "status": status,
+        "fields": fields,
+        "sessions": submitted.get(SESSIONS_FIELD, "") if submitted is not None else _example_sessions(task),
+        "is_clickstream": isinstance(task, Clickstream),
+        **context,
+    }
+    return templates.TemplateResponse(request, "task.html", page, status_code=status_code)
+
+
+def _example_sessions(task: Task) -> str:
+    if not isinstance(task, Clickstream):
+        return ""
+    header = ["user_id", *task.example["sessions"][0]]
+    row = [task.example["user"]["user_id"], *(str(v) for v in task.example["sessions"][0].values())]
+    return ",".join(header) + "\n" + ",".join(row) + "\n"
+
+
+def _serving(request: Request, task: Task) -> None:
+    if not request.app.state.statuses[task.name].loaded:
+        raise HTTPException(
+            503, f"the {task.name} model is not loaded: {request.app.state.statuses[task.name].missing}"
+        )
+
+
+def page_router(tasks: dict[str, Task]) -> APIRouter:
+    """``/`` (the index), ``/<task>`` (form, answer, upload) for every task, and ``/report``."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/", response_class=HTMLResponse)
+    def index(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request, "index.html", {"tasks": tasks, "statuses": request.app.state.statuses}
+        )
+
+    @router.get("/report", response_model=None)
+    def report(request: Request) -> Response:
+        path = request.app.state.report_file
+        if not path.exists():
+            raise HTTPException(404, f"no report yet: `make report` writes {path.name}")
+        return FileResponse(path, media_type="text/html")
+
+    for task in tasks.values():
+        _task_routes(router, task)
+    return router
+
+
+def _task_routes(router: APIRouter, task: Task) -> None:
+    async def show(request: Request) -> HTMLResponse:
+        return _page(request, task)
+
+    async def submit(request: Request) -> HTMLResponse:
+        _serving(request, task)
+        form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+        values = {key: value for key, value in form.items() if value.strip() != "" and key != SESSIONS_FIELD}
+        try:
+            if isinstance(task, Clickstream):
+                user = UserRecord.model_validate(values)
+                answer = await run_in_threadpool(task.predict_pasted, user, form.get(SESSIONS_FIELD, "").encode())
+            else:
+                (answer,) = await run_in_threadpool(task.coalesced, [task.record.model_validate(values)])
+        except (ValidationError, RecordError) as error:
+            return _page(request, task, 422, errors=_errors(error), submitted=form)
+        return _page(request, task, answer=answer, submitted=form)
+
+    async def upload(request: Request) -> HTMLResponse:
+        _serving(request, task)
+        form = await request.form()
+        files, names = {}, {}
+        for name in task.upload_files:
+            part = form.get(name)
+            if not isinstance(part, UploadFile) or not part.filename:
+                return _page(request, task, 422, upload_errors=[f"{name}: choose a CSV file to upload"])
+            files[name], names[name] = await part.read(), part.filename
+        try:
+            ids, answers = await run_in_threadpool(task.predict_upload, files, names)
+        except RecordError as error:
+            return _page(request, task, 422, upload_errors=[str(error)])
+        return _page(request, task, rows=list(zip(ids, answers, strict=True)))
+
+    router.add_api_route(f"/{task.name}", show, methods=["GET"], response_class=HTMLResponse)
+    router.add_api_route(f"/{task.name}", submit, methods=["POST"], response_class=HTMLResponse)
+    router.add_api_route(f"/{task.name}/upload", upload, methods=["POST"], response_class=HTMLResponse)

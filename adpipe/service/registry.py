@@ -1,0 +1,100 @@
+"""The served models: each task's saved file, loaded once (before the server forks its workers), with what
+``GET /health`` says about it: version, when and from what data it was trained, or the command that makes it.
+
+Only the project's own model files are loaded, from its own models folder; nothing a client sends is ever
+unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from adpipe import config
+from adpipe.errors import DataError
+from adpipe.io import load_model
+from adpipe.service.tasks.base import Reliability, Task
+from adpipe.service.tasks.clickstream import Clickstream
+from adpipe.service.tasks.ctr import ClickThrough
+from adpipe.service.tasks.profiles import ConversionRate, Segment
+from adpipe.service.tasks.roas import ReturnOnAdSpend
+
+log = logging.getLogger("adpipe.service")
+
+# What a model's metadata says about its training data, shown by /health when present.
+_TRAINED_ON_KEYS = ("data", "n_users", "n_rows", "n_ads", "mode", "chosen", "source", "k", "threshold")
+
+
+class ModelStatus(BaseModel):
+    """One task's model as the service holds it."""
+
+    task: str
+    title: str
+    loaded: bool
+    file: str
+    version: str | None = None
+    trained_at: str | None = None
+    trained_on: dict[str, Any] = {}
+    missing: str | None = None
+    validation: Reliability | None = None
+
+
+def all_tasks() -> dict[str, Task]:
+    """Every task the service knows, by its name in the URLs."""
+    tasks: list[Task] = [Clickstream(), ClickThrough(), ConversionRate(), Segment(), ReturnOnAdSpend()]
+    return {task.name: task for task in tasks}
+
+
+def make_command(task: Task) -> str:
+    """The commands that train ``task``'s model (quick settings) and write its report, as a person types them."""
+    return " && ".join(f"python model.py {' '.join(argv)}" for argv in task.make)
+
+
+def load_models(
+    tasks: dict[str, Task], models_dir: Path = config.MODELS_DIR, reports_dir: Path = config.REPORTS_DIR
+) -> dict[str, ModelStatus]:
+    """Load every task's saved model (its own file name, in ``models_dir`` only) into its task, with its figures
+    from ``reports_dir``; a missing or unreadable model is reported, not fatal."""
+    statuses = {}
+    for name, task in tasks.items():
+        path = Path(models_dir) / task.model_file.name
+        status = ModelStatus(task=name, title=task.title, loaded=False, file=str(path))
+        try:
+            model, metadata = load_model(path, task=name)
+        except DataError as error:
+            status.missing = f"{error}; make it with: {make_command(task)}  (or `make serve`, which trains it)"
+            log.warning("%s model not served: %s", name, status.missing)
+            statuses[name] = status
+            continue
+        task.attach(model, metadata, Path(reports_dir))
+        status.loaded = True
+        status.version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        status.trained_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
+        status.trained_on = {key: metadata[key] for key in _TRAINED_ON_KEYS if key in metadata}
+        status.validation = task.reliability_
+        statuses[name] = status
+    return statuses
+
+
+def check_models(tasks: dict[str, Task], statuses: dict[str, ModelStatus]) -> None:
+    """Predict each loaded model's example record; a model that fails (saved by older code, say) is not served.
+
+    Run in each worker process after the fork: the loaders' engine (Polars) must not start its thread pool in
+    the parent, whose threads a forked child would not have.
+    """
+    for name, task in tasks.items():
+        status = statuses[name]
+        if not status.loaded:
+            continue
+        try:
+            task.predict([task.record.model_validate(task.example)])
+        except Exception as error:
+            status.loaded = False
+            status.missing = f"{status.file} cannot predict its example record ({type(error).__name__}: {error}); "
+            status.missing += f"retrain it with: {make_command(task)}"
+            log.warning("%s model not served: %s", name, status.missing)

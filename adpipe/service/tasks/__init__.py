@@ -1,0 +1,1 @@
+"""The served tasks, one module each; ``base`` holds what they share."""

@@ -1,0 +1,172 @@
+"""What every served task shares: the answer's types, and a task over one CSV table read by its loader.
+
+A task knows its saved model file (and the quick command that makes it), its request record (derived from its
+loader's schema), how to read records or an uploaded CSV through that loader, and how to turn the model's
+output into :class:`Prediction` objects with the inputs that pushed each one most. Its validation figure, read
+from the report its task wrote, travels beside every answer as :class:`Reliability`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel
+
+from adpipe.errors import DataError
+from adpipe.service.coalesce import Coalescer
+from adpipe.service.explain import Contribution
+from adpipe.service.records import RecordError, csv_bytes, read_files, record_model, rows_of
+from features.schema import TableSchema
+
+# At most this many records are predicted in one call when concurrent requests are coalesced.
+MAX_COALESCED = 1000
+
+
+class Figure(BaseModel):
+    """A validation figure over the folds."""
+
+    mean: float
+    std: float
+
+
+class Reliability(BaseModel):
+    """The saved model's validation figure beside its baseline's, on the same folds, and how they were drawn."""
+
+    metric: str
+    model: Figure
+    baseline: Figure
+    baseline_name: str
+    higher_is_better: bool
+    protocol: str
+    note: str | None = None
+
+
+class Prediction(BaseModel):
+    """One record's answer: the value, in words, its probabilities or interval, and what pushed it most."""
+
+    prediction: int | float | str
+    label: str
+    probabilities: dict[str, float] | None = None
+    interval: list[float] | None = None
+    distances: dict[str, float] | None = None
+    top_inputs: list[Contribution] | None = None
+
+
+class Task(ABC):
+    """A served model: its file, the command that makes it, its records, its predictions and its reliability."""
+
+    name: str
+    title: str
+    model_file: Path  # where the task's own command saves it (the service reads the same name in its models folder)
+    report_file: Path  # the validation report beside whose figures every answer is shown
+    make: tuple[tuple[str, ...], ...]  # `python model.py ...` commands that train it (quick settings) and report
+    record: type[BaseModel]
+    example: dict[str, Any]
+    effect_unit: str
+    upload_files: tuple[str, ...]  # the CSV files an upload carries (the challenge's names)
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.metadata: dict[str, Any] = {}
+        self.reliability_: Reliability | None = None
+        explained, plain = partial(self.predict, explain=True), partial(self.predict, explain=False)
+        self._coalescers = {
+            True: Coalescer(explained, self.key, MAX_COALESCED),
+            False: Coalescer(plain, self.key, MAX_COALESCED),
+        }
+
+    def attach(self, model: Any, metadata: dict[str, Any], reports_dir: Path) -> None:
+        """Serve ``model`` (loaded once, before the server forks its workers) with its report's figures."""
+        self.model, self.metadata = model, metadata
+        self.reliability_ = read_typed(reports_dir / self.report_file.name, self.reliability)
+
+    @abstractmethod
+    def predict(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
+        """Answers for validated request records, in their order; ``explain`` adds the inputs that pushed each."""
+
+    def coalesced(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
+        """:meth:`predict`, sharing one call with the concurrent requests that have the same :meth:`key`."""
+        return self._coalescers[explain](records)
+
+    def key(self, records: Sequence[BaseModel]) -> Hashable | None:
+        """What records must share to be read in one file as they are alone (None: they differ among themselves).
+
+        Here: the same fields set, which decides the columns of the file.
+        """
+        fields = {tuple(sorted(record.model_dump(exclude_none=True))) for record in records}
+        return fields.pop() if len(fields) == 1 else None
+
+    @abstractmethod
+    def predict_upload(self, files: dict[str, bytes], names: dict[str, str]) -> tuple[list[str], list[Prediction]]:
+        """Answers for every row of uploaded CSVs (``files`` by their challenge names), with each row's id."""
+
+    @abstractmethod
+    def reliability(self, report: Path) -> Reliability | None:
+        """The validation figure beside its baseline, read from ``report``."""
+
+
+class TableTask(Task):
+    """A task whose input is one CSV table: the records are rows of ``schema``, read by ``load``."""
+
+    schema: TableSchema
+    exclude: tuple[str, ...] = ()
+    id_column: str | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "schema", None) is not None and "record" not in cls.__dict__:
+            name = "".join(part.title() for part in cls.name.split("_")) + "Record"
+            cls.record = record_model(cls.schema, name, exclude=cls.exclude, example=cls.example)
+            cls.upload_files = (f"{cls.name}.csv",)
+
+    @abstractmethod
+    def load(self, path: Path) -> pd.DataFrame:
+        """The task's loader (exactly the CLI's) on one CSV path."""
+
+    @abstractmethod
+    def answer(self, table: pd.DataFrame, explain: bool = True) -> list[Prediction]:
+        """Predictions for a loaded table."""
+
+    def extra_columns(self, n: int) -> dict[str, list[Any]]:
+        """Columns the loader requires that a request record does not carry (generated keys)."""
+        return {}
+
+    def _read(self, files: dict[str, bytes], shown: dict[str, str] | None = None) -> pd.DataFrame:
+        (name,) = files
+        return read_files(files, lambda folder: self.load(folder / name), shown)
+
+    def predict(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
+        rows = rows_of(records, **self.extra_columns(len(records)))
+        try:
+            return self.answer(self._read({self.upload_files[0]: csv_bytes(rows, self.schema)}), explain)
+        except RecordError as error:
+            where = [error.row] if error.row is not None and 0 <= error.row < len(records) else []
+            error.location = ["records", *where, *([error.column] if where and error.column else [])]
+            raise
+
+    def predict_upload(self, files: dict[str, bytes], names: dict[str, str]) -> tuple[list[str], list[Prediction]]:
+        table = self._read(files, names)
+        ids = table[self.id_column].astype(str).tolist() if self.id_column in table else None
+        return ids or [str(i + 1) for i in range(len(table))], self.answer(table)
+
+
+def read_typed(path: Path, reader: Callable[[Path], Any]) -> Any:
+    """``reader(path)``, or None when the report is missing or not the expected shape (the page says so)."""
+    if not path.exists():
+        return None
+    try:
+        return reader(path)
+    except (DataError, KeyError, TypeError, ValueError):
+        return None
+
+
+def figure(values: dict[str, float]) -> Figure:
+    """A ``{"mean", "std"}`` mapping (or :class:`adpipe.reports.MeanStd`) as a :class:`Figure`."""
+    if not isinstance(values, dict):
+        values = {"mean": values.mean, "std": values.std}
+    return Figure(mean=float(values["mean"]), std=float(values["std"]))

@@ -1,0 +1,145 @@
+"""The main task for one user: ``marketing_target`` 1/2/3 from the user's row and their sessions, in the
+challenge's two layouts (``user_test.csv``, ``;``-separated; ``session_test.csv``, ``,``-separated).
+
+Records, a pasted session table and an uploaded pair of files all become those two files in memory and go
+through ``features.clickstream.load_split``, the CLI's loader: the same checks, including sessions whose user
+is not in the user file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from adpipe import config
+from adpipe.clickstream.evaluation import VALIDATION_REPORT
+from adpipe.clickstream.pipeline import MODEL_FILE
+from adpipe.clickstream.report import ValidationReport
+from adpipe.reports import read_report
+from adpipe.service.explain import tree_contributions
+from adpipe.service.records import RecordError, csv_bytes, read_files, record_model, rows_of
+from adpipe.service.tasks.base import Prediction, Reliability, Task, figure
+from features.clickstream import SESSIONS_SCHEMA, USERS_TEST_SCHEMA, build_features, load_split
+
+USERS_FILE, SESSIONS_FILE = config.USERS_TEST_FILE, config.SESSIONS_TEST_FILE
+MAX_SESSIONS = 2000
+ENGAGEMENT = {1: "low", 2: "medium", 3: "high"}
+
+USER_EXAMPLE = {"user_id": "6647f967", "age": 52, "abandoned_cart": True, "user_category": "new_user"}
+SESSION_EXAMPLE = {
+    "session_id": "f0da5632",
+    "timestamp": "2023-08-15 05:58:37",
+    "device_type": "tablet",
+    "browser": "Edge",
+    "operating_system": "Windows",
+    "ip_address": "137.193.176.120",
+    "country": "Kenya",
+    "search_query": "As program perhaps high.",
+    "page_views": 6,
+    "session_duration": 240,
+}
+UserRecord = record_model(USERS_TEST_SCHEMA, "ClickstreamUser", exclude=("test_id",), example=USER_EXAMPLE)
+SessionRecord = record_model(SESSIONS_SCHEMA, "ClickstreamSession", exclude=("user_id",), example=SESSION_EXAMPLE)
+
+
+class ClickstreamRecord(BaseModel):
+    """One user (a row of ``user_test.csv`` without ``test_id``) and their sessions (rows of ``session_test.csv``
+    without ``user_id``, which is the user's)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"user": USER_EXAMPLE, "sessions": [SESSION_EXAMPLE]}]}
+    )
+
+    user: UserRecord  # type: ignore[valid-type]
+    sessions: list[SessionRecord] = Field(default_factory=list, max_length=MAX_SESSIONS)  # type: ignore[valid-type]
+
+
+class Clickstream(Task):
+    name = "clickstream"
+    title = "ClickStream marketing_target for one user"
+    model_file = MODEL_FILE
+    report_file = VALIDATION_REPORT
+    make = (("train",), ("validate", "--repeats", "1"))
+    record = ClickstreamRecord
+    example = {"user": USER_EXAMPLE, "sessions": [SESSION_EXAMPLE]}
+    effect_unit = "raw score (log-odds) of the predicted class"
+    upload_files = (USERS_FILE, SESSIONS_FILE)
+
+    def _answer(
+        self, files: dict[str, bytes], shown: dict[str, str] | None = None, explain: bool = True
+    ) -> tuple[list[str], list[Prediction]]:
+        split = read_files(files, lambda folder: load_split(folder, "test"), shown)
+        X = build_features(split).drop(columns=["test_id"])
+        probabilities = self.model.predict_proba(X)
+        classes = [int(c) for c in self.model.classes_]
+        predicted = np.asarray(self.model.predict(X)).astype(int)
+        explained = np.array([classes.index(c) for c in predicted])
+        contributions = (tree_contributions(self.model, X, explained) if explain else None) or [None] * len(X)
+        answers = [
+            Prediction(
+                prediction=int(c),
+                label=f"{c} ({ENGAGEMENT.get(int(c), '?')} engagement)",
+                probabilities={str(k): float(p) for k, p in zip(classes, row, strict=True)},
+                top_inputs=top,
+            )
+            for c, row, top in zip(predicted, probabilities, contributions, strict=True)
+        ]
+        return [str(user) for user in X.index], answers
+
+    def key(self, records: Sequence[BaseModel]) -> Hashable | None:
+        """Any users read the same way together: the service numbers them itself (their ``user_id`` only has to
+        tie sessions to users in a file; here each user's sessions come with them)."""
+        return self.name
+
+    def predict(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
+        numbers = [str(n) for n in range(1, len(records) + 1)]
+        users = rows_of([r.user for r in records], user_id=numbers, test_id=numbers)
+        sessions, owner = [], []
+        for position, record in enumerate(records):
+            sessions += rows_of(record.sessions, user_id=[numbers[position]] * len(record.sessions))
+            owner += [(position, index) for index in range(len(record.sessions))]
+        files = {USERS_FILE: csv_bytes(users, USERS_TEST_SCHEMA), SESSIONS_FILE: csv_bytes(sessions, SESSIONS_SCHEMA)}
+        try:
+            return self._answer(files, explain=explain)[1]
+        except RecordError as error:
+            error.location = _location(error, owner)
+            raise
+
+    def predict_pasted(self, user: BaseModel, sessions: bytes) -> Prediction:
+        """One user typed in a form with their sessions pasted as a ``session_test.csv`` table."""
+        users = rows_of([user], test_id=[1])
+        files = {USERS_FILE: csv_bytes(users, USERS_TEST_SCHEMA), SESSIONS_FILE: sessions}
+        return self._answer(files, {SESSIONS_FILE: "pasted sessions", USERS_FILE: "the user above"})[1][0]
+
+    def predict_upload(self, files: dict[str, bytes], names: dict[str, str]) -> tuple[list[str], list[Prediction]]:
+        return self._answer(files, names)
+
+    def reliability(self, path: Path) -> Reliability | None:
+        report = read_report(path, ValidationReport)
+        protocol = report.protocol
+        return Reliability(
+            metric="macro-F1",
+            model=figure(report.model.macro_f1),
+            baseline=figure(report.baseline.macro_f1),
+            baseline_name="majority class",
+            higher_is_better=True,
+            protocol=f"repeated stratified K-fold, {protocol.folds} folds x {protocol.repeats} repeats, "
+            f"{protocol.n_users} users",
+        )
+
+
+def _location(error: RecordError, owner: list[tuple[int, int]]) -> list[Any]:
+    """Where in the request a loader's complaint about the generated user or session file points."""
+    field = error.column
+    if error.row is None or error.row < 0:
+        return ["records"]
+    if error.file == USERS_FILE:
+        return ["records", error.row, "user", *([field] if field else [])]
+    if error.file == SESSIONS_FILE and error.row < len(owner):
+        user, session = owner[error.row]
+        return ["records", user, "sessions", session, *([field] if field else [])]
+    return ["records"]

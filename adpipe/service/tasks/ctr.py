@@ -1,0 +1,84 @@
+"""Click-through for one impression: the click probability, the yes/no at the saved threshold, and the inputs
+(target-encoded keys and numbers) that pushed its log-odds most."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from adpipe.ctr.params import MODEL_FILE, VALIDATION_REPORT
+from adpipe.ctr.report import ValidationReport
+from adpipe.reports import read_report
+from adpipe.service.explain import tree_contributions
+from adpipe.service.tasks.base import Prediction, Reliability, TableTask, figure
+from features.ctr import TIMESTAMP, TIMESTAMP_FORMATS, UNLABELLED_SCHEMA, build_features, load_impressions
+
+
+class ClickThrough(TableTask):
+    name = "ctr"
+    title = "Click-through for one impression"
+    model_file = MODEL_FILE
+    report_file = VALIDATION_REPORT
+    make = (("ctr", "validate", "--repeats", "1"), ("ctr", "train"))
+    schema = UNLABELLED_SCHEMA
+    effect_unit = "log-odds of a click"
+    example = {
+        "Daily Time Spent on Site": 62.26,
+        "Age": 32,
+        "Area Income": 69481.85,
+        "Daily Internet Usage": 172.83,
+        "Ad Topic Line": "Decentralized real-time circuit",
+        "City": "Lisafort",
+        "Gender": "Male",
+        "Country": "Svalbard & Jan Mayen Islands",
+        "Timestamp": "6/9/2016 21:43",
+    }
+
+    def key(self, records: Sequence[BaseModel]) -> Hashable | None:
+        """The fields set and the timestamps' format: the loader picks one format per file, the first that reads
+        every timestamp, so records are read together only when each one's own first format is the same."""
+        fields = super().key(records)
+        stamps = pd.Series([record.model_dump(by_alias=True).get(TIMESTAMP) for record in records], dtype=object)
+        unread = stamps.notna().to_numpy()
+        first = np.full(len(stamps), -1)
+        for position, fmt in enumerate(TIMESTAMP_FORMATS):
+            read = unread & pd.to_datetime(stamps, format=fmt, errors="coerce").notna().to_numpy()
+            first[read], unread = position, unread & ~read
+        formats = set(first.tolist())
+        return (fields, formats.pop()) if fields is not None and len(formats) == 1 else None
+
+    def load(self, path: Path) -> pd.DataFrame:
+        return load_impressions(path, labelled=False)
+
+    def answer(self, table: pd.DataFrame, explain: bool = True) -> list[Prediction]:
+        X = build_features(table)
+        positive = list(self.model.classes_).index(1)
+        probability = self.model.predict_proba(X)[:, positive]
+        clicked = self.model.predict(X)
+        contributions = (tree_contributions(self.model, X) if explain else None) or [None] * len(X)
+        return [
+            Prediction(
+                prediction=int(c),
+                label=f"{'clicked' if c == 1 else 'not clicked'} (probability {p:.1%}, "
+                f"threshold {self.metadata['threshold']:.3f})",
+                probabilities={"clicked": float(p), "not clicked": float(1.0 - p)},
+                top_inputs=top,
+            )
+            for c, p, top in zip(clicked, probability, contributions, strict=True)
+        ]
+
+    def reliability(self, path: Path) -> Reliability | None:
+        report = read_report(path, ValidationReport)
+        protocol = report.protocol
+        return Reliability(
+            metric="ROC-AUC",
+            model=figure(report.model.roc_auc),
+            baseline=figure(report.baselines["logistic"].roc_auc),
+            baseline_name="logistic regression on the four numbers",
+            higher_is_better=True,
+            protocol=f"{protocol.folds} folds x {protocol.repeats} repeats, groups: {protocol.groups}",
+        )

@@ -1,0 +1,373 @@
+"""Every bad input on every command ends in one clear line, the right exit code and no damaged output.
+
+Each case runs one command on a small, deliberately broken input. A case is *clear* when the command
+exits with the documented code (1 bad input, 2 usage, 130 interrupted), shows no traceback, names
+what is wrong on the last line of stderr, and leaves every file it found in its folder byte-identical
+and no new one behind. Otherwise the verdict says how it failed: vague, traceback, wrongly accepted
+(exit 0) or damaged.
+
+    pytest tests/test_bad_inputs.py -q -p no:cacheprovider      # every case must be clear
+    python -m tests.test_bad_inputs [PART ...] ["!PART" ...]   # the verdict table (of the cases whose id has PART)
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+import model
+from tests.bad_input_runner import (
+    NEW_SESSIONS,
+    NEW_USERS,
+    SESSIONS,
+    USERS,
+    Case,
+    Cmd,
+    build_data,
+    campaigns,
+    case_folder,
+    chmod,
+    copy,
+    duplicate_row,
+    encoded,
+    extra_column,
+    field,
+    garbage,
+    header_only,
+    impressions,
+    mkdir,
+    model_file,
+    new_sessions,
+    new_users,
+    profiles,
+    replace,
+    run_case,
+    runner,
+    sessions,
+    truncate_last_row,
+    users,
+    verdict_table,
+    write,
+)
+
+TRAIN = Cmd("train --params {cs_params} --model {work}/model.joblib --train-dir", ("model.joblib",))
+PREDICT = Cmd("predict --use-saved --model {cs_model} --output {work}/out.json --test-dir", ("out.json",))
+PREDICT_TRAIN = Cmd(
+    "predict --params {cs_params} --model {work}/model.joblib --output {work}/out.json --test-dir {cs_test} "
+    "--train-dir",
+    ("model.joblib", "out.json"),
+)
+VALIDATE = Cmd(
+    "validate --folds 2 --repeats 1 --params {cs_params} --report {work}/report.json --train-dir", ("report.json",)
+)
+TUNE = Cmd(
+    "tune --trials 1 --folds 2 --repeats 1 --storage sqlite:///{work}/o.db --params {work}/params.json --train-dir"
+)
+CTR_TRAIN = Cmd("ctr train --params {ctr_params} --model {work}/model.joblib --data", ("model.joblib",))
+CTR_VALIDATE = Cmd(
+    "ctr validate --folds 2 --repeats 1 --params {ctr_params} --report {work}/report.json --data", ("report.json",)
+)
+CTR_PREDICT = Cmd("ctr predict --model {ctr_model} --output {work}/out.csv --input", ("out.csv",))
+ROAS_TRAIN = Cmd("roas train --model {work}/model.joblib --data", ("model.joblib",))
+ROAS_VALIDATE = Cmd("roas validate --folds 2 --repeats 1 --report {work}/report.json --data", ("report.json",))
+ROAS_PREDICT = Cmd("roas predict --model {roas_model} --output {work}/out.csv --input", ("out.csv",))
+ROAS_SUMMARY = Cmd("roas summary --output {work}/out.csv --data", ("out.csv",))
+SEG_FIT = Cmd(
+    "segment fit --bootstraps 2 --shuffles 1 --model {work}/model.joblib --report {work}/report.json --input",
+    ("model.joblib", "report.json"),
+)
+SEG_ASSIGN = Cmd("segment assign --model {seg_model} --output {work}/out.csv --input", ("out.csv",))
+SEG_PROFILE = Cmd("segment profile --output {work}/out.csv --input {profiles}", ("out.csv",))
+CONV_VALIDATE = Cmd(
+    "conversion validate --folds 2 --repeats 1 --permutations 1 --models linear --report {work}/report.json --input",
+    ("report.json",),
+)
+CONV_TRAIN = Cmd(
+    "conversion train --folds 2 --repeats 1 --permutations 1 --models linear --report {work}/report.json "
+    "--model {work}/model.joblib --input {profiles}",
+    ("report.json", "model.joblib"),
+)
+CONV_PREDICT = Cmd("conversion predict --model {conv_model} --output {work}/out.csv --input", ("out.csv",))
+SYNTH = Cmd("synth --users 50 --sessions-per-user 2 --out {work}/synth")
+STUDY = Cmd("study stats --storage sqlite:///{work}/o.db --study")
+
+WITH_PARAMS = "{cs_train} --params {work}/p.json"
+IN_WORK = "--model {work}/m.joblib --params {work}/p.json"  # a case run as nobody reads only its own folder
+GOOD_PARAMS = copy("cs_params", "params.json")
+SYNTH_TRAIN = (write(f"synth/train/{USERS}"), write(f"synth/train/{SESSIONS}"))
+DB = ("o.db",)
+ADS = "{work}/ads.csv"
+C = Case
+# fmt: off
+CASES = [
+    # ClickStream data: value rules, encodings, unreadable and missing files.
+    C("train: negative age", TRAIN, "{work}/t", (USERS, "age"), setup=users(field("age", "-5"))),
+    C("train: age beyond int64", TRAIN, "{work}/t", (USERS, "age"), setup=users(field("age", "9" * 20))),
+    C("train: negative page_views", TRAIN, "{work}/t", (SESSIONS, "page_views"),
+      setup=sessions(field("page_views", "-3"))),
+    C("train: session_duration wraps int64", TRAIN, "{work}/t", (SESSIONS, "session_duration"),
+      setup=sessions(field("session_duration", str(2**63)))),
+    C("train: infinite session_duration", TRAIN, "{work}/t", (SESSIONS, "session_duration"),
+      setup=sessions(field("session_duration", "inf"))),
+    C("train: duplicated header name", TRAIN, "{work}/t", (USERS, "age"), setup=users(extra_column("age", "30"))),
+    C("train: UTF-16 user file", TRAIN, "{work}/t", (USERS,), setup=users(encoded("utf-16"))),
+    C("train: Latin-1 session file", TRAIN, "{work}/t", (SESSIONS,),
+      setup=sessions(field("country", "Curaçao"), encoded("latin-1"))),
+    C("train: binary user file", TRAIN, "{work}/t", (USERS,), setup=users(garbage)),
+    C("train: one class only", TRAIN, "{work}/t", (USERS, "marketing_target"),
+      setup=users(field("marketing_target", "1", 0))),
+    C("validate: one class only", VALIDATE, "{work}/t", (USERS, "marketing_target"),
+      setup=users(field("marketing_target", "2", 0))),
+    C("train: wrong delimiter", TRAIN, "{work}/t", (USERS,), setup=users(lambda text: text.replace(";", ","))),
+    C("train: misspelled column", TRAIN, "{work}/t", (USERS, "age"), setup=users(replace(";age;", ";agee;"))),
+    C("train: non-numeric age", TRAIN, "{work}/t", (USERS, "age", "line 3"), setup=users(field("age", "twenty", 2))),
+    C("train: unknown user_category", TRAIN, "{work}/t", (USERS, "user_category"),
+      setup=users(field("user_category", "vip"))),
+    C("train: duplicate user_id", TRAIN, "{work}/t", (USERS, "user_id"), setup=users(duplicate_row)),
+    C("train: session of an unknown user", TRAIN, "{work}/t", (SESSIONS, "user_id"),
+      setup=sessions(field("user_id", "ghost"))),
+    C("train: --train-dir missing", TRAIN, "{work}/nowhere", ("nowhere",)),
+    C("train: --train-dir is a file", TRAIN, "{work}/afile", ("afile",), setup=write("afile")),
+    C("train: unreadable user file", TRAIN, "{work}/t " + IN_WORK, (USERS,), process="unprivileged",
+      setup=(users(), copy("cs_params", "p.json"), chmod(f"t/{USERS}", 0))),
+    C("predict: truncated last test row", PREDICT, "{work}/t", (NEW_SESSIONS, "line"),
+      setup=new_sessions(truncate_last_row)),
+    C("predict: empty test user file", PREDICT, "{work}/t", (NEW_USERS,), setup=new_users(header_only)),
+    C("predict: negative test age", PREDICT, "{work}/t", (NEW_USERS, "age"), setup=new_users(field("age", "-1"))),
+    C("predict: duplicate test_id", PREDICT, "{work}/t", (NEW_USERS, "test_id"),
+      setup=new_users(field("test_id", "1", 2))),
+    C("predict: Latin-1 test users", PREDICT, "{work}/t", (NEW_USERS,),
+      setup=new_users(field("age", "3é"), encoded("latin-1"))),
+    C("predict: train data with one class", PREDICT_TRAIN, "{work}/t", (USERS, "marketing_target"),
+      setup=users(field("marketing_target", "3", 0))),
+    # Params files: types, ranges, paths.
+    C("train: n_estimators 'many'", TRAIN, WITH_PARAMS, ("p.json", "n_estimators"),
+      setup=write("p.json", '{"lightgbm": {"n_estimators": "many"}}')),
+    C("train: n_estimators true", TRAIN, WITH_PARAMS, ("p.json", "n_estimators"),
+      setup=write("p.json", '{"lightgbm": {"n_estimators": true}}')),
+    C("train: negative learning_rate", TRAIN, WITH_PARAMS, ("p.json", "learning_rate"),
+      setup=write("p.json", '{"lightgbm": {"learning_rate": -0.1}}')),
+    C("train: num_leaves 1", TRAIN, WITH_PARAMS, ("p.json", "num_leaves"),
+      setup=write("p.json", '{"lightgbm": {"num_leaves": 1}}')),
+    C("train: --params is a folder", TRAIN, "{cs_train} --params {work}/pdir", ("pdir",), setup=mkdir("pdir")),
+    C("train: mistyped --params path", TRAIN, "{cs_train} --params {work}/paramz.json", ("paramz.json",)),
+    C("train: params not JSON", TRAIN, WITH_PARAMS, ("p.json", "JSON"), setup=write("p.json", "{lightgbm: 1")),
+    C("train: params unknown key", TRAIN, WITH_PARAMS, ("p.json", "n_trees"), setup=write("p.json", '{"n_trees": 5}')),
+    C("train: params unknown imbalance", TRAIN, WITH_PARAMS, ("p.json", "imbalance"),
+      setup=write("p.json", '{"imbalance": "smoote"}')),
+    C("train: params lightgbm not an object", TRAIN, WITH_PARAMS, ("p.json", "lightgbm"),
+      setup=write("p.json", '{"lightgbm": 5}')),
+    C("validate: subsample 1.5", VALIDATE, WITH_PARAMS, ("p.json", "subsample"),
+      setup=write("p.json", '{"lightgbm": {"subsample": 1.5}}')),
+    C("validate: n_estimators 2.5", VALIDATE, WITH_PARAMS, ("p.json", "n_estimators"),
+      setup=write("p.json", '{"lightgbm": {"n_estimators": 2.5}}')),
+    C("predict: empty feature_groups", PREDICT_TRAIN, WITH_PARAMS, ("p.json", "feature_groups"),
+      setup=write("p.json", '{"feature_groups": []}')),
+    C("predict: negative min_child_samples", PREDICT_TRAIN, WITH_PARAMS, ("p.json", "min_child_samples"),
+      setup=write("p.json", '{"lightgbm": {"min_child_samples": -1}}')),
+    C("tune: params file with num_leaves 1", TUNE, "{cs_train}", ("params.json", "num_leaves"), may_write=DB,
+      setup=write("params.json", '{"lightgbm": {"num_leaves": 1}}')),
+    # Model files.
+    C("predict: random-bytes --model", PREDICT, "{cs_test} --model {work}/m.joblib", ("m.joblib", "train"),
+      setup=write("m.joblib", garbage(""))),
+    C("predict: truncated --model", PREDICT, "{cs_test} --model {work}/m.joblib", ("m.joblib", "train"),
+      setup=model_file("cs_model", "truncated")),
+    C("predict: empty --model", PREDICT, "{cs_test} --model {work}/m.joblib", ("m.joblib", "train"),
+      setup=model_file("cs_model", "empty")),
+    C("predict: --model is a folder", PREDICT, "{cs_test} --model {work}/mdir", ("mdir",), setup=mkdir("mdir")),
+    C("predict: missing --model", PREDICT, "{cs_test} --model {work}/none.joblib", ("none.joblib", "train")),
+    C("predict: another task's --model", PREDICT, "{cs_test} --model {ctr_model}", ("ctr_model.joblib", "clickstream")),
+    # Outputs that cannot be written.
+    C("predict: --output is a folder", PREDICT, "{cs_test} --output {work}/outdir", ("outdir",), setup=mkdir("outdir")),
+    C("predict: --output under a regular file", PREDICT, "{cs_test} --output {work}/afile/p.json", ("afile",),
+      setup=write("afile")),
+    C("train: --model is a folder", TRAIN, "{cs_train} --model {work}/mdir", ("mdir",), setup=mkdir("mdir")),
+    C("validate: --report under a regular file", VALIDATE, "{cs_train} --report {work}/afile/r.json", ("afile",),
+      setup=write("afile")),
+    # Main-task options.
+    C("validate: --folds 1", VALIDATE, "{cs_train} --folds 1", ("--folds",), 2),
+    C("validate: --repeats 0", VALIDATE, "{cs_train} --repeats 0", ("--repeats",), 2),
+    C("train: negative --seed", TRAIN, "{cs_train} --seed -1", ("--seed",), 2),
+    C("tune: --folds 1", TUNE, "{cs_train} --folds 1", ("--folds",), 2, setup=GOOD_PARAMS),
+    C("tune: --trials 0", TUNE, "{cs_train} --trials 0", ("--trials",), 2, setup=GOOD_PARAMS, may_write=DB),
+    C("tune: --timeout -5", TUNE, "{cs_train} --timeout -5", ("--timeout",), 2, setup=GOOD_PARAMS, may_write=DB),
+    C("tune: unknown --pruner", TUNE, "{cs_train} --pruner bogus", ("--pruner",), 2, setup=GOOD_PARAMS, may_write=DB),
+    C("tune: malformed --storage", TUNE, "{cs_train} --storage nonsense", ("storage", "nonsense"), setup=GOOD_PARAMS),
+    C("study stats: unknown study", STUDY, "nope", ("nope",), may_write=DB),
+    # CTR.
+    C("ctr train: n_estimators 'many'", CTR_TRAIN, "{ctr} --params {work}/p.json", ("p.json", "n_estimators"),
+      setup=write("p.json", '{"lightgbm": {"n_estimators": "many"}}')),
+    C("ctr validate: mistyped --params path", CTR_VALIDATE, "{ctr} --params {work}/paramz.json", ("paramz.json",)),
+    C("ctr train: bad --imbalance", CTR_TRAIN, "{ctr} --imbalance bogus", ("--imbalance",), 2),
+    C("ctr validate: bad --features", CTR_VALIDATE, "{ctr} --features bogus", ("--features",), 2),
+    C("ctr train: --threshold 2", CTR_TRAIN, "{ctr} --threshold 2", ("--threshold",), 2),
+    C("ctr validate: --folds 1", CTR_VALIDATE, "{ctr} --folds 1", ("--folds",), 2),
+    C("ctr validate: bad --group-by", CTR_VALIDATE, "{ctr} --group-by bogus", ("--group-by",), 2),
+    C("ctr tune: --trials 0", Cmd("ctr tune --storage sqlite:///{work}/o.db --params {work}/params.json --data {ctr}"),
+      "--trials 0", ("--trials",), 2, may_write=DB),
+    C("ctr predict: random-bytes --model", CTR_PREDICT, "{ctr} --model {work}/m.joblib", ("m.joblib", "train"),
+      setup=write("m.joblib", garbage(""))),
+    C("ctr predict: --output is a folder", CTR_PREDICT, "{ctr} --output {work}/outdir", ("outdir",),
+      setup=mkdir("outdir")),
+    C("ctr train: UTF-16 data", CTR_TRAIN, "{work}/impressions.csv", ("impressions.csv",),
+      setup=impressions(encoded("utf-16"))),
+    C("ctr train: negative Age", CTR_TRAIN, "{work}/impressions.csv", ("impressions.csv", "Age"),
+      setup=impressions(field("Age", "-5"))),
+    C("ctr train: label 2", CTR_TRAIN, "{work}/impressions.csv", ("impressions.csv", "Clicked on Ad"),
+      setup=impressions(field("Clicked on Ad", "2"))),
+    C("ctr train: infinite Area Income", CTR_TRAIN, "{work}/impressions.csv", ("impressions.csv", "Area Income"),
+      setup=impressions(field("Area Income", "inf"))),
+    C("ctr predict: duplicated header name", CTR_PREDICT, "{work}/impressions.csv", ("impressions.csv", "Age"),
+      setup=impressions(extra_column("Age", "30"))),
+    C("ctr seed-approach: --folds 1", Cmd("ctr seed-approach --report {work}/r.json --data {ctr}", ("r.json",)),
+      "--folds 1", ("--folds",), 2),
+    # ROAS and the funnel.
+    C("roas train: Clicks > Impressions", ROAS_TRAIN, "{work}/ads.csv", ("ads.csv", "Clicks"),
+      setup=campaigns(field("Clicks", "99999999"))),
+    C("roas train: infinite Spent", ROAS_TRAIN, ADS, ("ads.csv", "Spent"), setup=campaigns(field("Spent", "inf"))),
+    C("roas train: duplicate ad_id", ROAS_TRAIN, ADS, ("ads.csv", "ad_id"), setup=campaigns(duplicate_row)),
+    C("roas predict: duplicate ad_id", ROAS_PREDICT, ADS, ("ads.csv", "ad_id"), setup=campaigns(duplicate_row)),
+    C("roas predict: NaN Spent", ROAS_PREDICT, ADS, ("ads.csv", "Spent"), setup=campaigns(field("Spent", "nan"))),
+    C("roas predict: missing --input", ROAS_PREDICT, "{work}/none.csv", ("none.csv",)),
+    C("roas predict: empty --model", ROAS_PREDICT, "{ads} --model {work}/m.joblib", ("m.joblib", "train"),
+      setup=model_file("roas_model", "empty")),
+    C("roas train: bad --mode", ROAS_TRAIN, "{ads} --mode bogus", ("--mode",), 2),
+    C("roas validate: negative --value-sale", ROAS_VALIDATE, "{ads} --value-sale -1", ("--value-sale",), 2),
+    C("roas validate: --folds 1", ROAS_VALIDATE, "{ads} --folds 1", ("--folds",), 2),
+    C("roas summary: bad --by", ROAS_SUMMARY, "{ads} --by bogus", ("--by",), 2),
+    C("roas summary: --output under a regular file", ROAS_SUMMARY, "{ads} --output {work}/afile/s.csv", ("afile",),
+      setup=write("afile")),
+    C("roas funnel: Latin-1 data", Cmd("roas funnel --folds 2 --repeats 1 --report {work}/r.json --data", ("r.json",)),
+      ADS, ("ads.csv",), setup=campaigns(replace("\n", ",é\n"), encoded("latin-1"))),
+    # Segments.
+    C("segment fit: --k 1", SEG_FIT, "{profiles} --k 1", ("--k",), 2),
+    C("segment fit: reversed --k-range", SEG_FIT, "{profiles} --k-range 5-2", ("--k-range",), 2),
+    C("segment fit: --bootstraps 0", SEG_FIT, "{profiles} --k 2 --bootstraps 0", ("--bootstraps",), 2),
+    C("segment fit: --report is a folder", SEG_FIT, "{profiles} --k 2 --report {work}/rdir", ("rdir",),
+      setup=mkdir("rdir")),
+    C("segment fit: duplicate User ID", SEG_FIT, "{work}/p.csv --k 2", ("p.csv", "User ID"),
+      setup=profiles(duplicate_row)),
+    C("segment fit: CTR above 1", SEG_FIT, "{work}/p.csv --k 2", ("p.csv", "Click-Through Rates (CTR)"),
+      setup=profiles(field("Click-Through Rates (CTR)", "1.5"))),
+    C("segment fit: clickstream with negative age", SEG_FIT, "{work}/t --source clickstream --k 2", (USERS, "age"),
+      setup=users(field("age", "-5"))),
+    C("segment assign: random-bytes --model", SEG_ASSIGN, "{profiles} --model {work}/m.joblib",
+      ("m.joblib", "segment fit"), setup=write("m.joblib", garbage(""))),
+    C("segment assign: UTF-16 input", SEG_ASSIGN, "{work}/p.csv", ("p.csv",), setup=profiles(encoded("utf-16"))),
+    C("segment profile: another task's --model", SEG_PROFILE, "--model {cs_model}", ("cs_model.joblib", "segments")),
+    # Conversion.
+    C("conversion validate: --alpha 2", CONV_VALIDATE, "{profiles} --alpha 2", ("--alpha",), 2),
+    C("conversion validate: --permutations 0", CONV_VALIDATE, "{profiles} --permutations 0", ("--permutations",), 2),
+    C("conversion validate: unknown --models", CONV_VALIDATE, "{profiles} --models bogus", ("--models",), 2),
+    C("conversion validate: --folds 1", CONV_VALIDATE, "{profiles} --folds 1", ("--folds",), 2),
+    C("conversion validate: infinite Likes", CONV_VALIDATE, "{work}/p.csv", ("p.csv", "Likes and Reactions"),
+      setup=profiles(field("Likes and Reactions", "inf"))),
+    C("conversion train: --model is a folder", CONV_TRAIN, "--model {work}/mdir", ("mdir",), setup=mkdir("mdir")),
+    C("conversion predict: truncated --model", CONV_PREDICT, "{profiles} --model {work}/m.joblib",
+      ("m.joblib", "train"), setup=model_file("conv_model", "truncated")),
+    C("conversion predict: Latin-1 input", CONV_PREDICT, "{work}/p.csv", ("p.csv",),
+      setup=profiles(replace("Female", "Fémale"), encoded("latin-1"))),
+    C("conversion predict: --output in a read-only folder", CONV_PREDICT,
+      "{work}/p.csv --model {work}/m.joblib --output {work}/ro/out.csv", ("ro/out.csv",), process="unprivileged",
+      setup=(profiles(), copy("conv_model", "m.joblib"), mkdir("ro"), chmod("ro", 0o555))),
+    # Synthetic data.
+    C("synth: --users 0", SYNTH, "--users 0", ("--users",), 2),
+    C("synth: infinite --sessions-per-user", SYNTH, "--sessions-per-user inf", ("--sessions-per-user",), 2),
+    C("synth: NaN --sessions-per-user", SYNTH, "--sessions-per-user nan", ("--sessions-per-user",), 2),
+    C("synth: negative --seed", SYNTH, "--seed -1", ("--seed",), 2),
+    C("synth: bad --split", SYNTH, "--split bogus", ("--split",), 2),
+    C("synth: more than the free disk space", SYNTH, "--users 1000000000 --sessions-per-user 1000", ("synth", "free"),
+      process="subprocess"),
+    C("synth: --out under a regular file", SYNTH, "--out {work}/afile/synth", ("afile",), setup=write("afile")),
+    C("synth: test folder blocked half-way", SYNTH, "", ("synth/test",), setup=(*SYNTH_TRAIN, write("synth/test"))),
+    # The real process: exit codes and Ctrl-C.
+    C("predict (process): missing --model", PREDICT, "{cs_test} --model {work}/none.joblib", ("none.joblib",),
+      process="subprocess"),
+    C("validate (process): --folds 1", VALIDATE, "{cs_train} --folds 1", ("--folds",), 2, process="subprocess"),
+    C("synth (process): Ctrl-C while writing", SYNTH, "--users 3000000", ("interrupted",), 130, setup=SYNTH_TRAIN,
+      process="interrupt", interrupt_on=b"synth train"),
+    C("tune (process): Ctrl-C during a trial", TUNE, "{cs_train} --trials 1000", ("interrupted",), 130,
+      setup=GOOD_PARAMS, may_write=DB, process="interrupt", interrupt_on=b"tune "),
+]
+# fmt: on
+
+
+@pytest.fixture(scope="session")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return build_data(tmp_path_factory.mktemp("bad-inputs"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_ends_in_one_clear_line(case: Case, data: dict[str, str], tmp_path: Path) -> None:
+    work = case_folder(case, tmp_path)
+    try:
+        verdict, detail = run_case(case, work, data)
+    finally:
+        if work != tmp_path:
+            shutil.rmtree(work)
+    assert verdict == "clear", f"{verdict}: {detail}"
+
+
+# The boundary and io are imported inside the tests: the verdict table also runs against the code from before them.
+
+
+def test_a_bug_shows_its_traceback_and_says_it_is_a_bug() -> None:
+    import typer
+
+    from adpipe.cli_support import BUG_EXIT_CODE, ErrorBoundary
+
+    app = typer.Typer(cls=ErrorBoundary, rich_markup_mode=None)
+
+    @app.command()
+    def broken() -> None:
+        raise RuntimeError("an invariant the code relies on")
+
+    @app.command()
+    def other() -> None:  # two commands: the app is a group, the boundary its root
+        pass
+
+    result = runner.invoke(app, ["broken"])
+    assert result.exit_code == BUG_EXIT_CODE
+    assert "Traceback" in result.stderr and "RuntimeError: an invariant the code relies on" in result.stderr
+    assert "bug in adpipe" in result.stderr.strip().splitlines()[-1]
+
+
+def test_outputs_are_all_or_nothing(tmp_path: Path) -> None:
+    from adpipe.io import all_or_nothing, read_json, write_json
+
+    report, model_file = tmp_path / "report.json", tmp_path / "model.json"
+    write_json(report, {"run": 1})
+    with pytest.raises(RuntimeError), all_or_nothing():
+        write_json(report, {"run": 2})
+        write_json(model_file, {"run": 2})
+        assert read_json(report) == read_json(model_file) == {"run": 2}  # the block reads what it wrote
+        raise RuntimeError("the second output failed")
+    assert read_json(report) == {"run": 1} and not model_file.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["report.json"]  # no temporary file left
+    with all_or_nothing():
+        write_json(report, {"run": 3})
+        write_json(model_file, {"run": 3})
+        assert read_json(report.with_name("report.json")) == {"run": 3} and not model_file.exists()
+    assert read_json(report) == read_json(model_file) == {"run": 3}
+    with pytest.raises(RuntimeError), all_or_nothing():
+        write_json(model_file, {"run": 4})
+        with all_or_nothing():  # a unit of its own (data a subprocess reads, a checkpoint): published at its end
+            write_json(report, {"run": 4})
+        assert report.read_bytes() == b'{\n  "run": 4\n}\n'
+        raise RuntimeError("the rest of the command failed")
+    assert read_json(report) == {"run": 4} and read_json(model_file) == {"run": 3}
+
+
+def test_synth_writes_its_four_files_when_the_command_ends(tmp_path: Path) -> None:
+    result = runner.invoke(model.app, ["synth", "--users", "30", "--sessions-per-user", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    written = sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*") if path.is_file())
+    assert written == [f"test/{NEW_SESSIONS}", f"test/{NEW_USERS}", f"train/{SESSIONS}", f"train/{USERS}"]
+    assert (tmp_path / "train" / USERS).read_text().count("\n") == 31  # the header and 30 users
+
+
+if __name__ == "__main__":
+    verdict_table(CASES, sys.argv[1:])

@@ -1,0 +1,140 @@
+"""CTR validation: forward folds never train on a later impression, the audit flags a planted leak and memorised
+values but passes honest inputs, the estimators keep scikit-learn's contract, and the held-out export has only
+new cities and later impressions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone, is_classifier
+from typer.testing import CliRunner
+
+from adpipe import config
+from adpipe.ctr.audit import audit
+from adpipe.ctr.folds import CtrProtocol, make_folds
+from adpipe.ctr.holdout import split_export
+from adpipe.ctr.models import ClickModel, base_rate, build_decision_model, logistic_baseline, seed_forest
+from adpipe.validation import forward_splits
+from features.ctr import FEATURE_GROUPS, TARGET, TIMESTAMP, build_features, load_impressions, with_new_values
+from model import app
+
+REFERENCE = config.SHARED_DATA_DIR / "ctr" / "ad_10000records.csv"
+SMALL_LIGHTGBM = {"n_estimators": 40, "learning_rate": 0.1, "num_leaves": 7}
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    if not REFERENCE.exists():
+        pytest.fail(f"reference data missing: {REFERENCE} (../shared/data must sit beside the project)")
+    return load_impressions(REFERENCE, labelled=True)
+
+
+@pytest.mark.parametrize("gap", [0, 300])
+def test_forward_folds_never_train_on_a_later_impression(table: pd.DataFrame, gap: int) -> None:
+    shuffled = table.sample(frac=1.0, random_state=0).reset_index(drop=True)  # the file's order is not time's
+    times = shuffled[TIMESTAMP].to_numpy()
+    assert pd.Series(times).duplicated().sum() > 9000  # many impressions share a timestamp: ties are real
+    splits = make_folds(shuffled, CtrProtocol(folds=5, repeats=1, name="forward", gap=gap))
+    rank = pd.Series(times).rank(method="first").to_numpy()  # position in time order
+    assert len(splits) == 5
+    for before, split in zip([None, *splits], splits, strict=False):
+        assert times[split.train].max() < times[split.test].min()
+        assert rank[split.test].min() - rank[split.train].max() > gap
+        assert np.ptp(rank[split.test]) == len(split.test) - 1  # one contiguous block of time
+        if before is not None:  # expanding: each window holds the previous one and its test block, minus ties
+            assert set(before.train) < set(split.train)
+    assert times[splits[-1].test].max() == times.max()
+
+
+def test_forward_splits_leave_ties_out_of_training() -> None:
+    times = np.array([0, 0, 1, 1, 1, 1, 2, 2])  # TimeSeriesSplit(3) cuts the four 1s in two
+    splits = forward_splits(times, folds=3)
+    assert [list(s.test) for s in splits] == [[2, 3], [4, 5], [6, 7]]
+    assert [list(s.train) for s in splits] == [[0, 1], [0, 1], [0, 1, 2, 3, 4, 5]]  # rows 2-3 tie with the test
+
+
+def test_audit_flags_a_planted_leak_and_memorised_values_but_not_honest_inputs(table: pd.DataFrame) -> None:
+    X, X_new, y = build_features(table), build_features(with_new_values(table)), table[TARGET]
+    # The planted leak: each impression's month click rate, computed from the labels of the whole file.
+    month_rate = table.groupby(table[TIMESTAMP].dt.to_period("M"))[TARGET].transform("mean").to_numpy()
+    X["month_rate"], X_new["month_rate"] = month_rate, month_rate
+    groups = {"numeric": FEATURE_GROUPS["numeric"], "month_rate": ("month_rate",), "text": FEATURE_GROUPS["text"]}
+    forward = make_folds(table, CtrProtocol(folds=5, repeats=1, name="forward"))
+    random = make_folds(table, CtrProtocol(folds=5, repeats=1, name="random"))
+    rows, everything = audit(groups, X, X_new, y, forward, random, lightgbm=SMALL_LIGHTGBM, seed=0, progress=False)
+    by = {row.group: row for row in rows}
+    assert by["month_rate"].flagged and "time leak" in by["month_rate"].reason
+    assert by["month_rate"].random_auc - by["month_rate"].forward_auc > 0.1
+    assert by["text"].flagged and "memorised values" in by["text"].reason and by["text"].new_values_auc == 0.5
+    assert not by["numeric"].flagged and by["numeric"].new_values_auc == pytest.approx(by["numeric"].forward_auc)
+    assert by["numeric"].forward_auc > 0.75
+    assert everything.forward_auc > by["numeric"].forward_auc  # the keys do help on the values this file repeats
+
+
+def test_new_values_keep_numbers_and_calendar_but_no_key(table: pd.DataFrame) -> None:
+    sample = table.iloc[:300]
+    original, renamed = build_features(sample), build_features(with_new_values(sample))
+    numbers = [c for g in ("numeric", "gender", "calendar") for c in FEATURE_GROUPS[g]]
+    np.testing.assert_allclose(renamed[numbers], original[numbers], rtol=1e-12)
+    for group in ("text", "values", "timestamp", "pairs"):
+        for column in FEATURE_GROUPS[group]:
+            if column != "male_value":  # gender has two values: every export shares them
+                assert not set(renamed[column]) & set(original[column]), column
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        ClickModel(),
+        ClickModel(("age", "city", "city&age_value"), "oversample", "sigmoid", SMALL_LIGHTGBM, 0),
+        build_decision_model({"lightgbm": SMALL_LIGHTGBM}),
+        base_rate(),
+        logistic_baseline(),
+        seed_forest(),
+    ],
+    ids=["ClickModel", "ClickModel keys calibrated", "decision", "base_rate", "logistic", "seed forest"],
+)
+def test_estimators_keep_the_scikit_learn_contract(table: pd.DataFrame, estimator) -> None:
+    assert is_classifier(estimator)
+    params = estimator.get_params(deep=False)
+    copy = clone(estimator)
+    assert copy is not estimator and copy.get_params(deep=False).keys() == params.keys()
+    assert clone(copy.set_params(**params)).get_params(deep=False).keys() == params.keys()
+    sample = table.iloc[:600]
+    fitted = clone(estimator).fit(build_features(sample), sample[TARGET])
+    assert list(fitted.classes_) == [0, 1]
+    assert fitted.predict_proba(build_features(sample.iloc[:5])).shape == (5, 2)
+    assert not hasattr(clone(fitted), "classes_")  # a clone is unfitted
+
+
+def test_click_model_params_round_trip() -> None:
+    model = ClickModel(("age",), "weights", "isotonic", {"n_estimators": 7}, 3)
+    assert clone(model).get_params() == model.get_params()
+    assert ClickModel(**model.get_params()).get_params() == model.get_params()
+
+
+def test_held_out_export_has_only_new_cities_and_later_impressions(table: pd.DataFrame) -> None:
+    train, export, months, removed = split_export(table, 1)
+    assert months == ["2016-07"] and len(export) == int((table[TIMESTAMP].dt.month == 7).sum())
+    assert table[TIMESTAMP].iloc[train].max() < table[TIMESTAMP].iloc[export].min()
+    assert not set(table["City"].iloc[train]) & set(table["City"].iloc[export])
+    assert removed > 0 and len(train) + len(export) + removed == len(table)
+
+
+def test_holdout_goes_through_train_and_predict(tmp_path: Path) -> None:
+    (tmp_path / "params.json").write_text(json.dumps({"lightgbm": SMALL_LIGHTGBM}))
+    args = ["--params", str(tmp_path / "params.json"), "--out-dir", str(tmp_path / "export"), "--folds", "3"]
+    result = CliRunner().invoke(app, ["ctr", "holdout", *args, "--report", str(tmp_path / "holdout.json")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "holdout.json").read_text())
+    assert report["seen_in_training"]["City"] == 0.0 and report["seen_in_training"]["Timestamp"] == 0.0
+    assert list(report["models"]) == ["LightGBM", "logistic baseline", "seed forest"]
+    assert all(0.5 < m["roc_auc"] <= 1 and 0.5 < m["promised_auc"]["mean"] <= 1 for m in report["models"].values())
+    export = pd.read_csv(tmp_path / "export" / "export.csv")
+    assert TARGET not in export.columns and len(export) == report["n_export"]
+    predicted = pd.read_csv(tmp_path / "export" / "predictions.csv")
+    assert list(predicted.columns[-2:]) == ["click_probability", "clicked"]
