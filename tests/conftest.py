@@ -10,6 +10,17 @@ from adpipe import config
 
 REFERENCE_CLICKSTREAM = config.SHARED_DATA_DIR / "clickstream"
 
+# Debian's chromium, driven by Playwright in the browser tests (.ci/run installs it; never `playwright install`).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 SESSION_HEADER = (
     "user_id,session_id,timestamp,device_type,browser,operating_system,ip_address,country,search_query,"
     "page_views,session_duration"

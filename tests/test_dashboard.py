@@ -21,16 +21,8 @@ from adpipe.clickstream.report import ValidationReport
 from adpipe.dashboard.build import build
 from adpipe.reports import read_report
 from model import app
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECTIONS = ("overview", "main", "ctr", "roas", "segments", "scale")
 # project path -> path under ../shared/data (the Makefile's DATA_MAP, for the folders the tasks read)
 DATA_LINKS = {"train": "clickstream/train", "test": "clickstream/test", "data/ctr": "ctr"}
