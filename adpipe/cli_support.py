@@ -167,8 +167,8 @@ def storage_option() -> Any:
     return typer.Option(config.DEFAULT_STORAGE, "--storage", help="Optuna RDB URL (sqlite, postgresql).")
 
 
-def study_option(default: str) -> Any:
-    return typer.Option(default, "--study", help="Study name (resumed if it exists).")
+def study_option(default: str, help: str = "Study name (resumed if it exists).") -> Any:
+    return typer.Option(default, "--study", help=help)
 
 
 def pruner_option() -> Any:
