@@ -135,6 +135,8 @@ def _value(column: Column) -> pl.Expr:
         return parsed
     if column.kind == "bool":
         return pl.when(_present(column)).then(text.str.to_lowercase().is_in(TRUE_VALUES))
+    if column.kind == "category":  # a few distinct values: 4-byte codes aggregate in less memory than text
+        return text.cast(pl.Categorical)
     return text  # "" where only whitespace: the eager reader makes that missing, the rules refuse it
 
 
@@ -322,7 +324,7 @@ def _to_pandas(values: pl.Series, column: Column) -> pd.Series:
         return pd.Series([np.nan if v is None else v for v in values.to_list()], dtype=object)
     if column.kind == "datetime":
         return values.to_pandas()
-    series = values.replace("", None).to_pandas()  # only whitespace: missing
+    series = values.cast(pl.String).replace("", None).to_pandas()  # only whitespace: missing
     return series.astype("category") if column.kind == "category" else series
 
 
