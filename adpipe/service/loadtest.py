@@ -149,7 +149,8 @@ def _measure(url: str, payload: dict[str, Any], requests: int, concurrency: int,
         return {"requests": 0, "seconds": seconds, "latency": np.array([np.nan]), "errors": requests}
     latency = np.array([r[0] for r in results]) * 1000.0
     wall = max(r[2] + r[0] for r in results) - min(r[2] for r in results)
-    errors = sum(status != 200 for _, status, _ in results) + (requests - len(results))
+    sent = requests - requests % concurrency  # hey runs `concurrency` workers of requests // concurrency each
+    errors = sum(status != 200 for _, status, _ in results) + (sent - len(results))
     return {"requests": len(results), "seconds": wall, "latency": latency, "errors": errors}
 
 
