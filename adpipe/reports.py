@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from adpipe.errors import DataError
 from adpipe.io import read_json, write_json
+from adpipe.validation import mean_std
 
 T = TypeVar("T")
 
@@ -27,6 +29,11 @@ class MeanStd:
 
     mean: float
     std: float
+
+    @classmethod
+    def over(cls, values: Sequence[float]) -> MeanStd:
+        """The figure over ``values``, computed as everywhere else (:func:`adpipe.validation.mean_std`)."""
+        return cls(**mean_std(values))
 
 
 def write_report(path: str | Path, report: Any) -> Path:

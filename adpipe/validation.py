@@ -198,23 +198,6 @@ def regression_evaluator(targets: Sequence[str] | None = None) -> Evaluate:
     return evaluate
 
 
-def summarize_classification(results: Sequence[FoldMetrics], labels: Sequence[Any]) -> dict[str, Any]:
-    """Fold metrics → the report's shape: mean/std per metric, per-class means, summed confusion."""
-    per_class = {}
-    for position, label in enumerate(labels):
-        per_class[str(label)] = {
-            name: mean_std([r[name][position] for r in results]) for name in ("precision", "recall", "f1")
-        }
-    confusion = np.sum([r["confusion"] for r in results], axis=0)
-    return {
-        "macro_f1": mean_std([r["macro_f1"] for r in results]),
-        "weighted_f1": mean_std([r["weighted_f1"] for r in results]),
-        "accuracy": mean_std([r["accuracy"] for r in results]),
-        "per_class": per_class,
-        "confusion": confusion.astype(int).tolist(),
-    }
-
-
 class IdenticalRowsKFold(GroupKFold):
     """Group K-fold for a fitting step inside a training part: identical rows of X always share a fold.
 

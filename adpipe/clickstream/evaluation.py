@@ -29,7 +29,7 @@ from adpipe.clickstream.report import (
     ValidationReport,
 )
 from adpipe.reports import MeanStd, write_report
-from adpipe.validation import FoldMetrics, Protocol, classification_evaluator, cross_validate, make_splits, mean_std
+from adpipe.validation import FoldMetrics, Protocol, classification_evaluator, cross_validate, make_splits
 from features.clickstream import CLASSES, FEATURE_GROUPS
 
 VALIDATION_REPORT = config.REPORTS_DIR / "validation.json"
@@ -73,9 +73,9 @@ def decision_rule_gain(folds: list[FoldMetrics], used: bool) -> DecisionRuleGain
     argmax = [f["argmax_macro_f1"] for f in folds]
     return DecisionRuleGain(
         kind="class_weights",
-        macro_f1=MeanStd(**mean_std(rule)),
-        argmax_macro_f1=MeanStd(**mean_std(argmax)),
-        gain=MeanStd(**mean_std([r - a for r, a in zip(rule, argmax, strict=True)])),
+        macro_f1=MeanStd.over(rule),
+        argmax_macro_f1=MeanStd.over(argmax),
+        gain=MeanStd.over([r - a for r, a in zip(rule, argmax, strict=True)]),
         used=used,
     )
 

@@ -27,7 +27,7 @@ from adpipe.clickstream.estimators import build_model, fitted_pipeline
 from adpipe.clickstream.params import load_params
 from adpipe.clickstream.pipeline import labelled_features
 from adpipe.reports import MeanStd
-from adpipe.validation import Protocol, make_splits, mean_std
+from adpipe.validation import Protocol, make_splits
 from features.clickstream import CLASSES
 
 # One pass of 5 folds explains every user once; permutation repeats average out the shuffle's own noise.
@@ -110,7 +110,7 @@ def explain(
     return Explanation(
         protocol=protocol,
         features=features,
-        permutation={name: MeanStd(**mean_std(d)) for name, d in drops.items()},
+        permutation={name: MeanStd.over(d) for name, d in drops.items()},
         contributions=np.concatenate(contributions),
         values=pd.concat(values),
     )

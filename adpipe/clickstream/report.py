@@ -10,11 +10,7 @@ from typing import Any
 import numpy as np
 
 from adpipe.reports import MeanStd
-from adpipe.validation import FoldMetrics, mean_std
-
-
-def _mean_std(values: Sequence[float]) -> MeanStd:
-    return MeanStd(**mean_std(values))
+from adpipe.validation import FoldMetrics
 
 
 @dataclass(frozen=True)
@@ -42,14 +38,14 @@ class ClassificationSummary:
     def from_folds(cls, results: Sequence[FoldMetrics], labels: Sequence[Any]) -> ClassificationSummary:
         per_class = {
             str(label): ClassMetrics(
-                *(_mean_std([r[name][position] for r in results]) for name in ("precision", "recall", "f1"))
+                *(MeanStd.over([r[name][position] for r in results]) for name in ("precision", "recall", "f1"))
             )
             for position, label in enumerate(labels)
         }
         return cls(
-            macro_f1=_mean_std([r["macro_f1"] for r in results]),
-            weighted_f1=_mean_std([r["weighted_f1"] for r in results]),
-            accuracy=_mean_std([r["accuracy"] for r in results]),
+            macro_f1=MeanStd.over([r["macro_f1"] for r in results]),
+            weighted_f1=MeanStd.over([r["weighted_f1"] for r in results]),
+            accuracy=MeanStd.over([r["accuracy"] for r in results]),
             per_class=per_class,
             confusion=np.sum([r["confusion"] for r in results], axis=0).astype(int).tolist(),
             macro_f1_per_fold=[float(r["macro_f1"]) for r in results],

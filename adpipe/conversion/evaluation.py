@@ -29,7 +29,7 @@ from adpipe.conversion.report import (
 )
 from adpipe.io import load_model, save_model, write_csv
 from adpipe.reports import MeanStd, from_dict, write_report
-from adpipe.validation import FoldMetrics, Protocol, cross_validate, make_splits, mean_std, regression_evaluator
+from adpipe.validation import FoldMetrics, Protocol, cross_validate, make_splits, regression_evaluator
 from features.profiles import TARGET, USER_ID, feature_frame, load_profiles
 
 TASK = "conversion"
@@ -50,10 +50,10 @@ def summarise(results: Sequence[FoldMetrics], baseline: Sequence[FoldMetrics]) -
     """Mean ± std over the folds of each metric, and of the gain in R² over the baseline fold by fold."""
 
     def over_folds(metric: str) -> MeanStd:
-        return MeanStd(**mean_std([r[metric] for r in results]))
+        return MeanStd.over([r[metric] for r in results])
 
     gains = [r["r2"] - b["r2"] for r, b in zip(results, baseline, strict=True)]
-    return RegressionFigures(over_folds("r2"), over_folds("mae"), over_folds("rmse"), MeanStd(**mean_std(gains)))
+    return RegressionFigures(over_folds("r2"), over_folds("mae"), over_folds("rmse"), MeanStd.over(gains))
 
 
 def decide(models: dict[str, ModelFigures], baseline: RegressionFigures, alpha: float) -> Decision:

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from adpipe.conversion.report import PermutationResult
 from adpipe.reports import MeanStd
-from adpipe.validation import Split, mean_std
+from adpipe.validation import Split
 
 
 def permutation_test(
@@ -74,7 +74,7 @@ def permutation_test(
     return {
         name: PermutationResult(
             r2_gain=float(observed[p]),
-            null_r2_gain=MeanStd(**mean_std(null[:, p])),
+            null_r2_gain=MeanStd.over(null[:, p]),
             p_value=float((1 + np.sum(null[:, p] >= observed[p])) / (1 + n_permutations)),
             p_value_adjusted=float((1 + np.sum(best_null >= observed[p])) / (1 + n_permutations)),
         )

@@ -29,7 +29,7 @@ from adpipe.ctr.report import ExportScore, HoldoutReport
 from adpipe.errors import DataError
 from adpipe.io import save_model, write_csv
 from adpipe.reports import MeanStd, write_report
-from adpipe.validation import cross_validate, mean_std
+from adpipe.validation import cross_validate
 from features.ctr import TARGET, TARGET_COLUMN, TIMESTAMP
 
 # The export's columns whose values the report says training has seen (share of export rows).
@@ -101,7 +101,7 @@ def holdout(
 
     def promised(make_model: Callable[[], Any]) -> MeanStd:
         results = cross_validate(make_model, X_train, y_train, splits, probability_evaluator(), progress=False)
-        return MeanStd(**mean_std([r["roc_auc"] for r in results]))
+        return MeanStd.over([r["roc_auc"] for r in results])
 
     models = {
         "LightGBM": _score(

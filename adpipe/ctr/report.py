@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from adpipe.reports import MeanStd, from_dict
-from adpipe.validation import FoldMetrics, mean_std, summarize_binary
+from adpipe.validation import FoldMetrics, summarize_binary
 
 RELIABILITY_BINS = 10
 
@@ -109,7 +109,7 @@ class ProbabilityFigures:
         probability = np.concatenate([r["probability"] for r in results])
         bins, ece = reliability_table(truth, probability)
         names = ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall")
-        figures = {name: MeanStd(**mean_std([r[name] for r in results])) for name in names}
+        figures = {name: MeanStd.over([r[name] for r in results]) for name in names}
         return cls(**figures, ece=ece, reliability=bins)
 
 

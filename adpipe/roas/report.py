@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adpipe.reports import MeanStd
-from adpipe.validation import FoldMetrics, mean_std
+from adpipe.validation import FoldMetrics
 from features.campaigns import Mode
 
 METRICS = ("r2", "mae", "spearman")
@@ -28,7 +28,7 @@ class RegressionSummary:
 
     @classmethod
     def from_folds(cls, results: Sequence[FoldMetrics]) -> RegressionSummary:
-        return cls(**{m: MeanStd(**mean_std([r[m] for r in results])) for m in METRICS})
+        return cls(**{m: MeanStd.over([r[m] for r in results]) for m in METRICS})
 
     def metric(self, name: str) -> MeanStd:
         """One of :data:`METRICS` by name (the tables walk them in order)."""

@@ -20,7 +20,6 @@ from adpipe.errors import DataError, OptionError
 from adpipe.reports import MeanStd
 from adpipe.segments.models import kmeans
 from adpipe.segments.report import KScores, Stability, StructureVerdict
-from adpipe.validation import mean_std
 
 DEFAULT_K_RANGE = (2, 10)
 DEFAULT_BOOTSTRAPS = 20
@@ -109,7 +108,7 @@ def scores_per_k(
                 silhouette=silhouette(encoded, labels, seed),
                 davies_bouldin=float(davies_bouldin_score(encoded, labels)),
                 calinski_harabasz=float(calinski_harabasz_score(encoded, labels)),
-                shuffled_silhouette=MeanStd(**mean_std(shuffled[:, position])),
+                shuffled_silhouette=MeanStd.over(shuffled[:, position]),
             )
         )
     return rows
@@ -128,7 +127,7 @@ def stability(
         refit = kmeans(k, seed + 1 + b).fit(encoded[sample])
         agreement.append(adjusted_rand_score(labels, refit.predict(encoded)))
     return Stability(
-        adjusted_rand=MeanStd(**mean_std(agreement)),
+        adjusted_rand=MeanStd.over(agreement),
         n_bootstraps=n_bootstraps,
         method="KMeans refitted on bootstrap samples (seed + 1 + b), all users re-assigned, compared with the fit",
     )
@@ -136,7 +135,7 @@ def stability(
 
 def structure_verdict(best_silhouette: float, shuffled_best: np.ndarray, adjusted_rand: float) -> StructureVerdict:
     """Clear, weak or none by :data:`RULE`, with the figures that decided it."""
-    null = MeanStd(**mean_std(shuffled_best))
+    null = MeanStd.over(shuffled_best)
     margin = max(NULL_MARGIN_SDS * null.std, NULL_MARGIN_MIN)
     gap = best_silhouette - null.mean
     if gap <= margin:
