@@ -108,8 +108,12 @@ def load_campaigns(path: str | Path) -> pd.DataFrame:
 
 def load_planned_ads(path: str | Path, mode: Mode) -> pd.DataFrame:
     """Read ads to predict: outcome columns are not needed (and not read); delivery mode needs its figures."""
+    return checked_planned_ads(read_table(path, PLANNED_AD_SCHEMA), path, mode)
+
+
+def checked_planned_ads(table: pd.DataFrame, path: str | Path, mode: Mode) -> pd.DataFrame:
+    """Ads as read, with the rules across rows and columns checked (errors name ``path``)."""
     path = Path(path)
-    table = read_table(path, PLANNED_AD_SCHEMA)
     if mode == "delivery":
         absent = [c for c in DELIVERY_INPUTS if c not in table]
         if absent:

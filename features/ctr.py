@@ -103,8 +103,13 @@ def parse_timestamps(path: Path, text: pd.Series) -> pd.Series:
 
 def load_impressions(path: str | Path, *, labelled: bool) -> pd.DataFrame:
     """Read an impressions CSV into :data:`INPUT_COLUMNS` (plus ``TARGET`` as 0/1 when ``labelled``)."""
+    return impressions(read_table(path, LABELLED_SCHEMA if labelled else UNLABELLED_SCHEMA), path, labelled=labelled)
+
+
+def impressions(raw: pd.DataFrame, path: str | Path, *, labelled: bool) -> pd.DataFrame:
+    """The rows of an impressions schema, as read, checked and put into :data:`INPUT_COLUMNS` (errors name
+    ``path``): gender as 0/1 and the timestamps in the format that reads them all."""
     path = Path(path)
-    raw = read_table(path, LABELLED_SCHEMA if labelled else UNLABELLED_SCHEMA)
     if GENDER in raw:
         male = _male_from_gender(path, raw[GENDER])
     elif MALE in raw:
@@ -189,8 +194,13 @@ def _hash(values: pd.Series) -> np.ndarray:
     return pd.util.hash_array(array).view("int64")
 
 
-def build_features(table: pd.DataFrame) -> pd.DataFrame:
-    """The model input of a loaded table: :data:`NUMERIC_FEATURES` and every key of :data:`FEATURE_GROUPS`."""
+def build_features(table: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """The model input of a loaded table: :data:`NUMERIC_FEATURES` and the keys of :data:`FEATURE_GROUPS`.
+
+    ``columns`` limits the keys to those a model uses (hashing the 36 pairs is most of the cost, and the
+    default model uses none); the numbers are always there.
+    """
+    wanted = KEYS if columns is None else KEYS.intersection(columns)
     features = pd.DataFrame(index=table.index)
     for name, source in _NUMERIC_SOURCE.items():
         features[name] = table[source].astype("float64")
@@ -199,16 +209,21 @@ def build_features(table: pd.DataFrame) -> pd.DataFrame:
     features["hour"] = timestamp.dt.hour.astype("float64")
     features["weekday"] = timestamp.dt.day_of_week.astype("float64")
     features["month"] = timestamp.dt.month.astype("float64")
-    keys = {name: _hash(table[source]) for name, source in zip(TEXT_KEYS, TEXT_COLUMNS, strict=True)}
-    for name, source in _NUMERIC_SOURCE.items():
-        keys[f"{name}_value"] = _hash(table[source])
-    keys["male_value"] = _hash(table[MALE])
-    keys[TIMESTAMP_KEY] = _hash(timestamp.dt.strftime("%Y-%m-%d %H:%M:%S"))
-    for pair in PAIR_KEYS:
-        first, second = pair.split("&")
+    pairs = [pair.split("&") for pair in PAIR_KEYS if pair in wanted]
+    needed = wanted.union(name for pair in pairs for name in pair)
+    sources = {
+        **dict(zip(TEXT_KEYS, (table[source] for source in TEXT_COLUMNS), strict=True)),
+        **{f"{name}_value": table[source] for name, source in _NUMERIC_SOURCE.items()},
+        "male_value": table[MALE],
+    }
+    keys = {name: _hash(values) for name, values in sources.items() if name in needed}
+    if TIMESTAMP_KEY in needed:
+        keys[TIMESTAMP_KEY] = _hash(timestamp.dt.strftime("%Y-%m-%d %H:%M:%S"))
+    for first, second in pairs:
         both = pd.DataFrame({first: keys[first], second: keys[second]})
-        keys[pair] = pd.util.hash_pandas_object(both, index=False).to_numpy().view("int64")
-    return pd.concat([features, pd.DataFrame(keys, index=table.index)], axis=1)
+        keys[f"{first}&{second}"] = pd.util.hash_pandas_object(both, index=False).to_numpy().view("int64")
+    order = [name for name in (*TEXT_KEYS, *VALUE_KEYS, TIMESTAMP_KEY, *PAIR_KEYS) if name in wanted]
+    return pd.concat([features, pd.DataFrame({name: keys[name] for name in order}, index=table.index)], axis=1)
 
 
 def with_new_values(table: pd.DataFrame) -> pd.DataFrame:

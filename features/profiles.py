@@ -80,8 +80,12 @@ def load_profiles(path: str | Path, *, target_required: bool = True) -> pd.DataF
     User ids must be unique and every number possible (see :func:`check_values`); the first offending line is
     named.
     """
+    return checked_profiles(read_table(path, PROFILES_SCHEMA if target_required else PREDICT_SCHEMA), path)
+
+
+def checked_profiles(table: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    """Profiles as read, with the rules across rows and columns checked (errors name ``path``)."""
     path = Path(path)
-    table = read_table(path, PROFILES_SCHEMA if target_required else PREDICT_SCHEMA)
     check_unique(path, table, USER_ID)
     check_values(path, table)
     return table

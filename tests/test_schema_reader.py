@@ -133,3 +133,24 @@ def test_check_rows_prints_plain_values() -> None:
     with pytest.raises(DataError) as caught:
         check_rows("x.csv", "n", values < 0, values, "is negative")
     assert str(caught.value) == "x.csv, column 'n', line 3: value -4 is negative (1 bad value(s) in this column)"
+
+
+def test_records_give_the_table_their_csv_gives(tmp_path: Path) -> None:
+    """A web request's records (values already typed) and the CSV of the same rows read the same."""
+    from datetime import datetime
+
+    from features.schema import records_table
+
+    rows = [
+        {"id": " a ", "count": 1, "price": 2.5, "flag": True, "maybe": None, "colour": "red",
+         "when": datetime(2023, 1, 2, 10, 0, 0, 999)},
+        {"id": "b", "count": 2, "price": None, "flag": False, "maybe": True, "colour": "blue",
+         "when": datetime(2023, 1, 3, 11, 30)},
+    ]  # fmt: skip
+    expected = read_table(write(tmp_path, *ROWS), SCHEMA)
+    pd.testing.assert_frame_equal(records_table(rows, SCHEMA, path="table.csv"), expected)
+    # A column no record sets is absent, as it is from a CSV without it; a required one is there (empty).
+    without = [{**row, "maybe": None} for row in rows]
+    assert "maybe" not in records_table(without, SCHEMA, path="t.csv")
+    with pytest.raises(DataError, match="duplicate id 'b' on lines 2, 3"):
+        records_table([rows[1], rows[1]], SCHEMA, path="t.csv")

@@ -159,7 +159,12 @@ def read_files(files: dict[str, bytes], read: Callable[[Path], T], shown: dict[s
         with in_memory_folder(files) as folder:
             return read(folder)
     except DataError as error:
-        file = error.path.name if error.path is not None else None
-        row = error.line - _FIRST_DATA_LINE if error.line is not None else None
-        shown_as = (shown or {}).get(file, file) if file is not None else None
-        raise RecordError(error.message, file=shown_as, row=row, column=error.column) from error
+        raise record_error(error, shown) from error
+
+
+def record_error(error: DataError, shown: dict[str, str] | None = None) -> RecordError:
+    """A loader's :class:`DataError` as a :class:`RecordError`: its file (as ``shown`` names it), row and column."""
+    file = error.path.name if error.path is not None else None
+    row = error.line - _FIRST_DATA_LINE if error.line is not None else None
+    shown_as = (shown or {}).get(file, file) if file is not None else None
+    return RecordError(error.message, file=shown_as, row=row, column=error.column)

@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from adpipe.errors import DataError
 from adpipe.service.coalesce import Coalescer
 from adpipe.service.explain import Contribution
-from adpipe.service.records import RecordError, csv_bytes, read_files, record_model, rows_of
-from features.schema import TableSchema
+from adpipe.service.records import RecordError, read_files, record_error, record_model, rows_of
+from features.schema import TableSchema, records_table
 
 # At most this many records are predicted in one call when concurrent requests are coalesced.
 MAX_COALESCED = 1000
@@ -126,7 +126,11 @@ class TableTask(Task):
 
     @abstractmethod
     def load(self, path: Path) -> pd.DataFrame:
-        """The task's loader (exactly the CLI's) on one CSV path."""
+        """The task's loader (exactly the CLI's) on one CSV path: an upload."""
+
+    @abstractmethod
+    def check(self, table: pd.DataFrame, path: Path) -> pd.DataFrame:
+        """What the loader does past reading the file (its rules across rows and columns), on records' table."""
 
     @abstractmethod
     def answer(self, table: pd.DataFrame, explain: bool = True) -> list[Prediction]:
@@ -141,9 +145,16 @@ class TableTask(Task):
         return read_files(files, lambda folder: self.load(folder / name), shown)
 
     def predict(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
+        """Records, each already checked field by field against the loader's schema, go to the loader's
+        remaining rules as the table its reader would give for their CSV (no file is written or parsed)."""
         rows = rows_of(records, **self.extra_columns(len(records)))
+        path = Path(self.upload_files[0])
         try:
-            return self.answer(self._read({self.upload_files[0]: csv_bytes(rows, self.schema)}), explain)
+            try:
+                table = self.check(records_table(rows, self.schema, path=path), path)
+            except DataError as error:
+                raise record_error(error) from error
+            return self.answer(table, explain)
         except RecordError as error:
             where = [error.row] if error.row is not None and 0 <= error.row < len(records) else []
             error.location = ["records", *where, *([error.column] if where and error.column else [])]

@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from adpipe.ctr.models import decision_threshold
 from adpipe.ctr.params import MODEL_FILE, VALIDATION_REPORT
 from adpipe.ctr.report import ValidationReport
 from adpipe.reports import read_report
 from adpipe.service.explain import tree_contributions
 from adpipe.service.tasks.base import Prediction, Reliability, TableTask, figure
-from features.ctr import TIMESTAMP, TIMESTAMP_FORMATS, UNLABELLED_SCHEMA, build_features, load_impressions
+from features.ctr import TIMESTAMP, TIMESTAMP_FORMATS, UNLABELLED_SCHEMA, build_features, impressions, load_impressions
 
 
 class ClickThrough(TableTask):
@@ -54,11 +55,15 @@ class ClickThrough(TableTask):
     def load(self, path: Path) -> pd.DataFrame:
         return load_impressions(path, labelled=False)
 
+    def check(self, table: pd.DataFrame, path: Path) -> pd.DataFrame:
+        return impressions(table, path, labelled=False)
+
     def answer(self, table: pd.DataFrame, explain: bool = True) -> list[Prediction]:
-        X = build_features(table)
+        # Only the inputs the model uses; one pass through it: the decision is the probability at the threshold.
+        X = build_features(table, self.model.estimator_.columns)
         positive = list(self.model.classes_).index(1)
         probability = self.model.predict_proba(X)[:, positive]
-        clicked = self.model.predict(X)
+        clicked = np.where(probability >= decision_threshold(self.model), 1, 0)
         contributions = (tree_contributions(self.model, X) if explain else None) or [None] * len(X)
         return [
             Prediction(

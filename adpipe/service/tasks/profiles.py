@@ -20,7 +20,7 @@ from adpipe.segments.report import SegmentsReport
 from adpipe.segments.source import SPECS, Source, model_path, report_path
 from adpipe.service.explain import centre_contributions, linear_contributions, tree_contributions
 from adpipe.service.tasks.base import Prediction, Reliability, TableTask, figure
-from features.profiles import CTR, PREDICT_SCHEMA, TARGET, USER_ID, feature_frame, load_profiles
+from features.profiles import CTR, PREDICT_SCHEMA, TARGET, USER_ID, checked_profiles, feature_frame, load_profiles
 
 _PROFILE = {
     "Age": "25-34",
@@ -47,6 +47,9 @@ class ProfileTask(TableTask):
 
     def load(self, path: Path) -> pd.DataFrame:
         return load_profiles(path, target_required=False)
+
+    def check(self, table: pd.DataFrame, path: Path) -> pd.DataFrame:
+        return checked_profiles(table, path)
 
     def extra_columns(self, n: int) -> dict[str, list[Any]]:
         return {USER_ID: [str(i + 1) for i in range(n)]}

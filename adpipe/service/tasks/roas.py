@@ -13,7 +13,7 @@ from adpipe.roas.models import MEDIAN_BASELINE, ROAS_MODEL
 from adpipe.roas.report import RoasValidationReport
 from adpipe.service.explain import tree_contributions
 from adpipe.service.tasks.base import Prediction, Reliability, TableTask, figure
-from features.campaigns import PLANNED_AD_SCHEMA, load_planned_ads, model_inputs
+from features.campaigns import PLANNED_AD_SCHEMA, checked_planned_ads, load_planned_ads, model_inputs
 
 
 class ReturnOnAdSpend(TableTask):
@@ -37,6 +37,9 @@ class ReturnOnAdSpend(TableTask):
 
     def load(self, path: Path) -> pd.DataFrame:
         return load_planned_ads(path, self.metadata.get("mode", "planned"))
+
+    def check(self, table: pd.DataFrame, path: Path) -> pd.DataFrame:
+        return checked_planned_ads(table, path, self.metadata.get("mode", "planned"))
 
     def answer(self, table: pd.DataFrame, explain: bool = True) -> list[Prediction]:
         X = model_inputs(table, self.metadata["features"])

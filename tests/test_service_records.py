@@ -1,0 +1,63 @@
+"""Records sent to the service skip the CSV round trip: each table task's loader rules run on the table
+:func:`features.schema.records_table` builds. The answers and the refusals must be those of the same rows
+uploaded as a CSV file, which the CLI's loader reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adpipe.service.records import RecordError, csv_bytes, rows_of
+from adpipe.service.registry import all_tasks, load_models
+from adpipe.service.tasks.base import TableTask
+from tests.test_service import trained_models
+
+TABLE_TASKS = ("ctr", "conversion", "segments", "roas")
+# Per task: a record unlike the example (values padded with spaces, optional fields left out, other numbers),
+# and a change one of the loader's rules past the column types refuses.
+VARIANTS = {
+    "ctr": ({"City": "  Lisafort ", "Gender": None, "Age": 61, "Timestamp": "3/1/2016 8:05"}, {"Gender": "?"}),
+    "conversion": ({"Top Interests": " Gaming, DIY Crafts ", "Likes and Reactions": 0}, {"Followed Accounts": 2.5}),
+    "segments": ({"Location": "Urban", "Ad Interaction Time (sec)": 1}, {"Likes and Reactions": 1.5}),
+    "roas": ({"age": "45-49", "Impressions": 1, "Clicks": 0, "Spent": 0.01}, {"Clicks": 50, "Impressions": 10}),
+}
+
+
+@pytest.fixture(scope="module")
+def tasks() -> dict[str, TableTask]:
+    models, reports = trained_models()
+    served = all_tasks()
+    load_models(served, models, reports)
+    return served
+
+
+def _uploaded(task: TableTask, records: list) -> list:
+    """The answers for the same records sent as an uploaded CSV (read by the CLI's loader)."""
+    rows = rows_of(records, **task.extra_columns(len(records)))
+    return task.predict_upload({task.upload_files[0]: csv_bytes(rows, task.schema)}, {})[1]
+
+
+@pytest.mark.parametrize("name", TABLE_TASKS)
+def test_records_are_answered_as_their_csv_upload(tasks: dict[str, TableTask], name: str) -> None:
+    task = tasks[name]
+    changed, _ = VARIANTS[name]
+    records = [task.record.model_validate(task.example), task.record.model_validate({**task.example, **changed})]
+    assert task.predict(records, explain=True) == _uploaded(task, records)
+
+
+@pytest.mark.parametrize("name", TABLE_TASKS)
+def test_records_are_refused_as_their_csv_upload(tasks: dict[str, TableTask], name: str) -> None:
+    task = tasks[name]
+    _, refused = VARIANTS[name]
+    records = [task.record.model_validate(task.example), task.record.model_validate({**task.example, **refused})]
+    with pytest.raises(RecordError) as direct:
+        task.predict(records)
+    with pytest.raises(RecordError) as uploaded:
+        _uploaded(task, records)
+    assert (direct.value.message, direct.value.row, direct.value.column) == (
+        uploaded.value.message,
+        uploaded.value.row,
+        uploaded.value.column,
+    )
+    assert Path(direct.value.file or "").name == uploaded.value.file
