@@ -1,9 +1,10 @@
 """The JSON API, version 1: per task, one record or a batch (at most ``MAX_BATCH``), each answer with the
 model's version and its validation figure beside its baseline.
 
-Endpoints are plain ``def`` functions: FastAPI runs them in its thread pool, so a CPU-bound prediction never
-blocks the event loop. The request types are each task's record model (derived from its loader's schema),
-so validation and the OpenAPI document come from the same types.
+Endpoints await their task's coalescer (adpipe.service.coalesce), whose own thread predicts: a CPU-bound
+prediction never runs on the event loop, and no thread-pool hop sits between a request and the queue. The
+request types are each task's record model (derived from its loader's schema), so validation and the OpenAPI
+document come from the same types.
 """
 
 from typing import Annotated
@@ -69,10 +70,10 @@ def _routes(router: APIRouter, task: Task) -> None:
         __doc__=f"At most {MAX_BATCH} records.",
     )
 
-    def predict_one(request: Request, record: Annotated[record_type, Body()], explain: Explain = True) -> Answer:
+    async def predict_one(request: Request, record: Annotated[record_type, Body()], explain: Explain = True) -> Answer:
         status = serving(request, task)
         try:
-            (prediction,) = task.coalesced([record], explain)
+            (prediction,) = await task.coalesced([record], explain)
         except RecordError as error:
             # One record is the body itself, not the first of a list.
             error.location = (error.location or [])[2:]
@@ -85,13 +86,15 @@ def _routes(router: APIRouter, task: Task) -> None:
             validation=status.validation,
         )
 
-    def predict_batch(request: Request, batch: Annotated[batch_type, Body()], explain: Explain = False) -> BatchAnswer:
+    async def predict_batch(
+        request: Request, batch: Annotated[batch_type, Body()], explain: Explain = False
+    ) -> BatchAnswer:
         status = serving(request, task)
         return BatchAnswer(
             task=task.name,
             model_version=status.version,
             effect_unit=task.effect_unit,
-            predictions=task.coalesced(batch.records, explain),
+            predictions=await task.coalesced(batch.records, explain),
             validation=status.validation,
         )
 

@@ -12,6 +12,7 @@ back to be predicted alone, so the refusal reaches only its own request.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import threading
@@ -26,24 +27,27 @@ A = TypeVar("A")
 
 
 class Coalescer(Generic[R, A]):
-    """``predict(records) -> answers`` shared by concurrent callers, at most ``max_records`` records per call."""
+    """``predict(records) -> answers`` shared by concurrent callers, at most ``max_records`` records per call.
+
+    Callers await :meth:`__call__` on the event loop: no thread-pool hop between the request and the queue, and
+    the keys are computed on the predicting thread, so the loop only parses requests and writes answers.
+    """
 
     def __init__(
         self, predict: Callable[[Sequence[R]], list[A]], key: Callable[[Sequence[R]], Hashable | None], max_records: int
     ) -> None:
         self._predict, self._key, self._max_records = predict, key, max_records
-        self._queue: queue.SimpleQueue[tuple[Hashable, Sequence[R], Future]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Sequence[R], Future]] = queue.SimpleQueue()
         self._waiting: list[tuple[Hashable, Sequence[R], Future]] = []
         self._pid: int | None = None
         self._lock = threading.Lock()
 
-    def __call__(self, records: Sequence[R]) -> list[A]:
+    async def __call__(self, records: Sequence[R]) -> list[A]:
         """The answers for ``records``, predicted with whatever other requests are waiting."""
         self._start()
-        key = self._key(records)
         future: Future = Future()
-        self._queue.put((object() if key is None else key, records, future))
-        return future.result()
+        self._queue.put((records, future))
+        return await asyncio.wrap_future(future)
 
     def _start(self) -> None:
         # Threads do not survive fork: each worker process starts its own the first time it is called.
@@ -55,10 +59,10 @@ class Coalescer(Generic[R, A]):
     def _loop(self) -> None:
         while True:
             if not self._waiting:
-                self._waiting.append(self._queue.get())
+                self._wait(self._queue.get())
             while True:
                 try:
-                    self._waiting.append(self._queue.get_nowait())
+                    self._wait(self._queue.get_nowait())
                 except queue.Empty:
                     break
             key = self._waiting[0][0]
@@ -69,6 +73,15 @@ class Coalescer(Generic[R, A]):
                     total += len(job[1])
                     self._waiting.remove(job)
             self._run(jobs)
+
+    def _wait(self, job: tuple[Sequence[R], Future]) -> None:
+        records, future = job
+        try:
+            key = self._key(records)
+        except Exception as error:  # a bug in a key: this caller gets it, and the service answers 500
+            future.set_exception(error)
+            return
+        self._waiting.append((object() if key is None else key, records, future))
 
     def _run(self, jobs: list[tuple[Hashable, Sequence[R], Future]]) -> None:
         records = [record for _, batch, _ in jobs for record in batch]

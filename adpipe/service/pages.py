@@ -123,7 +123,7 @@ def _task_routes(router: APIRouter, task: Task) -> None:
                 user = UserRecord.model_validate(values)
                 answer = await run_in_threadpool(task.predict_pasted, user, form.get(SESSIONS_FIELD, "").encode())
             else:
-                (answer,) = await run_in_threadpool(task.coalesced, [task.record.model_validate(values)])
+                (answer,) = await task.coalesced([task.record.model_validate(values)])
         except (ValidationError, RecordError) as error:
             return _page(request, task, 422, errors=_errors(error), submitted=form)
         return _page(request, task, answer=answer, submitted=form)

@@ -89,9 +89,9 @@ class Task(ABC):
     def predict(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
         """Answers for validated request records, in their order; ``explain`` adds the inputs that pushed each."""
 
-    def coalesced(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
+    async def coalesced(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
         """:meth:`predict`, sharing one call with the concurrent requests that have the same :meth:`key`."""
-        return self._coalescers[explain](records)
+        return await self._coalescers[explain](records)
 
     def key(self, records: Sequence[BaseModel]) -> Hashable | None:
         """What records must share to be read in one file as they are alone (None: they differ among themselves).
