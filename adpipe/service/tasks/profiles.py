@@ -71,7 +71,8 @@ class ConversionRate(ProfileTask):
 
     def answer(self, table: pd.DataFrame, explain: bool = True) -> list[Prediction]:
         X = feature_frame(table, conversion.FEATURES)
-        predicted = self.model.predict(X)
+        # The baseline predicts the training mean whatever the inputs: its pipeline's encoding is skipped.
+        predicted = (self.model[-1] if self.is_baseline() else self.model).predict(X)
         mae = self.reliability_.model.mean if self.reliability_ is not None else None
         contributions = None
         if explain and not self.is_baseline():
