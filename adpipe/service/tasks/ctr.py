@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -41,15 +42,14 @@ class ClickThrough(TableTask):
 
     def key(self, records: Sequence[BaseModel]) -> Hashable | None:
         """The fields set and the timestamps' format: the loader picks one format per file, the first that reads
-        every timestamp, so records are read together only when each one's own first format is the same."""
+        every timestamp, so records are read together only when each one's own first format is the same.
+
+        ``datetime.strptime`` finds a record's first format in microseconds (pandas takes a millisecond a
+        record); where the two ever disagreed, the loader would refuse the shared file and the coalescer would
+        predict each request alone, as it does for any refusal.
+        """
         fields = super().key(records)
-        stamps = pd.Series([record.model_dump(by_alias=True).get(TIMESTAMP) for record in records], dtype=object)
-        unread = stamps.notna().to_numpy()
-        first = np.full(len(stamps), -1)
-        for position, fmt in enumerate(TIMESTAMP_FORMATS):
-            read = unread & pd.to_datetime(stamps, format=fmt, errors="coerce").notna().to_numpy()
-            first[read], unread = position, unread & ~read
-        formats = set(first.tolist())
+        formats = {_first_format(record.model_dump(by_alias=True).get(TIMESTAMP)) for record in records}
         return (fields, formats.pop()) if fields is not None and len(formats) == 1 else None
 
     def load(self, path: Path) -> pd.DataFrame:
@@ -87,3 +87,16 @@ class ClickThrough(TableTask):
             higher_is_better=True,
             protocol=f"{protocol.folds} folds x {protocol.repeats} repeats, groups: {protocol.groups}",
         )
+
+
+def _first_format(stamp: str | None) -> int:
+    """The position in TIMESTAMP_FORMATS of the first format that reads ``stamp`` (-1: none, or no stamp)."""
+    if stamp is None:
+        return -1
+    for position, fmt in enumerate(TIMESTAMP_FORMATS):
+        try:
+            datetime.strptime(stamp.strip(), fmt)
+        except ValueError:
+            continue
+        return position
+    return -1
