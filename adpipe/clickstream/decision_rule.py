@@ -86,7 +86,11 @@ class MacroF1Weights(ClassifierMixin, BaseEstimator):
         return self.estimator_.predict_proba(X)
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X) * self.weights_, axis=1)]
+        return self.decide(self.predict_proba(X))
+
+    def decide(self, probabilities: np.ndarray) -> np.ndarray:
+        """The classes the rule picks for probabilities this model gave (what :meth:`predict` returns)."""
+        return self.classes_[np.argmax(probabilities * self.weights_, axis=1)]
 
     def predict_argmax(self, X: Any) -> np.ndarray:
         """The plain arg-max of the same model, to measure what the weights are worth."""

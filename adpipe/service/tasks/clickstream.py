@@ -76,7 +76,10 @@ class Clickstream(Task):
         X = build_features(split).drop(columns=["test_id"])
         probabilities = self.model.predict_proba(X)
         classes = [int(c) for c in self.model.classes_]
-        predicted = np.asarray(self.model.predict(X)).astype(int)
+        # One pass through the model: its decision rule, or LightGBM's own arg-max, on these probabilities.
+        decide = getattr(self.model, "decide", None)
+        chosen = decide(probabilities) if decide is not None else self.model.classes_[probabilities.argmax(axis=1)]
+        predicted = np.asarray(chosen).astype(int)
         explained = np.array([classes.index(c) for c in predicted])
         contributions = (tree_contributions(self.model, X, explained) if explain else None) or [None] * len(X)
         answers = [
