@@ -1,23 +1,28 @@
-"""`make bench`: the ClickStream feature build and predict at 10^5, 10^6 and 10^7 sessions.
+"""`make bench`: the ClickStream feature build and predict at 10^5, 10^6 and 10^7 sessions (10^8 on request).
 
 For each size a synthetic test split is generated under ``--data-dir`` (in /tmp, never the repo,
-deleted afterwards unless ``--keep-data``), then each engine turns its CSV files into the per-user
+deleted afterwards unless ``--keep-data``), then each engine turns its files into the per-user
 feature table in a fresh Python process, ``--repeats`` times (the median is reported):
 
-- ``ours``: the project's path, ``build_features(load_split(dir, "test"))`` (Polars, streaming,
-  every value checked);
+- ``memory``, ``chunked``, ``dask``: the project's path, ``build_features(load_split(dir, "test",
+  engine=...))`` (every value checked), from the CSV file or (``-parquet``) from Parquet parts of the
+  same sessions; adpipe/bench_scale.py has the inputs, the Dask cluster and the sample check;
 - ``duckdb`` and ``baseline`` (plain pandas): the same table computed independently
   (adpipe/bench_engines.py), the reference for what this machine can do and the notebooks' approach.
 
 Timed: from after the imports to the feature table in memory (the interpreter start and imports are
 not). Peak memory is the measuring process's peak resident set size (VmHWM, reset when the
 measurement starts so the parent's peak is not inherited), imports included; the RSS after the
-imports is reported beside it. ``predict`` trains the ClickStream model on the reference training
-data once, then times ``model.predict`` on each size's feature table (and the features + predictions
-+ predictions file end to end). docs/bench.md has the figures.
+imports is reported beside it; a Dask run also reports its workers' peak RSS (the largest) and the
+cluster's start-up, which is not timed. The chunked and Dask runs' first users are checked against
+the in-memory table of those users alone (``sample_check``). ``predict`` trains the ClickStream model
+on the reference training data once, then times ``model.predict`` on each size's feature table (and
+the features + predictions + predictions file end to end), when ``memory`` is among the engines (at
+10^8, ~18 GB of CSV in /tmp, the engine it would pick does not fit). docs/bench.md has the figures.
 
     python model.py bench run                      # all sizes, 3 runs each -> reports/bench.json
     python model.py bench run --sizes 100000 --repeats 1
+    python model.py bench run --sizes 100000000 --engines dask --repeats 1 --report reports/bench_1e8.json
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ import contextlib
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -40,10 +44,11 @@ import numpy as np
 import pandas as pd
 import typer
 
-from adpipe import bench_engines, cli_support, config
+from adpipe import bench_engines, bench_scale, cli_support, config
 
 SIZES = (100_000, 1_000_000, 10_000_000)
-ENGINES = ("ours", "duckdb", "baseline")
+ENGINES = (*bench_scale.OUR_ENGINES, "duckdb", "baseline")
+SAMPLED = ("chunked", "dask")  # engines whose first users are checked against the in-memory path
 SESSIONS_PER_USER = 10
 BENCH_REPORT = config.REPORTS_DIR / "bench.json"
 DEFAULT_DATA_DIR = Path("/tmp/adpipe-bench")
@@ -68,18 +73,9 @@ def dataset(root: Path, sessions: int, seed: int) -> Path:
     return directory / "test"
 
 
-# --- the engines: each returns the feature table (index user_id, FEATURE_COLUMNS) --------------------------
-
-
-def ours(directory: Path) -> pd.DataFrame:
-    """The project's own path: features.clickstream's definitions, Polars streaming, values checked."""
-    from features.clickstream import build_features, load_split
-
-    return build_features(load_split(directory, "test")).drop(columns="test_id")
-
-
+# The independent engines: each returns the feature table (index user_id, FEATURE_COLUMNS); ours are
+# bench_scale.ours.
 RUNNERS: dict[str, Callable[[Path], pd.DataFrame]] = {
-    "ours": ours,
     "duckdb": bench_engines.reference_duckdb,
     "baseline": bench_engines.baseline_pandas,
 }
@@ -98,23 +94,20 @@ def _reset_peak_rss() -> None:
         Path("/proc/self/clear_refs").write_text("5")
 
 
-def _peak_rss_mb() -> float:
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
-
-
-def measure_features(engine: str, directory: Path) -> dict[str, Any]:
-    """Run one engine once, in this process: wall seconds, rows, and this process's peak RSS."""
-    runner = RUNNERS[engine]
-    import_rss = _rss_mb()
-    start = time.perf_counter()
-    table = runner(directory)
-    wall = time.perf_counter() - start
-    return {"wall_s": wall, "users": len(table), "peak_rss_mb": _peak_rss_mb(), "import_rss_mb": import_rss}
+def measure_features(engine: str, directory: Path, sample: Path | None = None) -> dict[str, Any]:
+    """Run one engine once, in this process: wall seconds, rows, this process's (and Dask workers') peak RSS;
+    the first users' rows saved to ``sample`` (Parquet) when given."""
+    with bench_scale.cluster_for(engine) as (scheduler, workers):
+        import_rss = _rss_mb()
+        start = time.perf_counter()
+        runner = RUNNERS.get(engine) or (lambda path: bench_scale.ours(engine, path, scheduler))
+        table = runner(directory)
+        wall = time.perf_counter() - start
+        figures = {"wall_s": wall, "users": len(table), "peak_rss_mb": bench_scale.peak_rss_mb()}
+        figures |= {"import_rss_mb": import_rss, **workers()}
+    if sample is not None:
+        table.head(bench_scale.SAMPLE_USERS).to_parquet(sample)
+    return figures
 
 
 def measure_predict(directory: Path, model_file: Path, output: Path) -> dict[str, Any]:
@@ -139,14 +132,14 @@ def measure_predict(directory: Path, model_file: Path, output: Path) -> dict[str
         "predict_s": predicted_done - features_done,
         "features_s": features_done - start,
         "end_to_end_s": end - start,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": bench_scale.peak_rss_mb(),
         "import_rss_mb": import_rss,
     }
 
 
 def _warm(directory: Path) -> None:
     """Read the split's files once so that every engine starts with them in the page cache."""
-    for path in directory.iterdir():
+    for path in (p for p in directory.rglob("*") if p.is_file()):
         with path.open("rb") as handle:
             while handle.read(1 << 24):
                 pass
@@ -163,7 +156,10 @@ def _in_fresh_process(arguments: list[str], directory: Path) -> dict[str, Any]:
         check=False,
     )
     if completed.returncode != 0:
-        raise RuntimeError(f"measurement {arguments} failed:\n{completed.stderr.strip()[-2000:]}")
+        raise RuntimeError(
+            f"measurement {arguments} failed (exit {completed.returncode}; -9 is a kill, e.g. out of memory):\n"
+            f"{completed.stderr.strip()[-2000:]}"
+        )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
@@ -244,20 +240,34 @@ def run_benchmark(
                 "users": users_for(size),
                 "session_csv_mb": round(sessions_path.stat().st_size / 2**20, 1),
             }
+            samples = {}
             for engine in engines:
                 echo(f"  {engine} at {n_sessions:,} sessions ...")
-                arguments = ["features", engine, str(directory)]
-                figures = _repeated(arguments, directory, repeats, ("wall_s", "peak_rss_mb"))
+                source = bench_scale.input_dir(directory, engine)
+                arguments = ["features", engine, str(source)]
+                if engine in SAMPLED:
+                    samples[engine] = data_dir / f"sample-{engine}.parquet"
+                    arguments += ["--sample", str(samples[engine])]
+                dask_keys = ("worker_peak_rss_mb", "workers", "cluster_start_s")
+                keys = ("wall_s", "peak_rss_mb", *(dask_keys if engine.startswith("dask") else ()))
+                figures = _repeated(arguments, source, repeats, keys)
                 figures["sessions_per_s"] = n_sessions / figures["wall_s"]
                 entry[engine] = figures
-            echo(f"  predict at {n_sessions:,} sessions ...")
-            output = data_dir / f"predictions-{size}.json"
-            entry["predict"] = _repeated(
-                ["predict", str(directory), "--model", str(model_file), "--output", str(output)],
-                directory,
-                repeats,
-                ("predict_s", "features_s", "end_to_end_s", "peak_rss_mb", "users"),
-            )
+            if any(engine.endswith("-parquet") for engine in engines):
+                parquet = bench_scale.input_dir(directory, "memory-parquet") / "session_test"
+                entry["parquet_mb"] = round(sum(p.stat().st_size for p in parquet.iterdir()) / 2**20, 1)
+            if samples:
+                echo(f"  sample check of {', '.join(samples)} ...")
+                entry["sample_check"] = bench_scale.sample_check(directory, samples, data_dir)
+            if "memory" in engines:  # predict goes through the engine "auto" picks: at 10^8, one that may not fit
+                echo(f"  predict at {n_sessions:,} sessions ...")
+                output = data_dir / f"predictions-{size}.json"
+                entry["predict"] = _repeated(
+                    ["predict", str(directory), "--model", str(model_file), "--output", str(output)],
+                    directory,
+                    repeats,
+                    ("predict_s", "features_s", "end_to_end_s", "peak_rss_mb", "users"),
+                )
             result["sizes"].append(entry)
             result["targets"] = targets(result)
             if report is not None:
@@ -272,8 +282,9 @@ def run_benchmark(
 def targets(result: dict[str, Any]) -> dict[str, Any]:
     """The issue's targets, checked on the largest size measured (None when an engine was not run)."""
     entry = max(result["sizes"], key=lambda e: e["sessions"])
-    ours_figures, duckdb, baseline = entry.get("ours"), entry.get("duckdb"), entry.get("baseline")
-    predict = entry["predict"]
+    ours_figures, duckdb, baseline = entry.get("memory"), entry.get("duckdb"), entry.get("baseline")
+    parquet, dask, chunked = entry.get("memory-parquet"), entry.get("dask"), entry.get("chunked")
+    predict = entry.get("predict", {"predict_s": None, "users": None})
 
     def check(value: float | None, limit: float, at_least: bool) -> dict[str, Any]:
         met = None if value is None else (value >= limit if at_least else value <= limit)
@@ -291,16 +302,24 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_vs_session_csv_at_most_2x": check(
             ours_figures and ours_figures["peak_rss_mb"] / entry["session_csv_mb"], 2.0, False
         ),
+        "parquet_vs_csv_sessions_per_s_at_least_2x": check(
+            ours_figures and parquet and parquet["sessions_per_s"] / ours_figures["sessions_per_s"], 2.0, True
+        ),
+        "dask_wall_vs_memory_at_most_2x": check(
+            ours_figures and dask and dask["wall_s"] / ours_figures["wall_s"], 2.0, False
+        ),
+        "dask_worker_peak_rss_mb_under_4096": check(dask and dask["worker_peak_rss_mb"], 4096.0, False),
+        "chunked_peak_rss_mb_under_4096": check(chunked and chunked["peak_rss_mb"], 4096.0, False),
         "predict_s_under_10_for_users": {**check(predict["predict_s"], 10.0, False), "users": predict["users"]},
     }
 
 
 def summary_rows(result: dict[str, Any]) -> tuple[list[str], list[list[object]]]:
     """The printed table: one row per size and engine, then the predict row."""
-    header = ["sessions", "engine", "wall_s", "sessions/s", "peak_rss_mb", "rss/csv", "vs ours", "runs"]
+    header = ["sessions", "engine", "wall_s", "sessions/s", "peak_rss_mb", "rss/csv", "vs memory", "runs"]
     rows: list[list[object]] = []
     for entry in result["sizes"]:
-        ours_wall = entry.get("ours", {}).get("wall_s")
+        ours_wall = entry.get("memory", {}).get("wall_s")
         for engine in ENGINES:
             if engine not in entry:
                 continue
@@ -312,12 +331,16 @@ def summary_rows(result: dict[str, Any]) -> tuple[list[str], list[list[object]]]
                     engine,
                     round(figures["wall_s"], 2),
                     f"{figures['sessions_per_s']:,.0f}",
-                    round(figures["peak_rss_mb"]),
+                    round(figures["peak_rss_mb"])
+                    if "worker_peak_rss_mb" not in figures
+                    else f"{figures['peak_rss_mb']:.0f} + {figures['workers']}x{figures['worker_peak_rss_mb']:.0f}",
                     round(figures["peak_rss_mb"] / entry["session_csv_mb"], 2),
                     relative,
                     figures["runs"],
                 ]
             )
+        if "predict" not in entry:
+            continue
         predict = entry["predict"]
         rows.append(
             [
@@ -340,7 +363,7 @@ app = typer.Typer(help=__doc__, add_completion=False, no_args_is_help=True)
 @app.command()
 def run(
     sizes: str = typer.Option(",".join(str(s) for s in SIZES), "--sizes", help="Comma-separated session counts."),
-    engines: str = typer.Option(",".join(ENGINES), "--engines", help="Comma-separated: ours, duckdb, baseline."),
+    engines: str = typer.Option(",".join(ENGINES), "--engines", help=f"Comma-separated, of: {', '.join(ENGINES)}."),
     repeats: int = cli_support.repeats_option(3, "Fresh-process runs per figure (median reported)."),
     data_dir: Path = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Where the synthetic data go (not the repo)."),
     report: Path = cli_support.report_option(BENCH_REPORT),
@@ -376,11 +399,12 @@ def measure(
     second: str = typer.Argument("", help="split folder (features)"),
     model: Path = typer.Option(None, "--model"),
     output: Path = typer.Option(None, "--output"),
+    sample: Path = typer.Option(None, "--sample"),
 ) -> None:
     """One measurement in this process; prints one JSON line (used by `run`, one process each)."""
     _reset_peak_rss()
     if kind == "features":
-        figures = measure_features(first, Path(second))
+        figures = measure_features(first, Path(second), sample)
     else:
         figures = measure_predict(Path(first), model, output)
     typer.echo(json.dumps(figures))

@@ -6,8 +6,10 @@ features; a ``user`` one reads the user's own row. Users without sessions keep t
 (``zero`` below), every other statistic NaN. The groups are what tuning switches on and off
 (adpipe.clickstream's FeatureGroupSelector, params/clickstream.json). docs/features.md lists them all.
 
-Polars computes the session features and the loaders' value checks in one streaming pass over the
-session file(s), so sessions larger than memory, or split into parts, are read once::
+Polars computes the session features and the loaders' value checks in one pass over the sessions (one
+CSV or Parquet file, or parts), read once, with the engine :func:`load_split` is given: in memory, in
+chunks (streaming, for sessions larger than memory) or on a Dask cluster (features/clickstream_dask.py,
+which applies the same ``_per_user`` to each partition of users)::
 
     python model.py features        # data/processed/clickstream_{train,test}_features.csv
 """
@@ -25,13 +27,12 @@ import polars as pl
 import typer
 
 from adpipe import config
-from adpipe.errors import DataError
+from adpipe.clickstream.engine_options import check_scheduler, engine_option, scheduler_option
 from features.clickstream_loaders import (
     AT,
     BROWSERS,
     CLASSES,
     DEVICE_TYPES,
-    FILES,
     OPERATING_SYSTEMS,
     SESSION_COLUMNS_USED,
     SESSION_VOCABULARIES,
@@ -41,12 +42,18 @@ from features.clickstream_loaders import (
     USER_CATEGORIES,
     USERS_TEST_SCHEMA,
     USERS_TRAIN_SCHEMA,
+    Engine,
+    EngineChoice,
     Split,
+    choose_engine,
     load_sessions,
     load_users,
     scan_sessions,
+    session_parts,
+    sessions_source,
+    users_file,
 )
-from features.schema import BAD, line_of
+from features.schema import BAD
 
 __all__ = [  # the loaders' names are importable from here too, as before the split
     "BROWSERS",
@@ -65,11 +72,15 @@ __all__ = [  # the loaders' names are importable from here too, as before the sp
     "USERS_TEST_SCHEMA",
     "USERS_TRAIN_SCHEMA",
     "ClickstreamSplit",
+    "Engine",
+    "EngineChoice",
     "Feature",
     "build_features",
+    "choose_engine",
     "load_sessions",
     "load_split",
     "load_users",
+    "split_engine",
     "features_command",
     "write_feature_tables",
 ]
@@ -217,14 +228,17 @@ def feature_table(users: pd.DataFrame, placed: pl.DataFrame) -> pd.DataFrame:
     own = pl.from_pandas(users[["age", "abandoned_cart", "user_category"]])
     own = own.select(f.expr.cast(pl.Float64).alias(f.name) for f in FEATURES if f.source == "user")
     position = placed[POSITION].to_numpy()
-    # Filled column by column and handed to pandas as its one float64 block, without a copy.
+    # One select for every session feature (a Polars call per column costs more than the work on a web
+    # request's one user), then filled column by column into pandas' one float64 block, without a copy.
+    session = [f.name for f in FEATURES if f.source != "user"]
+    values = placed.select(pl.col(name).cast(pl.Float64).fill_null(np.nan) for name in session)
     columns = np.empty((len(FEATURES), len(users)))
     for row, feature in enumerate(FEATURES):
         if feature.source == "user":
             columns[row] = own[feature.name].to_numpy()
         else:
             columns[row] = 0.0 if feature.zero else np.nan
-            columns[row, position] = placed[feature.name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            columns[row, position] = values[feature.name].to_numpy()
     index = pd.Index(users["user_id"], name="user_id")
     return pd.DataFrame(columns.T, index=index, columns=list(FEATURE_COLUMNS), copy=False)
 
@@ -237,22 +251,46 @@ class ClickstreamSplit:
     per_user: pl.DataFrame  # one row per user with sessions: the session and derived features, POSITION
     users_path: Path
     sessions_path: Path
+    engine: EngineChoice  # which engine aggregated the sessions, and why
 
 
-def load_split(directory: str | Path, split: Split, sessions: str | Path | None = None) -> ClickstreamSplit:
+def _sessions(directory: str | Path, split: Split, sessions: str | Path | None) -> Path:
+    return Path(sessions) if sessions is not None else sessions_source(directory, split)
+
+
+def split_engine(
+    directory: str | Path, split: Split, engine: Engine = "auto", sessions: str | Path | None = None
+) -> EngineChoice:
+    """The engine :func:`load_split` uses for these sessions, and why: what a command prints before loading."""
+    return choose_engine(session_parts(_sessions(directory, split, sessions)), engine)
+
+
+def load_split(
+    directory: str | Path,
+    split: Split,
+    sessions: str | Path | None = None,
+    engine: Engine = "auto",
+    scheduler: str | None = None,
+) -> ClickstreamSplit:
     """Load ``split``'s user file from ``directory`` and aggregate its sessions, checking every value.
 
-    ``sessions`` (default: the split's session file in ``directory``) may also be a folder or a glob of
-    CSV parts. One streaming pass reads them: a bad value, an unparsable part or a session whose user
-    is not in the user file raises a :class:`DataError` naming the file, column and line.
+    The folder holds ``user_<split>.csv`` or ``.parquet`` and the sessions as ``session_<split>.csv``,
+    ``session_<split>.parquet`` or a folder ``session_<split>/`` of parts; ``sessions`` (a file, a folder
+    or a glob of CSV or Parquet parts) replaces the latter. ``engine`` aggregates them (:func:`choose_engine`;
+    ``scheduler`` is the Dask cluster's address, None for a local one). A bad value, an unreadable part or
+    a session whose user is not in the user file raises a :class:`DataError` naming the file, column and
+    line (or row).
     """
-    directory = Path(directory)
-    users_file, sessions_file = FILES[split]
-    users_path = directory / users_file
-    sessions_path = Path(sessions) if sessions is not None else directory / sessions_file
+    users_path, sessions_path = users_file(directory, split), _sessions(directory, split, sessions)
     users = load_users(users_path, split)
     scan = scan_sessions(sessions_path)
-    per_user = scan.collect(_per_user(scan.frame))
+    choice = choose_engine(scan.parts, engine)
+    if choice.engine == "dask":
+        from features.clickstream_dask import aggregate  # dask is imported only when asked for
+
+        per_user = aggregate(scan, scheduler)
+    else:
+        per_user = scan.collect(_per_user(scan.frame), choice.engine)
     first_bad = per_user["_first_bad"].min()
     if first_bad is not None:
         raise scan.problem(int(first_bad))
@@ -260,14 +298,9 @@ def load_split(directory: str | Path, split: Split, sessions: str | Path | None 
     orphans = placed.filter(pl.col(POSITION).is_null())
     if orphans.height:
         first = orphans.sort(AT).row(0, named=True)
-        part, row = scan.where(first[AT])
-        raise DataError(
-            f"{orphans['n_sessions'].sum()} session(s) belong to users not in {users_file}, first {first['user_id']!r}",
-            path=part,
-            column="user_id",
-            line=line_of(row),
-        )
-    return ClickstreamSplit(users, placed, users_path, sessions_path)
+        message = f"{orphans['n_sessions'].sum()} session(s) belong to users not in {users_path.name}"
+        raise scan.error(first[AT], f"{message}, first {first['user_id']!r}", "user_id")
+    return ClickstreamSplit(users, placed, users_path, sessions_path, choice)
 
 
 def build_features(split: ClickstreamSplit) -> pd.DataFrame:
@@ -278,28 +311,33 @@ def build_features(split: ClickstreamSplit) -> pd.DataFrame:
     return table
 
 
-def write_feature_tables(train_dir: Path, test_dir: Path, out_dir: Path) -> dict[str, Path]:
+def write_feature_tables(
+    train_dir: Path, test_dir: Path, out_dir: Path, *, engine: Engine = "auto", scheduler: str | None = None
+) -> dict[str, Path]:
     """Write the train and test feature tables as CSV for inspection; the paths written, by split."""
     from adpipe.io import write_csv
 
     written = {}
     for split, directory in (("train", train_dir), ("test", test_dir)):
-        table = build_features(load_split(directory, split))
+        table = build_features(load_split(directory, split, engine=engine, scheduler=scheduler))
         written[split] = write_csv(out_dir / f"clickstream_{split}_features.csv", table, index=True)
     return written
 
 
 def features_command(
     train_dir: Path = typer.Option(
-        config.TRAIN_DIR, "--train-dir", help="Folder with user_train.csv and session_train.csv."
+        config.TRAIN_DIR, "--train-dir", help="Folder with the user_train and session_train files (CSV or Parquet)."
     ),
     test_dir: Path = typer.Option(
-        config.TEST_DIR, "--test-dir", help="Folder with user_test.csv and session_test.csv."
+        config.TEST_DIR, "--test-dir", help="Folder with the user_test and session_test files (CSV or Parquet)."
     ),
     out_dir: Path = typer.Option(config.PROCESSED_DIR, "--out-dir", help="Where the feature tables are written."),
+    engine: Engine = engine_option(),
+    scheduler: str | None = scheduler_option(),
 ) -> None:
     """Write the per-user feature tables of the train and test splits (CSV) for inspection."""
-    for split, path in write_feature_tables(train_dir, test_dir, out_dir).items():
+    check_scheduler(engine, scheduler)
+    for split, path in write_feature_tables(train_dir, test_dir, out_dir, engine=engine, scheduler=scheduler).items():
         typer.echo(f"{split}: {len(FEATURE_COLUMNS)} features per user -> {path}")
 
 
@@ -316,7 +354,9 @@ def features_markdown() -> str:
         "Generated from `features/clickstream.py` (`FEATURES`) by `features_markdown()`: do not edit by hand.",
         f"{len(FEATURES)} columns in {len(FEATURE_GROUPS)} groups, in the model's column order; the groups are what",
         "tuning switches on and off. A user without sessions keeps a row: 0 where marked, NaN for every other",
-        "session or derived feature. Each expression is evaluated per user by Polars (`python model.py features`).",
+        "session or derived feature. Each expression is evaluated per user by Polars (`python model.py features`),",
+        "once, whatever the input (one CSV or Parquet file, or parts) and the engine (`--engine memory`, `chunked`",
+        'or `dask`): the engines give the same table to float rounding (clickstream.md, "Engines").',
         "",
         "Values of each session that the session features aggregate, besides its loaded columns:",
         "",

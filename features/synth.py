@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import math
 import shutil
+import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -39,6 +41,7 @@ from features.clickstream import (
     OPERATING_SYSTEMS,
     SESSIONS_SCHEMA,
     TARGET,
+    TIMESTAMP_FORMAT,
     USER_CATEGORIES,
     USERS_TEST_SCHEMA,
     USERS_TRAIN_SCHEMA,
@@ -297,6 +300,49 @@ def check_size(out_dir: Path, settings: SynthConfig, n_splits: int) -> None:
             f"{free / 1e9:,.1f} GB are free there: lower --users or --sessions-per-user, or choose another --out",
             path=out_dir,
         )
+
+
+def split_sessions(sessions_csv: str | Path, out_dir: str | Path, parts: int, kind: str = "csv") -> tuple[Path, ...]:
+    """A session CSV rewritten as ``parts`` files under ``out_dir``, as a cluster job exports it: CSV parts
+    (cut at line ends, each with the header; one user's sessions may span two parts) or Parquet parts with
+    typed columns. The parts appear together, all or none."""
+    sessions_csv, out_dir = Path(sessions_csv), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if kind == "csv":
+        with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
+            return tuple(part.replace(out_dir / part.name) for part in _cut(sessions_csv, Path(scratch), parts))
+    typed = {"page_views": pl.Int64, "session_duration": pl.Float64}
+    with tempfile.TemporaryDirectory(dir=out_dir) as scratch, all_or_nothing():
+        written = []
+        for part in _cut(sessions_csv, Path(scratch), parts):
+            frame = pl.scan_csv(part, infer_schema=False).with_columns(
+                pl.col("timestamp").str.strptime(pl.Datetime("us"), TIMESTAMP_FORMAT),
+                *(pl.col(c).cast(t) for c, t in typed.items()),
+            )
+            with atomic_path(out_dir / f"{part.stem}.parquet") as temporary:
+                frame.sink_parquet(temporary)
+            part.unlink()
+            written.append(out_dir / f"{part.stem}.parquet")
+        return tuple(written)
+
+
+def _cut(sessions_csv: Path, out_dir: Path, parts: int) -> tuple[Path, ...]:
+    """``parts`` CSV files of about equal size, each with the header (into a scratch folder)."""
+    written = []
+    with sessions_csv.open("rb") as source:
+        header = source.readline()
+        share = max(1, (sessions_csv.stat().st_size - len(header)) // parts)
+        for number in range(parts):
+            target = out_dir / f"part-{number:05d}.csv"
+            with target.open("wb") as handle:
+                handle.write(header)
+                remaining = share if number < parts - 1 else math.inf
+                while remaining > 0 and (block := source.read(int(min(remaining, 1 << 24)))):
+                    handle.write(block)
+                    remaining -= len(block)
+                handle.write(source.readline())  # the rest of the line the copy stopped in
+            written.append(target)
+    return tuple(written)
 
 
 def generate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -53,10 +54,18 @@ def test_generator_is_seeded(tmp_path: Path) -> None:
 
 def test_bench_smoke_writes_its_report(tmp_path: Path) -> None:
     report = tmp_path / "bench.json"
-    result = bench.run_benchmark((2000,), ("ours",), 1, tmp_path / "data", report, echo=lambda _: None)
+    result = bench.run_benchmark((2000,), ("memory",), 1, tmp_path / "data", report, echo=lambda _: None)
     entry = result["sizes"][0]
     assert report.exists() and result["cores"] >= 1
-    assert entry["sessions"] > 1000 and entry["ours"]["wall_s"] > 0 and entry["ours"]["peak_rss_mb"] > 50
+    assert entry["sessions"] > 1000 and entry["memory"]["wall_s"] > 0 and entry["memory"]["peak_rss_mb"] > 50
     assert entry["predict"]["users"] == bench.users_for(2000) and entry["predict"]["predict_s"] > 0
     assert result["targets"]["wall_vs_duckdb_at_most_2x"]["met"] is None  # DuckDB was not run
     assert not (tmp_path / "data").exists()  # generated data deleted
+
+
+def test_bench_dask_and_parquet_rows_and_sample_check(tmp_path: Path) -> None:
+    result = bench.run_benchmark((2000,), ("chunked", "dask-parquet"), 1, tmp_path / "data", None, echo=lambda _: None)
+    entry = result["sizes"][0]
+    assert entry["dask-parquet"]["workers"] == os.cpu_count() and entry["dask-parquet"]["worker_peak_rss_mb"] > 50
+    assert entry["parquet_mb"] > 0 and entry["chunked"]["wall_s"] > 0
+    assert entry["sample_check"]["chunked"]["same"] and entry["sample_check"]["users"] == bench.users_for(2000)

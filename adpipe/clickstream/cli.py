@@ -12,24 +12,50 @@ import typer
 from adpipe import cli_support, config, tuning
 from adpipe.cli_support import exit_on_error, format_table
 from adpipe.clickstream import pipeline
+from adpipe.clickstream.engine_options import check_scheduler, engine_option, scheduler_option
 from adpipe.clickstream.evaluation import VALIDATION_REPORT, validate
 from adpipe.clickstream.report import ClassificationSummary, ValidationReport
 from adpipe.clickstream.tuning import DEFAULT_STUDY, tuning_task
 from adpipe.validation import Protocol
-from features.clickstream import CLASSES
+from features.clickstream import CLASSES, Engine, Split, split_engine
 
 TrainDir = typer.Option(config.TRAIN_DIR, "--train-dir", help="Folder with user_train.csv and session_train.csv.")
 ParamsFile = cli_support.params_option(config.CLICKSTREAM_PARAMS_FILE)
 ModelFile = cli_support.model_option(pipeline.MODEL_FILE)
 Seed = cli_support.seed_option("Seed of the folds and of LightGBM.")
+EngineName = engine_option()
+Scheduler = scheduler_option()
+
+
+def _say_engine(directory: Path, split: Split, engine: Engine, scheduler: str | None) -> None:
+    """Check the engine options and print which engine aggregates the split's sessions, and why."""
+    check_scheduler(engine, scheduler)
+    typer.echo(f"{split} sessions: {split_engine(directory, split, engine).reason}", err=True)
 
 
 def train_command(
-    train_dir: Path = TrainDir, params: Path = ParamsFile, model: Path = ModelFile, seed: int = Seed
+    train_dir: Path = TrainDir,
+    params: Path = ParamsFile,
+    model: Path = ModelFile,
+    seed: int = Seed,
+    engine: Engine = EngineName,
+    scheduler: str | None = Scheduler,
+    distributed_training: bool = typer.Option(
+        False,
+        "--distributed-training",
+        help="Train LightGBM across the Dask cluster (lightgbm.dask) instead of in this process: for a labelled "
+        "table larger than one machine (docs/cluster.md).",
+    ),
 ) -> None:
     """Fit LightGBM on every labelled user and save it."""
     with exit_on_error(keeps=model):
-        metadata = pipeline.train(train_dir, params, model, seed)
+        _say_engine(train_dir, "train", engine, scheduler)
+        if distributed_training:
+            from adpipe.clickstream.distributed import train_distributed
+
+            metadata = train_distributed(train_dir, params, model, seed, engine=engine, scheduler=scheduler)
+        else:
+            metadata = pipeline.train(train_dir, params, model, seed, engine=engine, scheduler=scheduler)
     typer.echo(f"trained on {metadata['n_users']} users, {len(metadata['features'])} features -> {model}")
 
 
@@ -43,12 +69,16 @@ def predict_command(
     model: Path = ModelFile,
     seed: int = Seed,
     use_saved: bool = typer.Option(False, "--use-saved", help="Predict with the saved --model instead of training."),
+    engine: Engine = EngineName,
+    scheduler: str | None = Scheduler,
 ) -> None:
     """Train on --train-dir (unless --use-saved) and write one prediction per test user."""
     with exit_on_error(keeps=output):
         if not use_saved:
-            pipeline.train(train_dir, params, model, seed)
-        payload = pipeline.predict(test_dir, output, model)
+            _say_engine(train_dir, "train", engine, scheduler)
+            pipeline.train(train_dir, params, model, seed, engine=engine, scheduler=scheduler)
+        _say_engine(test_dir, "test", engine, scheduler)
+        payload = pipeline.predict(test_dir, output, model, engine=engine, scheduler=scheduler)
     counts = {c: list(payload["target"].values()).count(c) for c in CLASSES}
     typer.echo(f"wrote {len(payload['target'])} predictions to {output} (per class: {counts})")
 
@@ -60,10 +90,14 @@ def validate_command(
     seed: int = Seed,
     params: Path = ParamsFile,
     report: Path = cli_support.report_option(VALIDATION_REPORT),
+    engine: Engine = EngineName,
+    scheduler: str | None = Scheduler,
 ) -> None:
     """Repeated stratified K-fold: macro-F1, weighted-F1, accuracy of the model and a majority baseline."""
     with exit_on_error(keeps=report):
-        result = validate(train_dir, Protocol(folds=folds, repeats=repeats, seed=seed), params, report)
+        _say_engine(train_dir, "train", engine, scheduler)
+        protocol = Protocol(folds=folds, repeats=repeats, seed=seed)
+        result = validate(train_dir, protocol, params, report, engine=engine, scheduler=scheduler)
     typer.echo(render(result))
     typer.echo(f"report -> {report}")
 

@@ -30,7 +30,7 @@ from adpipe.clickstream.report import (
 )
 from adpipe.reports import MeanStd, write_report
 from adpipe.validation import FoldMetrics, Protocol, classification_evaluator, cross_validate, make_splits
-from features.clickstream import CLASSES, FEATURE_GROUPS
+from features.clickstream import CLASSES, FEATURE_GROUPS, Engine
 
 VALIDATION_REPORT = config.REPORTS_DIR / "validation.json"
 
@@ -89,6 +89,9 @@ def validate(
     params_file: str | Path = config.CLICKSTREAM_PARAMS_FILE,
     report_file: str | Path | None = VALIDATION_REPORT,
     progress: bool = True,
+    *,
+    engine: Engine = "auto",
+    scheduler: str | None = None,
 ) -> ValidationReport:
     """Repeated stratified K-fold of the model and of a majority-class baseline on the same folds.
 
@@ -97,7 +100,7 @@ def validate(
     ``variants``; ``decision_rule`` gives the rule's gain over plain arg-max of the same fitted models.
     """
     params = load_params(params_file)
-    X, y = labelled_features(train_dir)
+    X, y = labelled_features(train_dir, engine=engine, scheduler=scheduler)
     model_folds = cross_validate_params(params, X, y, protocol, progress=progress)
     baseline_folds = cross_validate(
         lambda: DummyClassifier(strategy="most_frequent"),

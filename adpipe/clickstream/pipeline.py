@@ -13,14 +13,16 @@ from adpipe.clickstream.estimators import build_model, fitted_pipeline
 from adpipe.clickstream.params import TASK, load_params
 from adpipe.errors import DataError
 from adpipe.io import dumps_json, load_model, save_model, write_bytes_atomic
-from features.clickstream import CLASSES, TARGET, build_features, load_split
+from features.clickstream import CLASSES, TARGET, Engine, build_features, load_split
 
 MODEL_FILE = config.MODELS_DIR / "clickstream.joblib"
 
 
-def labelled_features(train_dir: str | Path) -> tuple[pd.DataFrame, pd.Series]:
-    """Features and target of the labelled users in ``train_dir``."""
-    table = build_features(load_split(train_dir, "train"))
+def labelled_features(
+    train_dir: str | Path, *, engine: Engine = "auto", scheduler: str | None = None
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Features and target of the labelled users in ``train_dir`` (sessions aggregated by ``engine``)."""
+    table = build_features(load_split(train_dir, "train", engine=engine, scheduler=scheduler))
     classes = sorted(int(c) for c in table[TARGET].unique())
     if len(classes) < 2:
         raise DataError(
@@ -36,10 +38,13 @@ def train(
     params_file: str | Path = config.CLICKSTREAM_PARAMS_FILE,
     model_file: str | Path = MODEL_FILE,
     seed: int = config.DEFAULT_SEED,
+    *,
+    engine: Engine = "auto",
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
     """Fit on every labelled user and save the model with how it was made."""
     params = load_params(params_file)
-    X, y = labelled_features(train_dir)
+    X, y = labelled_features(train_dir, engine=engine, scheduler=scheduler)
     model = build_model(params, seed).fit(X, y)
     metadata = {
         "task": TASK,
@@ -72,10 +77,13 @@ def predict(
     test_dir: str | Path = config.TEST_DIR,
     output: str | Path = config.PREDICTIONS_FILE,
     model_file: str | Path = MODEL_FILE,
+    *,
+    engine: Engine = "auto",
+    scheduler: str | None = None,
 ) -> dict[str, dict[str, int]]:
     """Predict every test user with the saved model and write the predictions file atomically."""
     model, _ = load_model(model_file, task=TASK)
-    table = build_features(load_split(test_dir, "test"))
+    table = build_features(load_split(test_dir, "test", engine=engine, scheduler=scheduler))
     test_ids = table.pop("test_id")
     payload = predictions_payload(test_ids, model.predict(table))
     write_bytes_atomic(output, dumps_json(payload))

@@ -1,0 +1,40 @@
+"""The ``--engine`` and ``--scheduler`` options of every ClickStream command that aggregates sessions.
+
+``features``, ``train``, ``predict`` and ``validate`` take them and pass them to
+:func:`features.clickstream.load_split`; docs/cluster.md says when each engine is the right one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from adpipe.errors import OptionError
+from features.clickstream_loaders import Engine
+
+
+def engine_option() -> Any:
+    """``--engine``: declare the parameter as :data:`features.clickstream_loaders.Engine` (Typer checks the choice)."""
+    return typer.Option(
+        "auto",
+        "--engine",
+        help="How the sessions are aggregated: memory (Polars in memory), chunked (Polars streaming, input larger "
+        "than memory), dask (a Dask cluster: --scheduler, or a local one), auto (memory when the sessions fit).",
+    )
+
+
+def scheduler_option() -> Any:
+    """``--scheduler``: a Dask scheduler's address, or None."""
+    return typer.Option(
+        None,
+        "--scheduler",
+        help="With --engine dask: the address of a running Dask scheduler (tcp://HOST:8786); "
+        "without it a LocalCluster of one worker per core is started.",
+    )
+
+
+def check_scheduler(engine: Engine, scheduler: str | None) -> None:
+    """A scheduler address is for the dask engine only: say so rather than ignore it."""
+    if scheduler is not None and engine != "dask":
+        raise OptionError(f"is for --engine dask, not --engine {engine}", option="--scheduler")

@@ -1,0 +1,145 @@
+"""The Dask engine: the same feature tables and predictions as the in-memory and chunked engines, from CSV and
+Parquet parts; a bad part fails with one line naming it and nothing written; lightgbm.dask training.
+
+One in-process LocalCluster of 2 workers serves the module (processes=False: no worker start-up), and
+partitions of 1,500 rows cut each part into slices, so rows of one user meet from several partitions.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import model as cli
+from adpipe import config
+from adpipe.clickstream import pipeline
+from adpipe.clickstream.distributed import train_distributed
+from adpipe.clickstream.params import DEFAULT_PARAMS, TASK
+from adpipe.io import load_model
+from features import clickstream_dask
+from features.clickstream import build_features, load_split
+from features.synth import SynthConfig, generate, split_sessions
+
+ENGINES = ("memory", "chunked", "dask")
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture(autouse=True)
+def small_partitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clickstream_dask, "ROWS_PER_PARTITION", 1500)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic train/ and test/, and the test split again as test-csv/ and test-parquet/: its user file
+    beside a folder session_test/ of 3 parts."""
+    root = tmp_path_factory.mktemp("dask")
+    generate(root, SynthConfig(users=500, seed=5), progress=False)
+    for kind in ("csv", "parquet"):
+        split_dir = root / f"test-{kind}"
+        split_dir.mkdir()
+        shutil.copy(root / "test" / config.USERS_TEST_FILE, split_dir)
+        split_sessions(root / "test" / config.SESSIONS_TEST_FILE, split_dir / "session_test", 3, kind)
+    return root
+
+
+@pytest.fixture(scope="module")
+def model_file(data: Path) -> Path:
+    path = data / "model.joblib"
+    pipeline.train(data / "train", config.CLICKSTREAM_PARAMS_FILE, path, engine="memory")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_engines_give_the_same_feature_table(data: Path, scheduler: str, kind: str) -> None:
+    splits = {
+        engine: load_split(data / f"test-{kind}", "test", engine=engine, scheduler=scheduler) for engine in ENGINES
+    }
+    assert {engine: split.engine.engine for engine, split in splits.items()} == dict(zip(ENGINES, ENGINES, strict=True))
+    tables = {engine: build_features(split) for engine, split in splits.items()}
+    whole_file = build_features(load_split(data / "test", "test", engine="memory"))
+    assert len(tables["dask"]) == 500 and (tables["dask"]["n_sessions"] == 0).any()  # users without sessions
+    for engine, table in tables.items():
+        # Sums and means over a user's sessions may add them in another order: equal to float precision.
+        pd.testing.assert_frame_equal(table, whole_file, check_exact=False, rtol=1e-12, obj=engine)
+
+
+def test_the_p2p_shuffle_gives_the_same_table(data: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clickstream_dask, "ROW_BYTES", 10**12)  # as if the sessions did not fit the cluster's memory
+    chosen, choose = [], clickstream_dask.shuffle_method
+    monkeypatch.setattr(clickstream_dask, "shuffle_method", lambda *args: chosen.append(choose(*args)) or chosen[-1])
+    p2p = build_features(load_split(data / "test-csv", "test", engine="dask", scheduler=scheduler))
+    assert chosen == ["p2p"]
+    pd.testing.assert_frame_equal(p2p, build_features(load_split(data / "test", "test", engine="memory")), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_predictions_are_byte_identical(data: Path, scheduler: str, model_file: Path, kind: str) -> None:
+    written = {}
+    for engine in ENGINES:
+        output = data / f"predictions-{kind}-{engine}.json"
+        pipeline.predict(data / f"test-{kind}", output, model_file, engine=engine, scheduler=scheduler)
+        written[engine] = output.read_bytes()
+    assert written["dask"] == written["memory"] == written["chunked"]
+    assert len(json.loads(written["dask"])["target"]) == 500
+
+
+def _bad_copy(data: Path, tmp_path: Path, change: str) -> Path:
+    """test-csv/ with part 1's fifth data row changed: ``value`` (page_views -3) or ``bytes`` (not UTF-8, which
+    Polars cannot read: the worker's error)."""
+    bad = tmp_path / "bad"
+    shutil.copytree(data / "test-csv", bad)
+    part = bad / "session_test" / "part-00001.csv"
+    lines = part.read_bytes().split(b"\n")
+    fields = lines[5].split(b",")
+    if change == "value":
+        fields[-2] = b"-3"
+    else:
+        fields[3] += b"\xff"
+    lines[5] = b",".join(fields)
+    part.write_bytes(b"\n".join(lines))
+    return bad
+
+
+@pytest.mark.parametrize("change", ["value", "bytes"])
+def test_a_bad_part_fails_in_one_line_naming_it_and_nothing_is_written(
+    data: Path, scheduler: str, model_file: Path, tmp_path: Path, change: str
+) -> None:
+    bad, output = _bad_copy(data, tmp_path, change), tmp_path / "predictions.json"
+    arguments = ["predict", "--use-saved", "--model", str(model_file), "--test-dir", str(bad), "--output", str(output)]
+    result = CliRunner().invoke(cli.app, [*arguments, "--engine", "dask", "--scheduler", scheduler])
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 1, result.output
+    assert len(error) == 1 and "part-00001.csv" in error[0] and "line 6" in error[0], result.stderr
+    assert ("page_views" if change == "value" else "not UTF-8") in error[0]
+    assert not output.exists()
+
+
+def test_scheduler_needs_the_dask_engine(data: Path, tmp_path: Path) -> None:
+    arguments = ["predict", "--use-saved", "--test-dir", str(data / "test-csv"), "--output", str(tmp_path / "p.json")]
+    result = CliRunner().invoke(cli.app, [*arguments, "--engine", "memory", "--scheduler", "tcp://127.0.0.1:8786"])
+    assert result.exit_code == 2 and "--scheduler" in result.stderr
+
+
+def test_distributed_training_saves_a_plain_model(data: Path, scheduler: str, tmp_path: Path) -> None:
+    params_file, model_path = tmp_path / "params.json", tmp_path / "model.joblib"
+    params_file.write_text(json.dumps({**DEFAULT_PARAMS, "imbalance": "smote"}))
+    metadata = train_distributed(data / "train", params_file, model_path, 0, scheduler=scheduler)
+    model, saved = load_model(model_path, task=TASK)
+    assert saved["training"]["kind"] == "lightgbm.dask" and saved["training"]["class_weight"] == "balanced"
+    assert type(model.named_steps["lightgbm"]).__name__ == "LGBMClassifier" and metadata["n_users"] == 500
+    table = build_features(load_split(data / "test", "test")).drop(columns="test_id")
+    assert set(model.predict(table)) <= {1, 2, 3}
