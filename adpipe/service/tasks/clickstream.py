@@ -20,7 +20,7 @@ from adpipe.clickstream.evaluation import VALIDATION_REPORT
 from adpipe.clickstream.pipeline import MODEL_FILE
 from adpipe.clickstream.report import ValidationReport
 from adpipe.reports import read_report
-from adpipe.service.explain import tree_contributions
+from adpipe.service.explain import final_model_inputs, tree_contributions
 from adpipe.service.records import RecordError, csv_bytes, read_files, record_model, rows_of
 from adpipe.service.tasks.base import Prediction, Reliability, Task, figure
 from features.clickstream import SESSIONS_SCHEMA, USERS_TEST_SCHEMA, build_features, load_split
@@ -74,14 +74,17 @@ class Clickstream(Task):
     ) -> tuple[list[str], list[Prediction]]:
         split = read_files(files, lambda folder: load_split(folder, "test"), shown)
         X = build_features(split).drop(columns=["test_id"])
-        probabilities = self.model.predict_proba(X)
+        # Encoded once: the wrappers and the pipeline pass predict_proba through to the final model, which also
+        # explains it.
+        final, inputs = final_model_inputs(self.model, X)
+        probabilities = final.predict_proba(inputs)
         classes = [int(c) for c in self.model.classes_]
         # One pass through the model: its decision rule, or LightGBM's own arg-max, on these probabilities.
         decide = getattr(self.model, "decide", None)
         chosen = decide(probabilities) if decide is not None else self.model.classes_[probabilities.argmax(axis=1)]
         predicted = np.asarray(chosen).astype(int)
         explained = np.array([classes.index(c) for c in predicted])
-        contributions = (tree_contributions(self.model, X, explained) if explain else None) or [None] * len(X)
+        contributions = (tree_contributions(final, inputs, explained) if explain else None) or [None] * len(X)
         answers = [
             Prediction(
                 prediction=int(c),

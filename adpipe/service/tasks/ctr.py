@@ -15,7 +15,7 @@ from adpipe.ctr.models import decision_threshold
 from adpipe.ctr.params import MODEL_FILE, VALIDATION_REPORT
 from adpipe.ctr.report import ValidationReport
 from adpipe.reports import read_report
-from adpipe.service.explain import tree_contributions
+from adpipe.service.explain import final_model_inputs, tree_contributions
 from adpipe.service.tasks.base import Prediction, Reliability, TableTask, figure
 from features.ctr import TIMESTAMP, TIMESTAMP_FORMATS, UNLABELLED_SCHEMA, build_features, impressions, load_impressions
 
@@ -59,12 +59,13 @@ class ClickThrough(TableTask):
         return impressions(table, path, labelled=False)
 
     def answer(self, table: pd.DataFrame, explain: bool = True) -> list[Prediction]:
-        # Only the inputs the model uses; one pass through it: the decision is the probability at the threshold.
-        X = build_features(table, self.model.estimator_.columns)
+        # Only the inputs the model uses, encoded once: the wrappers and the pipeline pass predict_proba through to
+        # the final model, whose probability at the threshold is the decision and whose trees explain it.
+        final, inputs = final_model_inputs(self.model, build_features(table, self.model.estimator_.columns))
         positive = list(self.model.classes_).index(1)
-        probability = self.model.predict_proba(X)[:, positive]
+        probability = final.predict_proba(inputs)[:, positive]
         clicked = np.where(probability >= decision_threshold(self.model), 1, 0)
-        contributions = (tree_contributions(self.model, X) if explain else None) or [None] * len(X)
+        contributions = (tree_contributions(final, inputs) if explain else None) or [None] * len(inputs)
         return [
             Prediction(
                 prediction=int(c),
