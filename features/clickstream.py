@@ -27,7 +27,8 @@ import polars as pl
 import typer
 
 from adpipe import config
-from adpipe.clickstream.engine_options import check_scheduler, engine_option, scheduler_option
+from adpipe.clickstream.engine_options import check_scheduler, cluster, engine_option, scheduler_option
+from adpipe.errors import DataError
 from features.clickstream_loaders import (
     AT,
     BROWSERS,
@@ -44,6 +45,7 @@ from features.clickstream_loaders import (
     USERS_TRAIN_SCHEMA,
     Engine,
     EngineChoice,
+    SessionScan,
     Split,
     choose_engine,
     load_sessions,
@@ -297,10 +299,15 @@ def load_split(
     placed = _placed(users, per_user)
     orphans = placed.filter(pl.col(POSITION).is_null())
     if orphans.height:
-        first = orphans.sort(AT).row(0, named=True)
-        message = f"{orphans['n_sessions'].sum()} session(s) belong to users not in {users_path.name}"
-        raise scan.error(first[AT], f"{message}, first {first['user_id']!r}", "user_id")
+        raise unknown_users(scan, users_path, orphans)
     return ClickstreamSplit(users, placed, users_path, sessions_path, choice)
+
+
+def unknown_users(scan: SessionScan, users_path: Path, orphans: pl.DataFrame) -> DataError:
+    """The one-line error for per-user rows (user_id, AT, n_sessions) whose user is not in the user file."""
+    first = orphans.sort(AT).row(0, named=True)
+    message = f"{orphans['n_sessions'].sum()} session(s) belong to users not in {users_path.name}"
+    return scan.error(first[AT], f"{message}, first {first['user_id']!r}", "user_id")
 
 
 def build_features(split: ClickstreamSplit) -> pd.DataFrame:
@@ -337,7 +344,9 @@ def features_command(
 ) -> None:
     """Write the per-user feature tables of the train and test splits (CSV) for inspection."""
     check_scheduler(engine, scheduler)
-    for split, path in write_feature_tables(train_dir, test_dir, out_dir, engine=engine, scheduler=scheduler).items():
+    with cluster(engine, scheduler):
+        written = write_feature_tables(train_dir, test_dir, out_dir, engine=engine, scheduler=scheduler)
+    for split, path in written.items():
         typer.echo(f"{split}: {len(FEATURE_COLUMNS)} features per user -> {path}")
 
 

@@ -4,9 +4,10 @@
 session part, read on a worker by the project's own checked scan (:func:`scan_part`, AT at the part's
 position, so a bad row still names its part and line); the partitions are hash-shuffled on ``user_id``
 so that each user's sessions meet in one partition, and :func:`features.clickstream._per_user` (Polars)
-aggregates each one (``map_partitions``). There is no second definition of any feature. The per-user
-rows are gathered to the client, which places them against the user file as the in-memory path does
-(users without sessions keep their row there).
+aggregates each one (``map_partitions``). There is no second definition of any feature. For
+``load_split`` (the train split, ``features``) the per-user rows are gathered to the client, which places
+them against the user file as the in-memory path does (users without sessions keep their row there);
+``predict`` keeps them on the cluster (adpipe/clickstream/partitioned.py uses :func:`per_user_partitions`).
 
 ``scheduler`` is an existing cluster's address (``tcp://HOST:8786``); None starts a ``LocalCluster``
 sized to this machine. The dashboard's address is printed and a progress bar follows the graph (both
@@ -21,6 +22,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import polars as pl
@@ -37,13 +39,21 @@ ROWS_PER_PARTITION = 2_000_000
 ROW_BYTES = 200
 
 
+# The clients of the connect() blocks now open, by scheduler address (None: the LocalCluster).
+_OPEN: dict[str | None, object] = {}
+
+
 @contextlib.contextmanager
 def connect(scheduler: str | None = None) -> Iterator[object]:
     """A ``distributed.Client`` on ``scheduler``, or on a LocalCluster of one single-threaded worker per core.
 
     The local workers share the memory available now; each runs Polars on one thread, so the workers,
-    not Polars' thread pool, use the cores.
+    not Polars' thread pool, use the cores. Inside another ``connect`` to the same scheduler this is that
+    block's client: a command wrapped in one (``predict`` trains, then predicts) starts one cluster.
     """
+    if scheduler in _OPEN:
+        yield _OPEN[scheduler]
+        return
     import psutil
     from distributed import Client, LocalCluster
 
@@ -65,7 +75,11 @@ def connect(scheduler: str | None = None) -> Iterator[object]:
             client = stack.enter_context(Client(scheduler))
         workers = len(client.scheduler_info()["workers"])
         print(f"dask: {workers} worker(s), dashboard {client.dashboard_link}", file=sys.stderr)
-        yield client
+        _OPEN[scheduler] = client
+        try:
+            yield client
+        finally:
+            del _OPEN[scheduler]
 
 
 def _quiet_worker_log() -> None:
@@ -113,31 +127,45 @@ def _aggregate_partition(sessions: pd.DataFrame) -> pd.DataFrame:
     return _per_user(pl.from_pandas(sessions).lazy()).collect().to_pandas(use_pyarrow_extension_array=True)
 
 
-def aggregate(scan: SessionScan, scheduler: str | None = None, rows_per_partition: int | None = None) -> pl.DataFrame:
-    """What ``scan.collect(_per_user(scan.frame))`` returns, computed on a Dask cluster (rows in any order).
+def per_user_partitions(scan: SessionScan, client: object, rows_per_partition: int | None = None) -> tuple[Any, str]:
+    """``_per_user`` of ``scan`` as a Dask frame, one partition per slice of sessions, and the shuffle method used.
 
-    One row per user_id with sessions: the session and derived features, ``_first_bad`` (the first row
-    breaking a value rule, null if none) and AT (the user's first row).
+    Partition i holds the users whose ``user_id`` hashes to i: another frame shuffled on ``user_id`` by the
+    same method into as many partitions puts each of these users in its own partition i.
     """
     import dask.dataframe as dd
-    from distributed import as_completed, futures_of
-    from tqdm import tqdm
 
     empty = scan.frame.with_columns(cs.categorical().cast(pl.String)).head(0).collect()
     sessions_meta = empty.to_pandas(use_pyarrow_extension_array=True)
     pieces = _pieces(scan, rows_per_partition or ROWS_PER_PARTITION)
     sessions = dd.from_map(_read, pieces, meta=sessions_meta, enforce_metadata=False)
+    method = shuffle_method(client, sum(piece[3] for piece in pieces))
+    by_user = sessions.shuffle(on="user_id", npartitions=len(pieces), shuffle_method=method)
+    return by_user.map_partitions(_aggregate_partition, meta=_aggregate_partition(sessions_meta)), method
+
+
+def completed(futures: list[Any]) -> Iterator[Any]:
+    """Each future's result as soon as it is done, released on the workers once fetched (their memory holds
+    the partitions in flight, not every result until the last one), under a progress bar on stderr."""
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    for future in tqdm(as_completed(futures), total=len(futures), desc="dask", unit="partition", file=sys.stderr):
+        yield future.result()
+        future.release()
+
+
+def aggregate(scan: SessionScan, scheduler: str | None = None, rows_per_partition: int | None = None) -> pl.DataFrame:
+    """What ``scan.collect(_per_user(scan.frame))`` returns, computed on a Dask cluster and gathered (rows in any
+    order).
+
+    One row per user_id with sessions: the session and derived features, ``_first_bad`` (the first row
+    breaking a value rule, null if none) and AT (the user's first row).
+    """
+    from distributed import futures_of
+
     with connect(scheduler) as client:
-        method = shuffle_method(client, sum(piece[3] for piece in pieces))
-        by_user = sessions.shuffle(on="user_id", npartitions=len(pieces), shuffle_method=method)
-        per_user = by_user.map_partitions(_aggregate_partition, meta=_aggregate_partition(sessions_meta))
+        per_user, _ = per_user_partitions(scan, client, rows_per_partition)
         futures = futures_of(client.persist(per_user))
         del per_user  # the futures alone hold the results: each is released once fetched
-        frames = []
-        # Each partition's users are fetched as soon as it is done and released on the workers, so their
-        # memory holds the partitions in flight, not every partition's result until the last one.
-        for future in tqdm(as_completed(futures), total=len(futures), desc="dask", unit="partition", file=sys.stderr):
-            frames.append(pl.from_pandas(future.result()))
-            future.release()
-        del futures
-    return pl.concat(frames)
+        return pl.concat(pl.from_pandas(frame) for frame in completed(futures))

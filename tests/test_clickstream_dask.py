@@ -1,5 +1,6 @@
 """The Dask engine: the same feature tables and predictions as the in-memory and chunked engines, from CSV and
-Parquet parts; a bad part fails with one line naming it and nothing written; lightgbm.dask training.
+Parquet parts; predictions written per partition and gathered; a bad part fails with one line naming it and
+nothing written; lightgbm.dask training.
 
 One in-process LocalCluster of 2 workers serves the module (processes=False: no worker start-up), and
 partitions of 1,500 rows cut each part into slices, so rows of one user meet from several partitions.
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -21,6 +23,7 @@ from adpipe import config
 from adpipe.clickstream import pipeline
 from adpipe.clickstream.distributed import train_distributed
 from adpipe.clickstream.params import DEFAULT_PARAMS, TASK
+from adpipe.clickstream.partitioned import parts_dir
 from adpipe.io import load_model
 from features import clickstream_dask
 from features.clickstream import build_features, load_split
@@ -125,7 +128,58 @@ def test_a_bad_part_fails_in_one_line_naming_it_and_nothing_is_written(
     assert result.exit_code == 1, result.output
     assert len(error) == 1 and "part-00001.csv" in error[0] and "line 6" in error[0], result.stderr
     assert ("page_views" if change == "value" else "not UTF-8") in error[0]
-    assert not output.exists()
+    assert not output.exists() and not parts_dir(output).exists()
+    assert [path.name for path in tmp_path.iterdir()] == ["bad"]  # no temporary folder left
+
+
+def _predict(data: Path, scheduler: str, test_dir: Path, output: Path, *options: str) -> object:
+    arguments = ["predict", "--test-dir", str(test_dir), "--output", str(output), "--engine", "dask", *options]
+    return CliRunner().invoke(cli.app, [*arguments, "--scheduler", scheduler, "--train-dir", str(data / "train")])
+
+
+def test_predictions_are_written_per_partition_then_gathered(data: Path, scheduler: str, tmp_path: Path) -> None:
+    output = tmp_path / "predictions.json"
+    result = _predict(data, scheduler, data / "test-parquet", output, "--model", str(tmp_path / "model.joblib"))
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("worker(s), dashboard") == 1  # training and prediction on one client
+    parts = sorted(parts_dir(output).glob("part-*.parquet"))
+    assert len(parts) > 2  # partitions of 1,500 sessions
+    written = pl.read_parquet(parts)
+    assert written.columns == ["user_id", "test_id", "target"]
+    gathered = json.loads(output.read_bytes())["target"]
+    assert dict(zip(map(str, written["test_id"]), written["target"], strict=True)) == gathered
+    without = build_features(load_split(data / "test", "test")).query("n_sessions == 0").index
+    assert len(without) and set(without) <= set(written["user_id"])  # users without sessions keep their row
+
+
+def test_parts_only_writes_no_predictions_file(data: Path, scheduler: str, model_file: Path, tmp_path: Path) -> None:
+    output = tmp_path / "predictions.json"
+    result = _predict(
+        data, scheduler, data / "test-csv", output, "--model", str(model_file), "--use-saved", "--parts-only"
+    )
+    assert result.exit_code == 0, result.output
+    assert not output.exists() and pl.read_parquet(parts_dir(output) / "*.parquet").height == 500
+    assert "wrote 500 predictions in" in result.stdout
+
+
+def test_a_session_of_an_unknown_user_is_the_in_memory_error(
+    data: Path, scheduler: str, model_file: Path, tmp_path: Path
+) -> None:
+    unknown = tmp_path / "unknown"
+    shutil.copytree(data / "test-parquet", unknown)
+    users = unknown / config.USERS_TEST_FILE
+    sessions = pl.read_parquet(unknown / "session_test" / "*.parquet")
+    lines = [line for line in users.read_text().splitlines() if sessions["user_id"][0] not in line]
+    users.write_text("\n".join(lines) + "\n")
+    errors, output = {}, tmp_path / "predictions.json"
+    for engine in ("memory", "dask"):
+        arguments = ["predict", "--use-saved", "--model", str(model_file), "--test-dir", str(unknown)]
+        extra = ["--scheduler", scheduler] if engine == "dask" else []
+        result = CliRunner().invoke(cli.app, [*arguments, "--output", str(output), "--engine", engine, *extra])
+        errors[engine] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert result.exit_code == 1 and not output.exists() and not parts_dir(output).exists()
+    assert len(errors["dask"]) == 1 and errors["dask"] == errors["memory"], errors
+    assert "belong to users not in user_test.csv" in errors["dask"][0]
 
 
 def test_scheduler_needs_the_dask_engine(data: Path, tmp_path: Path) -> None:

@@ -12,10 +12,12 @@ import typer
 from adpipe import cli_support, config, tuning
 from adpipe.cli_support import exit_on_error, format_table
 from adpipe.clickstream import pipeline
-from adpipe.clickstream.engine_options import check_scheduler, engine_option, scheduler_option
+from adpipe.clickstream.engine_options import check_scheduler, cluster, engine_option, scheduler_option
 from adpipe.clickstream.evaluation import VALIDATION_REPORT, validate
+from adpipe.clickstream.partitioned import parts_dir, predict_partitioned
 from adpipe.clickstream.report import ClassificationSummary, ValidationReport
 from adpipe.clickstream.tuning import DEFAULT_STUDY, tuning_task
+from adpipe.errors import OptionError
 from adpipe.validation import Protocol
 from features.clickstream import CLASSES, Engine, Split, split_engine
 
@@ -48,7 +50,7 @@ def train_command(
     ),
 ) -> None:
     """Fit LightGBM on every labelled user and save it."""
-    with exit_on_error(keeps=model):
+    with exit_on_error(keeps=model), cluster(engine, scheduler):
         _say_engine(train_dir, "train", engine, scheduler)
         if distributed_training:
             from adpipe.clickstream.distributed import train_distributed
@@ -71,16 +73,33 @@ def predict_command(
     use_saved: bool = typer.Option(False, "--use-saved", help="Predict with the saved --model instead of training."),
     engine: Engine = EngineName,
     scheduler: str | None = Scheduler,
+    parts_only: bool = typer.Option(
+        False,
+        "--parts-only",
+        help="With --engine dask: write the predictions per partition (Parquet parts in <output>.parts/) and not "
+        "--output itself, for more test users than one machine holds (docs/cluster.md).",
+    ),
 ) -> None:
     """Train on --train-dir (unless --use-saved) and write one prediction per test user."""
-    with exit_on_error(keeps=output):
+    with exit_on_error(keeps=output), cluster(engine, scheduler):
+        if parts_only and engine != "dask":
+            raise OptionError(f"is for --engine dask, not --engine {engine}", option="--parts-only")
         if not use_saved:
             _say_engine(train_dir, "train", engine, scheduler)
             pipeline.train(train_dir, params, model, seed, engine=engine, scheduler=scheduler)
         _say_engine(test_dir, "test", engine, scheduler)
+        if parts_only:
+            written = predict_partitioned(test_dir, output, model, scheduler=scheduler)
+            total = sum(written.counts.values())
+            typer.echo(
+                f"wrote {total} predictions in {written.parts} parts to {written.folder} (per class: {written.counts})"
+            )
+            return
         payload = pipeline.predict(test_dir, output, model, engine=engine, scheduler=scheduler)
     counts = {c: list(payload["target"].values()).count(c) for c in CLASSES}
     typer.echo(f"wrote {len(payload['target'])} predictions to {output} (per class: {counts})")
+    if engine == "dask":
+        typer.echo(f"per-partition predictions -> {parts_dir(output)}")
 
 
 def validate_command(
@@ -94,7 +113,7 @@ def validate_command(
     scheduler: str | None = Scheduler,
 ) -> None:
     """Repeated stratified K-fold: macro-F1, weighted-F1, accuracy of the model and a majority baseline."""
-    with exit_on_error(keeps=report):
+    with exit_on_error(keeps=report), cluster(engine, scheduler):
         _say_engine(train_dir, "train", engine, scheduler)
         protocol = Protocol(folds=folds, repeats=repeats, seed=seed)
         result = validate(train_dir, protocol, params, report, engine=engine, scheduler=scheduler)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import typer
@@ -38,3 +39,12 @@ def check_scheduler(engine: Engine, scheduler: str | None) -> None:
     """A scheduler address is for the dask engine only: say so rather than ignore it."""
     if scheduler is not None and engine != "dask":
         raise OptionError(f"is for --engine dask, not --engine {engine}", option="--scheduler")
+
+
+def cluster(engine: Engine, scheduler: str | None) -> contextlib.AbstractContextManager[Any]:
+    """For ``--engine dask``, one Dask client for the whole command (every split it loads uses it); else nothing."""
+    if engine != "dask":
+        return contextlib.nullcontext()
+    from features.clickstream_dask import connect  # dask is imported only when asked for
+
+    return connect(scheduler)

@@ -81,7 +81,15 @@ def predict(
     engine: Engine = "auto",
     scheduler: str | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Predict every test user with the saved model and write the predictions file atomically."""
+    """Predict every test user with the saved model and write the predictions file atomically.
+
+    With the dask engine the predictions are made and written per partition on the cluster
+    (adpipe/clickstream/partitioned.py), then gathered into the same file.
+    """
+    if engine == "dask":
+        from adpipe.clickstream.partitioned import gather, predict_partitioned
+
+        return gather(predict_partitioned(test_dir, output, model_file, scheduler=scheduler).folder, output)
     model, _ = load_model(model_file, task=TASK)
     table = build_features(load_split(test_dir, "test", engine=engine, scheduler=scheduler))
     test_ids = table.pop("test_id")
