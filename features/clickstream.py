@@ -82,6 +82,7 @@ __all__ = [  # the loaders' names are importable from here too, as before the sp
     "load_sessions",
     "load_split",
     "load_users",
+    "records_split",
     "split_engine",
     "features_command",
     "write_feature_tables",
@@ -286,7 +287,31 @@ def load_split(
     users_path, sessions_path = users_file(directory, split), _sessions(directory, split, sessions)
     users = load_users(users_path, split)
     scan = scan_sessions(sessions_path)
-    choice = choose_engine(scan.parts, engine)
+    return _aggregated(users, users_path, scan, sessions_path, choose_engine(scan.parts, engine), scheduler)
+
+
+def records_split(
+    users: pd.DataFrame, sessions: pl.DataFrame, users_path: Path, sessions_path: Path
+) -> ClickstreamSplit:
+    """The split of a web request's records, without writing or parsing a file: ``users`` as the user file's
+    reader gives them and ``sessions`` as the session scan's typed columns (features.schema's ``records_table``
+    and ``records_frame``; each value already checked). Errors name the files as ``users_path`` and
+    ``sessions_path``, the lines as in the records' CSV.
+    """
+    rows = sessions.lazy().with_row_index(AT).with_columns(pl.col(AT).cast(pl.Int64), pl.lit(False).alias(BAD))
+    choice = EngineChoice("memory", "a request's records, in memory")
+    return _aggregated(users, users_path, SessionScan((sessions_path,), rows), sessions_path, choice)
+
+
+def _aggregated(
+    users: pd.DataFrame,
+    users_path: Path,
+    scan: SessionScan,
+    sessions_path: Path,
+    choice: EngineChoice,
+    scheduler: str | None = None,
+) -> ClickstreamSplit:
+    """``scan``'s sessions aggregated per user by ``choice``'s engine and placed against ``users``."""
     if choice.engine == "dask":
         from features.clickstream_dask import aggregate  # dask is imported only when asked for
 

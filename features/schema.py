@@ -351,7 +351,13 @@ def read_table(path: str | Path, schema: TableSchema, *, columns: Sequence[str] 
     return table
 
 
-_POLARS_KINDS = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "datetime": pl.Datetime("us")}
+_POLARS_KINDS = {
+    "int": pl.Int64,
+    "float": pl.Float64,
+    "bool": pl.Boolean,
+    "datetime": pl.Datetime("us"),
+    "category": pl.Categorical,
+}
 
 
 def _as_read(value: object, column: Column) -> object:
@@ -367,6 +373,21 @@ def _as_read(value: object, column: Column) -> object:
     return value
 
 
+def records_frame(rows: Sequence[dict[str, object]], columns: Sequence[Column]) -> pl.DataFrame:
+    """Rows already checked one by one against ``columns`` (a web request's records: kinds, closed sets and
+    ranges) as Polars columns of the types :func:`scan_table` gives for their CSV, without writing or parsing it."""
+    return pl.DataFrame(
+        [
+            pl.Series(
+                column.name,
+                [_as_read(row.get(column.name), column) for row in rows],
+                dtype=_POLARS_KINDS.get(column.kind, pl.String),
+            )
+            for column in columns
+        ]
+    )
+
+
 def records_table(rows: Sequence[dict[str, object]], schema: TableSchema, *, path: str | Path) -> pd.DataFrame:
     """Rows already checked one by one against ``schema``'s columns (a web request's records: kinds, closed sets
     and ranges), as the frame :func:`read_table` gives for the CSV of those rows, without writing or parsing it.
@@ -376,19 +397,8 @@ def records_table(rows: Sequence[dict[str, object]], schema: TableSchema, *, pat
     """
     present = {key for row in rows for key, value in row.items() if value is not None}
     wanted = [c for c in schema.columns if c.name in present or c.required]
-    table = pd.DataFrame(
-        {
-            column.name: _to_pandas(
-                pl.Series(
-                    column.name,
-                    [_as_read(row.get(column.name), column) for row in rows],
-                    dtype=_POLARS_KINDS.get(column.kind, pl.String),
-                ),
-                column,
-            )
-            for column in wanted
-        }
-    )
+    frame = records_frame(rows, wanted)
+    table = pd.DataFrame({column.name: _to_pandas(frame[column.name], column) for column in wanted})
     if table.empty and not schema.allow_empty:
         raise DataError("file has a header but no data rows", path=Path(path))
     for column in wanted:

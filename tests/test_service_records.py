@@ -1,6 +1,7 @@
 """Records sent to the service skip the CSV round trip: each table task's loader rules run on the table
-:func:`features.schema.records_table` builds. The answers and the refusals must be those of the same rows
-uploaded as a CSV file, which the CLI's loader reads."""
+:func:`features.schema.records_table` builds (ClickStream's sessions: :func:`features.schema.records_frame`).
+The answers and the refusals must be those of the same rows uploaded as a CSV file, which the CLI's loader
+reads."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from adpipe.service.records import RecordError, csv_bytes, rows_of
 from adpipe.service.registry import all_tasks, load_models
 from adpipe.service.tasks.base import TableTask
+from adpipe.service.tasks.clickstream import SESSIONS_FILE, USERS_FILE
+from features.clickstream import SESSIONS_SCHEMA, USERS_TEST_SCHEMA
 from tests.test_service import trained_models
 
 TABLE_TASKS = ("ctr", "conversion", "segments", "roas")
@@ -61,3 +64,24 @@ def test_records_are_refused_as_their_csv_upload(tasks: dict[str, TableTask], na
         uploaded.value.column,
     )
     assert Path(direct.value.file or "").name == uploaded.value.file
+
+
+def test_clickstream_records_are_answered_as_their_csv_upload(tasks: dict[str, TableTask]) -> None:
+    """Users with sessions (text padded with spaces, one user without any) answered from their records as from the
+    same rows uploaded as the challenge's two files."""
+    task = tasks["clickstream"]
+    user, session = task.example["user"], task.example["sessions"][0]
+    sessions = [
+        {**session, "session_id": f"s{i}", "timestamp": f"2023-08-{1 + i:02d} 0{i % 10}:15:00", "page_views": i}
+        for i in range(12)
+    ]
+    sessions[3] = {**sessions[3], "country": "  Kenya ", "browser": "Chrome"}
+    records = [
+        task.record.model_validate({"user": user, "sessions": sessions}),
+        task.record.model_validate({"user": {**user, "user_id": "b", "age": 23}, "sessions": []}),
+        task.record.model_validate({"user": {**user, "user_id": "c"}, "sessions": sessions[:2]}),
+    ]
+    users = rows_of([r.user for r in records], test_id=[1, 2, 3])
+    rows = [row for r in records for row in rows_of(r.sessions, user_id=[r.user.user_id] * len(r.sessions))]
+    files = {USERS_FILE: csv_bytes(users, USERS_TEST_SCHEMA), SESSIONS_FILE: csv_bytes(rows, SESSIONS_SCHEMA)}
+    assert task.predict(records, explain=True) == task.predict_upload(files, {})[1]

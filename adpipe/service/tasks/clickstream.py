@@ -1,9 +1,11 @@
 """The main task for one user: ``marketing_target`` 1/2/3 from the user's row and their sessions, in the
 challenge's two layouts (``user_test.csv``, ``;``-separated; ``session_test.csv``, ``,``-separated).
 
-Records, a pasted session table and an uploaded pair of files all become those two files in memory and go
-through ``features.clickstream.load_split``, the CLI's loader: the same checks, including sessions whose user
-is not in the user file.
+A pasted session table and an uploaded pair of files are read in memory by ``features.clickstream.load_split``,
+the CLI's loader. Records, each field already checked against the same schemas, skip the CSV round trip: they
+become the tables those readers give (``records_table``, ``records_frame``) and go through
+``features.clickstream.records_split``, the same aggregation and cross-row checks (sessions whose user is not
+among the users).
 """
 
 from __future__ import annotations
@@ -19,15 +21,26 @@ from adpipe import config
 from adpipe.clickstream.evaluation import VALIDATION_REPORT
 from adpipe.clickstream.pipeline import MODEL_FILE
 from adpipe.clickstream.report import ValidationReport
+from adpipe.errors import DataError
 from adpipe.reports import read_report
 from adpipe.service.explain import final_model_inputs, tree_contributions
-from adpipe.service.records import RecordError, csv_bytes, read_files, record_model, rows_of
+from adpipe.service.records import RecordError, csv_bytes, read_files, record_error, record_model, rows_of
 from adpipe.service.tasks.base import Prediction, Reliability, Task, figure
-from features.clickstream import SESSIONS_SCHEMA, USERS_TEST_SCHEMA, build_features, load_split
+from features.clickstream import (
+    SESSION_COLUMNS_USED,
+    SESSIONS_SCHEMA,
+    USERS_TEST_SCHEMA,
+    ClickstreamSplit,
+    build_features,
+    load_split,
+    records_split,
+)
+from features.schema import records_frame, records_table
 
 USERS_FILE, SESSIONS_FILE = config.USERS_TEST_FILE, config.SESSIONS_TEST_FILE
 MAX_SESSIONS = 2000
 ENGAGEMENT = {1: "low", 2: "medium", 3: "high"}
+SESSION_COLUMNS = [column for column in SESSIONS_SCHEMA.columns if column.name in SESSION_COLUMNS_USED]
 
 USER_EXAMPLE = {"user_id": "6647f967", "age": 52, "abandoned_cart": True, "user_category": "new_user"}
 SESSION_EXAMPLE = {
@@ -69,10 +82,10 @@ class Clickstream(Task):
     effect_unit = "raw score (log-odds) of the predicted class"
     upload_files = (USERS_FILE, SESSIONS_FILE)
 
-    def _answer(
-        self, files: dict[str, bytes], shown: dict[str, str] | None = None, explain: bool = True
-    ) -> tuple[list[str], list[Prediction]]:
-        split = read_files(files, lambda folder: load_split(folder, "test"), shown)
+    def _read(self, files: dict[str, bytes], shown: dict[str, str] | None = None) -> ClickstreamSplit:
+        return read_files(files, lambda folder: load_split(folder, "test"), shown)
+
+    def _answer(self, split: ClickstreamSplit, explain: bool = True) -> tuple[list[str], list[Prediction]]:
         X = build_features(split).drop(columns=["test_id"])
         # Encoded once: the wrappers and the pipeline pass predict_proba through to the final model, which also
         # explains it.
@@ -103,14 +116,22 @@ class Clickstream(Task):
 
     def predict(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
         numbers = [str(n) for n in range(1, len(records) + 1)]
-        users = rows_of([r.user for r in records], user_id=numbers, test_id=numbers)
+        users = rows_of([r.user for r in records], user_id=numbers, test_id=list(range(1, len(records) + 1)))
         sessions, owner = [], []
         for position, record in enumerate(records):
             sessions += rows_of(record.sessions, user_id=[numbers[position]] * len(record.sessions))
             owner += [(position, index) for index in range(len(record.sessions))]
-        files = {USERS_FILE: csv_bytes(users, USERS_TEST_SCHEMA), SESSIONS_FILE: csv_bytes(sessions, SESSIONS_SCHEMA)}
         try:
-            return self._answer(files, explain=explain)[1]
+            try:
+                split = records_split(
+                    records_table(users, USERS_TEST_SCHEMA, path=USERS_FILE),
+                    records_frame(sessions, SESSION_COLUMNS),
+                    Path(USERS_FILE),
+                    Path(SESSIONS_FILE),
+                )
+            except DataError as error:
+                raise record_error(error) from error
+            return self._answer(split, explain)[1]
         except RecordError as error:
             error.location = _location(error, owner)
             raise
@@ -119,10 +140,10 @@ class Clickstream(Task):
         """One user typed in a form with their sessions pasted as a ``session_test.csv`` table."""
         users = rows_of([user], test_id=[1])
         files = {USERS_FILE: csv_bytes(users, USERS_TEST_SCHEMA), SESSIONS_FILE: sessions}
-        return self._answer(files, {SESSIONS_FILE: "pasted sessions", USERS_FILE: "the user above"})[1][0]
+        return self._answer(self._read(files, {SESSIONS_FILE: "pasted sessions", USERS_FILE: "the user above"}))[1][0]
 
     def predict_upload(self, files: dict[str, bytes], names: dict[str, str]) -> tuple[list[str], list[Prediction]]:
-        return self._answer(files, names)
+        return self._answer(self._read(files, names))
 
     def reliability(self, path: Path) -> Reliability | None:
         report = read_report(path, ValidationReport)
