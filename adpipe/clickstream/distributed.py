@@ -22,8 +22,8 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from adpipe import config
 from adpipe.clickstream.estimators import FeatureGroupSelector
-from adpipe.clickstream.params import TASK, load_params
-from adpipe.clickstream.pipeline import labelled_features
+from adpipe.clickstream.params import load_params
+from adpipe.clickstream.pipeline import labelled_features, training_metadata
 from adpipe.errors import OptionError
 from adpipe.io import save_model
 from adpipe.params import LIGHTGBM_FIXED
@@ -77,12 +77,7 @@ def train_distributed(
         local = lightgbm.fit(features, target).to_local()
     model = Pipeline([("select", selector), ("lightgbm", local)])
     metadata = {
-        "task": TASK,
-        "params": params,
-        "seed": seed,
-        "n_users": len(y),
-        "class_counts": {str(k): int(v) for k, v in y.value_counts().sort_index().items()},
-        "features": list(selector.columns_),
+        **training_metadata(params, seed, y, selector.columns_),
         "training": {
             "kind": "lightgbm.dask",
             "workers": workers,

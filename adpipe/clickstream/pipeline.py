@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +47,21 @@ def train(
     params = load_params(params_file)
     X, y = labelled_features(train_dir, engine=engine, scheduler=scheduler)
     model = build_model(params, seed).fit(X, y)
-    metadata = {
+    metadata = training_metadata(params, seed, y, fitted_pipeline(model).named_steps["select"].columns_)
+    save_model(model_file, model, metadata)
+    return metadata
+
+
+def training_metadata(params: dict[str, Any], seed: int, y: pd.Series, features: Sequence[str]) -> dict[str, Any]:
+    """What a saved model records of how it was made: its params, seed, users, classes and feature columns."""
+    return {
         "task": TASK,
         "params": params,
         "seed": seed,
         "n_users": len(y),
         "class_counts": {str(k): int(v) for k, v in y.value_counts().sort_index().items()},
-        "features": list(fitted_pipeline(model).named_steps["select"].columns_),
+        "features": list(features),
     }
-    save_model(model_file, model, metadata)
-    return metadata
 
 
 def predictions_payload(test_ids: pd.Series, predicted: np.ndarray) -> dict[str, dict[str, int]]:
