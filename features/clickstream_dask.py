@@ -31,9 +31,10 @@ import polars.selectors as cs
 from features.clickstream import _per_user
 from features.clickstream_loaders import SessionScan, scan_part
 
-# Rows per partition: about 0.3 GB of session rows in pandas (Arrow strings), so a worker holds a few
-# partitions and the shuffle's buffers well under its memory limit.
-ROWS_PER_PARTITION = 2_000_000
+# Rows per partition: about 0.2 GB of session rows in pandas (Arrow strings), so a worker holds a few
+# partitions and the shuffle's buffers well under its memory limit. At 10^8 sessions on 2 workers: 2.4 GB
+# peak per worker and 363 s, against 4.15 GB and 305 s with 2*10^6 rows (docs/bench.md).
+ROWS_PER_PARTITION = 1_000_000
 # A session row in pandas with Arrow strings: about 170 bytes by its columns' widths on the synthetic data
 # (a 36-character user_id, an IP address, a country, ...), rounded up; used to pick the shuffle.
 ROW_BYTES = 200
