@@ -294,7 +294,7 @@ def records_split(
     users: pd.DataFrame, sessions: pl.DataFrame, users_path: Path, sessions_path: Path
 ) -> ClickstreamSplit:
     """The split of a web request's records, without writing or parsing a file: ``users`` as the user file's
-    reader gives them and ``sessions`` as the session scan's typed columns (features.schema's ``records_table``
+    reader gives them and ``sessions`` as the session scan's typed columns (features.schema_records' ``records_table``
     and ``records_frame``; each value already checked). Errors name the files as ``users_path`` and
     ``sessions_path``, the lines as in the records' CSV.
     """

@@ -139,7 +139,7 @@ def test_records_give_the_table_their_csv_gives(tmp_path: Path) -> None:
     """A web request's records (values already typed) and the CSV of the same rows read the same."""
     from datetime import datetime
 
-    from features.schema import records_table
+    from features.schema_records import records_table
 
     rows = [
         {"id": " a ", "count": 1, "price": 2.5, "flag": True, "maybe": None, "colour": "red",

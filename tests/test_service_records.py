@@ -1,5 +1,5 @@
 """Records sent to the service skip the CSV round trip: each table task's loader rules run on the table
-:func:`features.schema.records_table` builds (ClickStream's sessions: :func:`features.schema.records_frame`).
+:func:`features.schema_records.records_table` builds (ClickStream's sessions: ``records_frame``).
 The answers and the refusals must be those of the same rows uploaded as a CSV file, which the CLI's loader
 reads."""
 

@@ -21,7 +21,8 @@ from adpipe.errors import DataError
 from adpipe.service.coalesce import Coalescer
 from adpipe.service.explain import Contribution
 from adpipe.service.records import RecordError, read_files, record_error, record_model, rows_of
-from features.schema import TableSchema, records_table
+from features.schema import TableSchema
+from features.schema_records import records_table
 
 # At most this many records are predicted in one call when concurrent requests are coalesced.
 MAX_COALESCED = 1000

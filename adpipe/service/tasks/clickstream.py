@@ -35,7 +35,7 @@ from features.clickstream import (
     load_split,
     records_split,
 )
-from features.schema import records_frame, records_table
+from features.schema_records import records_frame, records_table
 
 USERS_FILE, SESSIONS_FILE = config.USERS_TEST_FILE, config.SESSIONS_TEST_FILE
 MAX_SESSIONS = 2000
