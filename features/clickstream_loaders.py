@@ -263,6 +263,12 @@ IN_MEMORY_FASTER_UP_TO: dict[Format, int] = {"csv": 48 << 20, "parquet": 16 << 2
 MEMORY_PER_DISK_BYTE: dict[Format, float] = {"csv": 2.7, "parquet": 7.0}
 # ... and the estimate must be within this share of the memory available now (psutil).
 MEMORY_SHARE = 0.5
+# Peak resident memory of the chunked (streaming) engine per byte on disk, quiet run of 2026-12-01 at 10^7
+# sessions: 3.5 GB for 1.75 GB of CSV (2.0) and 3.0 GB for 0.40 GB of Parquet (7.5). Its group_by keeps every
+# user's values for the medians and distinct counts, so it grows with the input: at 10^8 sessions (17.5 GB of
+# CSV) the kernel killed it at 23.5 GB. When even it would not fit, "auto" runs a local Dask cluster, whose
+# workers hold one partition at a time (10^8 sessions: 2.4 GB per worker; docs/bench.md).
+CHUNKED_MEMORY_PER_DISK_BYTE: dict[Format, float] = {"csv": 2.0, "parquet": 7.5}
 
 
 @dataclass(frozen=True)
@@ -274,10 +280,12 @@ class EngineChoice:
 
 
 def choose_engine(parts: Sequence[Path], requested: Engine = "auto") -> EngineChoice:
-    """``requested``; for "auto" the in-memory engine on a small input that fits in memory, else the chunked one.
+    """``requested``; for "auto" the in-memory engine on a small input that fits in memory, else the chunked one,
+    or a local Dask cluster when the chunked one would not fit either.
 
     Small is below :data:`IN_MEMORY_FASTER_UP_TO` on disk; fits is the size on disk times
-    :data:`MEMORY_PER_DISK_BYTE` within :data:`MEMORY_SHARE` of psutil's available memory.
+    :data:`MEMORY_PER_DISK_BYTE` (:data:`CHUNKED_MEMORY_PER_DISK_BYTE`) within :data:`MEMORY_SHARE` of
+    psutil's available memory.
     """
     if requested != "auto":
         return EngineChoice(requested, f"{requested} engine (--engine {requested})")
@@ -286,9 +294,14 @@ def choose_engine(parts: Sequence[Path], requested: Engine = "auto") -> EngineCh
     needed, available = on_disk * MEMORY_PER_DISK_BYTE[kind], psutil.virtual_memory().available
     sizes = f"{len(parts)} {kind} part(s), {on_disk / 2**20:,.0f} MB"
     limit = IN_MEMORY_FASTER_UP_TO[kind] >> 20
+    free = f"{MEMORY_SHARE:.0%} of {available / 2**20:,.0f} MB available"
+    streamed = on_disk * CHUNKED_MEMORY_PER_DISK_BYTE[kind]
+    if streamed > MEMORY_SHARE * available:
+        return EngineChoice(
+            "dask", f"dask engine, local cluster: {sizes} need about {streamed / 2**20:,.0f} MB streamed, over {free}"
+        )
     if on_disk > IN_MEMORY_FASTER_UP_TO[kind]:
         return EngineChoice("chunked", f"chunked engine: {sizes} (above {limit} MB streaming is faster than in memory)")
     if needed > MEMORY_SHARE * available:
-        free = f"{MEMORY_SHARE:.0%} of {available / 2**20:,.0f} MB available"
         return EngineChoice("chunked", f"chunked engine: {sizes} need about {needed / 2**20:,.0f} MB, over {free}")
     return EngineChoice("memory", f"memory engine: {sizes} (up to {limit} MB it is faster)")

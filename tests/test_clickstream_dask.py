@@ -25,7 +25,7 @@ from adpipe.clickstream.distributed import train_distributed
 from adpipe.clickstream.params import DEFAULT_PARAMS, TASK
 from adpipe.clickstream.partitioned import parts_dir
 from adpipe.io import load_model
-from features import clickstream_dask
+from features import clickstream_dask, clickstream_loaders
 from features.clickstream import build_features, load_split
 from features.synth import SynthConfig, generate, split_sessions
 
@@ -78,6 +78,16 @@ def test_engines_give_the_same_feature_table(data: Path, scheduler: str, kind: s
     for engine, table in tables.items():
         # Sums and means over a user's sessions may add them in another order: equal to float precision.
         pd.testing.assert_frame_equal(table, whole_file, check_exact=False, rtol=1e-12, obj=engine)
+
+
+def test_auto_takes_the_cluster_when_streaming_would_not_fit(
+    data: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(clickstream_loaders.CHUNKED_MEMORY_PER_DISK_BYTE, "csv", 1e12)  # as if 10^8 sessions
+    split = load_split(data / "test-csv", "test", scheduler=scheduler)
+    assert split.engine.engine == "dask" and "streamed" in split.engine.reason
+    whole_file = build_features(load_split(data / "test", "test", engine="memory"))
+    pd.testing.assert_frame_equal(build_features(split), whole_file, check_exact=False, rtol=1e-12)
 
 
 def test_the_p2p_shuffle_gives_the_same_table(data: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -234,6 +234,9 @@ def test_auto_engine_choice(parquet_train: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(clickstream_loaders.IN_MEMORY_FASTER_UP_TO, "parquet", 1000)
     choice = choose_engine(parts)
     assert choice.engine == "chunked" and "streaming is faster" in choice.reason
+    monkeypatch.setitem(clickstream_loaders.CHUNKED_MEMORY_PER_DISK_BYTE, "parquet", 1e9)
+    choice = choose_engine(parts)
+    assert choice.engine == "dask" and "local cluster" in choice.reason and "streamed" in choice.reason
 
 
 def test_predict_from_parquet_equals_csv(reference_dirs: tuple[Path, Path], tmp_path: Path) -> None:
