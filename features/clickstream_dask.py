@@ -115,17 +115,23 @@ def shuffle_method(client: object, rows: int) -> str:
     return "tasks" if memory and rows * ROW_BYTES < memory / 4 else "p2p"
 
 
+def to_partition(frame: pl.DataFrame) -> pd.DataFrame:
+    """A Polars frame as a Dask partition: pandas with Arrow types, categories as text (so that every partition
+    hashes a user_id and concatenates its columns alike, whatever categories each one saw)."""
+    return frame.with_columns(cs.categorical().cast(pl.String)).to_pandas(use_pyarrow_extension_array=True)
+
+
 def _read(piece: tuple[Path, int, int, int]) -> pd.DataFrame:
     """One partition, on a worker: a slice of rows of a part through its checked scan (a part that cannot be
     read fails here with the loaders' one-line error naming it)."""
     part, position, start, rows = piece
-    frame = scan_part(part, position).slice(start, rows).with_columns(cs.categorical().cast(pl.String))
-    return SessionScan((part,), frame).collect(frame).to_pandas(use_pyarrow_extension_array=True)
+    frame = scan_part(part, position).slice(start, rows)
+    return to_partition(SessionScan((part,), frame).collect(frame))
 
 
 def _aggregate_partition(sessions: pd.DataFrame) -> pd.DataFrame:
-    """``_per_user`` on one partition (every session of its users), back in pandas with Arrow types."""
-    return _per_user(pl.from_pandas(sessions).lazy()).collect().to_pandas(use_pyarrow_extension_array=True)
+    """``_per_user`` on one partition (every session of its users), back as a partition."""
+    return to_partition(_per_user(pl.from_pandas(sessions).lazy()).collect())
 
 
 def per_user_partitions(scan: SessionScan, client: object, rows_per_partition: int | None = None) -> tuple[Any, str]:
@@ -136,8 +142,7 @@ def per_user_partitions(scan: SessionScan, client: object, rows_per_partition: i
     """
     import dask.dataframe as dd
 
-    empty = scan.frame.with_columns(cs.categorical().cast(pl.String)).head(0).collect()
-    sessions_meta = empty.to_pandas(use_pyarrow_extension_array=True)
+    sessions_meta = to_partition(scan.frame.head(0).collect())
     pieces = _pieces(scan, rows_per_partition or ROWS_PER_PARTITION)
     sessions = dd.from_map(_read, pieces, meta=sessions_meta, enforce_metadata=False)
     method = shuffle_method(client, sum(piece[3] for piece in pieces))

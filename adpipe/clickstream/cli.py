@@ -12,12 +12,11 @@ import typer
 from adpipe import cli_support, config, tuning
 from adpipe.cli_support import exit_on_error, format_table
 from adpipe.clickstream import pipeline
-from adpipe.clickstream.engine_options import check_scheduler, cluster, engine_option, scheduler_option
+from adpipe.clickstream.engine_options import check_scheduler, cluster, dask_only, engine_option, scheduler_option
 from adpipe.clickstream.evaluation import VALIDATION_REPORT, validate
 from adpipe.clickstream.partitioned import parts_dir, predict_partitioned
 from adpipe.clickstream.report import ClassificationSummary, ValidationReport
 from adpipe.clickstream.tuning import DEFAULT_STUDY, tuning_task
-from adpipe.errors import OptionError
 from adpipe.validation import Protocol
 from features.clickstream import CLASSES, Engine, Split, split_engine
 
@@ -82,8 +81,7 @@ def predict_command(
 ) -> None:
     """Train on --train-dir (unless --use-saved) and write one prediction per test user."""
     with exit_on_error(keeps=output), cluster(engine, scheduler):
-        if parts_only and engine != "dask":
-            raise OptionError(f"is for --engine dask, not --engine {engine}", option="--parts-only")
+        dask_only(engine, "--parts-only", parts_only)
         if not use_saved:
             _say_engine(train_dir, "train", engine, scheduler)
             pipeline.train(train_dir, params, model, seed, engine=engine, scheduler=scheduler)

@@ -21,7 +21,8 @@ def engine_option() -> Any:
         "auto",
         "--engine",
         help="How the sessions are aggregated: memory (Polars in memory), chunked (Polars streaming, input larger "
-        "than memory), dask (a Dask cluster: --scheduler, or a local one), auto (memory when the sessions fit).",
+        "than memory), dask (a Dask cluster: --scheduler, or a local one), auto (memory for small sessions that fit, "
+        "chunked for larger ones, a local Dask cluster when even chunked would not fit; the command says which).",
     )
 
 
@@ -35,10 +36,15 @@ def scheduler_option() -> Any:
     )
 
 
+def dask_only(engine: Engine, option: str, given: bool) -> None:
+    """An option of the dask engine given with another engine: say so rather than ignore it."""
+    if given and engine != "dask":
+        raise OptionError(f"is for --engine dask, not --engine {engine}", option=option)
+
+
 def check_scheduler(engine: Engine, scheduler: str | None) -> None:
-    """A scheduler address is for the dask engine only: say so rather than ignore it."""
-    if scheduler is not None and engine != "dask":
-        raise OptionError(f"is for --engine dask, not --engine {engine}", option="--scheduler")
+    """A scheduler address is for the dask engine only."""
+    dask_only(engine, "--scheduler", scheduler is not None)
 
 
 def cluster(engine: Engine, scheduler: str | None) -> contextlib.AbstractContextManager[Any]:

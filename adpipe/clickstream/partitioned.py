@@ -16,11 +16,6 @@ The client still reads and checks the user file whole (unique user_id and test_i
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
-import polars.selectors as cs
 
 from adpipe import config
 from adpipe.clickstream.params import TASK
 from adpipe.clickstream.pipeline import MODEL_FILE, predictions_payload
 from adpipe.errors import DataError
-from adpipe.io import dumps_json, load_model, write_bytes_atomic
+from adpipe.io import atomic_folder, dumps_json, load_model, write_bytes_atomic
 from features.clickstream import CLASSES, POSITION, _placed, feature_table, unknown_users
 from features.clickstream_loaders import AT, SessionScan, load_users, scan_sessions, sessions_source, users_file
 
@@ -81,28 +75,12 @@ def _users_partitions(client: Any, users: pd.DataFrame, npartitions: int, method
     as the sessions' per-user rows are (the same hash of the same Arrow strings)."""
     import dask.dataframe as dd
 
-    frame = pl.from_pandas(users).with_columns(cs.categorical().cast(pl.String))
-    chunks = [
-        frame.slice(start, rows).to_pandas(use_pyarrow_extension_array=True) for start in range(0, len(frame), rows)
-    ]
+    from features.clickstream_dask import to_partition
+
+    frame = pl.from_pandas(users)
+    chunks = [to_partition(frame.slice(start, rows)) for start in range(0, len(frame), rows)]
     scattered = dd.from_delayed(client.scatter(chunks), meta=chunks[0].head(0), verify_meta=False)
     return scattered.shuffle(on="user_id", npartitions=npartitions, shuffle_method=method)
-
-
-@contextlib.contextmanager
-def _replacing(folder: Path) -> Iterator[Path]:
-    """A temporary folder beside ``folder`` that replaces it when the block ends normally, removed otherwise."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent)).resolve()  # the workers' path too
-    try:
-        yield temp
-        if folder.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
-            os.replace(folder, old / folder.name)
-            shutil.rmtree(old)
-        os.replace(temp, folder)
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _check(scan: SessionScan, users_path: Path, summaries: list[PartSummary]) -> None:
@@ -135,7 +113,7 @@ def predict_partitioned(
         raise DataError("no test users to predict")
     scan = scan_sessions(sessions_source(test_dir, "test"))
     folder = parts_dir(output)
-    with connect(scheduler) as client, _replacing(folder) as temp:
+    with connect(scheduler) as client, atomic_folder(folder) as temp:
         per_user, method = per_user_partitions(scan, client)
         rows = clickstream_dask.ROWS_PER_PARTITION
         by_user = _users_partitions(client, users, per_user.npartitions, method, rows)

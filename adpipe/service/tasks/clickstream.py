@@ -115,8 +115,9 @@ class Clickstream(Task):
         return self.name
 
     def predict(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
-        numbers = [str(n) for n in range(1, len(records) + 1)]
-        users = rows_of([r.user for r in records], user_id=numbers, test_id=list(range(1, len(records) + 1)))
+        test_ids = list(range(1, len(records) + 1))
+        numbers = [str(n) for n in test_ids]
+        users = rows_of([r.user for r in records], user_id=numbers, test_id=test_ids)
         sessions, owner = [], []
         for position, record in enumerate(records):
             sessions += rows_of(record.sessions, user_id=[numbers[position]] * len(record.sessions))
