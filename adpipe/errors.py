@@ -42,3 +42,9 @@ class OptionError(DataError):
     def __init__(self, message: str, *, option: str) -> None:
         super().__init__(f"{option}: {message}")
         self.option = option
+
+
+def first_line(error: BaseException) -> str:
+    """A library's error in one line, for a message of ours: its first line, or its type when it says nothing."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from adpipe.errors import DataError
+from adpipe.errors import DataError, first_line
 
 Kind = Literal["str", "int", "float", "bool", "category", "datetime"]
 
@@ -297,8 +297,7 @@ def diagnose(path: str | Path, schema: TableSchema, error: pl.exceptions.PolarsE
     found = bad_line(path, schema)
     if found is not None:
         return found
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return DataError(f"cannot be parsed as {schema.name}: {first_line}", path=path)
+    return DataError(f"cannot be parsed as {schema.name}: {first_line(error)}", path=path)
 
 
 def collect(path: str | Path, schema: TableSchema, frame: pl.LazyFrame, **options: object) -> pl.DataFrame:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
-from adpipe.errors import DataError
+from adpipe.errors import DataError, first_line
 from features.schema import BAD, FALSE_VALUES, ROW, TRUE_VALUES, Column, Kind, TableSchema, _resolve_columns, _to_pandas
 
 _VALUE = "__value"  # a column's typed value, beside its stored one, while the rules are evaluated
@@ -62,7 +62,7 @@ def parquet_fields(path: str | Path, schema: TableSchema, columns: Sequence[str]
     try:
         stored = pl.read_parquet_schema(path)
     except (OSError, pl.exceptions.PolarsError) as error:
-        raise DataError(f"is not a readable Parquet file ({_first_line(error)})", path=path) from error
+        raise DataError(f"is not a readable Parquet file ({first_line(error)})", path=path) from error
     rename = {canonical: name for name, canonical in _resolve_columns(path, list(stored), schema).items()}
     fields = []
     for column in schema.columns:
@@ -178,11 +178,7 @@ def first_problem(path: str | Path, fields: Sequence[Field], row: int) -> DataEr
 
 def unreadable(path: str | Path, error: pl.exceptions.PolarsError) -> DataError:
     """One line for a Parquet file Polars could not read (a damaged page, say)."""
-    return DataError(f"cannot be read as Parquet: {_first_line(error)}", path=path)
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return DataError(f"cannot be read as Parquet: {first_line(error)}", path=path)
 
 
 def read_parquet_table(path: str | Path, schema: TableSchema, *, columns: Sequence[str] | None = None) -> pd.DataFrame:

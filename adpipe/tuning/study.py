@@ -16,7 +16,7 @@ import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
 from adpipe import config
-from adpipe.errors import DataError, OptionError
+from adpipe.errors import DataError, OptionError, first_line
 from adpipe.validation import FoldMetrics, Protocol
 
 DEFAULT_STORAGE = config.DEFAULT_STORAGE
@@ -177,8 +177,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
                 # loser retries once the winner's tables exist.
                 time.sleep(attempt)
                 continue
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise DataError(f"cannot open storage {masked_url(url)!r}: {reason}") from error
+            raise DataError(f"cannot open storage {masked_url(url)!r}: {first_line(error)}") from error
 
 
 def open_study(task: TuningTask, storage: str, study_name: str, seed: int, pruner: str = "median") -> optuna.Study:
