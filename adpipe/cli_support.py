@@ -34,8 +34,12 @@ _OS_HINTS = {
 
 
 def explain(error: BaseException) -> tuple[int, str] | None:
-    """The exit code and the one line for a failure the user can fix; None for a bug."""
-    if isinstance(error, KeyboardInterrupt):
+    """The exit code and the one line for a failure the user can fix; None for a bug.
+
+    An error raised while a KeyboardInterrupt was being handled (a library's ``finally`` that Ctrl-C broke)
+    is still the user's Ctrl-C.
+    """
+    if isinstance(error, KeyboardInterrupt) or isinstance(error.__context__, KeyboardInterrupt):
         return 130, "interrupted: outputs were left as they were"
     if isinstance(error, OptionError):
         return 2, f"{error} (see --help)"

@@ -326,13 +326,19 @@ def test_a_bug_shows_its_traceback_and_says_it_is_a_bug() -> None:
         raise RuntimeError("an invariant the code relies on")
 
     @app.command()
-    def other() -> None:  # two commands: the app is a group, the boundary its root
-        pass
+    def cleanup_broken_by_ctrl_c() -> None:  # a library's finally that a Ctrl-C reached half-way (Optuna 5.0)
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise UnboundLocalError("cannot access local variable 'updated_state'")
 
     result = runner.invoke(app, ["broken"])
     assert result.exit_code == BUG_EXIT_CODE
     assert "Traceback" in result.stderr and "RuntimeError: an invariant the code relies on" in result.stderr
     assert "bug in adpipe" in result.stderr.strip().splitlines()[-1]
+    interrupted = runner.invoke(app, ["cleanup-broken-by-ctrl-c"])
+    assert interrupted.exit_code == 130 and "Traceback" not in interrupted.stderr
+    assert interrupted.stderr.strip().splitlines() == ["error: interrupted: outputs were left as they were"]
 
 
 def test_outputs_are_all_or_nothing(tmp_path: Path) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,63 @@ def _count_mine(study: optuna.Study) -> int:
     return sum(t.user_attrs.get("worker") == worker_id() for t in study.get_trials(deepcopy=False, states=FINISHED))
 
 
-def make_objective(task: TuningTask) -> Callable[[optuna.Trial], float]:
+class CtrlC:
+    """Ctrl-C that lands only while a trial fits models, never inside a write to the study's storage.
+
+    A KeyboardInterrupt raised in the middle of a storage call can leave a SQLite transaction open (the
+    heartbeat thread then waits on its lock) or break Optuna's bookkeeping (5.0's ``_run_trial`` ends in an
+    UnboundLocalError with the trial left RUNNING). So while ``optimize`` runs, Ctrl-C raises at once only
+    inside :meth:`fitting`; anywhere else it is noted, and the fitting resumed next raises it or the next
+    callback stops the study. A second Ctrl-C raises wherever it lands (a storage that hangs can be left).
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._interruptible = False
+
+    @contextmanager
+    def _region(self, interruptible: bool) -> Iterator[None]:
+        previous, self._interruptible = self._interruptible, interruptible
+        try:
+            if interruptible and self.pressed:
+                raise KeyboardInterrupt
+            yield
+        finally:
+            self._interruptible = previous
+        if previous and self.pressed:  # back in a fitting after a write that noted the press
+            raise KeyboardInterrupt
+
+    def fitting(self) -> AbstractContextManager[None]:
+        """A block that only computes: Ctrl-C raises inside it."""
+        return self._region(True)
+
+    def recording(self) -> AbstractContextManager[None]:
+        """A block inside a fitting that writes to the storage: Ctrl-C waits for its end."""
+        return self._region(False)
+
+    def stop_if_pressed(self, study: optuna.Study) -> None:
+        if self.pressed:
+            study.stop()
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        pressed_before, self.pressed = self.pressed, True
+        if self._interruptible or pressed_before:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """The handler for the duration of the block (only the main thread may set one; elsewhere, no change)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def make_objective(task: TuningTask, ctrl_c: CtrlC) -> Callable[[optuna.Trial], float]:
     """Sample params, cross-validate them fold by fold (reporting the running mean), return the mean."""
 
     def objective(trial: optuna.Trial) -> float:
@@ -53,12 +111,16 @@ def make_objective(task: TuningTask) -> Callable[[optuna.Trial], float]:
 
         def on_fold(step: int, metrics: FoldMetrics) -> None:
             scores.append(float(metrics[task.metric]))
-            trial.report(float(np.mean(scores)), step)
-            if trial.should_prune():
-                trial.set_user_attr("fold_scores", scores)
+            with ctrl_c.recording():
+                trial.report(float(np.mean(scores)), step)
+                prune = trial.should_prune()
+                if prune:
+                    trial.set_user_attr("fold_scores", scores)
+            if prune:
                 raise optuna.TrialPruned(f"after {len(scores)} folds at {np.mean(scores):.4f}")
 
-        task.cross_validate(params, on_fold)
+        with ctrl_c.fitting():
+            task.cross_validate(params, on_fold)
         summary = mean_std(scores)
         trial.set_user_attr("fold_scores", scores)
         trial.set_user_attr("std", summary["std"])
@@ -115,17 +177,21 @@ def run_tuning(
         if best is not None:
             bar.set_postfix_str(f"best {task.metric} {best.value:.4f} (trial {best.number})", refresh=False)
         bar.refresh()
+        ctrl_c.stop_if_pressed(study)
         if budget_reached():
             study.stop()
 
+    ctrl_c = CtrlC()
     interrupted = False
     try:
         if not budget_reached():
-            study.optimize(make_objective(task), timeout=timeout, callbacks=[after_trial])
+            with ctrl_c.installed():
+                study.optimize(make_objective(task, ctrl_c), timeout=timeout, callbacks=[after_trial])
     except KeyboardInterrupt:
         interrupted = True  # Optuna has marked the running trial failed; finished ones are stored
     finally:
         bar.close()
+    interrupted = interrupted or ctrl_c.pressed
     result = TuningResult(
         study_name=study_name,
         metric=task.metric,
