@@ -113,11 +113,9 @@ def make_objective(task: TuningTask, ctrl_c: CtrlC) -> Callable[[optuna.Trial], 
             scores.append(float(metrics[task.metric]))
             with ctrl_c.recording():
                 trial.report(float(np.mean(scores)), step)
-                prune = trial.should_prune()
-                if prune:
+                if trial.should_prune():
                     trial.set_user_attr("fold_scores", scores)
-            if prune:
-                raise optuna.TrialPruned(f"after {len(scores)} folds at {np.mean(scores):.4f}")
+                    raise optuna.TrialPruned(f"after {len(scores)} folds at {np.mean(scores):.4f}")
 
         with ctrl_c.fitting():
             task.cross_validate(params, on_fold)
