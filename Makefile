@@ -18,7 +18,7 @@ DATA_MAP := \
 	data/campaigns/KAG_conversion_data.csv=campaigns/KAG_conversion_data.csv \
 	data/profiles/user_profiles_for_ads.csv=profiles/user_profiles_for_ads.csv
 
-.PHONY: help setup data features train predict validate test lint format clean segments conversion tune roas ctr bench report dashboard serve loadtest
+.PHONY: help setup data features train predict validate test lint format clean task segments conversion tune roas ctr bench report dashboard serve loadtest
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -59,50 +59,28 @@ STUDY ?= clickstream
 tune: setup data ## Optuna search for macro-F1 (TRIALS=100, STORAGE=sqlite:///optuna.db); resumable
 	$(PY) model.py tune --trials $(TRIALS) --storage '$(STORAGE)' --study '$(STUDY)'
 
-segments: setup data ## Segment profiles and ClickStream users (per-k scores, stability, verdict) and profile them
-	$(PY) model.py segment fit --source profiles
-	$(PY) model.py segment profile --source profiles
-	$(PY) model.py segment fit --source clickstream
-	$(PY) model.py segment profile --source clickstream
-
-conversion: setup data ## Conversion-rate models vs a mean baseline, permutation test; saves the model or the baseline
-	$(PY) model.py conversion train
-
-roas: setup data ## ROAS and funnel validation (grouped + plain folds) and the where-to-spend summaries
-	$(PY) model.py roas validate
-	$(PY) model.py roas funnel
-	for by in campaign age gender interest; do $(PY) model.py roas summary --by $$by || exit 1; done
+# A task's full run is its own list of commands (adpipe/<task>/__init__.py, `python model.py tasks list`):
+# `make task NAME=<task>` runs any task's; the sibling tasks have a shortcut each.
+task: setup data ## Run a task's full commands: make task NAME=ctr (python model.py tasks list names them)
+	$(PY) model.py tasks make $(NAME)
 
 ctr: setup data ## Click-through: seed forest; forward vs random folds, baselines, audit; held-out export; train
-	$(PY) model.py ctr seed-approach
-	$(PY) model.py ctr validate
-	$(PY) model.py ctr holdout
-	$(PY) model.py ctr train
+	$(PY) model.py tasks make ctr
+roas: setup data ## ROAS and funnel validation (grouped + plain folds) and the where-to-spend summaries
+	$(PY) model.py tasks make roas
+segments: setup data ## Segment profiles and ClickStream users (per-k scores, stability, verdict) and profile them
+	$(PY) model.py tasks make segments
+conversion: setup data ## Conversion-rate models vs a mean baseline, permutation test; saves the model or the baseline
+	$(PY) model.py tasks make conversion
 
 bench: setup data ## Feature build + predict at 1e5/1e6/1e7 sessions vs DuckDB and pandas -> reports/bench.json (~15 min)
 	$(PY) model.py bench run
 
-# `make report` makes each missing input with its task's quick commands (never `make tune` or `make bench`:
-# their panels say which command fills them).
-REPORT_INPUTS := models/clickstream.joblib predictions/predictions.json reports/validation.json \
-	reports/ctr_validation.json reports/roas_validation.json reports/segments_profiles.json \
-	reports/conversion_validation.json
-
-report: setup data $(REPORT_INPUTS) ## One self-contained HTML page of every task -> reports/index.html
+# `make report` first runs the full commands of each task with a missing input (never `make tune` or
+# `make bench`: their panels say which command fills them).
+report: setup data ## One self-contained HTML page of every task -> reports/index.html
+	$(PY) model.py tasks make --missing
 	$(PY) model.py report --storage '$(STORAGE)' --study '$(STUDY)'
-
-models/clickstream.joblib predictions/predictions.json &: | setup data
-	$(PY) model.py predict
-reports/validation.json: | setup data
-	$(PY) model.py validate
-reports/ctr_validation.json: | setup data
-	$(MAKE) ctr
-reports/roas_validation.json: | setup data
-	$(MAKE) roas
-reports/segments_profiles.json: | setup data
-	$(MAKE) segments
-reports/conversion_validation.json: | setup data
-	$(MAKE) conversion
 
 PORT ?= 8080
 

@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import typer
 
+from adpipe import task_commands
 from adpipe.bench import app as bench_app
 from adpipe.cli_support import ErrorBoundary
-from adpipe.clickstream import cli as clickstream_cli
-from adpipe.conversion import app as conversion_app
-from adpipe.ctr import app as ctr_app
 from adpipe.dashboard.cli import report_command
-from adpipe.roas import app as roas_app
-from adpipe.segments import app as segment_app
 from adpipe.service import cli as service_cli
+from adpipe.tasks import TASKS
 from adpipe.tuning.command import study_app
-from features.clickstream import features_command
-from features.synth import synth_command
 
 # One error boundary for every command (adpipe.cli_support, docs/errors.md). Help texts are plain text: Rich
 # markup would swallow their "[default: ...]" notes.
@@ -33,13 +28,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-clickstream_cli.register(app)
-app.add_typer(segment_app, name="segment")
-app.add_typer(conversion_app, name="conversion")
-app.add_typer(roas_app, name="roas")
-app.add_typer(ctr_app, name="ctr")
-app.command("synth")(synth_command)
-app.command("features")(features_command)
+# Each task's commands, from the task list (the main task's at the top level: they are the challenge's).
+for task in TASKS:
+    app.add_typer(task.cli, name=task.command)
+app.add_typer(task_commands.app, name="tasks")
 app.add_typer(bench_app, name="bench")
 app.add_typer(study_app, name="study")
 app.command("report")(report_command)

@@ -112,10 +112,10 @@ def measure_features(engine: str, directory: Path, sample: Path | None = None) -
 
 def measure_predict(directory: Path, model_file: Path, output: Path) -> dict[str, Any]:
     """Features, ``model.predict`` and the predictions file for one split, each timed, in this process."""
-    from adpipe.clickstream.params import TASK
-    from adpipe.clickstream.pipeline import predictions_payload
+    from adpipe.clickstream.engines import build_features, load_split
+    from adpipe.clickstream.paths import TASK
+    from adpipe.clickstream.submission import predictions_payload
     from adpipe.io import dumps_json, load_model, write_bytes_atomic
-    from features.clickstream import build_features, load_split
 
     model, _ = load_model(model_file, task=TASK)
     import_rss = _rss_mb()

@@ -68,7 +68,7 @@ def cluster_for(engine: str) -> Iterator[tuple[str | None, Callable[[], dict[str
     if not engine.startswith("dask"):
         yield None, dict
         return
-    from features.clickstream_dask import connect
+    from adpipe.clickstream.engine_dask import connect
 
     start = time.perf_counter()
     with connect(None) as client:
@@ -83,7 +83,7 @@ def cluster_for(engine: str) -> Iterator[tuple[str | None, Callable[[], dict[str
 
 def ours(engine: str, directory: Path, scheduler: str | None) -> pd.DataFrame:
     """The project's feature table of the test split in ``directory`` by one of our engines."""
-    from features.clickstream import build_features, load_split
+    from adpipe.clickstream.engines import build_features, load_split
 
     split = load_split(directory, "test", engine=engine.removesuffix("-parquet"), scheduler=scheduler)
     return build_features(split).drop(columns="test_id")
@@ -105,7 +105,7 @@ def sample_split(directory: Path, out: Path) -> Path:
 
 def sample_check(directory: Path, saved: dict[str, Path], work: Path) -> dict[str, Any]:
     """Each saved sample (the first users' rows of a large run) against the in-memory table of those users."""
-    from features.clickstream import build_features, load_split
+    from adpipe.clickstream.engines import build_features, load_split
 
     reference = build_features(load_split(sample_split(directory, work / "sample"), "test", engine="memory"))
     reference = reference.drop(columns="test_id")

@@ -10,14 +10,12 @@ the first bad row with :meth:`SessionScan.problem`, naming the part, column and 
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 import polars as pl
-import psutil
 
 from adpipe import config
 from adpipe.errors import DataError
@@ -40,7 +38,7 @@ from features.schema_parquet import read_parquet_table
 Split = Literal["train", "test"]
 Format = Literal["csv", "parquet"]
 # How the sessions are aggregated: Polars' in-memory engine, its streaming engine (in chunks, for input
-# larger than memory), or a Dask cluster (features/clickstream_dask.py); "auto" picks by size (choose_engine).
+# larger than memory), or a Dask cluster (adpipe/clickstream/engine_dask.py); "auto" picks by size (choose_engine).
 Engine = Literal["auto", "memory", "chunked", "dask"]
 
 TARGET = "marketing_target"
@@ -248,60 +246,3 @@ def scan_sessions(source: str | Path) -> SessionScan:
     parts = session_parts(source)
     frames = [scan_part(part, position) for position, part in enumerate(parts)]
     return SessionScan(parts, pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0])
-
-
-# --- the engine --------------------------------------------------------------------------------------------
-# Measured on this project's 2-core machine (Polars 2.1, synthetic sessions, fresh process per run, median of
-# 2-4 runs under a shared load; docs/clickstream.md, "Engines"): the in-memory engine is up to 10% faster up
-# to about 3*10^5 sessions (55 MB of CSV, 13 MB of Parquet); from 10^6 sessions the streaming engine is
-# faster (10^7 sessions of CSV: 9-10 s against 17-28 s) and needs less memory (3.3 GB against 4.8 GB).
-# So "auto" takes the in-memory engine only for inputs below these sizes on disk, and only if they fit.
-IN_MEMORY_FASTER_UP_TO: dict[Format, int] = {"csv": 48 << 20, "parquet": 16 << 20}
-# Peak resident memory of the in-memory engine per byte of sessions on disk, imports excluded: at 10^7
-# sessions 4.8 GB for 1.84 GB of CSV (2.7) and 3.0 GB for 0.42 GB of zstd Parquet (7.0); at 10^6 fixed costs
-# weigh more (3.9 and 10.8), which the headroom below covers.
-MEMORY_PER_DISK_BYTE: dict[Format, float] = {"csv": 2.7, "parquet": 7.0}
-# ... and the estimate must be within this share of the memory available now (psutil).
-MEMORY_SHARE = 0.5
-# Peak resident memory of the chunked (streaming) engine per byte on disk, quiet run of 2026-12-01 at 10^7
-# sessions: 3.5 GB for 1.75 GB of CSV (2.0) and 3.0 GB for 0.40 GB of Parquet (7.5). Its group_by keeps every
-# user's values for the medians and distinct counts, so it grows with the input: at 10^8 sessions (17.5 GB of
-# CSV) the kernel killed it at 23.5 GB. When even it would not fit, "auto" runs a local Dask cluster, whose
-# workers hold one partition at a time (10^8 sessions: 2.4 GB per worker; docs/bench.md).
-CHUNKED_MEMORY_PER_DISK_BYTE: dict[Format, float] = {"csv": 2.0, "parquet": 7.5}
-
-
-@dataclass(frozen=True)
-class EngineChoice:
-    """The engine that aggregates a split's sessions, and why (what the commands print)."""
-
-    engine: Literal["memory", "chunked", "dask"]
-    reason: str
-
-
-def choose_engine(parts: Sequence[Path], requested: Engine = "auto") -> EngineChoice:
-    """``requested``; for "auto" the in-memory engine on a small input that fits in memory, else the chunked one,
-    or a local Dask cluster when the chunked one would not fit either.
-
-    Small is below :data:`IN_MEMORY_FASTER_UP_TO` on disk; fits is the size on disk times
-    :data:`MEMORY_PER_DISK_BYTE` (:data:`CHUNKED_MEMORY_PER_DISK_BYTE`) within :data:`MEMORY_SHARE` of
-    psutil's available memory.
-    """
-    if requested != "auto":
-        return EngineChoice(requested, f"{requested} engine (--engine {requested})")
-    kind = file_format(parts[0])
-    on_disk = sum(part.stat().st_size for part in parts if part.is_file())
-    needed, available = on_disk * MEMORY_PER_DISK_BYTE[kind], psutil.virtual_memory().available
-    sizes = f"{len(parts)} {kind} part(s), {on_disk / 2**20:,.0f} MB"
-    limit = IN_MEMORY_FASTER_UP_TO[kind] >> 20
-    free = f"{MEMORY_SHARE:.0%} of {available / 2**20:,.0f} MB available"
-    streamed = on_disk * CHUNKED_MEMORY_PER_DISK_BYTE[kind]
-    if streamed > MEMORY_SHARE * available:
-        return EngineChoice(
-            "dask", f"dask engine, local cluster: {sizes} need about {streamed / 2**20:,.0f} MB streamed, over {free}"
-        )
-    if on_disk > IN_MEMORY_FASTER_UP_TO[kind]:
-        return EngineChoice("chunked", f"chunked engine: {sizes} (above {limit} MB streaming is faster than in memory)")
-    if needed > MEMORY_SHARE * available:
-        return EngineChoice("chunked", f"chunked engine: {sizes} need about {needed / 2**20:,.0f} MB, over {free}")
-    return EngineChoice("memory", f"memory engine: {sizes} (up to {limit} MB it is faster)")

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from adpipe import bench, config
-from features.clickstream import build_features, load_sessions, load_split
+from adpipe.clickstream.engines import build_features, load_split
+from features.clickstream_loaders import load_sessions
 from features.synth import END, START, SynthConfig, generate
 
 

@@ -20,13 +20,13 @@ from typer.testing import CliRunner
 
 import model as cli
 from adpipe import config
-from adpipe.clickstream import pipeline
+from adpipe.clickstream import engine_dask, engines, pipeline
 from adpipe.clickstream.distributed import train_distributed
-from adpipe.clickstream.params import DEFAULT_PARAMS, TASK
+from adpipe.clickstream.engines import build_features, load_split
+from adpipe.clickstream.params import DEFAULT_PARAMS
 from adpipe.clickstream.partitioned import parts_dir
+from adpipe.clickstream.paths import TASK
 from adpipe.io import load_model
-from features import clickstream_dask, clickstream_loaders
-from features.clickstream import build_features, load_split
 from features.synth import SynthConfig, generate, split_sessions
 
 ENGINES = ("memory", "chunked", "dask")
@@ -42,7 +42,7 @@ def scheduler() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def small_partitions(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clickstream_dask, "ROWS_PER_PARTITION", 1500)
+    monkeypatch.setattr(engine_dask, "ROWS_PER_PARTITION", 1500)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_engines_give_the_same_feature_table(data: Path, scheduler: str, kind: s
 def test_auto_takes_the_cluster_when_streaming_would_not_fit(
     data: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(clickstream_loaders.CHUNKED_MEMORY_PER_DISK_BYTE, "csv", 1e12)  # as if 10^8 sessions
+    monkeypatch.setitem(engines.CHUNKED_MEMORY_PER_DISK_BYTE, "csv", 1e12)  # as if 10^8 sessions
     split = load_split(data / "test-csv", "test", scheduler=scheduler)
     assert split.engine.engine == "dask" and "streamed" in split.engine.reason
     whole_file = build_features(load_split(data / "test", "test", engine="memory"))
@@ -91,9 +91,9 @@ def test_auto_takes_the_cluster_when_streaming_would_not_fit(
 
 
 def test_the_p2p_shuffle_gives_the_same_table(data: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clickstream_dask, "ROW_BYTES", 10**12)  # as if the sessions did not fit the cluster's memory
-    chosen, choose = [], clickstream_dask.shuffle_method
-    monkeypatch.setattr(clickstream_dask, "shuffle_method", lambda *args: chosen.append(choose(*args)) or chosen[-1])
+    monkeypatch.setattr(engine_dask, "ROW_BYTES", 10**12)  # as if the sessions did not fit the cluster's memory
+    chosen, choose = [], engine_dask.shuffle_method
+    monkeypatch.setattr(engine_dask, "shuffle_method", lambda *args: chosen.append(choose(*args)) or chosen[-1])
     p2p = build_features(load_split(data / "test-csv", "test", engine="dask", scheduler=scheduler))
     assert chosen == ["p2p"]
     pd.testing.assert_frame_equal(p2p, build_features(load_split(data / "test", "test", engine="memory")), rtol=1e-12)

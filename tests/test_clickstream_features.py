@@ -9,14 +9,9 @@ import pandas as pd
 import pytest
 
 from adpipe import config
-from features.clickstream import (
-    FEATURE_COLUMNS,
-    FEATURE_GROUPS,
-    FEATURES,
-    build_features,
-    features_markdown,
-    load_split,
-)
+from adpipe.clickstream.engines import build_features, load_split
+from adpipe.clickstream.feature_docs import features_markdown
+from features.clickstream import FEATURE_COLUMNS, FEATURE_GROUPS, FEATURES
 from tests.conftest import TINY_USERS, write_split
 
 # The names tuning and params/clickstream.json refer to: they and the columns' order must not change.

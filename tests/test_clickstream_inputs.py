@@ -12,18 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from adpipe import config
-from adpipe.clickstream import pipeline
+from adpipe.clickstream import engines, pipeline
+from adpipe.clickstream.engines import build_features, choose_engine, load_split
 from adpipe.errors import DataError
-from features import clickstream_loaders
-from features.clickstream import (
-    TIMESTAMP_FORMAT,
-    build_features,
-    choose_engine,
-    load_sessions,
-    load_split,
-    load_users,
-)
-from features.clickstream_loaders import session_parts
+from features.clickstream_loaders import TIMESTAMP_FORMAT, load_sessions, load_users, session_parts
 from features.synth import SynthConfig, generate
 from model import app
 from tests.conftest import SESSION_HEADER, TINY_SESSIONS
@@ -228,13 +220,13 @@ def test_auto_engine_choice(parquet_train: Path, monkeypatch: pytest.MonkeyPatch
     parts = session_parts(parquet_train / "session_train")
     assert choose_engine(parts, "chunked").engine == "chunked"
     assert choose_engine(parts).engine == "memory"
-    monkeypatch.setitem(clickstream_loaders.MEMORY_PER_DISK_BYTE, "parquet", 1e9)
+    monkeypatch.setitem(engines.MEMORY_PER_DISK_BYTE, "parquet", 1e9)
     choice = choose_engine(parts)
     assert choice.engine == "chunked" and "MB available" in choice.reason
-    monkeypatch.setitem(clickstream_loaders.IN_MEMORY_FASTER_UP_TO, "parquet", 1000)
+    monkeypatch.setitem(engines.IN_MEMORY_FASTER_UP_TO, "parquet", 1000)
     choice = choose_engine(parts)
     assert choice.engine == "chunked" and "streaming is faster" in choice.reason
-    monkeypatch.setitem(clickstream_loaders.CHUNKED_MEMORY_PER_DISK_BYTE, "parquet", 1e9)
+    monkeypatch.setitem(engines.CHUNKED_MEMORY_PER_DISK_BYTE, "parquet", 1e9)
     choice = choose_engine(parts)
     assert choice.engine == "dask" and "local cluster" in choice.reason and "streamed" in choice.reason
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from adpipe.clickstream.engines import build_features, load_split
 from adpipe.errors import DataError
-from features.clickstream import build_features, load_sessions, load_split, load_users
+from features.clickstream_loaders import load_sessions, load_users
 from tests.conftest import SESSION_HEADER, TINY_SESSIONS, TINY_USERS, write_split
 
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from adpipe.clickstream.pipeline import predictions_payload
 from adpipe.clickstream.report import ValidationReport
+from adpipe.clickstream.submission import predictions_payload
 from adpipe.errors import DataError
 from adpipe.reports import read_report
 from model import app

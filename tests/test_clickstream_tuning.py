@@ -15,7 +15,7 @@ from adpipe.clickstream import params as clickstream_params
 from adpipe.clickstream import tuning as clickstream_tuning
 from adpipe.errors import DataError
 from adpipe.validation import Protocol
-from features.clickstream import CLASSES
+from features.clickstream_loaders import CLASSES
 
 TINY = Protocol(folds=2, repeats=1, seed=3)
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from adpipe import config
 from adpipe.ctr import evaluation, models
 from adpipe.ctr.folds import fold_groups
-from adpipe.ctr.params import TASK
+from adpipe.ctr.paths import TASK
 from adpipe.ctr.report import ValidationReport
 from adpipe.errors import DataError
 from adpipe.io import load_model

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from adpipe import bench, bench_engines, bench_scale, config
-from features.clickstream import FEATURE_COLUMNS, build_features, load_split
+from adpipe.clickstream.engines import build_features, load_split
+from features.clickstream import FEATURE_COLUMNS
 from features.synth import SynthConfig, generate
 
 

@@ -17,10 +17,12 @@ from adpipe.io import load_model
 from adpipe.reports import from_dict, read_report, write_report
 from adpipe.segments.evaluation import SegmentationProtocol, fit_segments
 from adpipe.segments.models import make_segmenter
+from adpipe.segments.paths import Source
 from adpipe.segments.profile import describe
 from adpipe.segments.report import SegmentsModel, SegmentsReport
-from adpipe.segments.source import SPECS, SegmentData, Source, load_source
-from features.clickstream import FEATURE_COLUMNS, TARGET
+from adpipe.segments.source import SPECS, SegmentData, load_source
+from features.clickstream import FEATURE_COLUMNS
+from features.clickstream_loaders import TARGET
 from features.profiles import FeatureSpec
 from model import app
 from tests.conftest import write_split

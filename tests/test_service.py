@@ -34,6 +34,7 @@ from starlette.formparsers import MultiPartParser
 from typer.testing import CliRunner
 
 from adpipe import config
+from adpipe.clickstream.engines import build_features, load_split
 from adpipe.io import load_model, save_model
 from adpipe.service import app as service_app
 from adpipe.service import cli as service_cli
@@ -41,7 +42,6 @@ from adpipe.service.api import MAX_BATCH
 from adpipe.service.app import create_app
 from adpipe.service.records import in_memory_folder
 from adpipe.service.registry import all_tasks
-from features.clickstream import build_features, load_split
 from features.ctr import build_features as build_ctr_features
 from features.ctr import load_impressions
 from model import app as cli_app

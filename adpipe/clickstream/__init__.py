@@ -6,4 +6,27 @@
 - ``pipeline``: train on the labelled users, write the submission;
 - ``evaluation`` and ``report``: repeated stratified K-fold against a baseline, as a typed report;
 - ``tuning``: the Optuna search space; ``cli``: the commands.
+- ``engines``: the engines that aggregate the sessions (memory, chunked, Dask in ``engine_dask``), by size;
+- ``service``, ``dashboard``: its service adapter and dashboard section; ``paths``: its files.
 """
+
+from adpipe import config
+from adpipe.clickstream import paths
+from adpipe.clickstream.cli import app
+from adpipe.task import TaskSpec
+
+SPEC = TaskSpec(
+    name=paths.TASK,
+    title="Main task: engagement",
+    cli=app,
+    command=None,
+    model_file=paths.MODEL_FILE,
+    report_file=paths.VALIDATION_REPORT,
+    report="adpipe.clickstream.report:ValidationReport",
+    service="adpipe.clickstream.service:Clickstream",
+    dashboard="adpipe.clickstream.dashboard:section",
+    quick=(("train",), ("validate", "--repeats", "1")),
+    make=(("predict",), ("validate",)),
+    outputs=(paths.MODEL_FILE, config.PREDICTIONS_FILE, paths.VALIDATION_REPORT),
+    load_target=(50.0, None),
+)

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import math
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -13,12 +15,16 @@ from adpipe import cli_support, config, tuning
 from adpipe.cli_support import exit_on_error, format_table
 from adpipe.clickstream import pipeline
 from adpipe.clickstream.engine_options import check_scheduler, cluster, dask_only, engine_option, scheduler_option
-from adpipe.clickstream.evaluation import VALIDATION_REPORT, validate
+from adpipe.clickstream.engines import split_engine, write_feature_tables
+from adpipe.clickstream.evaluation import validate
 from adpipe.clickstream.partitioned import parts_dir, predict_partitioned
+from adpipe.clickstream.paths import DEFAULT_STUDY, VALIDATION_REPORT
 from adpipe.clickstream.report import ClassificationSummary, ValidationReport
-from adpipe.clickstream.tuning import DEFAULT_STUDY, tuning_task
+from adpipe.clickstream.tuning import tuning_task
 from adpipe.validation import Protocol
-from features.clickstream import CLASSES, Engine, Split, split_engine
+from features.clickstream import FEATURE_COLUMNS
+from features.clickstream_loaders import CLASSES, Engine, Split
+from features.synth import MAX_SESSIONS_PER_USER, MAX_USERS, SynthConfig, generate
 
 TrainDir = typer.Option(config.TRAIN_DIR, "--train-dir", help="Folder with user_train.csv and session_train.csv.")
 ParamsFile = cli_support.params_option(config.CLICKSTREAM_PARAMS_FILE)
@@ -163,9 +169,59 @@ tune_command = tuning.tune_command(
 )
 
 
-def register(app: typer.Typer) -> None:
-    """Add the main task's commands to the top level of ``app``."""
-    app.command("train")(train_command)
-    app.command("predict")(predict_command)
-    app.command("validate")(validate_command)
-    app.command("tune")(tune_command)
+def features_command(
+    train_dir: Path = typer.Option(
+        config.TRAIN_DIR, "--train-dir", help="Folder with the user_train and session_train files (CSV or Parquet)."
+    ),
+    test_dir: Path = typer.Option(
+        config.TEST_DIR, "--test-dir", help="Folder with the user_test and session_test files (CSV or Parquet)."
+    ),
+    out_dir: Path = typer.Option(config.PROCESSED_DIR, "--out-dir", help="Where the feature tables are written."),
+    engine: Engine = engine_option(),
+    scheduler: str | None = scheduler_option(),
+) -> None:
+    """Write the per-user feature tables of the train and test splits (CSV) for inspection."""
+    check_scheduler(engine, scheduler)
+    with cluster(engine, scheduler):
+        written = write_feature_tables(train_dir, test_dir, out_dir, engine=engine, scheduler=scheduler)
+    for split, path in written.items():
+        typer.echo(f"{split}: {len(FEATURE_COLUMNS)} features per user -> {path}")
+
+
+class SplitChoice(StrEnum):
+    train = "train"
+    test = "test"
+    both = "both"
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value
+
+
+def synth_command(
+    users: int = typer.Option(..., "--users", min=1, max=MAX_USERS, help="Users per split."),
+    sessions_per_user: float = typer.Option(
+        10.0, "--sessions-per-user", min=1, max=MAX_SESSIONS_PER_USER, callback=_finite, help="Mean sessions per user."
+    ),
+    out: Path = typer.Option(..., "--out", help="Folder to write train/ and test/ into (keep big ones in /tmp)."),
+    seed: int = cli_support.seed_option("Seed of every draw."),
+    split: SplitChoice = typer.Option(SplitChoice.both, "--split", help="Which split(s) to write."),
+) -> None:
+    """Write synthetic ClickStream user and session files in the challenge's formats (all of them or none)."""
+    splits: tuple[Split, ...] = ("train", "test") if split is SplitChoice.both else (split.value,)  # type: ignore[assignment]
+    written = generate(out, SynthConfig(users=users, sessions_per_user=sessions_per_user, seed=seed), splits)
+    for name, paths in written.items():
+        sizes = ", ".join(f"{p} ({p.stat().st_size / 1e6:.1f} MB)" for p in paths)
+        typer.echo(f"{name}: {sizes}")
+
+
+# The main task's commands sit at the top level of the CLI (``python model.py predict``): the challenge's own.
+app = typer.Typer(help="The main task: ClickStream marketing_target.")
+app.command("train")(train_command)
+app.command("predict")(predict_command)
+app.command("validate")(validate_command)
+app.command("tune")(tune_command)
+app.command("features")(features_command)
+app.command("synth")(synth_command)

@@ -45,7 +45,7 @@ def train_distributed(
     import dask.dataframe as dd
     from lightgbm.dask import DaskLGBMClassifier
 
-    from features.clickstream_dask import connect
+    from adpipe.clickstream.engine_dask import connect
 
     params = load_params(params_file)
     if params["decision_rule"] != "argmax":

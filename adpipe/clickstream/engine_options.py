@@ -51,6 +51,6 @@ def cluster(engine: Engine, scheduler: str | None) -> contextlib.AbstractContext
     """For ``--engine dask``, one Dask client for the whole command (every split it loads uses it); else nothing."""
     if engine != "dask":
         return contextlib.nullcontext()
-    from features.clickstream_dask import connect  # dask is imported only when asked for
+    from adpipe.clickstream.engine_dask import connect  # dask is imported only when asked for
 
     return connect(scheduler)

@@ -20,6 +20,7 @@ from adpipe import config
 from adpipe.clickstream.decision_rule import MacroF1Weights
 from adpipe.clickstream.estimators import build_model
 from adpipe.clickstream.params import DEFAULT_PARAMS, load_params
+from adpipe.clickstream.paths import VALIDATION_REPORT
 from adpipe.clickstream.pipeline import labelled_features
 from adpipe.clickstream.report import (
     ClassificationSummary,
@@ -30,9 +31,8 @@ from adpipe.clickstream.report import (
 )
 from adpipe.reports import MeanStd, write_report
 from adpipe.validation import FoldMetrics, Protocol, classification_evaluator, cross_validate, make_splits
-from features.clickstream import CLASSES, FEATURE_GROUPS, Engine
-
-VALIDATION_REPORT = config.REPORTS_DIR / "validation.json"
+from features.clickstream import FEATURE_GROUPS
+from features.clickstream_loaders import CLASSES, Engine
 
 
 def evaluate_with_argmax(model: Any, X: pd.DataFrame, y: pd.Series) -> FoldMetrics:

@@ -28,7 +28,7 @@ from adpipe.clickstream.params import load_params
 from adpipe.clickstream.pipeline import labelled_features
 from adpipe.reports import MeanStd
 from adpipe.validation import Protocol, make_splits
-from features.clickstream import CLASSES
+from features.clickstream_loaders import CLASSES
 
 # One pass of 5 folds explains every user once; permutation repeats average out the shuffle's own noise.
 EXPLAIN_PROTOCOL = Protocol(folds=5, repeats=1, seed=config.DEFAULT_SEED)

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from adpipe import config
+from adpipe.clickstream.paths import TASK
 from adpipe.errors import DataError
 from adpipe.params import check_params_file, lightgbm_keys, read_params_file
 from features.clickstream import FEATURE_GROUPS
-
-TASK = "clickstream"
 
 # Fixed for reproducibility, not searched: one thread order, one seed.
 DEFAULT_PARAMS: dict[str, Any] = {

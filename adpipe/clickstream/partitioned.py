@@ -1,6 +1,6 @@
 """``predict --engine dask``: the test users' feature rows and predictions made per partition, on the cluster.
 
-The sessions are shuffled by ``user_id`` and aggregated per partition as in features/clickstream_dask.py;
+The sessions are shuffled by ``user_id`` and aggregated per partition as in adpipe/clickstream/engine_dask.py;
 the test users are shuffled the same way into as many partitions, so partition i of each holds the same
 users. Each pair, on a worker: the users placed against their aggregates (users without sessions keep
 their row), the project's own ``feature_table``, the model's predictions (the model is scattered to
@@ -25,12 +25,21 @@ import pandas as pd
 import polars as pl
 
 from adpipe import config
-from adpipe.clickstream.params import TASK
-from adpipe.clickstream.pipeline import MODEL_FILE, predictions_payload
+from adpipe.clickstream.engines import unknown_users
+from adpipe.clickstream.paths import MODEL_FILE, TASK
+from adpipe.clickstream.submission import predictions_payload
 from adpipe.errors import DataError
 from adpipe.io import atomic_folder, dumps_json, load_model, write_bytes_atomic
-from features.clickstream import CLASSES, POSITION, _placed, feature_table, unknown_users
-from features.clickstream_loaders import AT, SessionScan, load_users, scan_sessions, sessions_source, users_file
+from features.clickstream import POSITION, feature_table, placed
+from features.clickstream_loaders import (
+    AT,
+    CLASSES,
+    SessionScan,
+    load_users,
+    scan_sessions,
+    sessions_source,
+    users_file,
+)
 
 
 def parts_dir(output: str | Path) -> Path:
@@ -58,12 +67,12 @@ class PartsWritten:
 
 def _predict_partition(per_user: pd.DataFrame, users: pd.DataFrame, model: Any, path: Path) -> PartSummary:
     """One partition, on a worker: its users' feature rows and predictions, written to ``path`` if all are clean."""
-    placed = _placed(users, pl.from_pandas(per_user))
-    orphans = placed.filter(pl.col(POSITION).is_null()).select("user_id", AT, "n_sessions")
-    first_bad = placed["_first_bad"].min()
+    rows = placed(users, pl.from_pandas(per_user))
+    orphans = rows.filter(pl.col(POSITION).is_null()).select("user_id", AT, "n_sessions")
+    first_bad = rows["_first_bad"].min()
     if first_bad is not None or orphans.height:
         return PartSummary({}, first_bad, orphans)
-    table = feature_table(users, placed)
+    table = feature_table(users, rows)
     predicted = np.asarray(model.predict(table) if len(table) else [], dtype=np.int64)  # a partition may be empty
     ids = pl.from_pandas(users[["user_id", "test_id"]])
     ids.with_columns(target=pl.Series(predicted)).write_parquet(path)
@@ -75,7 +84,7 @@ def _users_partitions(client: Any, users: pd.DataFrame, npartitions: int, method
     as the sessions' per-user rows are (the same hash of the same Arrow strings)."""
     import dask.dataframe as dd
 
-    from features.clickstream_dask import to_partition
+    from adpipe.clickstream.engine_dask import to_partition
 
     frame = pl.from_pandas(users)
     chunks = [to_partition(frame.slice(start, rows)) for start in range(0, len(frame), rows)]
@@ -103,8 +112,8 @@ def predict_partitioned(
     """Predict every test user on the Dask cluster, writing the predictions per partition in :func:`parts_dir`."""
     import dask
 
-    from features import clickstream_dask
-    from features.clickstream_dask import completed, connect, per_user_partitions
+    from adpipe.clickstream import engine_dask
+    from adpipe.clickstream.engine_dask import completed, connect, per_user_partitions
 
     model, _ = load_model(model_file, task=TASK)
     users_path = users_file(test_dir, "test")
@@ -115,7 +124,7 @@ def predict_partitioned(
     folder = parts_dir(output)
     with connect(scheduler) as client, atomic_folder(folder) as temp:
         per_user, method = per_user_partitions(scan, client)
-        rows = clickstream_dask.ROWS_PER_PARTITION
+        rows = engine_dask.ROWS_PER_PARTITION
         by_user = _users_partitions(client, users, per_user.npartitions, method, rows)
         del users  # on the workers now
         shared = dask.delayed(client.scatter(model, broadcast=True))

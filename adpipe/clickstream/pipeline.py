@@ -6,17 +6,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from adpipe import config
+from adpipe.clickstream.engines import build_features, load_split
 from adpipe.clickstream.estimators import build_model, fitted_pipeline
-from adpipe.clickstream.params import TASK, load_params
+from adpipe.clickstream.params import load_params
+from adpipe.clickstream.paths import MODEL_FILE, TASK
+from adpipe.clickstream.submission import predictions_payload
 from adpipe.errors import DataError
 from adpipe.io import dumps_json, load_model, save_model, write_bytes_atomic
-from features.clickstream import CLASSES, TARGET, Engine, build_features, load_split
-
-MODEL_FILE = config.MODELS_DIR / "clickstream.joblib"
+from features.clickstream_loaders import TARGET, Engine
 
 
 def labelled_features(
@@ -62,21 +62,6 @@ def training_metadata(params: dict[str, Any], seed: int, y: pd.Series, features:
         "class_counts": {str(k): int(v) for k, v in y.value_counts().sort_index().items()},
         "features": list(features),
     }
-
-
-def predictions_payload(test_ids: pd.Series, predicted: np.ndarray) -> dict[str, dict[str, int]]:
-    """The submission in test_id order, checked before writing."""
-    if len(test_ids) == 0:
-        raise DataError("no test users to predict")
-    if len(predicted) != len(test_ids):
-        raise DataError(f"{len(predicted)} predictions for {len(test_ids)} test users")
-    predicted = np.asarray(predicted)
-    unknown = set(np.unique(predicted).tolist()) - set(CLASSES)
-    if unknown:
-        raise DataError(f"predicted classes {sorted(unknown)} outside {list(CLASSES)}")
-    order = np.argsort(test_ids.to_numpy(), kind="stable")
-    ids, classes = test_ids.to_numpy()[order].astype(np.int64), predicted[order].astype(np.int64)
-    return {"target": dict(zip(map(str, ids.tolist()), classes.tolist(), strict=True))}
 
 
 def predict(

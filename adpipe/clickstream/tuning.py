@@ -14,14 +14,14 @@ import optuna
 
 from adpipe import config
 from adpipe.clickstream.evaluation import cross_validate_params
-from adpipe.clickstream.params import DECISION_RULES, IMBALANCE_STRATEGIES, TASK, check_params
+from adpipe.clickstream.params import DECISION_RULES, IMBALANCE_STRATEGIES, check_params
+from adpipe.clickstream.paths import TASK
 from adpipe.clickstream.pipeline import labelled_features
 from adpipe.tuning import OnFold, TuningTask
 from adpipe.validation import Protocol
 from features.clickstream import FEATURE_GROUPS
 
 METRIC = "macro_f1"
-DEFAULT_STUDY = "clickstream"
 
 
 def suggest_params(trial: optuna.Trial) -> dict[str, Any]:

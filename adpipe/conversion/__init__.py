@@ -6,10 +6,25 @@ permutation test that decides whether any of them is worth saving.
 - ``evaluation``: validate (a protocol in, a typed report out), train, predict;
 - ``report``: the typed report and the saved model's metadata (field names are the JSON keys);
 - ``cli``: the commands and their terminal output.
+- ``service``, ``dashboard``: its service adapter and dashboard section; ``paths``: its files.
 """
 
+from adpipe.conversion import paths
 from adpipe.conversion.cli import app
-from adpipe.conversion.evaluation import MODEL_FILE, TASK, VALIDATION_REPORT
-from adpipe.conversion.models import BASELINE, FEATURES
+from adpipe.task import TaskSpec
 
-__all__ = ["BASELINE", "FEATURES", "MODEL_FILE", "TASK", "VALIDATION_REPORT", "app"]
+SPEC = TaskSpec(
+    name=paths.TASK,
+    title="Conversion rate",
+    cli=app,
+    command="conversion",
+    model_file=paths.MODEL_FILE,
+    report_file=paths.VALIDATION_REPORT,
+    report="adpipe.conversion.report:ConversionReport",
+    service="adpipe.conversion.service:ConversionRate",
+    dashboard="adpipe.conversion.dashboard:section",
+    quick=(("conversion", "train", "--repeats", "1", "--permutations", "19"),),
+    make=(("conversion", "train"),),
+    outputs=(paths.VALIDATION_REPORT,),
+    load_target=(25.0, 400.0),
+)

@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from adpipe import config
 from adpipe.conversion.models import BASELINE, FEATURES, REGRESSORS, build_model
+from adpipe.conversion.paths import MODEL_FILE, TASK, VALIDATION_REPORT
 from adpipe.conversion.permutation import permutation_test
 from adpipe.conversion.report import (
     ConversionProtocol,
@@ -32,9 +33,6 @@ from adpipe.reports import MeanStd, from_dict, write_report
 from adpipe.validation import FoldMetrics, Protocol, cross_validate, make_splits, regression_evaluator
 from features.profiles import TARGET, USER_ID, feature_frame, load_profiles
 
-TASK = "conversion"
-MODEL_FILE = config.MODELS_DIR / "conversion.joblib"
-VALIDATION_REPORT = config.REPORTS_DIR / "conversion_validation.json"
 PROTOCOL = Protocol(folds=5, repeats=5, seed=config.DEFAULT_SEED, stratify=False)
 ALPHA = 0.05
 DEFAULT_PERMUTATIONS = 39

@@ -5,8 +5,25 @@
 - ``evaluation`` and ``report``: validation and the seed project's figures, as typed reports;
 - ``pipeline``: train and save, predict another file;
 - ``tuning``: the Optuna search space; ``cli``: the commands (``app``, with ``tune`` registered).
+- ``service``, ``dashboard``: its service adapter and dashboard section; ``paths``: its files.
 """
 
+from adpipe.ctr import paths
 from adpipe.ctr.cli import app
+from adpipe.task import TaskSpec
 
-__all__ = ["app"]
+SPEC = TaskSpec(
+    name=paths.TASK,
+    title="Click-through (CTR)",
+    cli=app,
+    command="ctr",
+    model_file=paths.MODEL_FILE,
+    report_file=paths.VALIDATION_REPORT,
+    report="adpipe.ctr.report:ValidationReport",
+    service="adpipe.ctr.service:ClickThrough",
+    dashboard="adpipe.ctr.dashboard:section",
+    quick=(("ctr", "validate", "--repeats", "1"), ("ctr", "train")),
+    make=(("ctr", "seed-approach"), ("ctr", "validate"), ("ctr", "holdout"), ("ctr", "train")),
+    outputs=(paths.VALIDATION_REPORT, paths.MODEL_FILE),
+    load_target=(25.0, 400.0),
+)

@@ -11,14 +11,14 @@ from adpipe.cli_support import exit_on_error, format_table
 from adpipe.ctr import pipeline
 from adpipe.ctr.evaluation import feature_warnings, seed_approach, validate
 from adpipe.ctr.holdout import holdout
-from adpipe.ctr.params import (
+from adpipe.ctr.params import parse_features
+from adpipe.ctr.paths import (
     HOLDOUT_REPORT,
     MODEL_FILE,
     PARAMS_FILE,
     PREDICTIONS_FILE,
     SEED_APPROACH_REPORT,
     VALIDATION_REPORT,
-    parse_features,
 )
 from adpipe.ctr.report import HoldoutReport, ProbabilityFigures, SeedApproachReport, ValidationReport
 from adpipe.ctr.tuning import tune_command

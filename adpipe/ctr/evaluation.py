@@ -28,7 +28,8 @@ from adpipe.ctr.models import (
     seed_forest,
     threshold_rule,
 )
-from adpipe.ctr.params import PARAMS_FILE, SEED_APPROACH_REPORT, VALIDATION_REPORT, load_params
+from adpipe.ctr.params import load_params
+from adpipe.ctr.paths import PARAMS_FILE, SEED_APPROACH_REPORT, VALIDATION_REPORT
 from adpipe.ctr.report import (
     AuditRow,
     BinarySummary,

@@ -24,7 +24,8 @@ from adpipe.ctr import pipeline
 from adpipe.ctr.evaluation import labelled_data, probability_evaluator
 from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.models import ClickModel, logistic_baseline, seed_forest
-from adpipe.ctr.params import HOLDOUT_REPORT, PARAMS_FILE, load_params
+from adpipe.ctr.params import load_params
+from adpipe.ctr.paths import HOLDOUT_REPORT, PARAMS_FILE
 from adpipe.ctr.report import ExportScore, HoldoutReport
 from adpipe.errors import DataError
 from adpipe.io import save_model, write_csv

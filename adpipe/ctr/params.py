@@ -9,18 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from adpipe import config
+from adpipe.ctr.paths import (
+    PARAMS_FILE,
+    TASK,
+)
 from adpipe.errors import DataError, OptionError
 from adpipe.params import apply_options, check_params_file, lightgbm_keys, read_params_file
 from features.ctr import DEFAULT_GROUPS, FEATURE_GROUPS
-
-TASK = "ctr"
-MODEL_FILE = config.MODELS_DIR / "ctr.joblib"
-PARAMS_FILE = config.PARAMS_DIR / "ctr.json"
-VALIDATION_REPORT = config.REPORTS_DIR / "ctr_validation.json"
-SEED_APPROACH_REPORT = config.REPORTS_DIR / "ctr_seed_approach.json"
-HOLDOUT_REPORT = config.REPORTS_DIR / "ctr_holdout.json"
-PREDICTIONS_FILE = config.PREDICTIONS_DIR / "ctr_predictions.csv"
 
 IMBALANCE_STRATEGIES = ("none", "weights", "oversample", "smote")
 # "sigmoid" and "isotonic" wrap LightGBM in CalibratedClassifierCV, fitted on inner folds of the training part.

@@ -11,7 +11,8 @@ import pandas as pd
 from adpipe import config
 from adpipe.ctr.evaluation import labelled_data
 from adpipe.ctr.models import build_decision_model, decision_threshold, threshold_rule
-from adpipe.ctr.params import MODEL_FILE, PARAMS_FILE, PREDICTIONS_FILE, TASK, load_params
+from adpipe.ctr.params import load_params
+from adpipe.ctr.paths import MODEL_FILE, PARAMS_FILE, PREDICTIONS_FILE, TASK
 from adpipe.errors import DataError
 from adpipe.io import load_model, save_model, write_csv
 from features.ctr import build_features, count_duplicates, load_impressions

@@ -22,14 +22,14 @@ import typer
 from adpipe import cli_support, config, tuning
 from adpipe.ctr.evaluation import cross_validate_params, labelled_data
 from adpipe.ctr.folds import CtrProtocol, make_folds
-from adpipe.ctr.params import CALIBRATIONS, PARAMS_FILE, TASK, check_params
+from adpipe.ctr.params import CALIBRATIONS, check_params
+from adpipe.ctr.paths import DEFAULT_STUDY, PARAMS_FILE, TASK
 from adpipe.errors import OptionError
 from adpipe.tuning import OnFold, TuningTask
 from adpipe.validation import Protocol
 
 # Metric → direction of the search.
 METRICS = {"roc_auc": "maximize", "log_loss": "minimize"}
-DEFAULT_STUDY = "ctr-forward"
 # A leaf must hold about as many impressions as one exact value repeats in the reference export (9,997 rows,
 # ~460 distinct values per numeric column): smaller leaves can single a recurring value out and memorise it.
 MIN_LEAF_ROWS = 20

@@ -1,12 +1,11 @@
-"""The page in order: overview, main task, CTR, ROAS and funnel, segments and conversion, scale."""
+"""The page in order: the overview, one section per task in the task list's order, then scale (``make bench``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from adpipe import config
-from adpipe.clickstream.tuning import DEFAULT_STUDY
-from adpipe.dashboard import ctr, main_task, roas, scale, segments
+from adpipe.dashboard import scale
 from adpipe.dashboard.page import Card, Section, render, write_page
 from adpipe.dashboard.sources import Sources
 
@@ -25,18 +24,14 @@ def build(
     output: Path,
     *,
     storage: str = config.DEFAULT_STORAGE,
-    study: str = DEFAULT_STUDY,
+    study: str | None = None,
     root: Path = config.PROJECT_ROOT,
 ) -> Path:
     """Read every task's saved results (under ``root``) and write the page atomically."""
-    sources = Sources(root)
-    built = [
-        main_task.section(sources, storage=storage, study=study),
-        ctr.section(sources),
-        roas.section(sources),
-        segments.section(sources),
-        scale.section(sources),
-    ]
+    from adpipe.tasks import TASKS
+
+    sources = Sources(root, storage=storage, study=study)
+    built = [*(task.dashboard_section()(sources) for task in TASKS), scale.section(sources)]
     sections = [section for section, _ in built]
     cards = [card for _, section_cards in built for card in section_cards]
     html = render([overview(cards), *sections], title=TITLE, sources=sources.read)

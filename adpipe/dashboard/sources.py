@@ -26,8 +26,11 @@ T = TypeVar("T")
 class Sources:
     """Every input the page read, in order, for its footer (one source of truth: these files)."""
 
-    def __init__(self, root: Path = config.PROJECT_ROOT) -> None:
+    def __init__(
+        self, root: Path = config.PROJECT_ROOT, *, storage: str = config.DEFAULT_STORAGE, study: str | None = None
+    ) -> None:
         self.root = Path(root)
+        self.storage, self.study = storage, study  # the tuning study whose history the main task's section shows
         self.read: list[str] = []
 
     def path(self, path: Path) -> Path:

@@ -5,8 +5,29 @@
   the where-to-spend summaries;
 - ``report``: the typed reports (their field names are the JSON keys);
 - ``cli``: the commands and their terminal output.
+- ``service``, ``dashboard``: its service adapter and dashboard section; ``paths``: its files.
 """
 
+from adpipe.roas import paths
 from adpipe.roas.cli import app
+from adpipe.task import TaskSpec
 
-__all__ = ["app"]
+SPEC = TaskSpec(
+    name=paths.TASK,
+    title="ROAS and funnel",
+    cli=app,
+    command="roas",
+    model_file=paths.MODEL_FILE,
+    report_file=paths.VALIDATION_REPORT,
+    report="adpipe.roas.report:RoasValidationReport",
+    service="adpipe.roas.service:ReturnOnAdSpend",
+    dashboard="adpipe.roas.dashboard:section",
+    quick=(("roas", "validate"), ("roas", "train")),
+    make=(
+        ("roas", "validate"),
+        ("roas", "funnel"),
+        *(("roas", "summary", "--by", by) for by in ("campaign", "age", "gender", "interest")),
+    ),
+    outputs=(paths.VALIDATION_REPORT, paths.FUNNEL_REPORT),
+    load_target=(25.0, 400.0),
+)

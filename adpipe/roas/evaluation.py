@@ -30,6 +30,7 @@ from adpipe.roas.models import (
     funnel_models,
     roas_models,
 )
+from adpipe.roas.paths import FUNNEL_REPORT, MODEL_FILE, TASK, VALIDATION_REPORT
 from adpipe.roas.report import (
     GROUPINGS,
     CampaignProtocol,
@@ -65,10 +66,6 @@ from features.campaigns import (
     summarize,
 )
 
-TASK = "roas"
-MODEL_FILE = config.MODELS_DIR / "roas.joblib"
-VALIDATION_REPORT = config.REPORTS_DIR / "roas_validation.json"
-FUNNEL_REPORT = config.REPORTS_DIR / "funnel_validation.json"
 PROTOCOL = Protocol(folds=5, repeats=3, seed=config.DEFAULT_SEED, stratify=False)
 SPEARMAN_TARGET = 0.60
 GROUPING_NAMES = {"grouped": f"GroupKFold by {GROUP}", "ungrouped": "KFold"}

@@ -8,21 +8,30 @@ the segments are.
 - ``evaluation``: fit (a protocol in, a typed report out), assign, profile;
 - ``report``: the typed report and the saved model's metadata (field names are the JSON keys);
 - ``cli``: the commands and their terminal output.
+- ``service``, ``dashboard``: its service adapter (profiles) and dashboard section; ``paths``: its files.
 """
 
-from adpipe.segments.cli import WARNINGS, app
-from adpipe.segments.models import assign_segments
-from adpipe.segments.source import SPECS, TASK, Source, load_source, model_path, profile_path, report_path
+from adpipe.segments import paths
+from adpipe.segments.cli import app
+from adpipe.segments.paths import Source
+from adpipe.task import TaskSpec
 
-__all__ = [
-    "SPECS",
-    "TASK",
-    "WARNINGS",
-    "Source",
-    "app",
-    "assign_segments",
-    "load_source",
-    "model_path",
-    "profile_path",
-    "report_path",
-]
+SPEC = TaskSpec(
+    name=paths.TASK,
+    title="Segments",
+    cli=app,
+    command="segment",
+    model_file=paths.model_path(Source.profiles),  # the served one; ClickStream users' model sits beside it
+    report_file=paths.report_path(Source.profiles),
+    report="adpipe.segments.report:SegmentsReport",
+    service="adpipe.segments.service:Segment",
+    dashboard="adpipe.segments.dashboard:section",
+    quick=(("segment", "fit", "--source", "profiles", "--bootstraps", "5", "--shuffles", "2"),),
+    make=tuple(
+        ("segment", step, "--source", source.value)
+        for source in (Source.profiles, Source.clickstream)
+        for step in ("fit", "profile")
+    ),
+    outputs=(paths.report_path(Source.profiles), paths.report_path(Source.clickstream)),
+    load_target=(25.0, 400.0),
+)

@@ -11,8 +11,8 @@ import typer
 from adpipe import cli_support
 from adpipe.cli_support import exit_on_error, format_table
 from adpipe.segments import evaluation
+from adpipe.segments.paths import Source, model_path, profile_path, report_path
 from adpipe.segments.report import SegmentsReport
-from adpipe.segments.source import Source, model_path, profile_path, report_path
 from adpipe.segments.structure import DEFAULT_BOOTSTRAPS, DEFAULT_SHUFFLES, candidate_ks
 
 app = typer.Typer(

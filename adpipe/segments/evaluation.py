@@ -16,9 +16,10 @@ from adpipe.errors import DataError
 from adpipe.io import load_model, save_model, write_csv
 from adpipe.reports import from_dict, write_report
 from adpipe.segments.models import N_INIT, assign_segments, make_segmenter, size_order
+from adpipe.segments.paths import TASK, Source
 from adpipe.segments.profile import profile_segments, segment_rows
 from adpipe.segments.report import SegmentsModel, SegmentsReport, Shuffles
-from adpipe.segments.source import TASK, SegmentData, Source, load_source
+from adpipe.segments.source import SegmentData, load_source
 from adpipe.segments.structure import (
     DEFAULT_BOOTSTRAPS,
     DEFAULT_SHUFFLES,

@@ -2,7 +2,9 @@
 
 - ``records``: request models derived from the loaders' schemas; records and uploads read by those loaders
   from memory;
-- ``tasks``: one module per served task (its model file, record, predictions, validation figure);
+- ``adapter``: what every served task shares (each task's own adapter — record, predictions, validation
+  figure — is its package's ``service`` module, found through :data:`adpipe.tasks.TASKS`); ``profiles``: the
+  two profile tasks' loader;
 - ``explain``: the inputs that pushed one prediction most;
 - ``registry``: loads the models once and says what each one is (``/health``);
 - ``api`` (JSON, ``/api/v1``), ``pages`` (HTML forms and ``templates/``), ``app`` (the FastAPI app and its

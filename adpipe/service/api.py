@@ -12,9 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 from pydantic import BaseModel, Field, create_model
 
+from adpipe.service.adapter import Prediction, Reliability, Task
 from adpipe.service.records import RecordError
 from adpipe.service.registry import ModelStatus
-from adpipe.service.tasks.base import Prediction, Reliability, Task
 
 VERSION = "v1"
 MAX_BATCH = 1000

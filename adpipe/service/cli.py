@@ -8,8 +8,6 @@ finish (up to ``GRACEFUL_SECONDS``) before the workers exit. The web stack is im
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,6 @@ import typer
 
 from adpipe import config
 from adpipe.cli_support import exit_on_error
-from adpipe.errors import DataError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -31,16 +28,16 @@ Workers = typer.Option(DEFAULT_WORKERS, "--workers", min=1, max=64, help="Worker
 
 def train_missing() -> None:
     """Run the quick commands that make each missing model (and its validation report)."""
-    from adpipe.service.registry import all_tasks, make_command
+    from adpipe.task import command_line
+    from adpipe.task_commands import run_commands
+    from adpipe.tasks import TASKS
 
-    for task in all_tasks().values():
+    for task in TASKS:
         if task.model_file.exists():
             continue
-        typer.echo(f"{task.name}: no {task.model_file.name}, training it: {make_command(task)}")
-        for argv in task.make:
-            done = subprocess.run([sys.executable, str(config.PROJECT_ROOT / "model.py"), *argv], check=False)
-            if done.returncode != 0:
-                raise DataError(f"`python model.py {' '.join(argv)}` failed (exit code {done.returncode})")
+        commands = " && ".join(command_line(argv) for argv in task.quick)
+        typer.echo(f"{task.name}: no {task.model_file.name}, training it: {commands}")
+        run_commands(task.quick)
 
 
 def run_server(

@@ -34,6 +34,7 @@ from adpipe.cli_support import format_table
 from adpipe.errors import DataError
 from adpipe.reports import write_report
 from adpipe.service.api import MAX_BATCH, VERSION
+from adpipe.tasks import by_name
 
 HOST = "127.0.0.1"
 START_SECONDS = 180
@@ -41,17 +42,7 @@ START_SECONDS = 180
 SINGLE_CONCURRENCY = 4
 MANY_CONCURRENCY = 32
 BATCH_CONCURRENCY = 2
-CLICKSTREAM_SESSIONS = 50
-CLICKSTREAM_BATCH_USERS = 100
 WARM_UP_REQUESTS = 20
-# The issue's targets on two cores: p99 latency (ms) of single-record requests, and predictions per second.
-TARGETS = {
-    "ctr": (25.0, 400.0),
-    "conversion": (25.0, 400.0),
-    "segments": (25.0, 400.0),
-    "roas": (25.0, 400.0),
-    "clickstream": (50.0, None),
-}
 BATCH_TARGET_MS = 1000.0
 
 
@@ -102,23 +93,11 @@ def _free_port() -> int:
 
 
 def payloads(tasks: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, Any], int]]:
-    """Per task: one record, a batch, and the batch's size (ClickStream: a user with 50 sessions; 100 users)."""
+    """Per task: one record, a batch, and the batch's size (each adapter's load-test record)."""
     out = {}
     for name, task in tasks.items():
-        record = task.example
-        size = MAX_BATCH
-        if name == "clickstream":
-            session = record["sessions"][0]
-            sessions = [
-                {**session, "session_id": f"s{i}", "timestamp": f"2023-08-{1 + i % 28:02d} {i % 24:02d}:15:00"}
-                for i in range(CLICKSTREAM_SESSIONS)
-            ]
-            record = {"user": record["user"], "sessions": sessions}
-            size = CLICKSTREAM_BATCH_USERS
-            batch = [{"user": {**record["user"], "user_id": f"u{i}"}, "sessions": sessions[:20]} for i in range(size)]
-        else:
-            batch = [record] * size
-        out[name] = (record, {"records": batch}, size)
+        record, batch = task.load_test_records(MAX_BATCH)
+        out[name] = (record, {"records": batch}, len(batch))
     return out
 
 
@@ -158,7 +137,7 @@ def _scenario(name: str, kind: str, size: int, concurrency: int, measured: dict[
     latency = measured["latency"]
     p50, p95, p99 = (float(np.percentile(latency, q)) for q in (50, 95, 99))
     rate = measured["requests"] / measured["seconds"] if measured["seconds"] > 0 else 0.0
-    p99_target, throughput_target = TARGETS[name]
+    p99_target, throughput_target = by_name(name).load_target
     if kind == "batch":
         target, met = f"p99 < {BATCH_TARGET_MS:.0f} ms", p99 < BATCH_TARGET_MS
     elif kind == "single":

@@ -14,12 +14,12 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
+from adpipe.service.adapter import Task
 from adpipe.service.records import RecordError
-from adpipe.service.tasks.base import Task
-from adpipe.service.tasks.clickstream import Clickstream, UserRecord
+from adpipe.tasks import TASKS
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-SESSIONS_FIELD = "sessions"
+templates.env.globals["task_names"] = [task.name for task in TASKS]  # the navigation, in the task list's order
 
 
 def form_fields(record: type[BaseModel], example: dict[str, Any]) -> list[dict[str, Any]]:
@@ -55,10 +55,8 @@ def _errors(error: ValidationError | RecordError) -> list[str]:
 
 def _page(request: Request, task: Task, status_code: int = 200, **context: Any) -> HTMLResponse:
     status = request.app.state.statuses[task.name]
-    record = UserRecord if isinstance(task, Clickstream) else task.record
-    example = task.example["user"] if isinstance(task, Clickstream) else task.example
     submitted = context.pop("submitted", None)
-    fields = form_fields(record, example)
+    fields = form_fields(task.form_record, task.form_example)
     if submitted is not None:
         for field in fields:
             field["value"] = submitted.get(field["name"], "")
@@ -66,19 +64,10 @@ def _page(request: Request, task: Task, status_code: int = 200, **context: Any) 
         "task": task,
         "status": status,
         "fields": fields,
-        "sessions": submitted.get(SESSIONS_FIELD, "") if submitted is not None else _example_sessions(task),
-        "is_clickstream": isinstance(task, Clickstream),
+        "pasted": submitted.get(task.pasted_table, "") if submitted is not None else task.pasted_example(),
         **context,
     }
     return templates.TemplateResponse(request, "task.html", page, status_code=status_code)
-
-
-def _example_sessions(task: Task) -> str:
-    if not isinstance(task, Clickstream):
-        return ""
-    header = ["user_id", *task.example["sessions"][0]]
-    row = [task.example["user"]["user_id"], *(str(v) for v in task.example["sessions"][0].values())]
-    return ",".join(header) + "\n" + ",".join(row) + "\n"
 
 
 def _serving(request: Request, task: Task) -> None:
@@ -117,13 +106,9 @@ def _task_routes(router: APIRouter, task: Task) -> None:
     async def submit(request: Request) -> HTMLResponse:
         _serving(request, task)
         form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
-        values = {key: value for key, value in form.items() if value.strip() != "" and key != SESSIONS_FIELD}
+        values = {key: value for key, value in form.items() if value.strip() != "" and key != task.pasted_table}
         try:
-            if isinstance(task, Clickstream):
-                user = UserRecord.model_validate(values)
-                answer = await run_in_threadpool(task.predict_pasted, user, form.get(SESSIONS_FIELD, "").encode())
-            else:
-                (answer,) = await task.coalesced([task.record.model_validate(values)])
+            answer = await task.answer_form(values, form.get(task.pasted_table or "", ""))
         except (ValidationError, RecordError) as error:
             return _page(request, task, 422, errors=_errors(error), submitted=form)
         return _page(request, task, answer=answer, submitted=form)

@@ -18,11 +18,9 @@ from pydantic import BaseModel
 from adpipe import config
 from adpipe.errors import DataError
 from adpipe.io import load_model
-from adpipe.service.tasks.base import Reliability, Task
-from adpipe.service.tasks.clickstream import Clickstream
-from adpipe.service.tasks.ctr import ClickThrough
-from adpipe.service.tasks.profiles import ConversionRate, Segment
-from adpipe.service.tasks.roas import ReturnOnAdSpend
+from adpipe.service.adapter import Reliability, Task
+from adpipe.task import command_line
+from adpipe.tasks import TASKS
 
 log = logging.getLogger("adpipe.service")
 
@@ -45,14 +43,13 @@ class ModelStatus(BaseModel):
 
 
 def all_tasks() -> dict[str, Task]:
-    """Every task the service knows, by its name in the URLs."""
-    tasks: list[Task] = [Clickstream(), ClickThrough(), ConversionRate(), Segment(), ReturnOnAdSpend()]
-    return {task.name: task for task in tasks}
+    """Every task of the task list, by its name in the URLs, as a new adapter with no model yet."""
+    return {spec.name: spec.service_adapter() for spec in TASKS}
 
 
 def make_command(task: Task) -> str:
     """The commands that train ``task``'s model (quick settings) and write its report, as a person types them."""
-    return " && ".join(f"python model.py {' '.join(argv)}" for argv in task.make)
+    return " && ".join(command_line(argv) for argv in task.spec.quick)
 
 
 def load_models(

@@ -1,10 +1,10 @@
 """The main task for one user: ``marketing_target`` 1/2/3 from the user's row and their sessions, in the
 challenge's two layouts (``user_test.csv``, ``;``-separated; ``session_test.csv``, ``,``-separated).
 
-A pasted session table and an uploaded pair of files are read in memory by ``features.clickstream.load_split``,
+A pasted session table and an uploaded pair of files are read in memory by ``adpipe.clickstream.engines.load_split``,
 the CLI's loader. Records, each field already checked against the same schemas, skip the CSV round trip: they
 become the tables those readers give (``records_table``, ``records_frame``) and go through
-``features.clickstream.records_split``, the same aggregation and cross-row checks (sessions whose user is not
+``adpipe.clickstream.engines.records_split``, the same aggregation and cross-row checks (sessions whose user is not
 among the users).
 """
 
@@ -15,26 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from adpipe import config
-from adpipe.clickstream.evaluation import VALIDATION_REPORT
-from adpipe.clickstream.pipeline import MODEL_FILE
+from adpipe.clickstream import SPEC
+from adpipe.clickstream.engines import ClickstreamSplit, build_features, load_split, records_split
 from adpipe.clickstream.report import ValidationReport
 from adpipe.errors import DataError
 from adpipe.reports import read_report
+from adpipe.service.adapter import Prediction, Reliability, Task, figure
 from adpipe.service.explain import final_model_inputs, tree_contributions
 from adpipe.service.records import RecordError, csv_bytes, read_files, record_error, record_model, rows_of
-from adpipe.service.tasks.base import Prediction, Reliability, Task, figure
-from features.clickstream import (
-    SESSION_COLUMNS_USED,
-    SESSIONS_SCHEMA,
-    USERS_TEST_SCHEMA,
-    ClickstreamSplit,
-    build_features,
-    load_split,
-    records_split,
-)
+from features.clickstream_loaders import SESSION_COLUMNS_USED, SESSIONS_SCHEMA, USERS_TEST_SCHEMA
 from features.schema_records import records_frame, records_table
 
 USERS_FILE, SESSIONS_FILE = config.USERS_TEST_FILE, config.SESSIONS_TEST_FILE
@@ -58,6 +51,10 @@ SESSION_EXAMPLE = {
 UserRecord = record_model(USERS_TEST_SCHEMA, "ClickstreamUser", exclude=("test_id",), example=USER_EXAMPLE)
 SessionRecord = record_model(SESSIONS_SCHEMA, "ClickstreamSession", exclude=("user_id",), example=SESSION_EXAMPLE)
 
+# The load test: one user with this many sessions, and batches of this many users.
+LOAD_TEST_SESSIONS = 50
+LOAD_TEST_USERS = 100
+
 
 class ClickstreamRecord(BaseModel):
     """One user (a row of ``user_test.csv`` without ``test_id``) and their sessions (rows of ``session_test.csv``
@@ -72,15 +69,48 @@ class ClickstreamRecord(BaseModel):
 
 
 class Clickstream(Task):
-    name = "clickstream"
+    spec = SPEC
     title = "ClickStream marketing_target for one user"
-    model_file = MODEL_FILE
-    report_file = VALIDATION_REPORT
-    make = (("train",), ("validate", "--repeats", "1"))
     record = ClickstreamRecord
     example = {"user": USER_EXAMPLE, "sessions": [SESSION_EXAMPLE]}
     effect_unit = "raw score (log-odds) of the predicted class"
     upload_files = (USERS_FILE, SESSIONS_FILE)
+    form_subject = "user"
+    pasted_table = "sessions"
+    pasted_title = "Their sessions"
+    pasted_help = (
+        "Paste rows in the <code>session_test.csv</code> layout (comma-separated, with its header line); every "
+        "row's <code>user_id</code> must be the user above."
+    )
+
+    @property
+    def form_record(self) -> type[BaseModel]:
+        return UserRecord
+
+    @property
+    def form_example(self) -> dict[str, Any]:
+        return self.example["user"]
+
+    def pasted_example(self) -> str:
+        header = ["user_id", *self.example["sessions"][0]]
+        row = [self.example["user"]["user_id"], *(str(v) for v in self.example["sessions"][0].values())]
+        return ",".join(header) + "\n" + ",".join(row) + "\n"
+
+    def load_test_records(self, batch_size: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A user with 50 sessions, and 100 users with 20 sessions each (fewer than the API's batch limit)."""
+        session = self.example["sessions"][0]
+        sessions = [
+            {**session, "session_id": f"s{i}", "timestamp": f"2023-08-{1 + i % 28:02d} {i % 24:02d}:15:00"}
+            for i in range(LOAD_TEST_SESSIONS)
+        ]
+        user = self.example["user"]
+        batch = [{"user": {**user, "user_id": f"u{i}"}, "sessions": sessions[:20]} for i in range(LOAD_TEST_USERS)]
+        return {"user": user, "sessions": sessions}, batch
+
+    async def answer_form(self, values: dict[str, str], pasted: str) -> Prediction:
+        """The user's fields, and their sessions pasted as CSV rows (read by the session loader)."""
+        user = UserRecord.model_validate(values)
+        return await run_in_threadpool(self.predict_pasted, user, pasted.encode())
 
     def _read(self, files: dict[str, bytes], shown: dict[str, str] | None = None) -> ClickstreamSplit:
         return read_files(files, lambda folder: load_split(folder, "test"), shown)

@@ -1,9 +1,8 @@
-"""The segments and conversion section: is there structure in the users, and does anything predict conversion?
+"""The segments section: is there structure in the users?
 
 Read from ``reports/segments_<source>.json`` (:class:`~adpipe.segments.report.SegmentsReport`), the profile
-tables ``reports/segments_<source>_profile.csv``, the saved segment models and ``reports/conversion_validation.json``
-(:class:`~adpipe.conversion.report.ConversionReport`). The 2-D projection is computed here: PCA (unsupervised) of
-the inputs the saved model's own preprocessing makes, coloured by the segment it assigns.
+tables ``reports/segments_<source>_profile.csv`` and the saved segment models. The 2-D projection is computed
+here: PCA (unsupervised) of the inputs the saved model's own preprocessing makes, coloured by the segment it assigns.
 """
 
 from __future__ import annotations
@@ -15,9 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from sklearn.decomposition import PCA
 
-from adpipe import config, conversion
-from adpipe import segments as segmentation
-from adpipe.conversion.report import ConversionReport
+from adpipe import config
 from adpipe.dashboard.page import (
     BASELINE_COLOUR,
     CLASS_COLOURS,
@@ -31,7 +28,10 @@ from adpipe.dashboard.page import (
     figure,
 )
 from adpipe.dashboard.sources import Sources
+from adpipe.segments.models import assign_segments
+from adpipe.segments.paths import TASK, Source, model_path, profile_path, report_path
 from adpipe.segments.report import SegmentsReport
+from adpipe.segments.source import load_source
 
 PROFILE_FEATURES = 6
 SOURCE_NAMES = {"profiles": "ad-platform user profiles", "clickstream": "ClickStream users (train + test)"}
@@ -70,11 +70,11 @@ def silhouette_by_k(report: SegmentsReport, source: str) -> Panel:
     )
 
 
-def projection(source: segmentation.Source, model: Any, metadata: dict[str, Any], sources: Sources) -> Panel:
+def projection(source: Source, model: Any, metadata: dict[str, Any], sources: Sources) -> Panel:
     # Profiles are read under the sources' root; ClickStream users from the project's train/ and test/ together.
-    profiles = sources.path(config.PROFILES_FILE) if source is segmentation.Source.profiles else None
-    data = segmentation.load_source(source, profiles, outcomes_required=False)
-    labels = segmentation.assign_segments(model, metadata, data.features)
+    profiles = sources.path(config.PROFILES_FILE) if source is Source.profiles else None
+    data = load_source(source, profiles, outcomes_required=False)
+    labels = assign_segments(model, metadata, data.features)
     encoded = model.named_steps["prepare"].transform(data.features)
     points = PCA(n_components=2, random_state=metadata["seed"]).fit(encoded)
     xy = points.transform(encoded)
@@ -119,40 +119,7 @@ def profile_table(profile: pd.DataFrame, source: str) -> Panel:
     )
 
 
-def permutation_test(report: ConversionReport) -> Panel:
-    test = report.permutation_test
-    names = list(test.models)
-    models = list(test.models.values())
-    fig = go.Figure()
-    fig.add_scatter(
-        x=names,
-        y=[m.null_r2_gain.mean for m in models],
-        error_y={"type": "data", "array": [2 * m.null_r2_gain.std for m in models]},
-        mode="markers",
-        name="shuffled target (mean ± 2 std)",
-        marker={"color": REFERENCE_COLOUR, "size": 10, "symbol": "line-ew-open", "line": {"width": 3}},
-    )
-    fig.add_scatter(
-        x=names,
-        y=[m.r2_gain for m in models],
-        mode="markers",
-        name="real target",
-        marker={"color": MODEL_COLOUR, "size": 12},
-        customdata=[[m.p_value, m.p_value_adjusted] for m in models],
-        hovertemplate="%{x}: gain %{y:.4f}, p %{customdata[0]:.3f}, adjusted %{customdata[1]:.3f}<extra></extra>",
-    )
-    fig.add_hline(y=0, line_color=BASELINE_COLOUR)
-    return Panel(
-        title="Conversion: permutation test",
-        caption=f"Each model's R² gain over the mean baseline with the real conversion rates against shuffled ones; "
-        f"a real dot inside the null's band is no signal. {report.verdict}",
-        basis=f"{test.statistic}; {test.n_permutations} shuffles, seed {test.seed}; {test.method}. "
-        "The report keeps the null's mean and std, not each shuffle, so no histogram is drawn.",
-        figure=figure(fig, "R² gain over the mean baseline: real vs shuffled target", "model", "R² gain (R² points)"),
-    )
-
-
-def cards(reports: dict[str, SegmentsReport | Missing], conversion_report: ConversionReport | Missing) -> list[Card]:
+def cards(reports: dict[str, SegmentsReport | Missing]) -> list[Card]:
     result = []
     for source, report in reports.items():
         if isinstance(report, Missing):
@@ -168,44 +135,27 @@ def cards(reports: dict[str, SegmentsReport | Missing], conversion_report: Conve
                 report.structure != "none",
             )
         )
-    if isinstance(conversion_report, Missing):
-        result.append(Card("Conversion rate", "not validated yet", "-", f"run {conversion_report.command}", None))
-    else:
-        baseline = conversion_report.baseline.r2
-        result.append(
-            Card(
-                "Conversion rate",
-                f"chosen: {conversion_report.chosen}",
-                f"mean baseline R² {baseline.mean:.3f} ± {baseline.std:.3f}",
-                conversion_report.verdict,
-                conversion_report.signal,
-            )
-        )
     return result
 
 
 def section(sources: Sources) -> tuple[Section, list[Card]]:
-    """The segments and conversion section and its overview cards."""
+    """The segments section and its overview cards."""
     panels: list[Panel | Missing] = []
     reports: dict[str, SegmentsReport | Missing] = {}
-    for source in segmentation.Source:
+    for source in Source:
         name = source.value
-        report = sources.report(segmentation.report_path(source), SegmentsReport, f"Segments: {name}", "make segments")
+        report = sources.report(report_path(source), SegmentsReport, f"Segments: {name}", "make segments")
         reports[name] = report
         if isinstance(report, Missing):
             panels.append(report)
             continue
         panels.append(silhouette_by_k(report, name))
-        saved = sources.model(segmentation.model_path(source), segmentation.TASK, f"2-D: {name}", "make segments")
+        saved = sources.model(model_path(source), TASK, f"2-D: {name}", "make segments")
         panels.append(saved if isinstance(saved, Missing) else projection(source, *saved, sources))
-        profile = sources.csv(segmentation.profile_path(source), f"Profiles: {name}", "make segments")
+        profile = sources.csv(profile_path(source), f"Profiles: {name}", "make segments")
         panels.append(profile if isinstance(profile, Missing) else profile_table(profile, name))
-    conversion_report = sources.report(
-        conversion.VALIDATION_REPORT, ConversionReport, "Conversion: permutation test", "make conversion"
-    )
-    panels.append(conversion_report if isinstance(conversion_report, Missing) else permutation_test(conversion_report))
     intro = (
-        "Segments of users (KMeans) judged against the same data with its columns shuffled, and whether any model "
-        "predicts a user's conversion rate better than its mean."
+        "Segments of users (KMeans) judged against the same data with its columns shuffled: is there structure "
+        "in the users?"
     )
-    return Section("segments", "Segments and conversion", intro, panels), cards(reports, conversion_report)
+    return Section("segments", "Segments", intro, panels), cards(reports)

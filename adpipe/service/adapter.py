@@ -21,6 +21,7 @@ from adpipe.errors import DataError
 from adpipe.service.coalesce import Coalescer
 from adpipe.service.explain import Contribution
 from adpipe.service.records import RecordError, read_files, record_error, record_model, rows_of
+from adpipe.task import TaskSpec
 from features.schema import TableSchema
 from features.schema_records import records_table
 
@@ -61,15 +62,24 @@ class Prediction(BaseModel):
 class Task(ABC):
     """A served model: its file, the command that makes it, its records, its predictions and its reliability."""
 
+    spec: TaskSpec  # the task's description; a subclass that sets it takes its name and files from it
     name: str
-    title: str
-    model_file: Path  # where the task's own command saves it (the service reads the same name in its models folder)
+    model_file: Path  # the service reads the same file name in its models folder
     report_file: Path  # the validation report beside whose figures every answer is shown
-    make: tuple[tuple[str, ...], ...]  # `python model.py ...` commands that train it (quick settings) and report
+    title: str  # the page's heading
     record: type[BaseModel]
     example: dict[str, Any]
     effect_unit: str
     upload_files: tuple[str, ...]  # the CSV files an upload carries (the challenge's names)
+    form_subject = "record"  # what the form describes: "The record"
+    pasted_table: str | None = None  # the form's field for pasted CSV rows beside the record, if it has one
+    pasted_title = ""
+    pasted_help = ""  # trusted HTML, the project's own
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "spec" in cls.__dict__:
+            cls.name, cls.model_file, cls.report_file = cls.spec.name, cls.spec.model_file, cls.spec.report_file
 
     def __init__(self) -> None:
         self.model: Any = None
@@ -89,6 +99,29 @@ class Task(ABC):
     @abstractmethod
     def predict(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
         """Answers for validated request records, in their order; ``explain`` adds the inputs that pushed each."""
+
+    @property
+    def form_record(self) -> type[BaseModel]:
+        """The record the form's fields are made from."""
+        return self.record
+
+    @property
+    def form_example(self) -> dict[str, Any]:
+        """The values the form starts with."""
+        return self.example
+
+    def pasted_example(self) -> str:
+        """The rows the pasted-table field starts with."""
+        return ""
+
+    def load_test_records(self, batch_size: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """What the load test sends: one record, and a batch of at most ``batch_size`` (the example repeated)."""
+        return self.example, [self.example] * batch_size
+
+    async def answer_form(self, values: dict[str, str], pasted: str) -> Prediction:
+        """The answer to a submitted form: its field ``values`` (empty ones left out) and the pasted rows."""
+        (answer,) = await self.coalesced([self.form_record.model_validate(values)])
+        return answer
 
     async def coalesced(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
         """:meth:`predict`, sharing one call with the concurrent requests that have the same :meth:`key`."""

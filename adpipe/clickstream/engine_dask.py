@@ -1,9 +1,10 @@
-"""The ClickStream per-user aggregation on a Dask cluster: the same ``_per_user``, on sessions partitioned by user.
+"""The ClickStream per-user aggregation on a Dask cluster: the same ``aggregate_per_user``, on sessions partitioned
+by user.
 
 ``load_split(..., engine="dask")`` calls :func:`aggregate`. Each Dask partition is a slice of rows of one
 session part, read on a worker by the project's own checked scan (:func:`scan_part`, AT at the part's
 position, so a bad row still names its part and line); the partitions are hash-shuffled on ``user_id``
-so that each user's sessions meet in one partition, and :func:`features.clickstream._per_user` (Polars)
+so that each user's sessions meet in one partition, and :func:`features.clickstream.aggregate_per_user` (Polars)
 aggregates each one (``map_partitions``). There is no second definition of any feature. For
 ``load_split`` (the train split, ``features``) the per-user rows are gathered to the client, which places
 them against the user file as the in-memory path does (users without sessions keep their row there);
@@ -28,7 +29,7 @@ import pandas as pd
 import polars as pl
 import polars.selectors as cs
 
-from features.clickstream import _per_user
+from features.clickstream import aggregate_per_user
 from features.clickstream_loaders import SessionScan, scan_part
 
 # Rows per partition: about 0.2 GB of session rows in pandas (Arrow strings), so a worker holds a few
@@ -130,12 +131,13 @@ def _read(piece: tuple[Path, int, int, int]) -> pd.DataFrame:
 
 
 def _aggregate_partition(sessions: pd.DataFrame) -> pd.DataFrame:
-    """``_per_user`` on one partition (every session of its users), back as a partition."""
-    return to_partition(_per_user(pl.from_pandas(sessions).lazy()).collect())
+    """``aggregate_per_user`` on one partition (every session of its users), back as a partition."""
+    return to_partition(aggregate_per_user(pl.from_pandas(sessions).lazy()).collect())
 
 
 def per_user_partitions(scan: SessionScan, client: object, rows_per_partition: int | None = None) -> tuple[Any, str]:
-    """``_per_user`` of ``scan`` as a Dask frame, one partition per slice of sessions, and the shuffle method used.
+    """``aggregate_per_user`` of ``scan`` as a Dask frame, one partition per slice of sessions, and the shuffle
+    method used.
 
     Partition i holds the users whose ``user_id`` hashes to i: another frame shuffled on ``user_id`` by the
     same method into as many partitions puts each of these users in its own partition i.
@@ -162,8 +164,8 @@ def completed(futures: list[Any]) -> Iterator[Any]:
 
 
 def aggregate(scan: SessionScan, scheduler: str | None = None, rows_per_partition: int | None = None) -> pl.DataFrame:
-    """What ``scan.collect(_per_user(scan.frame))`` returns, computed on a Dask cluster and gathered (rows in any
-    order).
+    """What ``scan.collect(aggregate_per_user(scan.frame))`` returns, computed on a Dask cluster and gathered
+    (rows in any order).
 
     One row per user_id with sessions: the session and derived features, ``_first_bad`` (the first row
     breaking a value rule, null if none) and AT (the user's first row).

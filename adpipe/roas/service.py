@@ -8,20 +8,17 @@ from pathlib import Path
 import pandas as pd
 
 from adpipe.reports import read_report
-from adpipe.roas.evaluation import MODEL_FILE, VALIDATION_REPORT
+from adpipe.roas import SPEC
 from adpipe.roas.models import MEDIAN_BASELINE, ROAS_MODEL
 from adpipe.roas.report import RoasValidationReport
+from adpipe.service.adapter import Prediction, Reliability, TableTask, figure
 from adpipe.service.explain import tree_contributions
-from adpipe.service.tasks.base import Prediction, Reliability, TableTask, figure
 from features.campaigns import PLANNED_AD_SCHEMA, checked_planned_ads, load_planned_ads, model_inputs
 
 
 class ReturnOnAdSpend(TableTask):
-    name = "roas"
+    spec = SPEC
     title = "Return on ad spend for one ad"
-    model_file = MODEL_FILE
-    report_file = VALIDATION_REPORT
-    make = (("roas", "validate"), ("roas", "train"))
     schema = PLANNED_AD_SCHEMA
     id_column = "ad_id"
     effect_unit = "log(1 + ROAS), before the model's MAE scaling"

@@ -17,11 +17,9 @@ from optuna.visualization import plot_optimization_history, plot_param_importanc
 
 from adpipe import config
 from adpipe.clickstream.estimators import fitted_pipeline
-from adpipe.clickstream.evaluation import VALIDATION_REPORT
 from adpipe.clickstream.explain import PERMUTATION_REPEATS, Explanation, explain
-from adpipe.clickstream.pipeline import MODEL_FILE
+from adpipe.clickstream.paths import DEFAULT_STUDY, MODEL_FILE, VALIDATION_REPORT
 from adpipe.clickstream.report import ValidationReport
-from adpipe.clickstream.tuning import DEFAULT_STUDY
 from adpipe.dashboard.page import (
     BASELINE_COLOUR,
     CLASS_COLOURS,
@@ -34,7 +32,7 @@ from adpipe.dashboard.page import (
     mean_std,
 )
 from adpipe.dashboard.sources import Sources
-from features.clickstream import CLASSES
+from features.clickstream_loaders import CLASSES
 
 CLASS_NAMES = {"1": "1 (low)", "2": "2 (medium)", "3": "3 (high)"}
 TOP_FEATURES = 20
@@ -297,13 +295,8 @@ def card(report: ValidationReport | Missing) -> Card:
     )
 
 
-def section(
-    sources: Sources,
-    *,
-    storage: str = config.DEFAULT_STORAGE,
-    study: str = DEFAULT_STUDY,
-) -> tuple[Section, list[Card]]:
-    """The main task's section and its overview card."""
+def section(sources: Sources) -> tuple[Section, list[Card]]:
+    """The main task's section and its overview card (the tuning history from ``sources``' study)."""
     panels: list[Panel | Missing] = []
     report = sources.report(VALIDATION_REPORT, ValidationReport, "Macro-F1, confusion, per class", "make validate")
     saved = sources.model(MODEL_FILE, "clickstream", "Feature importance", "make train")
@@ -319,7 +312,7 @@ def section(
     else:
         explanation = explain(train_dir, saved[1]["params"])
         panels += [gain_importance(*saved), permutation(explanation), shap_summary(explanation)]
-    panels += study_panels(storage, study, sources)
+    panels += study_panels(sources.storage, sources.study or DEFAULT_STUDY, sources)
     intro = (
         "Engagement class (1 low, 2 medium, 3 high) of each user from their sessions, scored by macro-F1, so the "
         "rare high-engagement users count as much as the many low ones."

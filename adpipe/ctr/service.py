@@ -11,21 +11,18 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from adpipe.ctr import SPEC
 from adpipe.ctr.models import decision_threshold
-from adpipe.ctr.params import MODEL_FILE, VALIDATION_REPORT
 from adpipe.ctr.report import ValidationReport
 from adpipe.reports import read_report
+from adpipe.service.adapter import Prediction, Reliability, TableTask, figure
 from adpipe.service.explain import final_model_inputs, tree_contributions
-from adpipe.service.tasks.base import Prediction, Reliability, TableTask, figure
 from features.ctr import TIMESTAMP, TIMESTAMP_FORMATS, UNLABELLED_SCHEMA, build_features, impressions, load_impressions
 
 
 class ClickThrough(TableTask):
-    name = "ctr"
+    spec = SPEC
     title = "Click-through for one impression"
-    model_file = MODEL_FILE
-    report_file = VALIDATION_REPORT
-    make = (("ctr", "validate", "--repeats", "1"), ("ctr", "train"))
     schema = UNLABELLED_SCHEMA
     effect_unit = "log-odds of a click"
     example = {

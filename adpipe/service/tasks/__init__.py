@@ -1,1 +1,0 @@
-"""The served tasks, one module each; ``base`` holds what they share."""

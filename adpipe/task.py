@@ -1,0 +1,58 @@
+"""What the project knows of a task, in one place: its :class:`TaskSpec`, exported by the task's package as ``SPEC``.
+
+The CLI (``model.py``), the service's routes and navigation, the dashboard's sections, the load test and
+``make report``'s inputs iterate over the list in :mod:`adpipe.tasks`; none of them names a task. A spec names
+its heavy parts (service adapter, dashboard section, report type) as ``"module:attribute"`` and imports them
+only when asked, so that building the CLI's help stays fast. docs/tasks.md is the recipe for a new task.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+
+Argv = tuple[str, ...]  # a command as ``python model.py`` takes it: ("ctr", "validate", "--repeats", "1")
+
+
+def resolve(reference: str) -> Any:
+    """The object a ``"package.module:attribute"`` reference names, imported now."""
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task: its names, its commands, its files, and where its service adapter and dashboard section live."""
+
+    name: str  # in URLs, model metadata, `model.py tasks make NAME` and `make task NAME=...`
+    title: str  # what a person reads: the dashboard's section, the service's page
+    cli: typer.Typer  # the task's commands
+    command: str | None  # the CLI group they sit under (`model.py ctr ...`); None: at the top level (the main task)
+    model_file: Path  # the saved model its `train` writes and the service serves
+    report_file: Path  # the validation report whose figure travels beside every served answer
+    report: str  # "module:Type" of that typed report
+    service: str  # "module:Class" of its service adapter (adpipe.service.adapter.Task)
+    dashboard: str  # "module:function" of its dashboard section: (Sources) -> (Section, cards)
+    quick: tuple[Argv, ...]  # commands that make its model and report with quick settings (`serve --train-missing`)
+    make: tuple[Argv, ...]  # the full run (`model.py tasks make NAME`): every output its dashboard section reads
+    outputs: tuple[Path, ...]  # those outputs: `make report` runs `make` for a task when one of them is missing
+    load_target: tuple[float, float | None]  # the load test's targets: p99 ms of one record, predictions/s
+
+    def report_type(self) -> type:
+        return resolve(self.report)
+
+    def service_adapter(self) -> Any:
+        """A new, empty adapter (no model attached yet)."""
+        return resolve(self.service)()
+
+    def dashboard_section(self) -> Any:
+        return resolve(self.dashboard)
+
+
+def command_line(argv: Argv) -> str:
+    """``argv`` as a person types it."""
+    return "python model.py " + " ".join(argv)
