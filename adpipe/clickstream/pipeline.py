@@ -14,6 +14,7 @@ from adpipe.clickstream.estimators import build_model, fitted_pipeline
 from adpipe.clickstream.params import TASK, load_params
 from adpipe.errors import DataError
 from adpipe.io import dumps_json, load_model, save_model, write_bytes_atomic
+from adpipe.params import lightgbm_refusal
 from features.clickstream import CLASSES, TARGET, Engine, build_features, load_split
 
 MODEL_FILE = config.MODELS_DIR / "clickstream.joblib"
@@ -46,7 +47,8 @@ def train(
     """Fit on every labelled user and save the model with how it was made."""
     params = load_params(params_file)
     X, y = labelled_features(train_dir, engine=engine, scheduler=scheduler)
-    model = build_model(params, seed).fit(X, y)
+    with lightgbm_refusal(params_file):
+        model = build_model(params, seed).fit(X, y)
     metadata = training_metadata(params, seed, y, fitted_pipeline(model).named_steps["select"].columns_)
     save_model(model_file, model, metadata)
     return metadata

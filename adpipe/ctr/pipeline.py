@@ -14,6 +14,7 @@ from adpipe.ctr.models import build_decision_model, decision_threshold, threshol
 from adpipe.ctr.params import MODEL_FILE, PARAMS_FILE, PREDICTIONS_FILE, TASK, load_params
 from adpipe.errors import DataError
 from adpipe.io import load_model, save_model, write_csv
+from adpipe.params import lightgbm_refusal
 from features.ctr import build_features, count_duplicates, load_impressions
 
 
@@ -30,7 +31,8 @@ def fit(
     """The decision model fitted on every labelled row (threshold chosen unless given), and how it was made."""
     params = load_params(params_file, imbalance=imbalance, features=features, calibration=calibration)
     X, y, table = labelled_data(data)
-    model = build_decision_model(params, seed, threshold).fit(X, y)
+    with lightgbm_refusal(params_file):
+        model = build_decision_model(params, seed, threshold).fit(X, y)
     metadata = {
         "task": TASK,
         "params": params,
