@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -45,6 +46,7 @@ import pandas as pd
 import typer
 
 from adpipe import bench_engines, bench_scale, cli_support, config
+from adpipe.errors import OptionError
 
 SIZES = (100_000, 1_000_000, 10_000_000)
 ENGINES = (*bench_scale.OUR_ENGINES, "duckdb", "baseline")
@@ -54,6 +56,20 @@ BENCH_REPORT = config.REPORTS_DIR / "bench.json"
 DEFAULT_DATA_DIR = Path("/tmp/adpipe-bench")
 # A run slower than this is not repeated (the baseline at 10^7 would otherwise take most of the budget).
 REPEAT_LIMIT_S = 60.0
+
+
+def session_counts(sizes: str) -> tuple[int, ...]:
+    """``--sizes`` (comma-separated, ``1e6`` allowed) as session counts, each a whole number of at least 1."""
+    counts = []
+    for size in (part.strip() for part in sizes.split(",") if part.strip()):
+        try:
+            count = float(size)
+        except ValueError:
+            count = math.nan
+        if not (math.isfinite(count) and count >= 1):
+            raise OptionError(f"expected session counts of at least 1, such as 1e5,1e6; got {size!r}", option="--sizes")
+        counts.append(int(count))
+    return tuple(counts)
 
 
 def users_for(sessions: int, sessions_per_user: float = SESSIONS_PER_USER) -> int:
@@ -375,8 +391,8 @@ def run(
     with cli_support.exit_on_error(keeps=report):
         unknown = set(chosen) - set(ENGINES)
         if unknown:
-            raise ValueError(f"--engines: unknown {sorted(unknown)}; known: {', '.join(ENGINES)}")
-        size_list = tuple(int(float(s)) for s in sizes.split(",") if s.strip())
+            raise OptionError(f"unknown {sorted(unknown)}; known: {', '.join(ENGINES)}", option="--engines")
+        size_list = session_counts(sizes)
         result = run_benchmark(size_list, chosen, repeats, data_dir, report, seed, keep_data, typer.echo)
     info = result["machine"]
     typer.echo(

@@ -1,9 +1,12 @@
 """What every command shares: one error boundary, plain-text tables and the common options.
 
 The boundary (:class:`ErrorBoundary`, the CLI's root group) runs every command with all-or-nothing
-outputs and turns every failure a user can fix into one line on stderr and an exit code: 1 bad input
-(data, params, model files, the file system), 2 a bad option, 130 interrupted. Anything else is a bug:
-its traceback is shown with a line saying so, and the exit code is 70. See docs/errors.md.
+outputs and turns the project's own errors into one line on stderr and an exit code: ``DataError`` 1
+(data, params, model files), ``OptionError`` 2, Ctrl-C 130; so are the two conditions of the machine
+rather than the code, the file system (``OSError``) and input that is not UTF-8 (exit 1). Anything else,
+a plain ``ValueError`` or a library's error included, is a bug: its traceback is shown with a line saying
+so, and the exit code is 70. A user's mistake that a library would refuse is checked, or the library's
+error re-raised as a ``DataError``, where the input is known. See docs/errors.md.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from lightgbm.basic import LightGBMError
 from typer.core import TyperGroup
 
 from adpipe import config, io
@@ -34,7 +36,7 @@ _OS_HINTS = {
 
 
 def explain(error: BaseException) -> tuple[int, str] | None:
-    """The exit code and the one line for a failure the user can fix; None for a bug.
+    """The exit code and the one line for a failure the user can fix; None for a bug (any other exception).
 
     An error raised while a KeyboardInterrupt was being handled (a library's ``finally`` that Ctrl-C broke)
     is still the user's Ctrl-C.
@@ -51,10 +53,6 @@ def explain(error: BaseException) -> tuple[int, str] | None:
         where = ", ".join(str(name) for name in (error.filename, error.filename2) if name is not None)
         what = f"{error.strerror or error}{_OS_HINTS.get(error.errno, '')}"
         return 1, f"{where}: {what}" if where else what
-    if isinstance(error, ValueError):  # a module's own check of its inputs, or a library's of the data
-        return 1, str(error)
-    if isinstance(error, LightGBMError):  # parameters or data that LightGBM refuses and no check caught
-        return 1, f"LightGBM refused its parameters or data: {error}"
     return None
 
 

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 from lightgbm import LGBMClassifier
+from lightgbm.basic import LightGBMError
 
-from adpipe.errors import DataError, OptionError
+from adpipe.errors import DataError, OptionError, first_line
 from adpipe.io import read_json
 
 # Fixed for reproducibility, never searched: deterministic, single-threaded LightGBM.
@@ -156,6 +158,20 @@ def check_params_file(
         if params.get(key, defaults[key]) not in allowed:
             raise DataError(f"'{key}' must be one of {list(allowed)}, got {_json(params[key])}", path=source)
     return {**defaults, **params, "lightgbm": lightgbm}
+
+
+@contextmanager
+def lightgbm_refusal(params_file: str | Path) -> Iterator[None]:
+    """LightGBM's refusal of parameters each of which passed the checks (a combination, such as
+    ``boosting_type: rf`` without bagging, or an unknown ``objective``) as bad input in ``params_file``.
+
+    Wraps the fits of a command whose LightGBM parameters come from a params file; the data it fits
+    have been checked by then, so what LightGBM refuses is the parameters.
+    """
+    try:
+        yield
+    except LightGBMError as error:
+        raise DataError(f"LightGBM refused these parameters: {first_line(error)}", path=params_file) from error
 
 
 def apply_options(

@@ -34,6 +34,8 @@ from sklearn.model_selection import (
 )
 from tqdm.auto import tqdm
 
+from adpipe.errors import OptionError, first_line
+
 FoldMetrics = dict[str, Any]
 Evaluate = Callable[[Any, pd.DataFrame, pd.Series], FoldMetrics]
 
@@ -60,18 +62,25 @@ class Split:
 
 
 def make_splits(y: pd.Series, protocol: Protocol, groups: Sequence[Any] | None = None) -> list[Split]:
-    """The folds of ``protocol`` over ``y``; with ``groups``, no group straddles a train/test boundary."""
+    """The folds of ``protocol`` over ``y``; with ``groups``, no group straddles a train/test boundary.
+
+    Data with fewer rows, rows of a class, or groups than ``--folds`` is refused as that option's value
+    (:class:`~adpipe.errors.OptionError`); Typer's own ranges already refuse ``--folds 1`` and ``--repeats 0``.
+    """
     if protocol.folds < 2:
         raise ValueError(f"--folds must be at least 2, got {protocol.folds}")
     if protocol.repeats < 1:
         raise ValueError(f"--repeats must be at least 1, got {protocol.repeats}")
     n = len(y)
     if n < protocol.folds:
-        raise ValueError(f"{n} rows cannot be split into {protocol.folds} folds")
+        raise OptionError(f"{n} rows cannot be split into {protocol.folds} folds", option="--folds")
     if protocol.stratify:
         smallest = int(pd.Series(y).value_counts().min())
         if smallest < protocol.folds:
-            raise ValueError(f"the rarest class has {smallest} rows, fewer than {protocol.folds} folds")
+            message = f"the rarest class has {smallest} rows, fewer than {protocol.folds} folds"
+            raise OptionError(message, option="--folds")
+    if groups is not None and (n_groups := len(np.unique(np.asarray(groups)))) < protocol.folds:
+        raise OptionError(f"{n_groups} groups of rows cannot be split into {protocol.folds} folds", option="--folds")
     index = np.arange(n)
     splits: list[Split] = []
     if groups is None:
@@ -101,11 +110,16 @@ def forward_splits(times: Sequence[Any], folds: int, gap: int = 0) -> list[Split
     times = np.asarray(times)
     order = np.argsort(times, kind="stable")
     ordered = times[order]
+    try:
+        windows = list(TimeSeriesSplit(n_splits=folds, gap=gap).split(order))
+    except ValueError as error:  # scikit-learn's refusal of too many folds, or too wide a gap, for these rows
+        raise OptionError(f"{len(times)} rows, gap {gap}: {first_line(error)}", option="--folds") from error
     splits = []
-    for fold, (train, test) in enumerate(TimeSeriesSplit(n_splits=folds, gap=gap).split(order)):
+    for fold, (train, test) in enumerate(windows):
         train = train[ordered[train] < ordered[test].min()]
         if len(train) == 0:
-            raise ValueError(f"fold {fold + 1} of {folds} has no training rows earlier than its test block")
+            message = f"fold {fold + 1} of {folds} has no training rows earlier than its test block"
+            raise OptionError(message, option="--folds")
         splits.append(Split(0, fold, order[train], order[test]))
     return splits
 

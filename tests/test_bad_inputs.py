@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from lightgbm.basic import LightGBMError
 
 import model
 from tests.bad_input_runner import (
@@ -168,6 +169,10 @@ CASES = [
       setup=write("p.json", '{"feature_groups": []}')),
     C("predict: negative min_child_samples", PREDICT_TRAIN, WITH_PARAMS, ("p.json", "min_child_samples"),
       setup=write("p.json", '{"lightgbm": {"min_child_samples": -1}}')),
+    C("train: boosting_type rf without bagging", TRAIN, WITH_PARAMS, ("p.json", "LightGBM refused"),
+      setup=write("p.json", '{"lightgbm": {"boosting_type": "rf"}}')),
+    C("validate: boosting_type rf without bagging", VALIDATE, WITH_PARAMS, ("p.json", "LightGBM refused"),
+      setup=write("p.json", '{"lightgbm": {"boosting_type": "rf"}}')),
     C("tune: params file with num_leaves 1", TUNE, "{cs_train}", ("params.json", "num_leaves"), may_write=DB,
       setup=write("params.json", '{"lightgbm": {"num_leaves": 1}}')),
     # Model files.
@@ -191,6 +196,8 @@ CASES = [
     C("validate: --folds 1", VALIDATE, "{cs_train} --folds 1", ("--folds",), 2),
     C("validate: --repeats 0", VALIDATE, "{cs_train} --repeats 0", ("--repeats",), 2),
     C("train: negative --seed", TRAIN, "{cs_train} --seed -1", ("--seed",), 2),
+    C("validate: more --folds than the rarest class has users", VALIDATE, "{cs_train} --folds 40", ("--folds",), 2),
+    C("tune: empty --study", TUNE, "{cs_train} --study ''", ("--study",), 2, setup=GOOD_PARAMS, may_write=DB),
     C("tune: --folds 1", TUNE, "{cs_train} --folds 1", ("--folds",), 2, setup=GOOD_PARAMS),
     C("tune: --trials 0", TUNE, "{cs_train} --trials 0", ("--trials",), 2, setup=GOOD_PARAMS, may_write=DB),
     C("tune: --timeout -5", TUNE, "{cs_train} --timeout -5", ("--timeout",), 2, setup=GOOD_PARAMS, may_write=DB),
@@ -222,6 +229,12 @@ CASES = [
       setup=impressions(field("Area Income", "inf"))),
     C("ctr predict: duplicated header name", CTR_PREDICT, "{work}/impressions.csv", ("impressions.csv", "Age"),
       setup=impressions(extra_column("Age", "30"))),
+    C("ctr train: unknown objective", CTR_TRAIN, "{ctr} --params {work}/p.json", ("p.json", "objective"),
+      setup=write("p.json", '{"lightgbm": {"objective": "bogus"}}')),
+    C("ctr validate: more forward --folds than rows", CTR_VALIDATE, "{ctr} --no-audit --folds 1000", ("--folds",), 2),
+    C("ctr holdout: --months beyond the file",
+      Cmd("ctr holdout --params {ctr_params} --report {work}/r.json --data {ctr}", ("r.json",)), "--months 40",
+      ("--months",), 2),
     C("ctr seed-approach: --folds 1", Cmd("ctr seed-approach --report {work}/r.json --data {ctr}", ("r.json",)),
       "--folds 1", ("--folds",), 2),
     # ROAS and the funnel.
@@ -237,6 +250,7 @@ CASES = [
     C("roas train: bad --mode", ROAS_TRAIN, "{ads} --mode bogus", ("--mode",), 2),
     C("roas validate: negative --value-sale", ROAS_VALIDATE, "{ads} --value-sale -1", ("--value-sale",), 2),
     C("roas validate: --folds 1", ROAS_VALIDATE, "{ads} --folds 1", ("--folds",), 2),
+    C("roas validate: more --folds than ads", ROAS_VALIDATE, "{ads} --folds 1000", ("--folds",), 2),
     C("roas summary: bad --by", ROAS_SUMMARY, "{ads} --by bogus", ("--by",), 2),
     C("roas summary: --output under a regular file", ROAS_SUMMARY, "{ads} --output {work}/afile/s.csv", ("afile",),
       setup=write("afile")),
@@ -273,6 +287,11 @@ CASES = [
     C("conversion predict: --output in a read-only folder", CONV_PREDICT,
       "{work}/p.csv --model {work}/m.joblib --output {work}/ro/out.csv", ("ro/out.csv",), process="unprivileged",
       setup=(profiles(), copy("conv_model", "m.joblib"), mkdir("ro"), chmod("ro", 0o555))),
+    # The benchmark.
+    C("bench run: unknown --engines", Cmd("bench run --sizes 10 --report {work}/r.json", ("r.json",)),
+      "--engines bogus", ("--engines",), 2),
+    C("bench run: --sizes not a number", Cmd("bench run --engines memory --report {work}/r.json", ("r.json",)),
+      "--sizes ten", ("--sizes",), 2),
     # Synthetic data.
     C("synth: --users 0", SYNTH, "--users 0", ("--users",), 2),
     C("synth: infinite --sessions-per-user", SYNTH, "--sessions-per-user inf", ("--sessions-per-user",), 2),
@@ -339,6 +358,34 @@ def test_a_bug_shows_its_traceback_and_says_it_is_a_bug() -> None:
     interrupted = runner.invoke(app, ["cleanup-broken-by-ctrl-c"])
     assert interrupted.exit_code == 130 and "Traceback" not in interrupted.stderr
     assert interrupted.stderr.strip().splitlines() == ["error: interrupted: outputs were left as they were"]
+
+
+@pytest.mark.parametrize("planted", [ValueError("planted"), LightGBMError("planted")], ids=["ValueError", "LightGBM"])
+def test_a_plain_library_error_in_a_command_is_a_bug_not_bad_input(
+    planted: Exception, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adpipe.cli_support import BUG_EXIT_CODE
+
+    def study_stats(storage: str, study_name: str) -> None:
+        raise planted
+
+    monkeypatch.setattr("adpipe.tuning.command.study_stats", study_stats)
+    result = runner.invoke(model.app, ["study", "stats", "--study", "any"])
+    assert result.exit_code == BUG_EXIT_CODE
+    assert "Traceback" in result.stderr and f"{type(planted).__name__}: planted" in result.stderr
+    assert "this is a bug in adpipe" in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_data_error_in_a_command_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adpipe.errors import DataError
+
+    def study_stats(storage: str, study_name: str) -> None:
+        raise DataError("planted", path="study.db", column="value")
+
+    monkeypatch.setattr("adpipe.tuning.command.study_stats", study_stats)
+    result = runner.invoke(model.app, ["study", "stats", "--study", "any"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == ["error: study.db, column 'value': planted"]
 
 
 def test_outputs_are_all_or_nothing(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from adpipe import config
 from adpipe.clickstream.report import ValidationReport
 from adpipe.dashboard.build import build
+from adpipe.errors import DataError
 from adpipe.reports import read_report
 from model import app
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -125,7 +126,7 @@ def test_report_command_prints_path_and_size_and_keeps_the_old_page_on_error(
     previous = output.read_bytes()
 
     def broken(*_: object, **__: object) -> str:
-        raise ValueError("a section failed")
+        raise DataError("a section failed")
 
     monkeypatch.setattr("adpipe.dashboard.build.render", broken)
     result = CliRunner().invoke(app, ["report", "--output", str(output), "--storage", f"sqlite:///{tmp_path}/x.db"])

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from adpipe.errors import OptionError
 from adpipe.validation import Protocol, classification_evaluator, cross_validate, make_splits
 
 
@@ -48,10 +49,17 @@ def test_groups_never_straddle_a_fold() -> None:
         assert not set(groups[split.train]) & set(groups[split.test])
 
 
-@pytest.mark.parametrize(("folds", "repeats"), [(1, 5), (5, 0), (500, 1)])
-def test_bad_protocol_is_refused(labels: pd.Series, folds: int, repeats: int) -> None:
+@pytest.mark.parametrize(("folds", "repeats"), [(1, 5), (5, 0)])
+def test_a_protocol_typer_would_have_refused_is_a_bug(labels: pd.Series, folds: int, repeats: int) -> None:
     with pytest.raises(ValueError):
         make_splits(labels, Protocol(folds=folds, repeats=repeats))
+
+
+def test_more_folds_than_the_data_allow_is_the_users_folds_option(labels: pd.Series) -> None:
+    with pytest.raises(OptionError, match="--folds"):
+        make_splits(labels, Protocol(folds=500, repeats=1))
+    with pytest.raises(OptionError, match="3 groups"):
+        make_splits(labels, Protocol(folds=5, repeats=1), groups=np.arange(len(labels)) % 3)
 
 
 class RecordingClassifier(ClassifierMixin, BaseEstimator):

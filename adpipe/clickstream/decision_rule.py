@@ -16,6 +16,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils import _safe_indexing
 
+from adpipe.errors import DataError
+
 # Candidate weights: powers of two from 1/4 to 16 in quarter steps (1.0 included, so arg-max is a candidate).
 WEIGHT_GRID = tuple(float(2.0**e) for e in np.arange(-2.0, 4.0 + 1e-9, 0.25))
 
@@ -64,6 +66,7 @@ class MacroF1Weights(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> MacroF1Weights:
         y = np.asarray(y)
         self.classes_, y_codes = np.unique(y, return_inverse=True)
+        self._check_class_counts(np.bincount(y_codes))
         out_of_fold = np.zeros((len(y), len(self.classes_)))
         folds = StratifiedKFold(n_splits=self.inner_folds, shuffle=True, random_state=self.seed)
         for train, test in folds.split(np.zeros(len(y)), y_codes):
@@ -74,6 +77,16 @@ class MacroF1Weights(ClassifierMixin, BaseEstimator):
         self.estimator_ = clone(self.estimator).fit(X, y)
         self._check_classes(self.estimator_)
         return self
+
+    def _check_class_counts(self, counts: np.ndarray) -> None:
+        """A class with one row leaves an inner training part without it: the users' data, not a bug."""
+        single = [self.classes_[code].item() for code in np.flatnonzero(counts < 2)]
+        if single:
+            raise DataError(
+                f"class(es) {single} have a single user where the class-weight decision rule is fitted: its "
+                f"{self.inner_folds} inner folds need at least 2 users of every class (add users of that class, "
+                "use fewer --folds, or the 'argmax' decision_rule)"
+            )
 
     def _check_classes(self, fitted: Any) -> None:
         if not np.array_equal(np.asarray(fitted.classes_), self.classes_):

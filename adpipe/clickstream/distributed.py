@@ -26,7 +26,7 @@ from adpipe.clickstream.params import load_params
 from adpipe.clickstream.pipeline import labelled_features, training_metadata
 from adpipe.errors import OptionError
 from adpipe.io import save_model
-from adpipe.params import LIGHTGBM_FIXED
+from adpipe.params import LIGHTGBM_FIXED, lightgbm_refusal
 from features.clickstream_loaders import Engine
 
 # The params' imbalance handling, as LightGBM's class_weight on the cluster.
@@ -74,7 +74,8 @@ def train_distributed(
             **params["lightgbm"],
         )
         # One fit at a time: concurrent lightgbm.dask fits on one cluster can hang (their ranks wait on each other).
-        local = lightgbm.fit(features, target).to_local()
+        with lightgbm_refusal(params_file):
+            local = lightgbm.fit(features, target).to_local()
     model = Pipeline([("select", selector), ("lightgbm", local)])
     metadata = {
         **training_metadata(params, seed, y, selector.columns_),

@@ -29,6 +29,7 @@ from adpipe.clickstream.report import (
     ValidationProtocol,
     ValidationReport,
 )
+from adpipe.params import lightgbm_refusal
 from adpipe.reports import MeanStd, write_report
 from adpipe.validation import FoldMetrics, Protocol, classification_evaluator, cross_validate, make_splits
 from features.clickstream import FEATURE_GROUPS
@@ -101,7 +102,8 @@ def validate(
     """
     params = load_params(params_file)
     X, y = labelled_features(train_dir, engine=engine, scheduler=scheduler)
-    model_folds = cross_validate_params(params, X, y, protocol, progress=progress)
+    with lightgbm_refusal(params_file):
+        model_folds = cross_validate_params(params, X, y, protocol, progress=progress)
     baseline_folds = cross_validate(
         lambda: DummyClassifier(strategy="most_frequent"),
         X,

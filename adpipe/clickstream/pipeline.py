@@ -16,6 +16,7 @@ from adpipe.clickstream.paths import MODEL_FILE, TASK
 from adpipe.clickstream.submission import predictions_payload
 from adpipe.errors import DataError
 from adpipe.io import dumps_json, load_model, save_model, write_bytes_atomic
+from adpipe.params import lightgbm_refusal
 from features.clickstream_loaders import TARGET, Engine
 
 
@@ -46,7 +47,8 @@ def train(
     """Fit on every labelled user and save the model with how it was made."""
     params = load_params(params_file)
     X, y = labelled_features(train_dir, engine=engine, scheduler=scheduler)
-    model = build_model(params, seed).fit(X, y)
+    with lightgbm_refusal(params_file):
+        model = build_model(params, seed).fit(X, y)
     metadata = training_metadata(params, seed, y, fitted_pipeline(model).named_steps["select"].columns_)
     save_model(model_file, model, metadata)
     return metadata

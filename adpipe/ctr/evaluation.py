@@ -43,6 +43,7 @@ from adpipe.ctr.report import (
     ValidationReport,
 )
 from adpipe.errors import OptionError
+from adpipe.params import lightgbm_refusal
 from adpipe.reports import write_report
 from adpipe.validation import Evaluate, FoldMetrics, Protocol, Split, binary_evaluator, cross_validate, mean_std
 from features.ctr import (
@@ -162,7 +163,8 @@ def validate(
     splits = {name: make_folds(table, protocol, group_by, data) for name, protocol in protocols.items()}
     results: dict[str, dict[str, list[FoldMetrics]]] = {}
     for name in PROTOCOLS:
-        model = cross_validate_params(params, X, y, splits[name], seed, threshold=threshold, progress=progress)
+        with lightgbm_refusal(params_file):
+            model = cross_validate_params(params, X, y, splits[name], seed, threshold=threshold, progress=progress)
         results[name] = {"model": model}
         for baseline, make in BASELINES.items():
             results[name][baseline] = cross_validate(make, X, y, splits[name], probability_evaluator(), progress=False)

@@ -27,7 +27,7 @@ from adpipe.ctr.models import ClickModel, logistic_baseline, seed_forest
 from adpipe.ctr.params import load_params
 from adpipe.ctr.paths import HOLDOUT_REPORT, PARAMS_FILE
 from adpipe.ctr.report import ExportScore, HoldoutReport
-from adpipe.errors import DataError
+from adpipe.errors import DataError, OptionError
 from adpipe.io import save_model, write_csv
 from adpipe.reports import MeanStd, write_report
 from adpipe.validation import cross_validate
@@ -45,7 +45,8 @@ def split_export(table: pd.DataFrame, months: int) -> tuple[np.ndarray, np.ndarr
     period = table[TIMESTAMP].dt.to_period("M")
     known = sorted(period.dropna().unique())
     if len(known) <= months:
-        raise ValueError(f"the file spans {len(known)} month(s): holding out {months} leaves nothing to train on")
+        message = f"the file spans {len(known)} month(s): holding out {months} leaves nothing to train on"
+        raise OptionError(message, option="--months")
     export = period.isin(known[-months:]).to_numpy()
     cities = set(table.loc[export, "City"].dropna())
     earlier = period.notna().to_numpy() & ~export

@@ -15,6 +15,7 @@ from adpipe.ctr.params import load_params
 from adpipe.ctr.paths import MODEL_FILE, PARAMS_FILE, PREDICTIONS_FILE, TASK
 from adpipe.errors import DataError
 from adpipe.io import load_model, save_model, write_csv
+from adpipe.params import lightgbm_refusal
 from features.ctr import build_features, count_duplicates, load_impressions
 
 
@@ -31,7 +32,8 @@ def fit(
     """The decision model fitted on every labelled row (threshold chosen unless given), and how it was made."""
     params = load_params(params_file, imbalance=imbalance, features=features, calibration=calibration)
     X, y, table = labelled_data(data)
-    model = build_decision_model(params, seed, threshold).fit(X, y)
+    with lightgbm_refusal(params_file):
+        model = build_decision_model(params, seed, threshold).fit(X, y)
     metadata = {
         "task": TASK,
         "params": params,

@@ -183,7 +183,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
 def open_study(task: TuningTask, storage: str, study_name: str, seed: int, pruner: str = "median") -> optuna.Study:
     """Create the study, or load it to continue; refuse one created for another task, metric or protocol."""
     if not study_name.strip():
-        raise ValueError("--study must not be empty")
+        raise OptionError("must not be empty", option="--study")
     study = optuna.create_study(
         storage=open_storage(storage),
         study_name=study_name,
