@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import psutil
 from adpipe import config
 from adpipe.cli_support import format_table
 from adpipe.errors import DataError
-from adpipe.reports import write_report
+from adpipe.reports import Report, write_report
 from adpipe.service.api import MAX_BATCH, VERSION
 
 HOST = "127.0.0.1"
@@ -55,8 +54,7 @@ TARGETS = {
 BATCH_TARGET_MS = 1000.0
 
 
-@dataclass(frozen=True)
-class Scenario:
+class Scenario(Report):
     """One measured load: a task, single or batch requests, and what came back."""
 
     task: str
@@ -75,8 +73,7 @@ class Scenario:
     met: bool
 
 
-@dataclass(frozen=True)
-class Memory:
+class Memory(Report):
     """Resident memory of the server's processes (MiB): RSS counts shared pages in every process, PSS once."""
 
     master_rss: float
@@ -84,8 +81,7 @@ class Memory:
     total_pss: float
 
 
-@dataclass(frozen=True)
-class LoadTestReport:
+class LoadTestReport(Report):
     date: str
     machine: str
     load_average: list[float]  # the machine's 1-minute load average before and after: others' work shares the cores
