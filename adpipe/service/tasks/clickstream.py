@@ -25,7 +25,7 @@ from adpipe.errors import DataError
 from adpipe.reports import read_report
 from adpipe.service.explain import final_model_inputs, tree_contributions
 from adpipe.service.records import RecordError, csv_bytes, read_files, record_error, record_model, rows_of
-from adpipe.service.tasks.base import Prediction, Reliability, Task, figure
+from adpipe.service.tasks.base import Prediction, Reliability, Task
 from features.clickstream import (
     SESSION_COLUMNS_USED,
     SESSIONS_SCHEMA,
@@ -151,8 +151,8 @@ class Clickstream(Task):
         protocol = report.protocol
         return Reliability(
             metric="macro-F1",
-            model=figure(report.model.macro_f1),
-            baseline=figure(report.baseline.macro_f1),
+            model=report.model.macro_f1,
+            baseline=report.baseline.macro_f1,
             baseline_name="majority class",
             higher_is_better=True,
             protocol=f"repeated stratified K-fold, {protocol.folds} folds x {protocol.repeats} repeats, "

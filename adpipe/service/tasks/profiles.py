@@ -14,12 +14,12 @@ import pandas as pd
 
 from adpipe import conversion
 from adpipe.conversion.report import ConversionReport
-from adpipe.reports import read_report
+from adpipe.reports import MeanStd, read_report
 from adpipe.segments.cli import WARNINGS
 from adpipe.segments.report import SegmentsReport
 from adpipe.segments.source import SPECS, Source, model_path, report_path
 from adpipe.service.explain import centre_contributions, linear_contributions, tree_contributions
-from adpipe.service.tasks.base import Prediction, Reliability, TableTask, figure
+from adpipe.service.tasks.base import Prediction, Reliability, TableTask
 from features.profiles import CTR, PREDICT_SCHEMA, TARGET, USER_ID, checked_profiles, feature_frame, load_profiles
 
 _PROFILE = {
@@ -95,8 +95,8 @@ class ConversionRate(ProfileTask):
         protocol = report.protocol
         return Reliability(
             metric="MAE",
-            model=figure(model.mae),
-            baseline=figure(report.baseline.mae),
+            model=model.mae,
+            baseline=report.baseline.mae,
             baseline_name="the training mean",
             higher_is_better=False,
             protocol=f"{protocol.folds} folds x {protocol.repeats} repeats, {protocol.n_users} users; "
@@ -144,8 +144,8 @@ class Segment(ProfileTask):
         report = read_report(path, SegmentsReport)
         return Reliability(
             metric="silhouette",
-            model=figure({"mean": report.silhouette, "std": 0.0}),
-            baseline=figure(report.shuffled_silhouette),
+            model=MeanStd(mean=report.silhouette, std=0.0),
+            baseline=report.shuffled_silhouette,
             baseline_name="the same profiles with each column shuffled",
             higher_is_better=True,
             protocol=f"k = {report.chosen_k} ({report.chosen_by}); stability (adjusted Rand over "
