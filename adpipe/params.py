@@ -2,16 +2,19 @@
 
 A params file is a small JSON object (tracked in ``params/``, overwritten by a task's ``tune``):
 ``task``, ``lightgbm`` (LightGBM's scikit-learn parameters), a few task-specific choices and ``source``
-(how it was made). A file that names an unknown key, parameter or choice, or gives a LightGBM parameter
-a value of the wrong type or out of its range, is refused with one line naming the file and the key, so
-a typo never reaches LightGBM and never silently falls back to a default. Neither does a mistyped
-``--params`` path: only the task's default file may be missing (then the built-in defaults apply).
+(how it was made). Its shape is a pydantic model (:class:`ParamsFile`, one subclass per task), and the
+parameters inside ``lightgbm`` meet :data:`LIGHTGBM_RULES`. A file that names an unknown key, parameter
+or choice, or gives a LightGBM parameter a value of the wrong type or out of its range, is refused with
+one line naming the file and the key, so a typo never reaches LightGBM and never silently falls back to
+a default. Neither does a mistyped ``--params`` path: only the task's default file may be missing (then
+the built-in defaults apply).
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import typing
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from typing import Any, Literal
 import orjson
 from lightgbm import LGBMClassifier
 from lightgbm.basic import LightGBMError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adpipe.errors import DataError, OptionError, first_line
 from adpipe.io import read_json
@@ -89,6 +93,17 @@ LIGHTGBM_RULES = {
 }
 
 
+class ParamsFile(BaseModel):
+    """The keys every task's params file has; a task's subclass adds its choices (a ``Literal`` lists the allowed
+    values). A field's description says what its value must be in the message about a wrong one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task: str = Field(description="the name of a task")
+    lightgbm: dict[str, Any] = Field(description="an object of LightGBM parameters")
+    source: dict[str, Any] = Field(description="an object saying how the file was made")
+
+
 def _json(value: Any) -> str:
     """A value as it is written in the JSON file (``true``, ``"many"``), for messages."""
     try:
@@ -127,25 +142,23 @@ def check_params_file(
     source: str | Path,
     *,
     task: str,
+    shape: type[ParamsFile],
     defaults: Mapping[str, Any],
     allowed_lightgbm: set[str],
-    choices: Mapping[str, tuple[str, ...]],
     lightgbm_hints: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``params`` checked against the task's keys, LightGBM parameters (names, types, ranges) and choices,
-    with defaults filled in."""
+    """``params`` with the ``defaults`` filled in, checked against the task's ``shape`` (keys, types, choices) and
+    LightGBM's parameters (names, types, ranges); in the defaults' key order."""
     if not isinstance(params, dict):
         raise DataError("must hold a JSON object", path=source)
-    unknown = set(params) - set(defaults)
-    if unknown:
-        raise DataError(f"unknown key(s) {sorted(unknown)}; known: {sorted(defaults)}", path=source)
-    if params.get("task", task) != task:
-        raise DataError(f"is for task {_json(params['task'])}, not {task!r}", path=source)
-    if not isinstance(params.get("source", {}), dict):
-        raise DataError("'source' must be an object saying how the file was made", path=source)
-    lightgbm = params.get("lightgbm", defaults["lightgbm"])
-    if not isinstance(lightgbm, dict):
-        raise DataError("'lightgbm' must be an object of LightGBM parameters", path=source)
+    given = {**defaults, **params}
+    try:
+        checked = shape.model_validate(given).model_dump()
+    except ValidationError as error:
+        raise DataError(_shape_problem(error, shape, given), path=source) from error
+    if checked["task"] != task:
+        raise DataError(f"is for task {_json(checked['task'])}, not {task!r}", path=source)
+    lightgbm = checked["lightgbm"]
     bad = set(lightgbm) - allowed_lightgbm
     if bad:
         hints = "".join(f" ({hint})" for key, hint in (lightgbm_hints or {}).items() if key in bad)
@@ -154,10 +167,20 @@ def check_params_file(
         rule = LIGHTGBM_RULES.get(key)
         if rule is not None and not rule.allows(value):
             raise DataError(f"'lightgbm.{key}' must be {rule.describe()}, got {_json(value)}", path=source)
-    for key, allowed in choices.items():
-        if params.get(key, defaults[key]) not in allowed:
-            raise DataError(f"'{key}' must be one of {list(allowed)}, got {_json(params[key])}", path=source)
-    return {**defaults, **params, "lightgbm": lightgbm}
+    return {key: checked[key] for key in defaults}
+
+
+def _shape_problem(error: ValidationError, shape: type[ParamsFile], given: Mapping[str, Any]) -> str:
+    """The unknown keys, or else the first key whose value does not fit ``shape``, in the words of the file."""
+    problems = error.errors()
+    unknown = sorted(str(problem["loc"][0]) for problem in problems if problem["type"] == "extra_forbidden")
+    if unknown:
+        return f"unknown key(s) {unknown}; known: {sorted(shape.model_fields)}"
+    key = str(problems[0]["loc"][0])
+    field = shape.model_fields[key]
+    choices = typing.get_args(field.annotation) if typing.get_origin(field.annotation) is Literal else ()
+    expected = f"one of {list(choices)}" if choices else field.description
+    return f"'{key}' must be {expected}, got {_json(given[key])}"
 
 
 @contextmanager

@@ -1,30 +1,50 @@
 """Typed reports: what each task's evaluation returns, and what the terminal, the dashboard and the
 service read.
 
-A report is a tree of frozen dataclasses. It is written with orjson (which serialises dataclasses and
-numpy values natively) under the field names, so the JSON keys are the field names, and read back into
-the same types by :func:`read_report`, which checks every key against the dataclass it fills.
+A report is a tree of frozen pydantic models (:class:`Report`). It is written with orjson under the field
+names, so the JSON keys are the field names, and read back into the same types by :func:`read_report`,
+which validates it with pydantic: a key the model does not declare, or one it lacks, is an error.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from adpipe.errors import DataError
 from adpipe.io import read_json, write_json
 from adpipe.validation import mean_std
 
-T = TypeVar("T")
+ReportType = TypeVar("ReportType", bound="Report")
 
 
-@dataclass(frozen=True)
-class MeanStd:
+def _python_value(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays (inside lists and dicts too) as the python values they hold."""
+    if isinstance(value, dict):
+        return {_python_value(key): _python_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_python_value(item) for item in value]
+    to_python = getattr(value, "tolist", None)  # numpy's, without importing numpy here
+    return to_python() if callable(to_python) else value
+
+
+class Report(BaseModel):
+    """A report or a part of one: frozen, and refusing any key it does not declare."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numpy_as_python(cls, value: Any) -> Any:
+        """Figures computed with numpy are stored as python values, so an int stays an int (orjson wrote
+        numpy values as the python ones they hold)."""
+        return _python_value(value)
+
+
+class MeanStd(Report):
     """A figure over folds: its mean and (population) standard deviation."""
 
     mean: float
@@ -36,71 +56,19 @@ class MeanStd:
         return cls(**mean_std(values))
 
 
-def write_report(path: str | Path, report: Any) -> Path:
-    """Write a report dataclass as indented JSON, atomically."""
-    if not dataclasses.is_dataclass(report):
-        raise TypeError(f"a report is a dataclass, got {type(report).__name__}")
-    return write_json(path, report)
+def write_report(path: str | Path, report: Report) -> Path:
+    """Write a report as indented JSON, atomically."""
+    if not isinstance(report, Report):
+        raise TypeError(f"a report is an adpipe.reports.Report, got {type(report).__name__}")
+    return write_json(path, report.model_dump())
 
 
-def read_report(path: str | Path, report_type: type[T]) -> T:
-    """Read a JSON report written by :func:`write_report` back into ``report_type``."""
+def read_report(path: str | Path, report_type: type[ReportType]) -> ReportType:
+    """Read a JSON report written by :func:`write_report` back into ``report_type``, key by key."""
     path = Path(path)
     try:
-        return from_dict(report_type, read_json(path))
-    except (TypeError, ValueError, KeyError) as error:
-        message = f"is not a {report_type.__name__} report ({error}); rerun the command that writes it"
+        return report_type.model_validate(read_json(path), strict=True)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '$'}: {e['msg']}" for e in error.errors())
+        message = f"is not a {report_type.__name__} report ({problems}); rerun the command that writes it"
         raise DataError(message, path=path) from error
-
-
-def from_dict(report_type: Any, data: Any, where: str = "$") -> Any:
-    """Build ``report_type`` (a dataclass, or a list/dict/union of them) from parsed JSON."""
-    origin = typing.get_origin(report_type)
-    if report_type is Any or report_type is object:
-        return data
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(report_type)
-        if data is None and type(None) in options:
-            return None
-        errors = []
-        for option in (o for o in options if o is not type(None)):
-            try:
-                return from_dict(option, data, where)
-            except (TypeError, ValueError, KeyError) as error:
-                errors.append(str(error))
-        raise ValueError(f"{where}: matches none of {report_type} ({'; '.join(errors)})")
-    if origin in (list, tuple):
-        if not isinstance(data, list):
-            raise ValueError(f"{where}: expected a list, got {type(data).__name__}")
-        (item,) = typing.get_args(report_type)[:1] or (Any,)
-        values = [from_dict(item, value, f"{where}[{i}]") for i, value in enumerate(data)]
-        return values if origin is list else tuple(values)
-    if origin is dict:
-        if not isinstance(data, dict):
-            raise ValueError(f"{where}: expected an object, got {type(data).__name__}")
-        _, value_type = typing.get_args(report_type) or (str, Any)
-        return {key: from_dict(value_type, value, f"{where}.{key}") for key, value in data.items()}
-    if dataclasses.is_dataclass(report_type):
-        return _dataclass_from_dict(report_type, data, where)
-    if report_type is float and isinstance(data, int | float) and not isinstance(data, bool):
-        return float(data)
-    if isinstance(report_type, type) and not isinstance(data, report_type):
-        raise ValueError(f"{where}: expected {report_type.__name__}, got {data!r}")
-    return data
-
-
-def _dataclass_from_dict(report_type: type, data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected an object for {report_type.__name__}, got {type(data).__name__}")
-    hints = typing.get_type_hints(report_type)
-    fields = {f.name: f for f in dataclasses.fields(report_type)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown} for {report_type.__name__}")
-    values = {}
-    for name, field in fields.items():
-        if name in data:
-            values[name] = from_dict(hints[name], data[name], f"{where}.{name}")
-        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            raise ValueError(f"{where}: missing key '{name}' for {report_type.__name__}")
-    return report_type(**values)

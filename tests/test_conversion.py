@@ -17,7 +17,7 @@ from adpipe.conversion.evaluation import load_training, validate
 from adpipe.conversion.models import BASELINE, REGRESSORS, build_model
 from adpipe.conversion.report import ConversionReport, TrainedModel
 from adpipe.io import load_model
-from adpipe.reports import from_dict, read_report
+from adpipe.reports import read_report
 from adpipe.validation import Protocol
 from features.profiles import ORDINAL_BANDS
 from model import app
@@ -104,7 +104,7 @@ def test_train_saves_the_baseline_when_there_is_no_signal(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     assert "no signal" in result.output and "saved the mean baseline" in result.output
     model, metadata = load_model(tmp_path / "conv.joblib", task="conversion")
-    trained = from_dict(TrainedModel, metadata)
+    trained = TrainedModel.model_validate(metadata)
     assert isinstance(model[-1], DummyRegressor) and trained.signal is False and trained.chosen == BASELINE
     assert trained.protocol.folds == 3 and trained.n_users == 200
     assert read_report(tmp_path / "conv.json", ConversionReport).signal is False

@@ -29,6 +29,7 @@ from adpipe.roas.models import (
     roas_models,
 )
 from adpipe.roas.report import (
+    METRICS,
     CampaignProtocol,
     ConversionValues,
     RegressionSummary,
@@ -114,7 +115,12 @@ def test_absolute_error_scale_minimises_mae_and_spearman_of_constant_is_zero() -
 
 
 def _figures(r2: float, mae: float, rho: float, worse: int = 0) -> RoasModelSummary:
-    return RoasModelSummary(MeanStd(r2, 0.1), MeanStd(mae, 0.5), MeanStd(rho, 0.05), worse)
+    return RoasModelSummary(
+        r2=MeanStd(mean=r2, std=0.1),
+        mae=MeanStd(mean=mae, std=0.5),
+        spearman=MeanStd(mean=rho, std=0.05),
+        folds_mae_worse_than_median=worse,
+    )
 
 
 def test_roas_verdict_crowns_no_model_when_none_beats_the_baselines() -> None:
@@ -129,26 +135,49 @@ def test_roas_verdict_crowns_no_model_when_none_beats_the_baselines() -> None:
     assert roas_verdict(models).best == ROAS_MODEL
 
 
+def _summary(*figures: tuple[float, float]) -> RegressionSummary:
+    """A summary from (mean, std) of r2, mae and spearman, in that order."""
+    return RegressionSummary(
+        **{m: MeanStd(mean=mean, std=std) for m, (mean, std) in zip(METRICS, figures, strict=True)}
+    )
+
+
 def test_funnel_verdict_needs_both_r2_and_mae_better_than_the_mean_baseline() -> None:
-    base = RegressionSummary(MeanStd(0.0, 0.0), MeanStd(0.15, 0.01), MeanStd(0.0, 0.0))
-    better_r2_only = RegressionSummary(MeanStd(0.2, 0.1), MeanStd(0.16, 0.01), MeanStd(0.1, 0.1))
+    base = _summary((0.0, 0.0), (0.15, 0.01), (0.0, 0.0))
+    better_r2_only = _summary((0.2, 0.1), (0.16, 0.01), (0.1, 0.1))
     models = {MEAN_BASELINE: {"sales_per_click": base}, FUNNEL_MODEL: {"sales_per_click": better_r2_only}}
     assert funnel_verdict(models, "sales_per_click").best is None
-    models[FUNNEL_MODEL] = {"sales_per_click": RegressionSummary(MeanStd(0.2, 0.1), MeanStd(0.12, 0.01), base.spearman)}
+    models[FUNNEL_MODEL] = {"sales_per_click": _summary((0.2, 0.1), (0.12, 0.01), (0.0, 0.0))}
     assert funnel_verdict(models, "sales_per_click").best == FUNNEL_MODEL
 
 
 def test_a_report_written_and_read_back_equals_the_original(tmp_path) -> None:
     models = {MEAN_BASELINE: _figures(0.0, 12.0, 0.0, 3), MEDIAN_BASELINE: _figures(-0.1, 9.0, 0.0)}
-    grouping = RoasGrouping("KFold", models, Verdict(best=None, text="none"))
+    grouping = RoasGrouping(grouping="KFold", models=models, verdict=Verdict(best=None, text="none"))
     report = RoasValidationReport(
         task="roas",
         data="ads.csv",
         values=ConversionValues(enquiry=5.0, sale=100.0),
         set_aside=SetAside(rows=2, reason="Spent == 0"),
-        protocol=CampaignProtocol(3, 1, 42, {"grouped": "GroupKFold", "ungrouped": "KFold"}, 10, 4),
-        modes={"planned": RoasMode(["age"], grouping, grouping)},
-        target=SpearmanTarget(0.6, "delivery", "grouped", ROAS_MODEL, 0.55, False, True, 0),
+        protocol=CampaignProtocol(
+            folds=3,
+            repeats=1,
+            seed=42,
+            groupings={"grouped": "GroupKFold", "ungrouped": "KFold"},
+            n_rows=10,
+            n_groups=4,
+        ),
+        modes={"planned": RoasMode(features=["age"], grouped=grouping, ungrouped=grouping)},
+        target=SpearmanTarget(
+            spearman_at_least=0.6,
+            mode="delivery",
+            grouping="grouped",
+            model=ROAS_MODEL,
+            spearman=0.55,
+            reached=False,
+            mae_not_worse_than_median_baseline=True,
+            folds_mae_worse_than_median=0,
+        ),
     )
     write_report(tmp_path / "r.json", report)
     assert read_report(tmp_path / "r.json", RoasValidationReport) == report

@@ -14,7 +14,7 @@ from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
 from adpipe.io import load_model
-from adpipe.reports import from_dict, read_report, write_report
+from adpipe.reports import read_report, write_report
 from adpipe.segments.evaluation import SegmentationProtocol, fit_segments
 from adpipe.segments.models import make_segmenter
 from adpipe.segments.paths import Source
@@ -198,7 +198,7 @@ def test_cli_fit_on_a_clickstream_folder_never_clusters_the_target(tmp_path: Pat
     result = runner.invoke(app, _fit_args(tmp_path, folder, "--source", "clickstream", "--k", "3"))
     assert result.exit_code == 0, result.output
     _, metadata = load_model(tmp_path / "segments.joblib", task="segments")
-    saved = from_dict(SegmentsModel, metadata)
+    saved = SegmentsModel.model_validate(metadata)
     assert saved.source == "clickstream" and saved.k == 3 and sorted(saved.descriptions) == [0, 1, 2]
     assert sorted(saved.relabel) == [0, 1, 2] and saved.features == list(FEATURE_COLUMNS)
 

@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
+
+from pydantic import Field
 
 from adpipe import config
 from adpipe.clickstream.paths import TASK
 from adpipe.errors import DataError
-from adpipe.params import check_params_file, lightgbm_keys, read_params_file
+from adpipe.params import ParamsFile, check_params_file, lightgbm_keys, read_params_file
 from features.clickstream import FEATURE_GROUPS
 
 # Fixed for reproducibility, not searched: one thread order, one seed.
@@ -39,11 +41,22 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 # none: as is; class_weight: LightGBM's balanced class weights; oversample / smote: imbalanced-learn
 # resamplers, which a Pipeline applies in fit only, so held-out rows are never resampled.
-IMBALANCE_STRATEGIES = ("none", "class_weight", "oversample", "smote")
+Imbalance = Literal["none", "class_weight", "oversample", "smote"]
+IMBALANCE_STRATEGIES: tuple[str, ...] = get_args(Imbalance)
 # argmax: the most probable class; class_weights: see adpipe.clickstream.decision_rule.MacroF1Weights.
-DECISION_RULES = ("argmax", "class_weights")
+DecisionRule = Literal["argmax", "class_weights"]
+DECISION_RULES: tuple[str, ...] = get_args(DecisionRule)
 # class_weight is the "imbalance" key's business, objective is fixed to multiclass.
 _LIGHTGBM_KEYS = lightgbm_keys(managed={"class_weight", "objective"}, extra={"extra_trees", "path_smooth"})
+
+
+class ClickstreamParams(ParamsFile):
+    """``params/clickstream.json``: LightGBM's parameters, the class imbalance strategy, the decision rule and
+    the feature groups."""
+
+    imbalance: Imbalance
+    decision_rule: DecisionRule
+    feature_groups: list[str] = Field(description=f"a non-empty subset of {list(FEATURE_GROUPS)}")
 
 
 def check_params(params: Any, source: str | Path = "params") -> dict[str, Any]:
@@ -52,17 +65,17 @@ def check_params(params: Any, source: str | Path = "params") -> dict[str, Any]:
         params,
         source,
         task=TASK,
+        shape=ClickstreamParams,
         defaults=DEFAULT_PARAMS,
         allowed_lightgbm=_LIGHTGBM_KEYS,
-        choices={"imbalance": IMBALANCE_STRATEGIES, "decision_rule": DECISION_RULES},
         lightgbm_hints={"class_weight": "set class imbalance with the 'imbalance' key"},
     )
-    groups = params.get("feature_groups", list(FEATURE_GROUPS))
-    if not isinstance(groups, list) or not groups or set(groups) - set(FEATURE_GROUPS):
+    groups = params["feature_groups"]
+    if not groups or set(groups) - set(FEATURE_GROUPS):
         raise DataError(
             f"'feature_groups' must be a non-empty subset of {list(FEATURE_GROUPS)}, got {groups}", path=source
         )
-    return {**params, "feature_groups": list(groups)}
+    return params
 
 
 def load_params(path: str | Path = config.CLICKSTREAM_PARAMS_FILE) -> dict[str, Any]:

@@ -4,17 +4,15 @@ service read. Field names are the JSON keys."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from adpipe.reports import MeanStd
+from adpipe.reports import MeanStd, Report
 from adpipe.validation import FoldMetrics
 
 
-@dataclass(frozen=True)
-class ClassMetrics:
+class ClassMetrics(Report):
     """One class's precision, recall and F1 over the folds."""
 
     precision: MeanStd
@@ -22,8 +20,7 @@ class ClassMetrics:
     f1: MeanStd
 
 
-@dataclass(frozen=True)
-class ClassificationSummary:
+class ClassificationSummary(Report):
     """A classifier over the folds: mean ± std of each metric, per class, the confusion summed over folds
     (rows true, columns predicted, classes in label order) and each fold's macro-F1 in fold order."""
 
@@ -38,7 +35,7 @@ class ClassificationSummary:
     def from_folds(cls, results: Sequence[FoldMetrics], labels: Sequence[Any]) -> ClassificationSummary:
         per_class = {
             str(label): ClassMetrics(
-                *(MeanStd.over([r[name][position] for r in results]) for name in ("precision", "recall", "f1"))
+                **{name: MeanStd.over([r[name][position] for r in results]) for name in ("precision", "recall", "f1")}
             )
             for position, label in enumerate(labels)
         }
@@ -52,16 +49,14 @@ class ClassificationSummary:
         )
 
 
-@dataclass(frozen=True)
-class ValidationProtocol:
+class ValidationProtocol(Report):
     folds: int
     repeats: int
     seed: int
     n_users: int
 
 
-@dataclass(frozen=True)
-class ParamsUsed:
+class ParamsUsed(Report):
     """Which params file was validated: where it came from and its main choices."""
 
     source: dict[str, Any]
@@ -70,8 +65,7 @@ class ParamsUsed:
     decision_rule: str
 
 
-@dataclass(frozen=True)
-class DecisionRuleGain:
+class DecisionRuleGain(Report):
     """The class-weight decision rule against plain arg-max of the same fitted models, fold by fold."""
 
     kind: str
@@ -81,8 +75,7 @@ class DecisionRuleGain:
     used: bool
 
 
-@dataclass(frozen=True)
-class ValidationReport:
+class ValidationReport(Report):
     """Repeated stratified K-fold of the model, a majority baseline and variants, all on the same folds."""
 
     protocol: ValidationProtocol

@@ -24,7 +24,7 @@ from adpipe.clickstream.engines import ClickstreamSplit, build_features, load_sp
 from adpipe.clickstream.report import ValidationReport
 from adpipe.errors import DataError
 from adpipe.reports import read_report
-from adpipe.service.adapter import Prediction, Reliability, Task, figure
+from adpipe.service.adapter import Prediction, Reliability, Task
 from adpipe.service.explain import final_model_inputs, tree_contributions
 from adpipe.service.records import RecordError, csv_bytes, read_files, record_error, record_model, rows_of
 from features.clickstream_loaders import SESSION_COLUMNS_USED, SESSIONS_SCHEMA, USERS_TEST_SCHEMA
@@ -181,8 +181,8 @@ class Clickstream(Task):
         protocol = report.protocol
         return Reliability(
             metric="macro-F1",
-            model=figure(report.model.macro_f1),
-            baseline=figure(report.baseline.macro_f1),
+            model=report.model.macro_f1,
+            baseline=report.baseline.macro_f1,
             baseline_name="majority class",
             higher_is_better=True,
             protocol=f"repeated stratified K-fold, {protocol.folds} folds x {protocol.repeats} repeats, "

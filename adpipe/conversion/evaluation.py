@@ -8,7 +8,6 @@ saves the baseline (the training mean), not a model that only fits noise.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from adpipe.conversion.report import (
     TrainedModel,
 )
 from adpipe.io import load_model, save_model, write_csv
-from adpipe.reports import MeanStd, from_dict, write_report
+from adpipe.reports import MeanStd, write_report
 from adpipe.validation import FoldMetrics, Protocol, cross_validate, make_splits, regression_evaluator
 from features.profiles import TARGET, USER_ID, feature_frame, load_profiles
 
@@ -51,7 +50,9 @@ def summarise(results: Sequence[FoldMetrics], baseline: Sequence[FoldMetrics]) -
         return MeanStd.over([r[metric] for r in results])
 
     gains = [r["r2"] - b["r2"] for r, b in zip(results, baseline, strict=True)]
-    return RegressionFigures(over_folds("r2"), over_folds("mae"), over_folds("rmse"), MeanStd.over(gains))
+    return RegressionFigures(
+        r2=over_folds("r2"), mae=over_folds("mae"), rmse=over_folds("rmse"), r2_gain=MeanStd.over(gains)
+    )
 
 
 def decide(models: dict[str, ModelFigures], baseline: RegressionFigures, alpha: float) -> Decision:
@@ -132,7 +133,11 @@ def validate(
         target=TARGET,
         features=FEATURES.columns,
         protocol=ConversionProtocol(
-            protocol.folds, protocol.repeats, protocol.seed, "repeated K-fold (not stratified)", len(y)
+            folds=protocol.folds,
+            repeats=protocol.repeats,
+            seed=protocol.seed,
+            kind="repeated K-fold (not stratified)",
+            n_users=len(y),
         ),
         models=figures,
         baseline=baseline,
@@ -177,7 +182,7 @@ def train(
         protocol=report.protocol,
         seed=protocol.seed,
     )
-    save_model(model_file, model, dataclasses.asdict(trained))
+    save_model(model_file, model, trained.model_dump())
     return report, trained
 
 
@@ -186,7 +191,7 @@ def predict(
 ) -> tuple[pd.DataFrame, TrainedModel]:
     """Predict the conversion rate of every user in ``input_path`` (its target column, if any, is ignored)."""
     model, metadata = load_model(model_file, task=TASK)
-    trained: TrainedModel = from_dict(TrainedModel, metadata)
+    trained = TrainedModel.model_validate(metadata)
     table = load_profiles(input_path, target_required=False)
     predicted = pd.DataFrame(
         {USER_ID: table[USER_ID], f"predicted {TARGET}": model.predict(feature_frame(table, FEATURES))}

@@ -4,13 +4,10 @@ names, which are data, are dictionary keys."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from adpipe.reports import MeanStd
+from adpipe.reports import MeanStd, Report
 
 
-@dataclass(frozen=True)
-class RegressionFigures:
+class RegressionFigures(Report):
     """One model over the repeated K-fold: mean ± std of each metric, and of its R² gain over the mean baseline
     on the same fold."""
 
@@ -20,7 +17,6 @@ class RegressionFigures:
     r2_gain: MeanStd
 
 
-@dataclass(frozen=True)
 class ModelFigures(RegressionFigures):
     """A model beside the baseline: its figures and its permutation-test p-values (own, and max-T adjusted)."""
 
@@ -28,8 +24,7 @@ class ModelFigures(RegressionFigures):
     p_value_adjusted: float
 
 
-@dataclass(frozen=True)
-class PermutationResult:
+class PermutationResult(Report):
     """One model in the permutation test: its real R² gain, the gain on shuffled targets, and the p-values."""
 
     r2_gain: float
@@ -38,8 +33,7 @@ class PermutationResult:
     p_value_adjusted: float
 
 
-@dataclass(frozen=True)
-class PermutationTest:
+class PermutationTest(Report):
     """How the test was run, and each model's result."""
 
     statistic: str
@@ -50,8 +44,7 @@ class PermutationTest:
     models: dict[str, PermutationResult]
 
 
-@dataclass(frozen=True)
-class ConversionProtocol:
+class ConversionProtocol(Report):
     """The folds every model and the baseline were scored on."""
 
     folds: int
@@ -61,8 +54,7 @@ class ConversionProtocol:
     n_users: int
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Report):
     """Whether some model has significant signal, which model ``train`` saves, and why, in one sentence."""
 
     signal: bool
@@ -70,8 +62,7 @@ class Decision:
     verdict: str
 
 
-@dataclass(frozen=True)
-class ConversionReport:
+class ConversionReport(Report):
     """``conversion validate``: every model and the mean baseline on the same folds, the permutation test, and
     the decision (its fields inline, as :class:`Decision`)."""
 
@@ -88,8 +79,7 @@ class ConversionReport:
     verdict: str
 
 
-@dataclass(frozen=True)
-class TrainedModel:
+class TrainedModel(Report):
     """How a saved conversion model was made; stored beside it (as a dictionary) and read back by ``predict``."""
 
     task: str

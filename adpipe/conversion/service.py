@@ -11,7 +11,7 @@ from adpipe.conversion import SPEC
 from adpipe.conversion.models import BASELINE, FEATURES
 from adpipe.conversion.report import ConversionReport
 from adpipe.reports import read_report
-from adpipe.service.adapter import Prediction, Reliability, figure
+from adpipe.service.adapter import Prediction, Reliability
 from adpipe.service.explain import linear_contributions, tree_contributions
 from adpipe.service.profiles import PROFILE_EXAMPLE, ProfileTask
 from features.profiles import CTR, PREDICT_SCHEMA, TARGET, USER_ID, feature_frame
@@ -54,8 +54,8 @@ class ConversionRate(ProfileTask):
         protocol = report.protocol
         return Reliability(
             metric="MAE",
-            model=figure(model.mae),
-            baseline=figure(report.baseline.mae),
+            model=model.mae,
+            baseline=report.baseline.mae,
             baseline_name="the training mean",
             higher_is_better=False,
             protocol=f"{protocol.folds} folds x {protocol.repeats} repeats, {protocol.n_users} users; "

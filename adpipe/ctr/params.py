@@ -7,19 +7,23 @@ parameter is refused with one line (:func:`check_params`), so a typo never silen
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
+
+from pydantic import Field
 
 from adpipe.ctr.paths import (
     PARAMS_FILE,
     TASK,
 )
 from adpipe.errors import DataError, OptionError
-from adpipe.params import apply_options, check_params_file, lightgbm_keys, read_params_file
+from adpipe.params import ParamsFile, apply_options, check_params_file, lightgbm_keys, read_params_file
 from features.ctr import DEFAULT_GROUPS, FEATURE_GROUPS
 
-IMBALANCE_STRATEGIES = ("none", "weights", "oversample", "smote")
+Imbalance = Literal["none", "weights", "oversample", "smote"]
+IMBALANCE_STRATEGIES: tuple[str, ...] = get_args(Imbalance)
 # "sigmoid" and "isotonic" wrap LightGBM in CalibratedClassifierCV, fitted on inner folds of the training part.
-CALIBRATIONS = ("none", "sigmoid", "isotonic")
+Calibration = Literal["none", "sigmoid", "isotonic"]
+CALIBRATIONS: tuple[str, ...] = get_args(Calibration)
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "task": TASK,
@@ -52,18 +56,26 @@ def parse_features(text: str | None) -> list[str] | None:
     return groups
 
 
+class CtrParams(ParamsFile):
+    """``params/ctr.json``: the feature groups, the imbalance strategy, the calibration and LightGBM's parameters."""
+
+    features: list[str] = Field(description="a non-empty list of distinct groups")
+    imbalance: Imbalance
+    calibration: Calibration
+
+
 def check_params(params: Any, source: str | Path = "params") -> dict[str, Any]:
     """Refuse unknown keys, feature groups, choices or LightGBM parameters; fill in defaults."""
     checked = check_params_file(
         params,
         source,
         task=TASK,
+        shape=CtrParams,
         defaults=DEFAULT_PARAMS,
         allowed_lightgbm=_LIGHTGBM_KEYS,
-        choices={"imbalance": IMBALANCE_STRATEGIES, "calibration": CALIBRATIONS},
     )
     features = checked["features"]
-    if not isinstance(features, list) or not features or len(set(features)) != len(features):
+    if not features or len(set(features)) != len(features):
         raise DataError(f"'features' must be a non-empty list of distinct groups, got {features!r}", path=source)
     unknown = [group for group in features if group not in FEATURE_GROUPS]
     if unknown:

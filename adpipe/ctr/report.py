@@ -9,19 +9,17 @@ random side by side: probability quality, reliability, baselines), ``random_minu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from adpipe.reports import MeanStd, from_dict
+from adpipe.reports import MeanStd, Report
 from adpipe.validation import FoldMetrics, summarize_binary
 
 RELIABILITY_BINS = 10
 
 
-@dataclass(frozen=True)
-class ClassReport:
+class ClassReport(Report):
     """One class's mean precision, recall and F1 over the folds, and its support summed over them."""
 
     precision: float
@@ -30,8 +28,7 @@ class ClassReport:
     support: int
 
 
-@dataclass(frozen=True)
-class BinarySummary:
+class BinarySummary(Report):
     """A binary classifier's yes/no figures over the folds (:func:`adpipe.validation.summarize_binary`)."""
 
     roc_auc: MeanStd
@@ -44,10 +41,9 @@ class BinarySummary:
 
     @classmethod
     def from_folds(cls, results: Sequence[FoldMetrics], **extra: Any) -> Any:
-        return from_dict(cls, {**summarize_binary(results), **extra})
+        return cls.model_validate({**summarize_binary(results), **extra})
 
 
-@dataclass(frozen=True)
 class ModelSummary(BinarySummary):
     """The click model over the folds, with its threshold and the params it was built from."""
 
@@ -58,8 +54,7 @@ class ModelSummary(BinarySummary):
     params_source: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class ReliabilityBin:
+class ReliabilityBin(Report):
     """Held-out impressions whose predicted probability fell in ``[lower, upper)``: how many, the mean
     prediction and the observed click rate."""
 
@@ -82,13 +77,14 @@ def reliability_table(truth: np.ndarray, probability: np.ndarray) -> tuple[list[
             continue
         predicted, observed = float(probability[inside].mean()), float(truth[inside].mean())
         lower, upper = float(edges[number]), float(edges[number + 1])
-        bins.append(ReliabilityBin(lower, upper, int(inside.sum()), predicted, observed))
+        bins.append(
+            ReliabilityBin(lower=lower, upper=upper, n=int(inside.sum()), predicted=predicted, observed=observed)
+        )
         ece += inside.mean() * abs(predicted - observed)
     return bins, float(ece)
 
 
-@dataclass(frozen=True)
-class ProbabilityFigures:
+class ProbabilityFigures(Report):
     """What a CTR team reads, over the folds: ranking (ROC-AUC, PR-AUC), probability quality (log-loss,
     Brier, the reliability table and its ECE, pooled over every held-out prediction) and the yes/no
     figures at the model's threshold."""
@@ -113,8 +109,7 @@ class ProbabilityFigures:
         return cls(**figures, ece=ece, reliability=bins)
 
 
-@dataclass(frozen=True)
-class ProtocolFigures:
+class ProtocolFigures(Report):
     """One protocol's figures: the model and the baselines (``base_rate``, ``logistic``) on the same folds."""
 
     description: str
@@ -122,8 +117,7 @@ class ProtocolFigures:
     baselines: dict[str, ProbabilityFigures]
 
 
-@dataclass(frozen=True)
-class AuditRow:
+class AuditRow(Report):
     """One feature group: alone, and the model with every group but this one, under both protocols.
 
     ``new_values_auc``: the group alone on the forward folds, its held-out impressions given values no
@@ -140,8 +134,7 @@ class AuditRow:
     reason: str
 
 
-@dataclass(frozen=True)
-class AuditScore:
+class AuditScore(Report):
     """The model with every feature group, under both protocols and on new values."""
 
     forward_auc: float
@@ -149,8 +142,7 @@ class AuditScore:
     new_values_auc: float
 
 
-@dataclass(frozen=True)
-class ValidationProtocol:
+class ValidationProtocol(Report):
     """How the folds of the primary protocol were drawn, and what the data held."""
 
     name: str
@@ -167,8 +159,7 @@ class ValidationProtocol:
     data: str
 
 
-@dataclass(frozen=True)
-class ValidationReport:
+class ValidationReport(Report):
     """The model and its baselines on the folds of the primary protocol (top-level keys), both protocols side
     by side (``protocols``), and the feature-group audit."""
 
@@ -184,8 +175,7 @@ class ValidationReport:
     warnings: list[str]
 
 
-@dataclass(frozen=True)
-class LeakyScore:
+class LeakyScore(Report):
     """The seed project's way: fitted on every row, scored on a part of those same rows."""
 
     how: str
@@ -193,7 +183,6 @@ class LeakyScore:
     roc_auc: float
 
 
-@dataclass(frozen=True)
 class HonestSummary(BinarySummary):
     """The same forest through grouped folds."""
 
@@ -201,15 +190,13 @@ class HonestSummary(BinarySummary):
     groups: str
 
 
-@dataclass(frozen=True)
-class SeedApproachReport:
+class SeedApproachReport(Report):
     features: list[str]
     leaky: LeakyScore
     honest: HonestSummary
 
 
-@dataclass(frozen=True)
-class ExportScore:
+class ExportScore(Report):
     """A model trained on the training part and scored on the held-out export, beside what forward
     validation of that training part promised."""
 
@@ -219,8 +206,7 @@ class ExportScore:
     brier: float
 
 
-@dataclass(frozen=True)
-class HoldoutReport:
+class HoldoutReport(Report):
     """Another export made from the reference file: its last ``months`` held out, and every impression of a
     city seen in them removed from training; which of its values training has seen, and the scores."""
 

@@ -15,7 +15,7 @@ from adpipe.ctr import SPEC
 from adpipe.ctr.models import decision_threshold
 from adpipe.ctr.report import ValidationReport
 from adpipe.reports import read_report
-from adpipe.service.adapter import Prediction, Reliability, TableTask, figure
+from adpipe.service.adapter import Prediction, Reliability, TableTask
 from adpipe.service.explain import final_model_inputs, tree_contributions
 from features.ctr import TIMESTAMP, TIMESTAMP_FORMATS, UNLABELLED_SCHEMA, build_features, impressions, load_impressions
 
@@ -79,8 +79,8 @@ class ClickThrough(TableTask):
         protocol = report.protocol
         return Reliability(
             metric="ROC-AUC",
-            model=figure(report.model.roc_auc),
-            baseline=figure(report.baselines["logistic"].roc_auc),
+            model=report.model.roc_auc,
+            baseline=report.baselines["logistic"].roc_auc,
             baseline_name="logistic regression on the four numbers",
             higher_is_better=True,
             protocol=f"{protocol.folds} folds x {protocol.repeats} repeats, groups: {protocol.groups}",

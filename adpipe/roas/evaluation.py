@@ -8,7 +8,6 @@ of a split) and with plain folds, so the difference shows.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from adpipe import config
 from adpipe.io import load_model, save_model, write_csv
-from adpipe.reports import from_dict, write_report
+from adpipe.reports import write_report
 from adpipe.roas.models import (
     BASELINES,
     LABELS,
@@ -95,7 +94,7 @@ def roas_summaries(folds: dict[str, list[FoldMetrics]]) -> dict[str, RoasModelSu
     for name, results in folds.items():
         figures = RegressionSummary.from_folds(results)
         worse = sum(bool(r["mae"] > b["mae"]) for r, b in zip(results, median, strict=True))
-        summaries[name] = RoasModelSummary(figures.r2, figures.mae, figures.spearman, worse)
+        summaries[name] = RoasModelSummary(**dict(figures), folds_mae_worse_than_median=worse)
     return summaries
 
 
@@ -178,7 +177,9 @@ def validate(
                     roas_models(protocol.seed), X, rows.target, splits[grouping], None, mode, progress
                 )
                 models = roas_summaries(folds)
-                parts[grouping] = RoasGrouping(GROUPING_NAMES[grouping], models, roas_verdict(models))
+                parts[grouping] = RoasGrouping(
+                    grouping=GROUPING_NAMES[grouping], models=models, verdict=roas_verdict(models)
+                )
             modes[mode] = RoasMode(features=list(FEATURES[mode]), **parts)
     delivery = modes["delivery"].grouped.models
     reached = delivery[ROAS_MODEL].spearman.mean
@@ -228,7 +229,7 @@ def validate_funnel(
                     for name, results in folds.items()
                 }
                 verdict = {t: funnel_verdict(models, t) for t in FUNNEL_TARGETS}
-                parts[grouping] = FunnelGrouping(GROUPING_NAMES[grouping], models, verdict)
+                parts[grouping] = FunnelGrouping(grouping=GROUPING_NAMES[grouping], models=models, verdict=verdict)
             modes[mode] = FunnelMode(features=list(features), **parts)
     report = FunnelValidationReport(
         task="funnel",
@@ -272,14 +273,14 @@ def train(
         n_ads=len(rows.table),
         set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
     )
-    save_model(model_file, model, dataclasses.asdict(trained))
+    save_model(model_file, model, trained.model_dump())
     return trained
 
 
 def predict(input_file: str | Path, output: str | Path, model_file: str | Path = MODEL_FILE) -> pd.DataFrame:
     """Predicted ROAS for each ad of ``input_file`` (no outcome columns needed), written as CSV."""
     model, metadata = load_model(model_file, task=TASK)
-    trained: TrainedModel = from_dict(TrainedModel, metadata)
+    trained = TrainedModel.model_validate(metadata)
     table = load_planned_ads(input_file, trained.mode)
     X = model_inputs(table, trained.features)
     with threadpool_limits(1):

@@ -7,10 +7,9 @@ which are data rather than identifiers, are dictionary keys.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from adpipe.reports import MeanStd
+from adpipe.reports import MeanStd, Report
 from adpipe.validation import FoldMetrics
 from features.campaigns import Mode
 
@@ -18,8 +17,7 @@ METRICS = ("r2", "mae", "spearman")
 GROUPINGS = ("grouped", "ungrouped")
 
 
-@dataclass(frozen=True)
-class RegressionSummary:
+class RegressionSummary(Report):
     """One model (or one output of a multi-output model) over the folds: mean ± std of each metric."""
 
     r2: MeanStd
@@ -35,39 +33,34 @@ class RegressionSummary:
         return getattr(self, name)
 
 
-@dataclass(frozen=True)
 class RoasModelSummary(RegressionSummary):
     """A ROAS model over the folds, and on how many folds its MAE was worse than the median baseline's."""
 
     folds_mae_worse_than_median: int
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Report):
     """The best model by the task's rule (``None`` when no model beats the baselines), in one sentence."""
 
     best: str | None
     text: str
 
 
-@dataclass(frozen=True)
-class ConversionValues:
+class ConversionValues(Report):
     """What one enquiry (``Total_Conversion``) and one sale (``Approved_Conversion``) are worth."""
 
     enquiry: float
     sale: float
 
 
-@dataclass(frozen=True)
-class SetAside:
+class SetAside(Report):
     """Ads the target is undefined on, left out of every fit and figure, and why."""
 
     rows: int
     reason: str
 
 
-@dataclass(frozen=True)
-class CampaignProtocol:
+class CampaignProtocol(Report):
     """The folds (``groupings`` maps each grouping to its splitter) and the data they were drawn on."""
 
     folds: int
@@ -79,8 +72,7 @@ class CampaignProtocol:
     spearman_of_a_constant_prediction: float = 0.0  # the convention of adpipe.validation.spearman
 
 
-@dataclass(frozen=True)
-class RoasGrouping:
+class RoasGrouping(Report):
     """Every ROAS model on the folds of one grouping, and the verdict."""
 
     grouping: str
@@ -88,8 +80,7 @@ class RoasGrouping:
     verdict: Verdict
 
 
-@dataclass(frozen=True)
-class RoasMode:
+class RoasMode(Report):
     """One input mode (planned or delivery): its features and both groupings."""
 
     features: list[str]
@@ -100,8 +91,7 @@ class RoasMode:
         return {"grouped": self.grouped, "ungrouped": self.ungrouped}
 
 
-@dataclass(frozen=True)
-class SpearmanTarget:
+class SpearmanTarget(Report):
     """The issue's target (Spearman ≥ 0.60, delivery inputs, grouped folds) and whether the model reached it."""
 
     spearman_at_least: float
@@ -114,8 +104,7 @@ class SpearmanTarget:
     folds_mae_worse_than_median: int
 
 
-@dataclass(frozen=True)
-class RoasValidationReport:
+class RoasValidationReport(Report):
     """``roas validate``: the ROAS models in both modes, grouped and plain folds, beside the baselines."""
 
     task: str
@@ -127,8 +116,7 @@ class RoasValidationReport:
     target: SpearmanTarget
 
 
-@dataclass(frozen=True)
-class FunnelGrouping:
+class FunnelGrouping(Report):
     """Every funnel model on the folds of one grouping: figures and verdict per target."""
 
     grouping: str
@@ -136,8 +124,7 @@ class FunnelGrouping:
     verdict: dict[str, Verdict]
 
 
-@dataclass(frozen=True)
-class FunnelMode:
+class FunnelMode(Report):
     """One input mode of the funnel report: its features and both groupings."""
 
     features: list[str]
@@ -148,8 +135,7 @@ class FunnelMode:
         return {"grouped": self.grouped, "ungrouped": self.ungrouped}
 
 
-@dataclass(frozen=True)
-class FunnelValidationReport:
+class FunnelValidationReport(Report):
     """``roas funnel``: sales per click and click drop-off, each model on both groupings and modes."""
 
     task: str
@@ -160,8 +146,7 @@ class FunnelValidationReport:
     modes: dict[str, FunnelMode]
 
 
-@dataclass(frozen=True)
-class TrainedModel:
+class TrainedModel(Report):
     """How a saved ROAS model was made; stored beside it (as a dictionary) and read back by ``predict``."""
 
     task: str

@@ -11,7 +11,7 @@ from adpipe.reports import read_report
 from adpipe.roas import SPEC
 from adpipe.roas.models import MEDIAN_BASELINE, ROAS_MODEL
 from adpipe.roas.report import RoasValidationReport
-from adpipe.service.adapter import Prediction, Reliability, TableTask, figure
+from adpipe.service.adapter import Prediction, Reliability, TableTask
 from adpipe.service.explain import tree_contributions
 from features.campaigns import PLANNED_AD_SCHEMA, checked_planned_ads, load_planned_ads, model_inputs
 
@@ -61,8 +61,8 @@ class ReturnOnAdSpend(TableTask):
         protocol = report.protocol
         return Reliability(
             metric="MAE",
-            model=figure(model.mae),
-            baseline=figure(grouped.models[MEDIAN_BASELINE].mae),
+            model=model.mae,
+            baseline=grouped.models[MEDIAN_BASELINE].mae,
             baseline_name="the training median",
             higher_is_better=False,
             protocol=f"{grouped.grouping}, {protocol.folds} folds x {protocol.repeats} repeats, {mode} mode; "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from threadpoolctl import threadpool_limits
 from adpipe import config
 from adpipe.errors import DataError
 from adpipe.io import load_model, save_model, write_csv
-from adpipe.reports import from_dict, write_report
+from adpipe.reports import write_report
 from adpipe.segments.models import N_INIT, assign_segments, make_segmenter, size_order
 from adpipe.segments.paths import TASK, Source
 from adpipe.segments.profile import profile_segments, segment_rows
@@ -112,7 +111,7 @@ def fit(
         n_users=report.n_users,
         seed=protocol.seed,
     )
-    save_model(model_file, fitted.model, dataclasses.asdict(saved))
+    save_model(model_file, fitted.model, saved.model_dump())
     write_report(report_file, report)
     return report
 
@@ -121,14 +120,14 @@ def _load(source: Source, model_file: Path) -> tuple[Pipeline, SegmentsModel]:
     model, metadata = load_model(model_file, task=TASK)
     if metadata.get("source") != source.value:
         raise DataError(f"is a {metadata.get('source')} segmentation, not {source.value}", path=model_file)
-    return model, from_dict(SegmentsModel, metadata)
+    return model, SegmentsModel.model_validate(metadata)
 
 
 def assign(source: Source, input_path: Path, output: Path, model_file: Path) -> pd.DataFrame:
     """Write the segment (and its description) of every user in ``input_path``."""
     model, saved = _load(source, model_file)
     data = load_source(source, input_path, outcomes_required=False)
-    labels = assign_segments(model, dataclasses.asdict(saved), data.features)
+    labels = assign_segments(model, saved.model_dump(), data.features)
     table = pd.DataFrame(
         {
             data.ids.name: data.ids.to_numpy(),
@@ -144,6 +143,6 @@ def profile(source: Source, input_path: Path | None, model_file: Path, output: P
     """The profile table of the users in ``input_path`` (by default the fitted base) with the saved model."""
     model, saved = _load(source, model_file)
     data = load_source(source, input_path)
-    table = profile_segments(data, assign_segments(model, dataclasses.asdict(saved), data.features))
+    table = profile_segments(data, assign_segments(model, saved.model_dump(), data.features))
     write_csv(output, table.round(4))
     return table

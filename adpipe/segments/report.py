@@ -8,15 +8,12 @@ outcome mean is null when a segment has no value of that outcome.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from adpipe.reports import MeanStd
+from adpipe.reports import MeanStd, Report
 
 SegmentRow = dict[str, int | float | str | None]
 
 
-@dataclass(frozen=True)
-class KScores:
+class KScores(Report):
     """One candidate k: silhouette (higher is better), Davies–Bouldin (lower), Calinski–Harabasz (higher), and
     the silhouette of the same k on column-shuffled copies."""
 
@@ -27,8 +24,7 @@ class KScores:
     shuffled_silhouette: MeanStd
 
 
-@dataclass(frozen=True)
-class Stability:
+class Stability(Report):
     """Adjusted Rand between the segments and those of refits on bootstrap samples."""
 
     adjusted_rand: MeanStd
@@ -36,16 +32,14 @@ class Stability:
     method: str
 
 
-@dataclass(frozen=True)
-class Shuffles:
+class Shuffles(Report):
     """The null: how many column-shuffled copies, and the statistic taken on each."""
 
     n_shuffles: int
     statistic: str
 
 
-@dataclass(frozen=True)
-class StructureVerdict:
+class StructureVerdict(Report):
     """Clear, weak or none, with the rule and the figures that decided it."""
 
     structure: str
@@ -57,8 +51,7 @@ class StructureVerdict:
     adjusted_rand: float
 
 
-@dataclass(frozen=True)
-class SegmentsReport:
+class SegmentsReport(Report):
     """``segment fit``: per-k scores, the chosen k, its stability, the structure verdict (its fields inline, as
     :class:`StructureVerdict`), and one row per segment."""
 
@@ -88,8 +81,7 @@ class SegmentsReport:
         return [key for key in self.segments[0] if key.startswith("mean ")] if self.segments else []
 
 
-@dataclass(frozen=True)
-class SegmentsModel:
+class SegmentsModel(Report):
     """How a saved segmentation was made; stored beside it (as a dictionary) and read back by ``assign``."""
 
     task: str

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from adpipe.reports import read_report
+from adpipe.reports import MeanStd, read_report
 from adpipe.segments import SPEC
 from adpipe.segments.cli import WARNINGS
 from adpipe.segments.paths import Source
 from adpipe.segments.report import SegmentsReport
 from adpipe.segments.source import SPECS
-from adpipe.service.adapter import Prediction, Reliability, figure
+from adpipe.service.adapter import Prediction, Reliability
 from adpipe.service.explain import centre_contributions
 from adpipe.service.profiles import PROFILE_EXAMPLE, ProfileTask
 from features.profiles import CTR, PREDICT_SCHEMA, TARGET, USER_ID, feature_frame
@@ -51,8 +51,8 @@ class Segment(ProfileTask):
         report = read_report(path, SegmentsReport)
         return Reliability(
             metric="silhouette",
-            model=figure({"mean": report.silhouette, "std": 0.0}),
-            baseline=figure(report.shuffled_silhouette),
+            model=MeanStd(mean=report.silhouette, std=0.0),
+            baseline=report.shuffled_silhouette,
             baseline_name="the same profiles with each column shuffled",
             higher_is_better=True,
             protocol=f"k = {report.chosen_k} ({report.chosen_by}); stability (adjusted Rand over "

@@ -144,4 +144,12 @@ def structure_verdict(best_silhouette: float, shuffled_best: np.ndarray, adjuste
         verdict = "clear"
     else:
         verdict = "weak"
-    return StructureVerdict(verdict, RULE, best_silhouette, null, gap, margin, adjusted_rand)
+    return StructureVerdict(
+        structure=verdict,
+        rule=RULE,
+        silhouette=best_silhouette,
+        shuffled_silhouette=null,
+        gap=gap,
+        margin=margin,
+        adjusted_rand=adjusted_rand,
+    )

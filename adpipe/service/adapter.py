@@ -18,6 +18,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from adpipe.errors import DataError
+from adpipe.reports import MeanStd
 from adpipe.service.coalesce import Coalescer
 from adpipe.service.explain import Contribution
 from adpipe.service.records import RecordError, read_files, record_error, record_model, rows_of
@@ -29,19 +30,12 @@ from features.schema_records import records_table
 MAX_COALESCED = 1000
 
 
-class Figure(BaseModel):
-    """A validation figure over the folds."""
-
-    mean: float
-    std: float
-
-
 class Reliability(BaseModel):
     """The saved model's validation figure beside its baseline's, on the same folds, and how they were drawn."""
 
     metric: str
-    model: Figure
-    baseline: Figure
+    model: MeanStd
+    baseline: MeanStd
     baseline_name: str
     higher_is_better: bool
     protocol: str
@@ -208,10 +202,3 @@ def read_typed(path: Path, reader: Callable[[Path], Any]) -> Any:
         return reader(path)
     except (DataError, KeyError, TypeError, ValueError):
         return None
-
-
-def figure(values: dict[str, float]) -> Figure:
-    """A ``{"mean", "std"}`` mapping (or :class:`adpipe.reports.MeanStd`) as a :class:`Figure`."""
-    if not isinstance(values, dict):
-        values = {"mean": values.mean, "std": values.std}
-    return Figure(mean=float(values["mean"]), std=float(values["std"]))

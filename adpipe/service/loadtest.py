@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import psutil
 from adpipe import config
 from adpipe.cli_support import format_table
 from adpipe.errors import DataError
-from adpipe.reports import write_report
+from adpipe.reports import Report, write_report
 from adpipe.service.api import MAX_BATCH, VERSION
 from adpipe.tasks import by_name
 
@@ -46,8 +45,7 @@ WARM_UP_REQUESTS = 20
 BATCH_TARGET_MS = 1000.0
 
 
-@dataclass(frozen=True)
-class Scenario:
+class Scenario(Report):
     """One measured load: a task, single or batch requests, and what came back."""
 
     task: str
@@ -66,8 +64,7 @@ class Scenario:
     met: bool
 
 
-@dataclass(frozen=True)
-class Memory:
+class Memory(Report):
     """Resident memory of the server's processes (MiB): RSS counts shared pages in every process, PSS once."""
 
     master_rss: float
@@ -75,8 +72,7 @@ class Memory:
     total_pss: float
 
 
-@dataclass(frozen=True)
-class LoadTestReport:
+class LoadTestReport(Report):
     date: str
     machine: str
     load_average: list[float]  # the machine's 1-minute load average before and after: others' work shares the cores
