@@ -20,8 +20,6 @@ from adpipe.roas import app as roas_app
 from adpipe.segments import app as segment_app
 from adpipe.service import cli as service_cli
 from adpipe.tuning.command import study_app
-from features.clickstream import features_command
-from features.synth import synth_command
 
 # One error boundary for every command (adpipe.cli_support, docs/errors.md). Help texts are plain text: Rich
 # markup would swallow their "[default: ...]" notes.
@@ -38,8 +36,8 @@ app.add_typer(segment_app, name="segment")
 app.add_typer(conversion_app, name="conversion")
 app.add_typer(roas_app, name="roas")
 app.add_typer(ctr_app, name="ctr")
-app.command("synth")(synth_command)
-app.command("features")(features_command)
+app.command("synth")(clickstream_cli.synth_command)
+app.command("features")(clickstream_cli.features_command)
 app.add_typer(bench_app, name="bench")
 app.add_typer(study_app, name="study")
 app.command("report")(report_command)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from lightgbm.basic import LightGBMError
 from typer.core import TyperGroup
 
 from adpipe import config, io
@@ -53,6 +52,8 @@ def explain(error: BaseException) -> tuple[int, str] | None:
         return 1, f"{where}: {what}" if where else what
     if isinstance(error, ValueError):  # a module's own check of its inputs, or a library's of the data
         return 1, str(error)
+    from lightgbm.basic import LightGBMError  # here, not at the top: every --help would load LightGBM
+
     if isinstance(error, LightGBMError):  # parameters or data that LightGBM refuses and no check caught
         return 1, f"LightGBM refused its parameters or data: {error}"
     return None

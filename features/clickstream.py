@@ -24,10 +24,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import polars as pl
-import typer
 
-from adpipe import config
-from adpipe.clickstream.engine_options import check_scheduler, cluster, engine_option, scheduler_option
 from adpipe.errors import DataError
 from features.clickstream_loaders import (
     AT,
@@ -84,7 +81,6 @@ __all__ = [  # the loaders' names are importable from here too, as before the sp
     "load_users",
     "records_split",
     "split_engine",
-    "features_command",
     "write_feature_tables",
 ]
 
@@ -354,25 +350,6 @@ def write_feature_tables(
         table = build_features(load_split(directory, split, engine=engine, scheduler=scheduler))
         written[split] = write_csv(out_dir / f"clickstream_{split}_features.csv", table, index=True)
     return written
-
-
-def features_command(
-    train_dir: Path = typer.Option(
-        config.TRAIN_DIR, "--train-dir", help="Folder with the user_train and session_train files (CSV or Parquet)."
-    ),
-    test_dir: Path = typer.Option(
-        config.TEST_DIR, "--test-dir", help="Folder with the user_test and session_test files (CSV or Parquet)."
-    ),
-    out_dir: Path = typer.Option(config.PROCESSED_DIR, "--out-dir", help="Where the feature tables are written."),
-    engine: Engine = engine_option(),
-    scheduler: str | None = scheduler_option(),
-) -> None:
-    """Write the per-user feature tables of the train and test splits (CSV) for inspection."""
-    check_scheduler(engine, scheduler)
-    with cluster(engine, scheduler):
-        written = write_feature_tables(train_dir, test_dir, out_dir, engine=engine, scheduler=scheduler)
-    for split, path in written.items():
-        typer.echo(f"{split}: {len(FEATURE_COLUMNS)} features per user -> {path}")
 
 
 def features_markdown() -> str:

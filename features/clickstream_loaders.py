@@ -20,6 +20,7 @@ import polars as pl
 import psutil
 
 from adpipe import config
+from adpipe.clickstream.engine_options import Engine
 from adpipe.errors import DataError
 from features import schema_parquet
 from features.schema import (
@@ -39,9 +40,6 @@ from features.schema_parquet import read_parquet_table
 
 Split = Literal["train", "test"]
 Format = Literal["csv", "parquet"]
-# How the sessions are aggregated: Polars' in-memory engine, its streaming engine (in chunks, for input
-# larger than memory), or a Dask cluster (features/clickstream_dask.py); "auto" picks by size (choose_engine).
-Engine = Literal["auto", "memory", "chunked", "dask"]
 
 TARGET = "marketing_target"
 CLASSES = (1, 2, 3)

@@ -19,7 +19,6 @@ import math
 import shutil
 import tempfile
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -28,10 +27,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import typer
 from tqdm import tqdm
 
-from adpipe import cli_support, config
+from adpipe import config
+from adpipe.clickstream.defaults import MAX_SESSIONS_PER_USER, MAX_USERS
 from adpipe.errors import DataError, OptionError
 from adpipe.io import all_or_nothing, atomic_path
 from features.clickstream import (
@@ -116,8 +115,6 @@ SESSION_DURATION = (20, 300)
 _QUERY_POOL = 4096
 _BATCH_USERS = 50_000
 _BATCH_SESSIONS = 500_000  # fewer users per batch when each has many sessions, so memory stays bounded
-MAX_USERS = 10**9
-MAX_SESSIONS_PER_USER = 1000
 # Bytes per row of the written files (measured: about 62-66 per user, 184 per session), with some margin.
 USER_ROW_BYTES, SESSION_ROW_BYTES = 72, 190
 
@@ -354,32 +351,3 @@ def generate(
     check_size(out_dir, settings, len(splits))
     with all_or_nothing():
         return {split: write_split(out_dir, split, settings, progress) for split in splits}
-
-
-class SplitChoice(StrEnum):
-    train = "train"
-    test = "test"
-    both = "both"
-
-
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise typer.BadParameter(f"must be a finite number, got {value}")
-    return value
-
-
-def synth_command(
-    users: int = typer.Option(..., "--users", min=1, max=MAX_USERS, help="Users per split."),
-    sessions_per_user: float = typer.Option(
-        10.0, "--sessions-per-user", min=1, max=MAX_SESSIONS_PER_USER, callback=_finite, help="Mean sessions per user."
-    ),
-    out: Path = typer.Option(..., "--out", help="Folder to write train/ and test/ into (keep big ones in /tmp)."),
-    seed: int = cli_support.seed_option("Seed of every draw."),
-    split: SplitChoice = typer.Option(SplitChoice.both, "--split", help="Which split(s) to write."),
-) -> None:
-    """Write synthetic ClickStream user and session files in the challenge's formats (all of them or none)."""
-    splits: tuple[Split, ...] = ("train", "test") if split is SplitChoice.both else (split.value,)  # type: ignore[assignment]
-    written = generate(out, SynthConfig(users=users, sessions_per_user=sessions_per_user, seed=seed), splits)
-    for name, paths in written.items():
-        sizes = ", ".join(f"{p} ({p.stat().st_size / 1e6:.1f} MB)" for p in paths)
-        typer.echo(f"{name}: {sizes}")

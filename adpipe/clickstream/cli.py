@@ -5,24 +5,43 @@
 
 from __future__ import annotations
 
+import math
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from adpipe import cli_support, config, tuning
 from adpipe.cli_support import exit_on_error, format_table
-from adpipe.clickstream import pipeline
-from adpipe.clickstream.engine_options import check_scheduler, cluster, dask_only, engine_option, scheduler_option
-from adpipe.clickstream.evaluation import VALIDATION_REPORT, validate
-from adpipe.clickstream.partitioned import parts_dir, predict_partitioned
-from adpipe.clickstream.report import ClassificationSummary, ValidationReport
-from adpipe.clickstream.tuning import DEFAULT_STUDY, tuning_task
-from adpipe.validation import Protocol
-from features.clickstream import CLASSES, Engine, Split, split_engine
+from adpipe.clickstream.defaults import (
+    DEFAULT_STUDY,
+    MAX_SESSIONS_PER_USER,
+    MAX_USERS,
+    MODEL_FILE,
+    VALIDATION_REPORT,
+)
+from adpipe.clickstream.engine_options import (
+    Engine,
+    check_scheduler,
+    cluster,
+    dask_only,
+    engine_option,
+    scheduler_option,
+)
+from adpipe.protocol import Protocol
+
+if TYPE_CHECKING:
+    from adpipe.clickstream.report import ClassificationSummary, ValidationReport
+    from adpipe.tuning.study import TuningTask
+    from features.clickstream import Split
+
+# The implementation (pandas, Polars, LightGBM, Optuna) is imported inside each command, where its work starts:
+# building the commands, and any --help, needs none of it.
 
 TrainDir = typer.Option(config.TRAIN_DIR, "--train-dir", help="Folder with user_train.csv and session_train.csv.")
 ParamsFile = cli_support.params_option(config.CLICKSTREAM_PARAMS_FILE)
-ModelFile = cli_support.model_option(pipeline.MODEL_FILE)
+ModelFile = cli_support.model_option(MODEL_FILE)
 Seed = cli_support.seed_option("Seed of the folds and of LightGBM.")
 EngineName = engine_option()
 Scheduler = scheduler_option()
@@ -30,6 +49,8 @@ Scheduler = scheduler_option()
 
 def _say_engine(directory: Path, split: Split, engine: Engine, scheduler: str | None) -> None:
     """Check the engine options and print which engine aggregates the split's sessions, and why."""
+    from features.clickstream import split_engine
+
     check_scheduler(engine, scheduler)
     typer.echo(f"{split} sessions: {split_engine(directory, split, engine).reason}", err=True)
 
@@ -49,6 +70,8 @@ def train_command(
     ),
 ) -> None:
     """Fit LightGBM on every labelled user and save it."""
+    from adpipe.clickstream import pipeline
+
     with exit_on_error(keeps=model), cluster(engine, scheduler):
         _say_engine(train_dir, "train", engine, scheduler)
         if distributed_training:
@@ -80,6 +103,10 @@ def predict_command(
     ),
 ) -> None:
     """Train on --train-dir (unless --use-saved) and write one prediction per test user."""
+    from adpipe.clickstream import pipeline
+    from adpipe.clickstream.partitioned import parts_dir, predict_partitioned
+    from features.clickstream import CLASSES
+
     with exit_on_error(keeps=output), cluster(engine, scheduler):
         dask_only(engine, "--parts-only", parts_only)
         if not use_saved:
@@ -111,6 +138,8 @@ def validate_command(
     scheduler: str | None = Scheduler,
 ) -> None:
     """Repeated stratified K-fold: macro-F1, weighted-F1, accuracy of the model and a majority baseline."""
+    from adpipe.clickstream.evaluation import validate
+
     with exit_on_error(keeps=report), cluster(engine, scheduler):
         _say_engine(train_dir, "train", engine, scheduler)
         protocol = Protocol(folds=folds, repeats=repeats, seed=seed)
@@ -153,14 +182,73 @@ def render(report: ValidationReport) -> str:
     return "\n".join(lines)
 
 
+def _tuning_task(train_dir: Path, protocol: Protocol, params_file: Path) -> TuningTask:
+    """:func:`adpipe.clickstream.tuning.tuning_task`, imported when ``tune`` runs."""
+    from adpipe.clickstream.tuning import tuning_task
+
+    return tuning_task(train_dir, protocol, params_file)
+
+
 tune_command = tuning.tune_command(
-    tuning_task,
+    _tuning_task,
     data=TrainDir,
     study=DEFAULT_STUDY,
     params_file=config.CLICKSTREAM_PARAMS_FILE,
     metric="macro-F1",
     validate="validate",
 )
+
+
+def features_command(
+    train_dir: Path = typer.Option(
+        config.TRAIN_DIR, "--train-dir", help="Folder with the user_train and session_train files (CSV or Parquet)."
+    ),
+    test_dir: Path = typer.Option(
+        config.TEST_DIR, "--test-dir", help="Folder with the user_test and session_test files (CSV or Parquet)."
+    ),
+    out_dir: Path = typer.Option(config.PROCESSED_DIR, "--out-dir", help="Where the feature tables are written."),
+    engine: Engine = engine_option(),
+    scheduler: str | None = scheduler_option(),
+) -> None:
+    """Write the per-user feature tables of the train and test splits (CSV) for inspection."""
+    from features.clickstream import FEATURE_COLUMNS, write_feature_tables
+
+    check_scheduler(engine, scheduler)
+    with cluster(engine, scheduler):
+        written = write_feature_tables(train_dir, test_dir, out_dir, engine=engine, scheduler=scheduler)
+    for split, path in written.items():
+        typer.echo(f"{split}: {len(FEATURE_COLUMNS)} features per user -> {path}")
+
+
+class SplitChoice(StrEnum):
+    train = "train"
+    test = "test"
+    both = "both"
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value
+
+
+def synth_command(
+    users: int = typer.Option(..., "--users", min=1, max=MAX_USERS, help="Users per split."),
+    sessions_per_user: float = typer.Option(
+        10.0, "--sessions-per-user", min=1, max=MAX_SESSIONS_PER_USER, callback=_finite, help="Mean sessions per user."
+    ),
+    out: Path = typer.Option(..., "--out", help="Folder to write train/ and test/ into (keep big ones in /tmp)."),
+    seed: int = cli_support.seed_option("Seed of every draw."),
+    split: SplitChoice = typer.Option(SplitChoice.both, "--split", help="Which split(s) to write."),
+) -> None:
+    """Write synthetic ClickStream user and session files in the challenge's formats (all of them or none)."""
+    from features.synth import SynthConfig, generate
+
+    splits: tuple[Split, ...] = ("train", "test") if split is SplitChoice.both else (split.value,)  # type: ignore[assignment]
+    written = generate(out, SynthConfig(users=users, sessions_per_user=sessions_per_user, seed=seed), splits)
+    for name, paths in written.items():
+        sizes = ", ".join(f"{p} ({p.stat().st_size / 1e6:.1f} MB)" for p in paths)
+        typer.echo(f"{name}: {sizes}")
 
 
 def register(app: typer.Typer) -> None:

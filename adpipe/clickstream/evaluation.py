@@ -18,6 +18,7 @@ from sklearn.metrics import f1_score
 
 from adpipe import config
 from adpipe.clickstream.decision_rule import MacroF1Weights
+from adpipe.clickstream.defaults import VALIDATION_REPORT
 from adpipe.clickstream.estimators import build_model
 from adpipe.clickstream.params import DEFAULT_PARAMS, load_params
 from adpipe.clickstream.pipeline import labelled_features
@@ -31,8 +32,6 @@ from adpipe.clickstream.report import (
 from adpipe.reports import MeanStd, write_report
 from adpipe.validation import FoldMetrics, Protocol, classification_evaluator, cross_validate, make_splits
 from features.clickstream import CLASSES, FEATURE_GROUPS, Engine
-
-VALIDATION_REPORT = config.REPORTS_DIR / "validation.json"
 
 
 def evaluate_with_argmax(model: Any, X: pd.DataFrame, y: pd.Series) -> FoldMetrics:

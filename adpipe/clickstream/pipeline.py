@@ -10,13 +10,12 @@ import numpy as np
 import pandas as pd
 
 from adpipe import config
+from adpipe.clickstream.defaults import MODEL_FILE
 from adpipe.clickstream.estimators import build_model, fitted_pipeline
 from adpipe.clickstream.params import TASK, load_params
 from adpipe.errors import DataError
 from adpipe.io import dumps_json, load_model, save_model, write_bytes_atomic
 from features.clickstream import CLASSES, TARGET, Engine, build_features, load_split
-
-MODEL_FILE = config.MODELS_DIR / "clickstream.joblib"
 
 
 def labelled_features(

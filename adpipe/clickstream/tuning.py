@@ -21,7 +21,6 @@ from adpipe.validation import Protocol
 from features.clickstream import FEATURE_GROUPS
 
 METRIC = "macro_f1"
-DEFAULT_STUDY = "clickstream"
 
 
 def suggest_params(trial: optuna.Trial) -> dict[str, Any]:

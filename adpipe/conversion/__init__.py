@@ -8,8 +8,23 @@ permutation test that decides whether any of them is worth saving.
 - ``cli``: the commands and their terminal output.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from adpipe.conversion.cli import app
-from adpipe.conversion.evaluation import MODEL_FILE, TASK, VALIDATION_REPORT
-from adpipe.conversion.models import BASELINE, FEATURES
+from adpipe.conversion.defaults import BASELINE, MODEL_FILE, TASK, VALIDATION_REPORT
+
+if TYPE_CHECKING:
+    from adpipe.conversion.models import FEATURES
 
 __all__ = ["BASELINE", "FEATURES", "MODEL_FILE", "TASK", "VALIDATION_REPORT", "app"]
+
+
+def __getattr__(name: str) -> Any:
+    """``FEATURES`` (the profile columns, with scikit-learn), imported on first use rather than with the CLI."""
+    if name != "FEATURES":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from adpipe.conversion.models import FEATURES
+
+    return FEATURES

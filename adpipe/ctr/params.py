@@ -1,4 +1,4 @@
-"""What ``params/ctr.json`` may hold, its defaults, and the paths of the CTR task's files.
+"""What ``params/ctr.json`` may hold, its defaults, and (from adpipe.ctr.defaults) the paths of the CTR task's files.
 
 A params file that names an unknown key, feature group, imbalance strategy, calibration or LightGBM
 parameter is refused with one line (:func:`check_params`), so a typo never silently falls back to a default.
@@ -9,18 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from adpipe import config
+# The task's paths are declared in adpipe.ctr.defaults (light, for the commands' options) and re-exported here.
+from adpipe.ctr.defaults import HOLDOUT_REPORT as HOLDOUT_REPORT
+from adpipe.ctr.defaults import MODEL_FILE as MODEL_FILE
+from adpipe.ctr.defaults import PARAMS_FILE as PARAMS_FILE
+from adpipe.ctr.defaults import PREDICTIONS_FILE as PREDICTIONS_FILE
+from adpipe.ctr.defaults import SEED_APPROACH_REPORT as SEED_APPROACH_REPORT
+from adpipe.ctr.defaults import TASK as TASK
+from adpipe.ctr.defaults import VALIDATION_REPORT as VALIDATION_REPORT
 from adpipe.errors import DataError, OptionError
 from adpipe.params import apply_options, check_params_file, lightgbm_keys, read_params_file
 from features.ctr import DEFAULT_GROUPS, FEATURE_GROUPS
-
-TASK = "ctr"
-MODEL_FILE = config.MODELS_DIR / "ctr.joblib"
-PARAMS_FILE = config.PARAMS_DIR / "ctr.json"
-VALIDATION_REPORT = config.REPORTS_DIR / "ctr_validation.json"
-SEED_APPROACH_REPORT = config.REPORTS_DIR / "ctr_seed_approach.json"
-HOLDOUT_REPORT = config.REPORTS_DIR / "ctr_holdout.json"
-PREDICTIONS_FILE = config.PREDICTIONS_DIR / "ctr_predictions.csv"
 
 IMBALANCE_STRATEGIES = ("none", "weights", "oversample", "smote")
 # "sigmoid" and "isotonic" wrap LightGBM in CalibratedClassifierCV, fitted on inner folds of the training part.

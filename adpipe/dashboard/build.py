@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from adpipe import config
-from adpipe.clickstream.tuning import DEFAULT_STUDY
+from adpipe.clickstream.defaults import DEFAULT_STUDY
 from adpipe.dashboard import ctr, main_task, roas, scale, segments
 from adpipe.dashboard.page import Card, Section, render, write_page
 from adpipe.dashboard.sources import Sources

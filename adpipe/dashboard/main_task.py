@@ -16,12 +16,12 @@ import plotly.graph_objects as go
 from optuna.visualization import plot_optimization_history, plot_param_importances
 
 from adpipe import config
+from adpipe.clickstream.defaults import DEFAULT_STUDY
 from adpipe.clickstream.estimators import fitted_pipeline
 from adpipe.clickstream.evaluation import VALIDATION_REPORT
 from adpipe.clickstream.explain import PERMUTATION_REPEATS, Explanation, explain
 from adpipe.clickstream.pipeline import MODEL_FILE
 from adpipe.clickstream.report import ValidationReport
-from adpipe.clickstream.tuning import DEFAULT_STUDY
 from adpipe.dashboard.page import (
     BASELINE_COLOUR,
     CLASS_COLOURS,

@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 from adpipe import config
 from adpipe.io import load_model, save_model, write_csv
 from adpipe.reports import from_dict, write_report
+from adpipe.roas.defaults import FUNNEL_REPORT, MODEL_FILE, PROTOCOL, TASK, VALIDATION_REPORT
 from adpipe.roas.models import (
     BASELINES,
     LABELS,
@@ -65,11 +66,6 @@ from features.campaigns import (
     summarize,
 )
 
-TASK = "roas"
-MODEL_FILE = config.MODELS_DIR / "roas.joblib"
-VALIDATION_REPORT = config.REPORTS_DIR / "roas_validation.json"
-FUNNEL_REPORT = config.REPORTS_DIR / "funnel_validation.json"
-PROTOCOL = Protocol(folds=5, repeats=3, seed=config.DEFAULT_SEED, stratify=False)
 SPEARMAN_TARGET = 0.60
 GROUPING_NAMES = {"grouped": f"GroupKFold by {GROUP}", "ungrouped": "KFold"}
 

@@ -10,9 +10,17 @@ the segments are.
 - ``cli``: the commands and their terminal output.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from adpipe.segments.cli import WARNINGS, app
-from adpipe.segments.models import assign_segments
-from adpipe.segments.source import SPECS, TASK, Source, load_source, model_path, profile_path, report_path
+from adpipe.segments.defaults import TASK, Source, model_path, profile_path, report_path
+
+if TYPE_CHECKING:
+    from adpipe.segments.models import assign_segments
+    from adpipe.segments.source import SPECS, load_source
 
 __all__ = [
     "SPECS",
@@ -26,3 +34,17 @@ __all__ = [
     "profile_path",
     "report_path",
 ]
+
+# pandas and scikit-learn are imported on first use of these names, not with the package: the CLI imports it to
+# build its commands, and `--help` should not wait for them.
+_LAZY = {
+    "assign_segments": "adpipe.segments.models",
+    "SPECS": "adpipe.segments.source",
+    "load_source": "adpipe.segments.source",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -4,25 +4,21 @@ each source's model and reports go."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
 
 from adpipe import config
 from adpipe.errors import DataError
+
+# Declared in adpipe.segments.defaults (light, for the commands' options) and re-exported here.
+from adpipe.segments.defaults import TASK as TASK
+from adpipe.segments.defaults import Source as Source
+from adpipe.segments.defaults import model_path as model_path
+from adpipe.segments.defaults import profile_path as profile_path
+from adpipe.segments.defaults import report_path as report_path
 from features.clickstream import FEATURE_COLUMNS, build_features, load_split
 from features.profiles import CTR, PROFILE_FEATURES, TARGET, USER_ID, FeatureSpec, feature_frame, load_profiles
-
-TASK = "segments"
-
-
-class Source(StrEnum):
-    """Which users a segmentation is for."""
-
-    profiles = "profiles"
-    clickstream = "clickstream"
-
 
 # Profiles: CTR and conversion rate are what a segment is targeted for, so they are reported, not clustered.
 PROFILE_OUTCOMES = (CTR, TARGET)
@@ -30,18 +26,6 @@ SPECS = {
     Source.profiles: PROFILE_FEATURES.without(*PROFILE_OUTCOMES),
     Source.clickstream: FeatureSpec(numeric=FEATURE_COLUMNS),
 }
-
-
-def model_path(source: Source) -> Path:
-    return config.MODELS_DIR / f"segments_{source.value}.joblib"
-
-
-def report_path(source: Source) -> Path:
-    return config.REPORTS_DIR / f"segments_{source.value}.json"
-
-
-def profile_path(source: Source) -> Path:
-    return config.REPORTS_DIR / f"segments_{source.value}_profile.csv"
 
 
 @dataclass(frozen=True)
