@@ -13,6 +13,7 @@ import typer
 from adpipe.bench import app as bench_app
 from adpipe.cli_support import ErrorBoundary
 from adpipe.clickstream import cli as clickstream_cli
+from adpipe.clickstream.cli import features_command, synth_command
 from adpipe.conversion import app as conversion_app
 from adpipe.ctr import app as ctr_app
 from adpipe.dashboard.cli import report_command
@@ -36,8 +37,8 @@ app.add_typer(segment_app, name="segment")
 app.add_typer(conversion_app, name="conversion")
 app.add_typer(roas_app, name="roas")
 app.add_typer(ctr_app, name="ctr")
-app.command("synth")(clickstream_cli.synth_command)
-app.command("features")(clickstream_cli.features_command)
+app.command("synth")(synth_command)
+app.command("features")(features_command)
 app.add_typer(bench_app, name="bench")
 app.add_typer(study_app, name="study")
 app.command("report")(report_command)

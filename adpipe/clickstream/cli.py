@@ -1,6 +1,7 @@
-"""The main task's commands (``train``, ``predict``, ``validate``, ``tune``) and their terminal output.
+"""The main task's commands (``train``, ``predict``, ``validate``, ``tune``) and their terminal output, and the
+ClickStream data commands (``features``, ``synth``).
 
-``model.py`` registers them at the top level of the CLI: they are the challenge's commands.
+``model.py`` registers them at the top level of the CLI: the first four are the challenge's commands.
 """
 
 from __future__ import annotations
