@@ -15,14 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.clickstream import FEATURE_COLUMNS
-from features.clickstream_loaders import (
-    FILES,
-    SESSION_VOCABULARIES,
-    TARGET,
-    TIMESTAMP_FORMAT,
-    USER_CATEGORIES,
-    Split,
-)
+from features.clickstream_loaders import FILES, SESSION_VOCABULARIES, TARGET, TIMESTAMP_FORMAT, USER_CATEGORIES, Split
 
 
 def _duckdb_sql(users_path: Path, sessions_path: Path, key: str) -> str:

@@ -28,7 +28,6 @@ import polars as pl
 
 from adpipe import config
 
-OUR_ENGINES = ("memory", "chunked", "dask", "memory-parquet", "chunked-parquet", "dask-parquet")
 PART_ROWS = 2_500_000
 SAMPLE_USERS = 20_000
 SAMPLE_RTOL = 1e-9

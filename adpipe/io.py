@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import joblib
 import orjson
-import pandas as pd
 
 from adpipe.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 # The command that makes each task's model, for the message when a model file is missing or unreadable.
@@ -175,6 +176,8 @@ def write_csv(path: str | Path, frame: pd.DataFrame, *, index: bool = False) -> 
 
 def save_model(path: str | Path, model: Any, metadata: dict[str, Any]) -> Path:
     """Save a fitted model with the metadata that says how it was made (task, params, features)."""
+    import joblib  # with NumPy: only where a model is saved or loaded
+
     bundle = {"model": model, "metadata": metadata}
     return _atomic_write(Path(path), lambda temp: joblib.dump(bundle, temp, compress=3))
 
@@ -182,6 +185,8 @@ def save_model(path: str | Path, model: Any, metadata: dict[str, Any]) -> Path:
 def load_model(path: str | Path, *, task: str) -> tuple[Any, dict[str, Any]]:
     """Load a model saved by :func:`save_model` for ``task``; one clear error if it is missing, unreadable
     (empty, truncated, not a model at all) or another task's."""
+    import joblib
+
     path = Path(path)
     command = TRAIN_COMMANDS.get(task, f"python model.py {task} train")
     remedy = f"run `{command}` to make one"

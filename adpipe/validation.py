@@ -35,22 +35,10 @@ from sklearn.model_selection import (
 from tqdm.auto import tqdm
 
 from adpipe.errors import OptionError, first_line
+from adpipe.protocol import Protocol
 
 FoldMetrics = dict[str, Any]
 Evaluate = Callable[[Any, pd.DataFrame, pd.Series], FoldMetrics]
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """How the folds are drawn; written beside every reported figure."""
-
-    folds: int = 5
-    repeats: int = 5
-    seed: int = 42
-    stratify: bool = True
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"folds": self.folds, "repeats": self.repeats, "seed": self.seed}
 
 
 @dataclass(frozen=True)

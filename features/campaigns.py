@@ -15,22 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import pandas as pd
 
 from adpipe.errors import DataError
+from features.choices import GROUP, Mode, SummaryBy
 from features.schema import Column, TableSchema, check_rows, check_unique, read_table
 
-Mode = Literal["planned", "delivery"]
 MODES: tuple[Mode, ...] = ("planned", "delivery")
 
 AGE_BANDS = ("30-34", "35-39", "40-44", "45-49")
 GENDERS = ("F", "M")
-DEFAULT_VALUE_ENQUIRY = 5.0
-DEFAULT_VALUE_SALE = 100.0
 
-GROUP = "fb_campaign_id"
 BUDGET = "Spent"
 OUTCOME_COLUMNS = ("Total_Conversion", "Approved_Conversion")
 DERIVED_TARGETS = ("conversion_value", "roas", "sales_per_click", "click_drop_off")
@@ -43,7 +39,6 @@ DELIVERY_FEATURES = (*PLANNED_FEATURES, *DELIVERY_INPUTS, "ctr", "cpc", "cpm")
 FEATURES: dict[Mode, tuple[str, ...]] = {"planned": PLANNED_FEATURES, "delivery": DELIVERY_FEATURES}
 CATEGORICAL_FEATURES = ("xyz_campaign_id", "age", "gender", "interest")
 
-SummaryBy = Literal["campaign", "age", "gender", "interest"]
 SUMMARY_KEYS: dict[SummaryBy, str] = {
     "campaign": "xyz_campaign_id",
     "age": "age",

@@ -21,13 +21,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from features.clickstream_loaders import (
-    AT,
-    BROWSERS,
-    DEVICE_TYPES,
-    OPERATING_SYSTEMS,
-    USER_CATEGORIES,
-)
+from features.clickstream_loaders import AT, BROWSERS, DEVICE_TYPES, OPERATING_SYSTEMS, USER_CATEGORIES
 from features.schema import BAD
 
 

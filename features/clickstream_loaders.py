@@ -37,9 +37,6 @@ from features.schema_parquet import read_parquet_table
 
 Split = Literal["train", "test"]
 Format = Literal["csv", "parquet"]
-# How the sessions are aggregated: Polars' in-memory engine, its streaming engine (in chunks, for input
-# larger than memory), or a Dask cluster (adpipe/clickstream/engine_dask.py); "auto" picks by size (choose_engine).
-Engine = Literal["auto", "memory", "chunked", "dask"]
 
 TARGET = "marketing_target"
 CLASSES = (1, 2, 3)

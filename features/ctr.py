@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from adpipe.errors import DataError
+from features.choices import CTR_FEATURE_GROUP_NAMES
 from features.schema import Column, TableSchema, check_rows, line_of, read_table
 
 TARGET = "Clicked on Ad"
@@ -164,15 +165,22 @@ PAIR_KEYS = tuple(f"{a}&{b}" for a, b in itertools.combinations((*TEXT_KEYS, *VA
 KEYS = frozenset((*TEXT_KEYS, *VALUE_KEYS, TIMESTAMP_KEY, *PAIR_KEYS))
 
 # What the model may use, by group (the params' "features" lists groups); `ctr validate` audits each one.
-FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
-    "numeric": NUMERIC_FEATURES[:4],
-    "gender": ("male",),
-    "calendar": ("hour", "weekday", "month"),
-    "text": TEXT_KEYS,
-    "values": VALUE_KEYS,
-    "timestamp": (TIMESTAMP_KEY,),
-    "pairs": PAIR_KEYS,
-}
+# The names are in features.choices, where the commands' help reads them without pandas.
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = dict(
+    zip(
+        CTR_FEATURE_GROUP_NAMES,
+        (
+            NUMERIC_FEATURES[:4],  # numeric
+            ("male",),  # gender
+            ("hour", "weekday", "month"),  # calendar
+            TEXT_KEYS,  # text
+            VALUE_KEYS,  # values
+            (TIMESTAMP_KEY,),  # timestamp
+            PAIR_KEYS,  # pairs
+        ),
+        strict=True,
+    )
+)
 # The default model's groups: those that hold on later impressions with new ad texts, cities and values.
 # The others score only where this file's calendar or exact values recur (the audit flags them): opt-in.
 DEFAULT_GROUPS = ("numeric", "gender")

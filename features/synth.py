@@ -32,6 +32,7 @@ from tqdm import tqdm
 from adpipe import config
 from adpipe.errors import DataError, OptionError
 from adpipe.io import all_or_nothing, atomic_path
+from features.choices import MAX_SESSIONS_PER_USER, MAX_USERS
 from features.clickstream_loaders import (
     BROWSERS,
     CLASSES,
@@ -114,8 +115,6 @@ SESSION_DURATION = (20, 300)
 _QUERY_POOL = 4096
 _BATCH_USERS = 50_000
 _BATCH_SESSIONS = 500_000  # fewer users per batch when each has many sessions, so memory stays bounded
-MAX_USERS = 10**9
-MAX_SESSIONS_PER_USER = 1000
 # Bytes per row of the written files (measured: about 62-66 per user, 184 per session), with some margin.
 USER_ROW_BYTES, SESSION_ROW_BYTES = 72, 190
 

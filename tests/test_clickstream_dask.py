@@ -21,11 +21,11 @@ from typer.testing import CliRunner
 import model as cli
 from adpipe import config
 from adpipe.clickstream import engine_dask, engines, pipeline
+from adpipe.clickstream.defaults import TASK
 from adpipe.clickstream.distributed import train_distributed
 from adpipe.clickstream.engines import build_features, load_split
 from adpipe.clickstream.params import DEFAULT_PARAMS
 from adpipe.clickstream.partitioned import parts_dir
-from adpipe.clickstream.paths import TASK
 from adpipe.io import load_model
 from features.synth import SynthConfig, generate, split_sessions
 

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from adpipe import config
 from adpipe.ctr import evaluation, models
+from adpipe.ctr.defaults import TASK
 from adpipe.ctr.folds import fold_groups
-from adpipe.ctr.paths import TASK
 from adpipe.ctr.report import ValidationReport
 from adpipe.errors import DataError
 from adpipe.io import load_model

@@ -34,7 +34,7 @@ def assert_same_table(table: pd.DataFrame, expected: pd.DataFrame, name: str) ->
 
 
 def test_bench_engines_compute_the_same_table(synthetic: Path) -> None:
-    tables = {name: runner(synthetic / "test") for name, runner in bench.RUNNERS.items()}
+    tables = {name: runner(synthetic / "test") for name, runner in bench.independent_runners().items()}
     tables["ours"] = bench_scale.ours("memory", synthetic / "test", None)
     assert len(tables["ours"]) == 400 and (tables["ours"]["n_sessions"] == 0).any()
     for name, table in tables.items():

@@ -19,7 +19,7 @@ from adpipe import config
 
 ROOT = config.PROJECT_ROOT
 TASK_PACKAGES = ("adpipe.clickstream", "adpipe.ctr", "adpipe.roas", "adpipe.segments", "adpipe.conversion")
-CORE = ("adpipe.errors", "adpipe.config", "adpipe.io", "adpipe.validation")
+CORE = ("adpipe.errors", "adpipe.config", "adpipe.io", "adpipe.protocol", "adpipe.validation")
 SHARED = (
     "adpipe.reports",
     "adpipe.params",

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from adpipe.io import load_model
 from adpipe.reports import read_report, write_report
+from adpipe.segments.defaults import Source
 from adpipe.segments.evaluation import SegmentationProtocol, fit_segments
 from adpipe.segments.models import make_segmenter
-from adpipe.segments.paths import Source
 from adpipe.segments.profile import describe
 from adpipe.segments.report import SegmentsModel, SegmentsReport
 from adpipe.segments.source import SPECS, SegmentData, load_source

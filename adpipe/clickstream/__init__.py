@@ -11,22 +11,22 @@
 """
 
 from adpipe import config
-from adpipe.clickstream import paths
+from adpipe.clickstream import defaults
 from adpipe.clickstream.cli import app
 from adpipe.task import TaskSpec
 
 SPEC = TaskSpec(
-    name=paths.TASK,
+    name=defaults.TASK,
     title="Main task: engagement",
     cli=app,
     command=None,
-    model_file=paths.MODEL_FILE,
-    report_file=paths.VALIDATION_REPORT,
+    model_file=defaults.MODEL_FILE,
+    report_file=defaults.VALIDATION_REPORT,
     report="adpipe.clickstream.report:ValidationReport",
     service="adpipe.clickstream.service:Clickstream",
     dashboard="adpipe.clickstream.dashboard:section",
     quick=(("train",), ("validate", "--repeats", "1")),
     make=(("predict",), ("validate",)),
-    outputs=(paths.MODEL_FILE, config.PREDICTIONS_FILE, paths.VALIDATION_REPORT),
+    outputs=(defaults.MODEL_FILE, config.PREDICTIONS_FILE, defaults.VALIDATION_REPORT),
     load_target=(50.0, None),
 )

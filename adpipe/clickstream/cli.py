@@ -1,6 +1,7 @@
-"""The main task's commands (``train``, ``predict``, ``validate``, ``tune``) and their terminal output.
+"""The main task's commands (``train``, ``predict``, ``validate``, ``tune``) and their terminal output, and the
+ClickStream data commands (``features``, ``synth``).
 
-``model.py`` registers them at the top level of the CLI: they are the challenge's commands.
+``model.py`` registers them at the top level of the CLI: the first four are the challenge's commands.
 """
 
 from __future__ import annotations
@@ -8,27 +9,35 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from adpipe import cli_support, config, tuning
 from adpipe.cli_support import exit_on_error, format_table
-from adpipe.clickstream import pipeline
-from adpipe.clickstream.engine_options import check_scheduler, cluster, dask_only, engine_option, scheduler_option
-from adpipe.clickstream.engines import split_engine, write_feature_tables
-from adpipe.clickstream.evaluation import validate
-from adpipe.clickstream.partitioned import parts_dir, predict_partitioned
-from adpipe.clickstream.paths import DEFAULT_STUDY, VALIDATION_REPORT
-from adpipe.clickstream.report import ClassificationSummary, ValidationReport
-from adpipe.clickstream.tuning import tuning_task
-from adpipe.validation import Protocol
-from features.clickstream import FEATURE_COLUMNS
-from features.clickstream_loaders import CLASSES, Engine, Split
-from features.synth import MAX_SESSIONS_PER_USER, MAX_USERS, SynthConfig, generate
+from adpipe.clickstream.defaults import DEFAULT_STUDY, MODEL_FILE, VALIDATION_REPORT
+from adpipe.clickstream.engine_options import (
+    Engine,
+    check_scheduler,
+    cluster,
+    dask_only,
+    engine_option,
+    scheduler_option,
+)
+from adpipe.protocol import Protocol
+from features.choices import MAX_SESSIONS_PER_USER, MAX_USERS
+
+if TYPE_CHECKING:
+    from adpipe.clickstream.report import ClassificationSummary, ValidationReport
+    from adpipe.tuning.study import TuningTask
+    from features.clickstream_loaders import Split
+
+# The implementation (pandas, Polars, LightGBM, Optuna) is imported inside each command, where its work starts:
+# building the commands, and any --help, needs none of it.
 
 TrainDir = typer.Option(config.TRAIN_DIR, "--train-dir", help="Folder with user_train.csv and session_train.csv.")
 ParamsFile = cli_support.params_option(config.CLICKSTREAM_PARAMS_FILE)
-ModelFile = cli_support.model_option(pipeline.MODEL_FILE)
+ModelFile = cli_support.model_option(MODEL_FILE)
 Seed = cli_support.seed_option("Seed of the folds and of LightGBM.")
 EngineName = engine_option()
 Scheduler = scheduler_option()
@@ -36,6 +45,8 @@ Scheduler = scheduler_option()
 
 def _say_engine(directory: Path, split: Split, engine: Engine, scheduler: str | None) -> None:
     """Check the engine options and print which engine aggregates the split's sessions, and why."""
+    from adpipe.clickstream.engines import split_engine
+
     check_scheduler(engine, scheduler)
     typer.echo(f"{split} sessions: {split_engine(directory, split, engine).reason}", err=True)
 
@@ -55,6 +66,8 @@ def train_command(
     ),
 ) -> None:
     """Fit LightGBM on every labelled user and save it."""
+    from adpipe.clickstream import pipeline
+
     with exit_on_error(keeps=model), cluster(engine, scheduler):
         _say_engine(train_dir, "train", engine, scheduler)
         if distributed_training:
@@ -86,6 +99,10 @@ def predict_command(
     ),
 ) -> None:
     """Train on --train-dir (unless --use-saved) and write one prediction per test user."""
+    from adpipe.clickstream import pipeline
+    from adpipe.clickstream.partitioned import parts_dir, predict_partitioned
+    from features.clickstream_loaders import CLASSES
+
     with exit_on_error(keeps=output), cluster(engine, scheduler):
         dask_only(engine, "--parts-only", parts_only)
         if not use_saved:
@@ -117,6 +134,8 @@ def validate_command(
     scheduler: str | None = Scheduler,
 ) -> None:
     """Repeated stratified K-fold: macro-F1, weighted-F1, accuracy of the model and a majority baseline."""
+    from adpipe.clickstream.evaluation import validate
+
     with exit_on_error(keeps=report), cluster(engine, scheduler):
         _say_engine(train_dir, "train", engine, scheduler)
         protocol = Protocol(folds=folds, repeats=repeats, seed=seed)
@@ -159,8 +178,15 @@ def render(report: ValidationReport) -> str:
     return "\n".join(lines)
 
 
+def _tuning_task(train_dir: Path, protocol: Protocol, params_file: Path) -> TuningTask:
+    """:func:`adpipe.clickstream.tuning.tuning_task`, imported when ``tune`` runs."""
+    from adpipe.clickstream.tuning import tuning_task
+
+    return tuning_task(train_dir, protocol, params_file)
+
+
 tune_command = tuning.tune_command(
-    tuning_task,
+    _tuning_task,
     data=TrainDir,
     study=DEFAULT_STUDY,
     params_file=config.CLICKSTREAM_PARAMS_FILE,
@@ -181,6 +207,9 @@ def features_command(
     scheduler: str | None = scheduler_option(),
 ) -> None:
     """Write the per-user feature tables of the train and test splits (CSV) for inspection."""
+    from adpipe.clickstream.engines import write_feature_tables
+    from features.clickstream import FEATURE_COLUMNS
+
     check_scheduler(engine, scheduler)
     with cluster(engine, scheduler):
         written = write_feature_tables(train_dir, test_dir, out_dir, engine=engine, scheduler=scheduler)
@@ -210,6 +239,8 @@ def synth_command(
     split: SplitChoice = typer.Option(SplitChoice.both, "--split", help="Which split(s) to write."),
 ) -> None:
     """Write synthetic ClickStream user and session files in the challenge's formats (all of them or none)."""
+    from features.synth import SynthConfig, generate
+
     splits: tuple[Split, ...] = ("train", "test") if split is SplitChoice.both else (split.value,)  # type: ignore[assignment]
     written = generate(out, SynthConfig(users=users, sessions_per_user=sessions_per_user, seed=seed), splits)
     for name, paths in written.items():

@@ -16,9 +16,9 @@ import plotly.graph_objects as go
 from optuna.visualization import plot_optimization_history, plot_param_importances
 
 from adpipe import config
+from adpipe.clickstream.defaults import DEFAULT_STUDY, MODEL_FILE, VALIDATION_REPORT
 from adpipe.clickstream.estimators import fitted_pipeline
 from adpipe.clickstream.explain import PERMUTATION_REPEATS, Explanation, explain
-from adpipe.clickstream.paths import DEFAULT_STUDY, MODEL_FILE, VALIDATION_REPORT
 from adpipe.clickstream.report import ValidationReport
 from adpipe.dashboard.page import (
     BASELINE_COLOUR,

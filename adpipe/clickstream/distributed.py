@@ -21,13 +21,13 @@ from imblearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_class_weight
 
 from adpipe import config
+from adpipe.clickstream.engine_options import Engine
 from adpipe.clickstream.estimators import FeatureGroupSelector
 from adpipe.clickstream.params import load_params
 from adpipe.clickstream.pipeline import labelled_features, training_metadata
 from adpipe.errors import OptionError
 from adpipe.io import save_model
 from adpipe.params import LIGHTGBM_FIXED, lightgbm_refusal
-from features.clickstream_loaders import Engine
 
 # The params' imbalance handling, as LightGBM's class_weight on the cluster.
 CLASS_WEIGHT = {"none": None, "class_weight": "balanced", "oversample": "balanced", "smote": "balanced"}

@@ -7,16 +7,20 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Literal
 
 import typer
 
 from adpipe.errors import OptionError
-from features.clickstream_loaders import Engine
+
+# How the sessions are aggregated: Polars' in-memory engine, its streaming engine (in chunks, for input
+# larger than memory), or a Dask cluster (features/clickstream_dask.py); "auto" picks by size (choose_engine).
+# Declared here, with the option, so that the commands' signatures need no Polars.
+Engine = Literal["auto", "memory", "chunked", "dask"]
 
 
 def engine_option() -> Any:
-    """``--engine``: declare the parameter as :data:`features.clickstream_loaders.Engine` (Typer checks the choice)."""
+    """``--engine``: declare the parameter as :data:`Engine` (Typer checks the choice)."""
     return typer.Option(
         "auto",
         "--engine",

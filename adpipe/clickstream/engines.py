@@ -18,12 +18,12 @@ import pandas as pd
 import polars as pl
 import psutil
 
+from adpipe.clickstream.engine_options import Engine
 from adpipe.errors import DataError
 from features.clickstream import POSITION, aggregate_per_user, feature_table, placed
 from features.clickstream_loaders import (
     AT,
     TARGET,
-    Engine,
     Format,
     SessionScan,
     Split,

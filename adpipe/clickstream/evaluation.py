@@ -18,9 +18,10 @@ from sklearn.metrics import f1_score
 
 from adpipe import config
 from adpipe.clickstream.decision_rule import MacroF1Weights
+from adpipe.clickstream.defaults import VALIDATION_REPORT
+from adpipe.clickstream.engine_options import Engine
 from adpipe.clickstream.estimators import build_model
 from adpipe.clickstream.params import DEFAULT_PARAMS, load_params
-from adpipe.clickstream.paths import VALIDATION_REPORT
 from adpipe.clickstream.pipeline import labelled_features
 from adpipe.clickstream.report import (
     ClassificationSummary,
@@ -33,7 +34,7 @@ from adpipe.params import lightgbm_refusal
 from adpipe.reports import MeanStd, write_report
 from adpipe.validation import FoldMetrics, Protocol, classification_evaluator, cross_validate, make_splits
 from features.clickstream import FEATURE_GROUPS
-from features.clickstream_loaders import CLASSES, Engine
+from features.clickstream_loaders import CLASSES
 
 
 def evaluate_with_argmax(model: Any, X: pd.DataFrame, y: pd.Series) -> FoldMetrics:

@@ -11,7 +11,7 @@ from typing import Any, Literal, get_args
 from pydantic import Field
 
 from adpipe import config
-from adpipe.clickstream.paths import TASK
+from adpipe.clickstream.defaults import TASK
 from adpipe.errors import DataError
 from adpipe.params import ParamsFile, check_params_file, lightgbm_keys, read_params_file
 from features.clickstream import FEATURE_GROUPS

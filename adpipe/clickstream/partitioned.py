@@ -25,8 +25,8 @@ import pandas as pd
 import polars as pl
 
 from adpipe import config
+from adpipe.clickstream.defaults import MODEL_FILE, TASK
 from adpipe.clickstream.engines import unknown_users
-from adpipe.clickstream.paths import MODEL_FILE, TASK
 from adpipe.clickstream.submission import predictions_payload
 from adpipe.errors import DataError
 from adpipe.io import atomic_folder, dumps_json, load_model, write_bytes_atomic

@@ -9,15 +9,16 @@ from typing import Any
 import pandas as pd
 
 from adpipe import config
+from adpipe.clickstream.defaults import MODEL_FILE, TASK
+from adpipe.clickstream.engine_options import Engine
 from adpipe.clickstream.engines import build_features, load_split
 from adpipe.clickstream.estimators import build_model, fitted_pipeline
 from adpipe.clickstream.params import load_params
-from adpipe.clickstream.paths import MODEL_FILE, TASK
 from adpipe.clickstream.submission import predictions_payload
 from adpipe.errors import DataError
 from adpipe.io import dumps_json, load_model, save_model, write_bytes_atomic
 from adpipe.params import lightgbm_refusal
-from features.clickstream_loaders import TARGET, Engine
+from features.clickstream_loaders import TARGET
 
 
 def labelled_features(

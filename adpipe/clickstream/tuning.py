@@ -13,9 +13,9 @@ from typing import Any
 import optuna
 
 from adpipe import config
+from adpipe.clickstream.defaults import TASK
 from adpipe.clickstream.evaluation import cross_validate_params
 from adpipe.clickstream.params import DECISION_RULES, IMBALANCE_STRATEGIES, check_params
-from adpipe.clickstream.paths import TASK
 from adpipe.clickstream.pipeline import labelled_features
 from adpipe.tuning import OnFold, TuningTask
 from adpipe.validation import Protocol

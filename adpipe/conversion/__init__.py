@@ -9,22 +9,22 @@ permutation test that decides whether any of them is worth saving.
 - ``service``, ``dashboard``: its service adapter and dashboard section; ``paths``: its files.
 """
 
-from adpipe.conversion import paths
+from adpipe.conversion import defaults
 from adpipe.conversion.cli import app
 from adpipe.task import TaskSpec
 
 SPEC = TaskSpec(
-    name=paths.TASK,
+    name=defaults.TASK,
     title="Conversion rate",
     cli=app,
     command="conversion",
-    model_file=paths.MODEL_FILE,
-    report_file=paths.VALIDATION_REPORT,
+    model_file=defaults.MODEL_FILE,
+    report_file=defaults.VALIDATION_REPORT,
     report="adpipe.conversion.report:ConversionReport",
     service="adpipe.conversion.service:ConversionRate",
     dashboard="adpipe.conversion.dashboard:section",
     quick=(("conversion", "train", "--repeats", "1", "--permutations", "19"),),
     make=(("conversion", "train"),),
-    outputs=(paths.VALIDATION_REPORT,),
+    outputs=(defaults.VALIDATION_REPORT,),
     load_target=(25.0, 400.0),
 )

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from adpipe import cli_support, config
 from adpipe.cli_support import exit_on_error, format_table
-from adpipe.conversion import evaluation
-from adpipe.conversion.models import BASELINE, REGRESSORS, parse_models
-from adpipe.conversion.report import ConversionReport, RegressionFigures
-from adpipe.validation import Protocol
+from adpipe.conversion import defaults
+from adpipe.conversion.defaults import BASELINE, REGRESSORS
+from adpipe.protocol import Protocol
+
+if TYPE_CHECKING:
+    from adpipe.conversion.report import ConversionReport, RegressionFigures
+
+# The implementation (pandas, scikit-learn, LightGBM) is imported inside each command, where its work starts:
+# building the commands, and any --help, needs none of it.
 
 app = typer.Typer(
     help="Conversion rate from a user profile: five regressors against a mean baseline, and a permutation test. "
@@ -28,23 +34,23 @@ def _open_unit_interval(value: float) -> float:
 
 
 InputFile = typer.Option(config.PROFILES_FILE, "--input", help="Profiles CSV (user_profiles_for_ads.csv layout).")
-Folds = cli_support.folds_option(evaluation.PROTOCOL.folds, "K of the repeated K-fold.")
-Repeats = cli_support.repeats_option(evaluation.PROTOCOL.repeats)
+Folds = cli_support.folds_option(defaults.PROTOCOL.folds, "K of the repeated K-fold.")
+Repeats = cli_support.repeats_option(defaults.PROTOCOL.repeats)
 Seed = cli_support.seed_option("Seed of the folds, the shuffles and the models.")
 Models = typer.Option(",".join(REGRESSORS), "--models", help="Comma-separated models to compare.")
 Permutations = typer.Option(
-    evaluation.DEFAULT_PERMUTATIONS, "--permutations", min=1, help="Shuffles of the target in the test."
+    defaults.DEFAULT_PERMUTATIONS, "--permutations", min=1, help="Shuffles of the target in the test."
 )
 Alpha = typer.Option(
-    evaluation.ALPHA,
+    defaults.ALPHA,
     "--alpha",
     min=0,
     max=1,
     callback=_open_unit_interval,
     help="Significance level of the permutation test (0 < alpha < 1).",
 )
-Report = cli_support.report_option(evaluation.VALIDATION_REPORT)
-ModelFile = cli_support.model_option(evaluation.MODEL_FILE)
+Report = cli_support.report_option(defaults.VALIDATION_REPORT)
+ModelFile = cli_support.model_option(defaults.MODEL_FILE)
 
 
 def _row(name: str, figures: RegressionFigures, p_adjusted: str) -> list[object]:
@@ -79,6 +85,9 @@ def validate_command(
     report: Path = Report,
 ) -> None:
     """R², MAE per model vs a mean baseline (repeated K-fold), and the permutation test's verdict."""
+    from adpipe.conversion import evaluation
+    from adpipe.conversion.models import parse_models
+
     with exit_on_error(keeps=report):
         names = parse_models(models)
         protocol = Protocol(folds, repeats, seed, stratify=False)
@@ -100,6 +109,9 @@ def train_command(
     model: Path = ModelFile,
 ) -> None:
     """Validate, then save the chosen model, or the mean baseline when no model has significant signal."""
+    from adpipe.conversion import evaluation
+    from adpipe.conversion.models import parse_models
+
     with exit_on_error(keeps=model):
         names = parse_models(models)
         protocol = Protocol(folds, repeats, seed, stratify=False)
@@ -116,6 +128,8 @@ def predict_command(
     model: Path = ModelFile,
 ) -> None:
     """Predict the conversion rate of each user with the saved model."""
+    from adpipe.conversion import evaluation
+
     with exit_on_error(keeps=output):
         predicted, trained = evaluation.predict(input_path, output, model)
     if trained.chosen == BASELINE:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from adpipe.conversion.paths import VALIDATION_REPORT
+from adpipe.conversion.defaults import VALIDATION_REPORT
 from adpipe.conversion.report import ConversionReport
 from adpipe.dashboard.page import BASELINE_COLOUR, MODEL_COLOUR, REFERENCE_COLOUR, Card, Missing, Panel, Section, figure
 from adpipe.dashboard.sources import Sources

@@ -15,8 +15,17 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from adpipe import config
-from adpipe.conversion.models import BASELINE, FEATURES, REGRESSORS, build_model
-from adpipe.conversion.paths import MODEL_FILE, TASK, VALIDATION_REPORT
+from adpipe.conversion.defaults import (
+    ALPHA,
+    BASELINE,
+    DEFAULT_PERMUTATIONS,
+    MODEL_FILE,
+    PROTOCOL,
+    REGRESSORS,
+    TASK,
+    VALIDATION_REPORT,
+)
+from adpipe.conversion.models import FEATURES, build_model
 from adpipe.conversion.permutation import permutation_test
 from adpipe.conversion.report import (
     ConversionProtocol,
@@ -31,10 +40,6 @@ from adpipe.io import load_model, save_model, write_csv
 from adpipe.reports import MeanStd, write_report
 from adpipe.validation import FoldMetrics, Protocol, cross_validate, make_splits, regression_evaluator
 from features.profiles import TARGET, USER_ID, feature_frame, load_profiles
-
-PROTOCOL = Protocol(folds=5, repeats=5, seed=config.DEFAULT_SEED, stratify=False)
-ALPHA = 0.05
-DEFAULT_PERMUTATIONS = 39
 
 
 def load_training(path: str | Path) -> tuple[pd.DataFrame, pd.Series]:

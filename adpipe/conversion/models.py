@@ -15,13 +15,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
 from adpipe import config
+from adpipe.conversion.defaults import BASELINE, REGRESSORS
 from adpipe.errors import OptionError
 from adpipe.params import LIGHTGBM_FIXED
 from features.profiles import PROFILE_FEATURES, TARGET, make_preprocessor
 
 FEATURES = PROFILE_FEATURES.without(TARGET)
-BASELINE = "mean baseline"
-REGRESSORS = ("linear", "svr", "knn", "random_forest", "lightgbm")
 
 
 def make_regressor(name: str, seed: int = config.DEFAULT_SEED) -> BaseEstimator:

@@ -8,22 +8,22 @@
 - ``service``, ``dashboard``: its service adapter and dashboard section; ``paths``: its files.
 """
 
-from adpipe.ctr import paths
+from adpipe.ctr import defaults
 from adpipe.ctr.cli import app
 from adpipe.task import TaskSpec
 
 SPEC = TaskSpec(
-    name=paths.TASK,
+    name=defaults.TASK,
     title="Click-through (CTR)",
     cli=app,
     command="ctr",
-    model_file=paths.MODEL_FILE,
-    report_file=paths.VALIDATION_REPORT,
+    model_file=defaults.MODEL_FILE,
+    report_file=defaults.VALIDATION_REPORT,
     report="adpipe.ctr.report:ValidationReport",
     service="adpipe.ctr.service:ClickThrough",
     dashboard="adpipe.ctr.dashboard:section",
     quick=(("ctr", "validate", "--repeats", "1"), ("ctr", "train")),
     make=(("ctr", "seed-approach"), ("ctr", "validate"), ("ctr", "holdout"), ("ctr", "train")),
-    outputs=(paths.VALIDATION_REPORT, paths.MODEL_FILE),
+    outputs=(defaults.VALIDATION_REPORT, defaults.MODEL_FILE),
     load_target=(25.0, 400.0),
 )

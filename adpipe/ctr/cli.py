@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from adpipe import cli_support, config
+from adpipe import cli_support, config, tuning
 from adpipe.cli_support import exit_on_error, format_table
-from adpipe.ctr import pipeline
-from adpipe.ctr.evaluation import feature_warnings, seed_approach, validate
-from adpipe.ctr.holdout import holdout
-from adpipe.ctr.params import parse_features
-from adpipe.ctr.paths import (
+from adpipe.ctr.defaults import (
+    DEFAULT_STUDY,
     HOLDOUT_REPORT,
     MODEL_FILE,
     PARAMS_FILE,
@@ -20,10 +22,15 @@ from adpipe.ctr.paths import (
     SEED_APPROACH_REPORT,
     VALIDATION_REPORT,
 )
-from adpipe.ctr.report import HoldoutReport, ProbabilityFigures, SeedApproachReport, ValidationReport
-from adpipe.ctr.tuning import tune_command
-from adpipe.validation import Protocol
-from features.ctr import FEATURE_GROUPS
+from adpipe.protocol import Protocol
+from features.choices import CTR_FEATURE_GROUP_NAMES
+
+if TYPE_CHECKING:
+    from adpipe.ctr.report import HoldoutReport, ProbabilityFigures, SeedApproachReport, ValidationReport
+    from adpipe.tuning.study import TuningTask
+
+# The implementation (pandas, LightGBM, scikit-learn, Optuna) is imported inside each command, where its work
+# starts: building the commands, and any --help, needs none of it.
 
 app = typer.Typer(
     help="Click-through prediction on ad impressions: validate (forward in time), train, predict, tune.",
@@ -40,7 +47,7 @@ Threshold = typer.Option(None, "--threshold", help="Fixed yes/no threshold; defa
 Imbalance = typer.Option(None, "--imbalance", help="none, weights, oversample or smote [default: params].")
 Calibration = typer.Option(None, "--calibration", help="none, sigmoid or isotonic [default: params].")
 Features = typer.Option(
-    None, "--features", help=f"Comma-separated groups of {', '.join(FEATURE_GROUPS)} [default: params]."
+    None, "--features", help=f"Comma-separated groups of {', '.join(CTR_FEATURE_GROUP_NAMES)} [default: params]."
 )
 GroupBy = typer.Option(None, "--group-by", help="Random folds: hold out whole city, country or ad_topic values.")
 Gap = typer.Option(0, "--gap", min=0, help="Forward folds: rows skipped between training window and test block.")
@@ -64,6 +71,9 @@ def validate_command(
     report: Path = cli_support.report_option(VALIDATION_REPORT),
 ) -> None:
     """Forward-in-time and random folds side by side: model, baselines, reliability and the feature audit."""
+    from adpipe.ctr.evaluation import validate
+    from adpipe.ctr.params import parse_features
+
     with exit_on_error(keeps=report):
         result = validate(
             data,
@@ -175,6 +185,10 @@ def train_command(
     calibration: str | None = Calibration,
 ) -> None:
     """Fit the model on every labelled row, choose its threshold, and save both."""
+    from adpipe.ctr import pipeline
+    from adpipe.ctr.evaluation import feature_warnings
+    from adpipe.ctr.params import parse_features
+
     with exit_on_error(keeps=model):
         metadata = pipeline.train(
             data,
@@ -203,6 +217,8 @@ def predict_command(
     model: Path = ModelFile,
 ) -> None:
     """Write the input's rows with click_probability and clicked (0/1 at the saved threshold)."""
+    from adpipe.ctr import pipeline
+
     with exit_on_error(keeps=output):
         rows = pipeline.predict(input_file, output, model)
     typer.echo(f"wrote {len(rows)} rows ({int(rows['clicked'].sum())} predicted clicks) to {output}")
@@ -220,6 +236,9 @@ def holdout_command(
     report: Path = cli_support.report_option(HOLDOUT_REPORT),
 ) -> None:
     """Another export: the last months and their cities held out; train, predict it, score vs the forward promise."""
+    from adpipe.ctr.holdout import holdout
+    from adpipe.ctr.params import parse_features
+
     with exit_on_error(keeps=report):
         result = holdout(
             data, months, params, report, folds=folds, seed=seed, features=parse_features(features), out_dir=out_dir
@@ -260,6 +279,8 @@ def seed_approach_command(
     report: Path = cli_support.report_option(SEED_APPROACH_REPORT),
 ) -> None:
     """The seed project's random forest: its leaky figure (scored on rows it was fitted on) and its honest one."""
+    from adpipe.ctr.evaluation import seed_approach
+
     with exit_on_error(keeps=report):
         result = seed_approach(data, Protocol(folds=folds, repeats=repeats, seed=seed), report)
     typer.echo(render_seed_approach(result))
@@ -282,6 +303,54 @@ def render_seed_approach(report: SeedApproachReport) -> str:
     return "\n".join(
         [f"random forest on {', '.join(report.features)}", format_table(["scored", "accuracy", "roc_auc"], rows)]
     )
+
+
+def _tuning_task(
+    data: Path, protocol: Protocol, params_file: Path, *, metric: str = "roc_auc", name: str = "forward", gap: int = 0
+) -> TuningTask:
+    """:func:`adpipe.ctr.tuning.tuning_task`, imported when ``tune`` runs."""
+    from adpipe.ctr.tuning import tuning_task
+
+    return tuning_task(data, protocol, params_file, metric=metric, name=name, gap=gap)
+
+
+_SHARED = {
+    "data": cli_support.data_option(config.CTR_FILE, "Labelled impressions (CSV)."),
+    "study": DEFAULT_STUDY,
+    "params_file": PARAMS_FILE,
+    "metric": "forward-fold ROC-AUC (--metric log_loss: log-loss)",
+    "validate": "ctr validate",
+    "repeats": 1,
+}
+_shared_command = tuning.tune_command(_tuning_task, **_SHARED)
+
+
+def _ctr_options(
+    metric: str = typer.Option("roc_auc", "--metric", help="roc_auc (maximised) or log_loss (minimised)."),
+    protocol: str = typer.Option("forward", "--protocol", help="forward (in time) or random (grouped K-fold)."),
+    gap: int = typer.Option(0, "--gap", min=0, help="Rows skipped between training window and test block."),
+) -> None:
+    """The options ``ctr tune`` adds to the shared ones (their signature only)."""
+
+
+def tune_command(**options: Any) -> None:
+    """The shared tune command, with the task built for ``--metric``, ``--protocol`` and ``--gap``."""
+    own = {name: options.pop(name) for name in ("metric", "protocol", "gap")}
+    make_task = functools.partial(_tuning_task, metric=own["metric"], name=own["protocol"], gap=own["gap"])
+    tuning.tune_command(make_task, **_SHARED)(**options)
+
+
+def _merged_signature(*functions: Callable[..., Any]) -> inspect.Signature:
+    """The options of ``functions`` as one signature, with resolved types (Typer reads a command's signature)."""
+    parameters = []
+    for function in functions:
+        hints = typing.get_type_hints(function)
+        parameters += [p.replace(annotation=hints[p.name]) for p in inspect.signature(function).parameters.values()]
+    return inspect.Signature(parameters)
+
+
+tune_command.__signature__ = _merged_signature(_ctr_options, _shared_command)  # type: ignore[attr-defined]
+tune_command.__doc__ = _shared_command.__doc__
 
 
 app.command("tune")(tune_command)

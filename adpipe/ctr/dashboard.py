@@ -20,9 +20,9 @@ from scipy.stats import binomtest
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
 from adpipe import config
+from adpipe.ctr.defaults import MODEL_FILE, TASK, VALIDATION_REPORT
 from adpipe.ctr.evaluation import BASELINES, cross_validate_params, labelled_data, probability_evaluator
 from adpipe.ctr.folds import CtrProtocol, make_folds
-from adpipe.ctr.paths import MODEL_FILE, TASK, VALIDATION_REPORT
 from adpipe.ctr.report import ProbabilityFigures, ValidationReport
 from adpipe.dashboard.page import (
     BASELINE_COLOUR,

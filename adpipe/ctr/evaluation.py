@@ -17,6 +17,7 @@ from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClas
 
 from adpipe import config
 from adpipe.ctr.audit import audit
+from adpipe.ctr.defaults import PARAMS_FILE, SEED_APPROACH_REPORT, VALIDATION_REPORT
 from adpipe.ctr.folds import PROTOCOLS, CtrProtocol, make_folds, n_groups
 from adpipe.ctr.models import (
     SEED_FEATURES,
@@ -29,7 +30,6 @@ from adpipe.ctr.models import (
     threshold_rule,
 )
 from adpipe.ctr.params import load_params
-from adpipe.ctr.paths import PARAMS_FILE, SEED_APPROACH_REPORT, VALIDATION_REPORT
 from adpipe.ctr.report import (
     AuditRow,
     BinarySummary,

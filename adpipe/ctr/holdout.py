@@ -21,11 +21,11 @@ from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from adpipe import config
 from adpipe.ctr import pipeline
+from adpipe.ctr.defaults import HOLDOUT_REPORT, PARAMS_FILE
 from adpipe.ctr.evaluation import labelled_data, probability_evaluator
 from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.models import ClickModel, logistic_baseline, seed_forest
 from adpipe.ctr.params import load_params
-from adpipe.ctr.paths import HOLDOUT_REPORT, PARAMS_FILE
 from adpipe.ctr.report import ExportScore, HoldoutReport
 from adpipe.errors import DataError, OptionError
 from adpipe.io import save_model, write_csv

@@ -1,4 +1,4 @@
-"""What ``params/ctr.json`` may hold, its defaults, and the paths of the CTR task's files.
+"""What ``params/ctr.json`` may hold, its defaults, and (from adpipe.ctr.defaults) the paths of the CTR task's files.
 
 A params file that names an unknown key, feature group, imbalance strategy, calibration or LightGBM
 parameter is refused with one line (:func:`check_params`), so a typo never silently falls back to a default.
@@ -11,10 +11,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import Field
 
-from adpipe.ctr.paths import (
-    PARAMS_FILE,
-    TASK,
-)
+from adpipe.ctr.defaults import PARAMS_FILE, TASK
 from adpipe.errors import DataError, OptionError
 from adpipe.params import ParamsFile, apply_options, check_params_file, lightgbm_keys, read_params_file
 from features.ctr import DEFAULT_GROUPS, FEATURE_GROUPS

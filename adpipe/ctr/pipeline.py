@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from adpipe import config
+from adpipe.ctr.defaults import MODEL_FILE, PARAMS_FILE, PREDICTIONS_FILE, TASK
 from adpipe.ctr.evaluation import labelled_data
 from adpipe.ctr.models import build_decision_model, decision_threshold, threshold_rule
 from adpipe.ctr.params import load_params
-from adpipe.ctr.paths import MODEL_FILE, PARAMS_FILE, PREDICTIONS_FILE, TASK
 from adpipe.errors import DataError
 from adpipe.io import load_model, save_model, write_csv
 from adpipe.params import lightgbm_refusal

@@ -10,20 +10,16 @@ default, or mean log-loss. The groups the audit flags are never searched; the th
 from __future__ import annotations
 
 import functools
-import inspect
-import typing
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import optuna
-import typer
 
-from adpipe import cli_support, config, tuning
+from adpipe import config
+from adpipe.ctr.defaults import PARAMS_FILE, TASK
 from adpipe.ctr.evaluation import cross_validate_params, labelled_data
 from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.params import CALIBRATIONS, check_params
-from adpipe.ctr.paths import DEFAULT_STUDY, PARAMS_FILE, TASK
 from adpipe.errors import OptionError
 from adpipe.tuning import OnFold, TuningTask
 from adpipe.validation import Protocol
@@ -101,42 +97,3 @@ def tuning_task(
         direction=METRICS[metric],  # type: ignore[arg-type]
         starting_point=starting_point,
     )
-
-
-_SHARED = {
-    "data": cli_support.data_option(config.CTR_FILE, "Labelled impressions (CSV)."),
-    "study": DEFAULT_STUDY,
-    "params_file": PARAMS_FILE,
-    "metric": "forward-fold ROC-AUC (--metric log_loss: log-loss)",
-    "validate": "ctr validate",
-    "repeats": 1,
-}
-_shared_command = tuning.tune_command(tuning_task, **_SHARED)
-
-
-def _ctr_options(
-    metric: str = typer.Option("roc_auc", "--metric", help="roc_auc (maximised) or log_loss (minimised)."),
-    protocol: str = typer.Option("forward", "--protocol", help="forward (in time) or random (grouped K-fold)."),
-    gap: int = typer.Option(0, "--gap", min=0, help="Rows skipped between training window and test block."),
-) -> None:
-    """The options ``ctr tune`` adds to the shared ones (their signature only)."""
-
-
-def tune_command(**options: Any) -> None:
-    """The shared tune command, with the task built for ``--metric``, ``--protocol`` and ``--gap``."""
-    own = {name: options.pop(name) for name in ("metric", "protocol", "gap")}
-    make_task = functools.partial(tuning_task, metric=own["metric"], name=own["protocol"], gap=own["gap"])
-    tuning.tune_command(make_task, **_SHARED)(**options)
-
-
-def _merged_signature(*functions: Callable[..., Any]) -> inspect.Signature:
-    """The options of ``functions`` as one signature, with resolved types (Typer reads a command's signature)."""
-    parameters = []
-    for function in functions:
-        hints = typing.get_type_hints(function)
-        parameters += [p.replace(annotation=hints[p.name]) for p in inspect.signature(function).parameters.values()]
-    return inspect.Signature(parameters)
-
-
-tune_command.__signature__ = _merged_signature(_ctr_options, _shared_command)  # type: ignore[attr-defined]
-tune_command.__doc__ = _shared_command.__doc__

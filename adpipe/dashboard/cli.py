@@ -10,7 +10,7 @@ import typer
 
 from adpipe import cli_support, config
 from adpipe.cli_support import exit_on_error
-from adpipe.clickstream.paths import DEFAULT_STUDY
+from adpipe.clickstream.defaults import DEFAULT_STUDY
 from adpipe.io import current_path
 
 REPORT_FILE = config.REPORTS_DIR / "index.html"

@@ -8,17 +8,17 @@
 - ``service``, ``dashboard``: its service adapter and dashboard section; ``paths``: its files.
 """
 
-from adpipe.roas import paths
+from adpipe.roas import defaults
 from adpipe.roas.cli import app
 from adpipe.task import TaskSpec
 
 SPEC = TaskSpec(
-    name=paths.TASK,
+    name=defaults.TASK,
     title="ROAS and funnel",
     cli=app,
     command="roas",
-    model_file=paths.MODEL_FILE,
-    report_file=paths.VALIDATION_REPORT,
+    model_file=defaults.MODEL_FILE,
+    report_file=defaults.VALIDATION_REPORT,
     report="adpipe.roas.report:RoasValidationReport",
     service="adpipe.roas.service:ReturnOnAdSpend",
     dashboard="adpipe.roas.dashboard:section",
@@ -28,6 +28,6 @@ SPEC = TaskSpec(
         ("roas", "funnel"),
         *(("roas", "summary", "--by", by) for by in ("campaign", "age", "gender", "interest")),
     ),
-    outputs=(paths.VALIDATION_REPORT, paths.FUNNEL_REPORT),
+    outputs=(defaults.VALIDATION_REPORT, defaults.FUNNEL_REPORT),
     load_target=(25.0, 400.0),
 )

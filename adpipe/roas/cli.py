@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from adpipe import cli_support, config
 from adpipe.cli_support import exit_on_error, format_table
-from adpipe.roas import evaluation
-from adpipe.roas.models import LABELS
-from adpipe.roas.report import (
-    METRICS,
-    CampaignProtocol,
-    FunnelValidationReport,
-    RegressionSummary,
-    RoasValidationReport,
-    SetAside,
-)
-from adpipe.validation import Protocol
-from features.campaigns import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, FUNNEL_TARGETS, GROUP, Mode, SummaryBy
+from adpipe.protocol import Protocol
+from adpipe.roas import defaults
+from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, GROUP, Mode, SummaryBy
+
+if TYPE_CHECKING:
+    from adpipe.roas.report import (
+        CampaignProtocol,
+        FunnelValidationReport,
+        RegressionSummary,
+        RoasValidationReport,
+        SetAside,
+    )
+
+# The implementation (pandas, LightGBM, scikit-learn) is imported inside each command and view, where its work
+# starts: building the commands, and any --help, needs none of it.
 
 app = typer.Typer(
     help="Return on ad spend and the click-to-conversion funnel on the Facebook campaign data: every model on "
@@ -33,14 +37,16 @@ ValueEnquiry = typer.Option(
     DEFAULT_VALUE_ENQUIRY, "--value-enquiry", min=0.0, help="Value of one enquiry (Total_Conversion)."
 )
 ValueSale = typer.Option(DEFAULT_VALUE_SALE, "--value-sale", min=0.0, help="Value of one sale (Approved_Conversion).")
-Folds = cli_support.folds_option(evaluation.PROTOCOL.folds)
-Repeats = cli_support.repeats_option(evaluation.PROTOCOL.repeats)
+Folds = cli_support.folds_option(defaults.PROTOCOL.folds)
+Repeats = cli_support.repeats_option(defaults.PROTOCOL.repeats)
 Seed = cli_support.seed_option()
-ModelFile = cli_support.model_option(evaluation.MODEL_FILE, "Where the fitted ROAS model is saved / read.")
+ModelFile = cli_support.model_option(defaults.MODEL_FILE, "Where the fitted ROAS model is saved / read.")
 _HEADER = ["model", "r2", "±std", "mae", "±std", "spearman", "±std"]
 
 
 def _figures(summary: RegressionSummary) -> list[float]:
+    from adpipe.roas.report import METRICS
+
     return [v for m in METRICS for v in (summary.metric(m).mean, summary.metric(m).std)]
 
 
@@ -53,6 +59,8 @@ def _protocol_line(protocol: CampaignProtocol, set_aside: SetAside) -> str:
 
 def render_validation(report: RoasValidationReport) -> str:
     """The terminal view of ``roas validate``: one table per mode and grouping, its verdict, the target."""
+    from adpipe.roas.models import LABELS
+
     n_folds = report.protocol.folds * report.protocol.repeats
     lines = [
         _protocol_line(report.protocol, report.set_aside),
@@ -79,6 +87,9 @@ def render_validation(report: RoasValidationReport) -> str:
 
 def render_funnel(report: FunnelValidationReport) -> str:
     """The terminal view of ``roas funnel``: one table per target, mode and grouping, and the verdicts."""
+    from adpipe.roas.models import LABELS
+    from features.campaigns import FUNNEL_TARGETS
+
     lines = [_protocol_line(report.protocol, report.set_aside)]
     for mode, part in report.modes.items():
         for grouping in part.groupings().values():
@@ -98,9 +109,11 @@ def validate_command(
     folds: int = Folds,
     repeats: int = Repeats,
     seed: int = Seed,
-    report: Path = cli_support.report_option(evaluation.VALIDATION_REPORT),
+    report: Path = cli_support.report_option(defaults.VALIDATION_REPORT),
 ) -> None:
     """ROAS per ad: R², MAE, Spearman of each model vs the baselines, planned and delivery inputs."""
+    from adpipe.roas import evaluation
+
     protocol = Protocol(folds, repeats, seed, stratify=False)
     with exit_on_error(keeps=report):
         result = evaluation.validate(data, protocol, value_enquiry, value_sale, report)
@@ -114,9 +127,11 @@ def funnel_command(
     folds: int = Folds,
     repeats: int = Repeats,
     seed: int = Seed,
-    report: Path = cli_support.report_option(evaluation.FUNNEL_REPORT),
+    report: Path = cli_support.report_option(defaults.FUNNEL_REPORT),
 ) -> None:
     """Sales per click and click drop-off: the multi-task MLP vs one LightGBM per target and the baselines."""
+    from adpipe.roas import evaluation
+
     with exit_on_error(keeps=report):
         result = evaluation.validate_funnel(data, Protocol(folds, repeats, seed, stratify=False), report)
     typer.echo(render_funnel(result))
@@ -133,6 +148,8 @@ def train_command(
     model: Path = ModelFile,
 ) -> None:
     """Fit the ROAS model (LightGBM, log target, MAE-scaled) on every ad with spend and save it."""
+    from adpipe.roas import evaluation
+
     with exit_on_error(keeps=model):
         trained = evaluation.train(data, model, mode, value_enquiry, value_sale, seed)
     typer.echo(
@@ -148,6 +165,8 @@ def predict_command(
     model: Path = ModelFile,
 ) -> None:
     """Predicted ROAS per planned ad with the saved model (outcome columns are neither needed nor read)."""
+    from adpipe.roas import evaluation
+
     with exit_on_error(keeps=output):
         result = evaluation.predict(input_file, output, model)
     typer.echo(f"wrote {len(result)} predictions to {output}")
@@ -162,6 +181,8 @@ def summary_command(
     output: Path | None = typer.Option(None, "--output", help="CSV to write [default: reports/roas_summary_<by>.csv]"),
 ) -> None:
     """ROAS, CTR, cost per click and per sale by campaign, age, gender or interest, with the counts behind them."""
+    from adpipe.roas import evaluation
+
     path = output if output is not None else evaluation.summary_path(by)
     with exit_on_error(keeps=path):
         table = evaluation.summary(data, by, value_enquiry, value_sale, path)

@@ -29,9 +29,9 @@ from adpipe.dashboard.page import (
     mean_std,
 )
 from adpipe.dashboard.sources import Sources
+from adpipe.roas.defaults import FUNNEL_REPORT, VALIDATION_REPORT
 from adpipe.roas.evaluation import grouping_splits, summary_path
 from adpipe.roas.models import BASELINES, LABELS, MEAN_BASELINE, MEDIAN_BASELINE, roas_models
-from adpipe.roas.paths import FUNNEL_REPORT, VALIDATION_REPORT
 from adpipe.roas.report import FunnelValidationReport, RoasValidationReport
 from adpipe.validation import Protocol
 from features.campaigns import BUDGET, FEATURES, SUMMARY_KEYS, conversion_value, load_campaigns, model_inputs, roas_rows

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 from adpipe import config
 from adpipe.io import load_model, save_model, write_csv
 from adpipe.reports import write_report
+from adpipe.roas.defaults import FUNNEL_REPORT, MODEL_FILE, PROTOCOL, TASK, VALIDATION_REPORT
 from adpipe.roas.models import (
     BASELINES,
     LABELS,
@@ -29,7 +30,6 @@ from adpipe.roas.models import (
     funnel_models,
     roas_models,
 )
-from adpipe.roas.paths import FUNNEL_REPORT, MODEL_FILE, TASK, VALIDATION_REPORT
 from adpipe.roas.report import (
     GROUPINGS,
     CampaignProtocol,
@@ -49,13 +49,9 @@ from adpipe.roas.report import (
 )
 from adpipe.validation import FoldMetrics, Protocol, Split, cross_validate, make_splits, regression_evaluator
 from features.campaigns import (
-    DEFAULT_VALUE_ENQUIRY,
-    DEFAULT_VALUE_SALE,
     FEATURES,
     FUNNEL_TARGETS,
-    GROUP,
     MODES,
-    Mode,
     TargetRows,
     funnel_rows,
     load_campaigns,
@@ -64,8 +60,8 @@ from features.campaigns import (
     roas_rows,
     summarize,
 )
+from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, GROUP, Mode
 
-PROTOCOL = Protocol(folds=5, repeats=3, seed=config.DEFAULT_SEED, stratify=False)
 SPEARMAN_TARGET = 0.60
 GROUPING_NAMES = {"grouped": f"GroupKFold by {GROUP}", "ungrouped": "KFold"}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from adpipe.reports import MeanStd, Report
 from adpipe.validation import FoldMetrics
-from features.campaigns import Mode
+from features.choices import Mode
 
 METRICS = ("r2", "mae", "spearman")
 GROUPINGS = ("grouped", "ungrouped")

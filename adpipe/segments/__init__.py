@@ -11,18 +11,18 @@ the segments are.
 - ``service``, ``dashboard``: its service adapter (profiles) and dashboard section; ``paths``: its files.
 """
 
-from adpipe.segments import paths
+from adpipe.segments import defaults
 from adpipe.segments.cli import app
-from adpipe.segments.paths import Source
+from adpipe.segments.defaults import Source
 from adpipe.task import TaskSpec
 
 SPEC = TaskSpec(
-    name=paths.TASK,
+    name=defaults.TASK,
     title="Segments",
     cli=app,
     command="segment",
-    model_file=paths.model_path(Source.profiles),  # the served one; ClickStream users' model sits beside it
-    report_file=paths.report_path(Source.profiles),
+    model_file=defaults.model_path(Source.profiles),  # the served one; ClickStream users' model sits beside it
+    report_file=defaults.report_path(Source.profiles),
     report="adpipe.segments.report:SegmentsReport",
     service="adpipe.segments.service:Segment",
     dashboard="adpipe.segments.dashboard:section",
@@ -32,6 +32,6 @@ SPEC = TaskSpec(
         for source in (Source.profiles, Source.clickstream)
         for step in ("fit", "profile")
     ),
-    outputs=(paths.report_path(Source.profiles), paths.report_path(Source.clickstream)),
+    outputs=(defaults.report_path(Source.profiles), defaults.report_path(Source.clickstream)),
     load_target=(25.0, 400.0),
 )

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from adpipe import cli_support
 from adpipe.cli_support import exit_on_error, format_table
-from adpipe.segments import evaluation
-from adpipe.segments.paths import Source, model_path, profile_path, report_path
-from adpipe.segments.report import SegmentsReport
-from adpipe.segments.structure import DEFAULT_BOOTSTRAPS, DEFAULT_SHUFFLES, candidate_ks
+from adpipe.segments.defaults import DEFAULT_BOOTSTRAPS, DEFAULT_SHUFFLES, Source, model_path, profile_path, report_path
+
+if TYPE_CHECKING:
+    from adpipe.segments.report import SegmentsReport
+
+# The implementation (pandas, scikit-learn) is imported inside each command, where its work starts: building the
+# commands, and any --help, needs none of it.
 
 app = typer.Typer(
     help="User segments for targeting: KMeans on scaled profile or ClickStream features, and how real they are. "
@@ -79,6 +82,9 @@ def fit_command(
     report: Path | None = cli_support.report_option(None, "JSON report [default: reports/segments_<source>.json]."),
 ) -> None:
     """Choose k, fit KMeans, report the per-k scores, stability and structure verdict; save the model."""
+    from adpipe.segments import evaluation
+    from adpipe.segments.structure import candidate_ks
+
     model = model or model_path(source)
     report = report or report_path(source)
     with exit_on_error(keeps=model):
@@ -95,6 +101,8 @@ def assign_command(
     model: Path | None = ModelOption,
 ) -> None:
     """Segment of each new user with the saved model."""
+    from adpipe.segments import evaluation
+
     with exit_on_error(keeps=output):
         table = evaluation.assign(source, input_path, output, model or model_path(source))
     counts = table["segment"].value_counts().sort_index().to_dict()
@@ -111,6 +119,8 @@ def profile_command(
     ),
 ) -> None:
     """One row per segment: size, share, mean/mode of each feature and how it differs from the whole base."""
+    from adpipe.segments import evaluation
+
     output = output or profile_path(source)
     with exit_on_error(keeps=output):
         table = evaluation.profile(source, input_path, model or model_path(source), output)

@@ -28,8 +28,8 @@ from adpipe.dashboard.page import (
     figure,
 )
 from adpipe.dashboard.sources import Sources
+from adpipe.segments.defaults import TASK, Source, model_path, profile_path, report_path
 from adpipe.segments.models import assign_segments
-from adpipe.segments.paths import TASK, Source, model_path, profile_path, report_path
 from adpipe.segments.report import SegmentsReport
 from adpipe.segments.source import load_source
 

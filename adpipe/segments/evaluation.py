@@ -14,8 +14,8 @@ from adpipe import config
 from adpipe.errors import DataError
 from adpipe.io import load_model, save_model, write_csv
 from adpipe.reports import write_report
+from adpipe.segments.defaults import TASK, Source
 from adpipe.segments.models import N_INIT, assign_segments, make_segmenter, size_order
-from adpipe.segments.paths import TASK, Source
 from adpipe.segments.profile import profile_segments, segment_rows
 from adpipe.segments.report import SegmentsModel, SegmentsReport, Shuffles
 from adpipe.segments.source import SegmentData, load_source

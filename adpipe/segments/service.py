@@ -11,7 +11,7 @@ import pandas as pd
 from adpipe.reports import MeanStd, read_report
 from adpipe.segments import SPEC
 from adpipe.segments.cli import WARNINGS
-from adpipe.segments.paths import Source
+from adpipe.segments.defaults import Source
 from adpipe.segments.report import SegmentsReport
 from adpipe.segments.source import SPECS
 from adpipe.service.adapter import Prediction, Reliability

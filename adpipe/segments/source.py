@@ -11,7 +11,7 @@ import pandas as pd
 from adpipe import config
 from adpipe.clickstream.engines import build_features, load_split
 from adpipe.errors import DataError
-from adpipe.segments.paths import Source
+from adpipe.segments.defaults import Source
 from features.clickstream import FEATURE_COLUMNS
 from features.profiles import CTR, PROFILE_FEATURES, TARGET, USER_ID, FeatureSpec, feature_frame, load_profiles
 

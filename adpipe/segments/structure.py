@@ -18,12 +18,12 @@ from tqdm.auto import tqdm
 
 from adpipe.errors import DataError, OptionError
 from adpipe.reports import MeanStd
+from adpipe.segments.defaults import DEFAULT_BOOTSTRAPS as DEFAULT_BOOTSTRAPS
+from adpipe.segments.defaults import DEFAULT_SHUFFLES as DEFAULT_SHUFFLES
 from adpipe.segments.models import kmeans
 from adpipe.segments.report import KScores, Stability, StructureVerdict
 
 DEFAULT_K_RANGE = (2, 10)
-DEFAULT_BOOTSTRAPS = 20
-DEFAULT_SHUFFLES = 5
 # The structure rule. Silhouette above 0.5 is "a reasonable structure" (Kaufman & Rousseeuw); an
 # adjusted Rand of 0.8 between bootstrap fits means the same users land together again.
 SILHOUETTE_CLEAR = 0.5

@@ -8,8 +8,31 @@ every finished trial on Ctrl-C, and at the end writes the best parameters to the
 once and atomically, with the study, the trial and its score (mean ± std over the folds).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from adpipe.tuning.command import tune_command
-from adpipe.tuning.loop import run_tuning
-from adpipe.tuning.study import OnFold, TuningTask, open_storage, open_study
+
+if TYPE_CHECKING:
+    from adpipe.tuning.loop import run_tuning
+    from adpipe.tuning.study import OnFold, TuningTask, open_storage, open_study
 
 __all__ = ["OnFold", "TuningTask", "open_storage", "open_study", "run_tuning", "tune_command"]
+
+# Optuna is imported on first use of these names, not with the package: the CLI imports tune_command to build
+# its commands, and `--help` should not wait for Optuna.
+_LAZY = {
+    "run_tuning": "adpipe.tuning.loop",
+    "OnFold": "adpipe.tuning.study",
+    "TuningTask": "adpipe.tuning.study",
+    "open_storage": "adpipe.tuning.study",
+    "open_study": "adpipe.tuning.study",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from adpipe import cli_support
 from adpipe.cli_support import exit_on_error
 from adpipe.io import dumps_json
-from adpipe.tuning.loop import run_tuning
-from adpipe.tuning.study import TuningResult, TuningTask, study_stats
-from adpipe.validation import Protocol
+from adpipe.protocol import Protocol
+
+if TYPE_CHECKING:
+    from adpipe.tuning.study import TuningResult, TuningTask
 
 
 def tune_command(
@@ -45,6 +46,8 @@ def tune_command(
         seed: int = cli_support.seed_option("Seed of the folds, the models and the sampler."),
         params: Path = cli_support.params_option(params_file, "Where the best params are written."),
     ) -> None:
+        from adpipe.tuning.loop import run_tuning  # Optuna: only when a study runs
+
         protocol = Protocol(n_folds, n_repeats, seed)
         task: TuningTask | None = None
         with exit_on_error():
@@ -85,6 +88,8 @@ def stats(
     storage: str = cli_support.storage_option(),
 ) -> None:
     """Print a study's figures as JSON: seconds per trial, trials per minute, share pruned, best score."""
+    from adpipe.tuning.study import study_stats
+
     with exit_on_error():
         figures = study_stats(storage, study)
     typer.echo(dumps_json(figures).decode(), nl=False)

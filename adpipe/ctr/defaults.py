@@ -1,4 +1,7 @@
-"""Click-through's name and files, without importing its machinery (the CLI's help and the task list read them)."""
+"""The CTR task's file paths and study name, apart from the modules that use them: the
+commands' options (and ``--help``) are built from these without loading pandas, LightGBM or Optuna."""
+
+from __future__ import annotations
 
 from adpipe import config
 
@@ -9,4 +12,4 @@ VALIDATION_REPORT = config.REPORTS_DIR / "ctr_validation.json"
 SEED_APPROACH_REPORT = config.REPORTS_DIR / "ctr_seed_approach.json"
 HOLDOUT_REPORT = config.REPORTS_DIR / "ctr_holdout.json"
 PREDICTIONS_FILE = config.PREDICTIONS_DIR / "ctr_predictions.csv"
-DEFAULT_STUDY = "ctr-forward"  # the Optuna study `ctr tune` resumes
+DEFAULT_STUDY = "ctr-forward"

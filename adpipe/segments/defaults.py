@@ -1,5 +1,5 @@
-"""Segments' name and files, by source, without importing its machinery (the CLI's help and the task list read
-them)."""
+"""The segmentation task's sources, output paths and check sizes, apart from the modules that use them: the
+commands' options (and ``--help``) are built from these without loading pandas or scikit-learn."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 from adpipe import config
 
 TASK = "segments"
+DEFAULT_BOOTSTRAPS = 20
+DEFAULT_SHUFFLES = 5
 
 
 class Source(StrEnum):

@@ -1,0 +1,13 @@
+"""The ROAS task's files, protocol and option values, apart from the modules that use them: the commands'
+options (and ``--help``) are built from these without loading pandas, LightGBM or scikit-learn."""
+
+from __future__ import annotations
+
+from adpipe import config
+from adpipe.protocol import Protocol
+
+TASK = "roas"
+MODEL_FILE = config.MODELS_DIR / "roas.joblib"
+VALIDATION_REPORT = config.REPORTS_DIR / "roas_validation.json"
+FUNNEL_REPORT = config.REPORTS_DIR / "funnel_validation.json"
+PROTOCOL = Protocol(folds=5, repeats=3, seed=config.DEFAULT_SEED, stratify=False)
