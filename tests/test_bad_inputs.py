@@ -369,7 +369,7 @@ def test_a_plain_library_error_in_a_command_is_a_bug_not_bad_input(
     def study_stats(storage: str, study_name: str) -> None:
         raise planted
 
-    monkeypatch.setattr("adpipe.tuning.command.study_stats", study_stats)
+    monkeypatch.setattr("adpipe.tuning.study.study_stats", study_stats)
     result = runner.invoke(model.app, ["study", "stats", "--study", "any"])
     assert result.exit_code == BUG_EXIT_CODE
     assert "Traceback" in result.stderr and f"{type(planted).__name__}: planted" in result.stderr
@@ -382,7 +382,7 @@ def test_a_data_error_in_a_command_is_one_line_and_exit_1(monkeypatch: pytest.Mo
     def study_stats(storage: str, study_name: str) -> None:
         raise DataError("planted", path="study.db", column="value")
 
-    monkeypatch.setattr("adpipe.tuning.command.study_stats", study_stats)
+    monkeypatch.setattr("adpipe.tuning.study.study_stats", study_stats)
     result = runner.invoke(model.app, ["study", "stats", "--study", "any"])
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == ["error: study.db, column 'value': planted"]

@@ -7,7 +7,8 @@
 - ``evaluation`` and ``report``: repeated stratified K-fold against a baseline, as a typed report;
 - ``tuning``: the Optuna search space; ``cli``: the commands.
 - ``engines``: the engines that aggregate the sessions (memory, chunked, Dask in ``engine_dask``), by size;
-- ``service``, ``dashboard``: its service adapter and dashboard section; ``paths``: its files.
+- ``service``, ``dashboard``: its service adapter and dashboard section;
+- ``defaults``: its name, files and option defaults (light: the CLI reads them).
 """
 
 from adpipe import config

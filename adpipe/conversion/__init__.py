@@ -6,7 +6,8 @@ permutation test that decides whether any of them is worth saving.
 - ``evaluation``: validate (a protocol in, a typed report out), train, predict;
 - ``report``: the typed report and the saved model's metadata (field names are the JSON keys);
 - ``cli``: the commands and their terminal output.
-- ``service``, ``dashboard``: its service adapter and dashboard section; ``paths``: its files.
+- ``service``, ``dashboard``: its service adapter and dashboard section;
+- ``defaults``: its name, files and option defaults (light: the CLI reads them).
 """
 
 from adpipe.conversion import defaults

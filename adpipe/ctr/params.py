@@ -1,4 +1,4 @@
-"""What ``params/ctr.json`` may hold, its defaults, and (from adpipe.ctr.defaults) the paths of the CTR task's files.
+"""What ``params/ctr.json`` may hold, and its defaults.
 
 A params file that names an unknown key, feature group, imbalance strategy, calibration or LightGBM
 parameter is refused with one line (:func:`check_params`), so a typo never silently falls back to a default.

@@ -5,7 +5,8 @@
   the where-to-spend summaries;
 - ``report``: the typed reports (their field names are the JSON keys);
 - ``cli``: the commands and their terminal output.
-- ``service``, ``dashboard``: its service adapter and dashboard section; ``paths``: its files.
+- ``service``, ``dashboard``: its service adapter and dashboard section;
+- ``defaults``: its name, files and option defaults (light: the CLI reads them).
 """
 
 from adpipe.roas import defaults

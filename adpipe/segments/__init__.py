@@ -8,7 +8,8 @@ the segments are.
 - ``evaluation``: fit (a protocol in, a typed report out), assign, profile;
 - ``report``: the typed report and the saved model's metadata (field names are the JSON keys);
 - ``cli``: the commands and their terminal output.
-- ``service``, ``dashboard``: its service adapter (profiles) and dashboard section; ``paths``: its files.
+- ``service``, ``dashboard``: its service adapter (profiles) and dashboard section;
+- ``defaults``: its name, files and option defaults (light: the CLI reads them).
 """
 
 from adpipe.segments import defaults
