@@ -9,11 +9,12 @@ import numpy as np
 import optuna
 import pytest
 
-from adpipe import config, tuning
+from adpipe import config
 from adpipe.clickstream import estimators, evaluation, pipeline
 from adpipe.clickstream import params as clickstream_params
 from adpipe.clickstream import tuning as clickstream_tuning
 from adpipe.errors import DataError
+from adpipe.tuning.loop import run_tuning
 from adpipe.validation import Protocol
 from features.clickstream_loaders import CLASSES
 
@@ -27,7 +28,7 @@ def sqlite(tmp_path: Path, name: str = "study.db") -> str:
 def test_same_seed_gives_the_same_trials_and_validate_reproduces_the_best_score(tmp_path):
     runs = []
     for name in ("a", "b"):
-        tuning.run_tuning(
+        run_tuning(
             clickstream_tuning.tuning_task(config.TRAIN_DIR, TINY, tmp_path / f"{name}.json"),
             seed=TINY.seed,
             storage=sqlite(tmp_path, f"{name}.db"),
@@ -53,13 +54,13 @@ def test_a_new_study_starts_from_the_current_params_file(tmp_path):
     params_file.write_text(json.dumps({key: value for key, value in current.items() if key != "source"}))
     task = clickstream_tuning.tuning_task(config.TRAIN_DIR, TINY, params_file)
     run = {"seed": TINY.seed, "storage": sqlite(tmp_path), "study_name": "s", "pruner": "none", "progress": False}
-    tuning.run_tuning(task, trials=2, **run)
+    run_tuning(task, trials=2, **run)
     study = optuna.load_study(study_name="s", storage=sqlite(tmp_path))
     first = study.trials[0]
     assert first.params == clickstream_tuning.starting_point(clickstream_params.check_params(current))
     report = evaluation.validate(config.TRAIN_DIR, TINY, params_file, None, False)
     assert first.value == pytest.approx(report.model.macro_f1.mean, abs=1e-12)
-    tuning.run_tuning(task, trials=3, **run)  # resuming does not enqueue it again
+    run_tuning(task, trials=3, **run)  # resuming does not enqueue it again
     assert len({str(t.params) for t in optuna.load_study(study_name="s", storage=sqlite(tmp_path)).trials}) == 3
 
 

@@ -22,7 +22,8 @@ from adpipe import config
 from adpipe.clickstream import params as clickstream_params
 from adpipe.errors import DataError
 from adpipe.io import read_json
-from adpipe.tuning import TuningTask, open_storage, open_study, run_tuning
+from adpipe.tuning.loop import run_tuning
+from adpipe.tuning.study import TuningTask, open_storage, open_study
 from adpipe.validation import Protocol
 
 TINY = Protocol(folds=2, repeats=1, seed=3)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from adpipe import cli_support, config, tuning
+from adpipe import cli_support, config
 from adpipe.cli_support import exit_on_error, format_table
 from adpipe.clickstream.defaults import DEFAULT_STUDY, MODEL_FILE, VALIDATION_REPORT
 from adpipe.clickstream.engine_options import (
@@ -25,6 +25,7 @@ from adpipe.clickstream.engine_options import (
     scheduler_option,
 )
 from adpipe.protocol import Protocol
+from adpipe.tuning.command import tune_command as shared_tune_command
 from features.choices import MAX_SESSIONS_PER_USER, MAX_USERS
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ def _tuning_task(train_dir: Path, protocol: Protocol, params_file: Path) -> Tuni
     return tuning_task(train_dir, protocol, params_file)
 
 
-tune_command = tuning.tune_command(
+tune_command = shared_tune_command(
     _tuning_task,
     data=TrainDir,
     study=DEFAULT_STUDY,

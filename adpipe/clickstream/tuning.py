@@ -17,7 +17,7 @@ from adpipe.clickstream.defaults import TASK
 from adpipe.clickstream.evaluation import cross_validate_params
 from adpipe.clickstream.params import DECISION_RULES, IMBALANCE_STRATEGIES, check_params
 from adpipe.clickstream.pipeline import labelled_features
-from adpipe.tuning import OnFold, TuningTask
+from adpipe.tuning.study import OnFold, TuningTask
 from adpipe.validation import Protocol
 from features.clickstream import FEATURE_GROUPS
 
@@ -66,7 +66,7 @@ def tuning_task(
     protocol: Protocol = Protocol(),
     params_file: str | Path = config.CLICKSTREAM_PARAMS_FILE,
 ) -> TuningTask:
-    """The ClickStream task for :func:`adpipe.tuning.run_tuning`; the features are built once here."""
+    """The ClickStream task for :func:`adpipe.tuning.loop.run_tuning`; the features are built once here."""
     X, y = labelled_features(train_dir)
 
     def cross_validate(params: dict[str, Any], on_fold: OnFold) -> Any:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from adpipe import cli_support, config, tuning
+from adpipe import cli_support, config
 from adpipe.cli_support import exit_on_error, format_table
 from adpipe.ctr.defaults import (
     DEFAULT_STUDY,
@@ -23,6 +23,7 @@ from adpipe.ctr.defaults import (
     VALIDATION_REPORT,
 )
 from adpipe.protocol import Protocol
+from adpipe.tuning.command import tune_command as shared_tune_command
 from features.choices import CTR_FEATURE_GROUP_NAMES
 
 if TYPE_CHECKING:
@@ -322,7 +323,7 @@ _SHARED = {
     "validate": "ctr validate",
     "repeats": 1,
 }
-_shared_command = tuning.tune_command(_tuning_task, **_SHARED)
+_shared_command = shared_tune_command(_tuning_task, **_SHARED)
 
 
 def _ctr_options(
@@ -337,7 +338,7 @@ def tune_command(**options: Any) -> None:
     """The shared tune command, with the task built for ``--metric``, ``--protocol`` and ``--gap``."""
     own = {name: options.pop(name) for name in ("metric", "protocol", "gap")}
     make_task = functools.partial(_tuning_task, metric=own["metric"], name=own["protocol"], gap=own["gap"])
-    tuning.tune_command(make_task, **_SHARED)(**options)
+    shared_tune_command(make_task, **_SHARED)(**options)
 
 
 def _merged_signature(*functions: Callable[..., Any]) -> inspect.Signature:

@@ -21,7 +21,7 @@ from adpipe.ctr.evaluation import cross_validate_params, labelled_data
 from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.params import CALIBRATIONS, check_params
 from adpipe.errors import OptionError
-from adpipe.tuning import OnFold, TuningTask
+from adpipe.tuning.study import OnFold, TuningTask
 from adpipe.validation import Protocol
 
 # Metric → direction of the search.
@@ -76,7 +76,7 @@ def tuning_task(
     name: str = "forward",
     gap: int = 0,
 ) -> TuningTask:
-    """The CTR task for :func:`adpipe.tuning.run_tuning`; data and folds are prepared once here."""
+    """The CTR task for :func:`adpipe.tuning.loop.run_tuning`; data and folds are prepared once here."""
     if metric not in METRICS:
         raise OptionError(f"must be one of {', '.join(METRICS)}, got {metric!r}", option="--metric")
     folds = CtrProtocol(folds=protocol.folds, repeats=protocol.repeats, seed=protocol.seed, name=name, gap=gap)

@@ -18,8 +18,6 @@ from tqdm.auto import tqdm
 
 from adpipe.errors import DataError, OptionError
 from adpipe.reports import MeanStd
-from adpipe.segments.defaults import DEFAULT_BOOTSTRAPS as DEFAULT_BOOTSTRAPS
-from adpipe.segments.defaults import DEFAULT_SHUFFLES as DEFAULT_SHUFFLES
 from adpipe.segments.models import kmeans
 from adpipe.segments.report import KScores, Stability, StructureVerdict
 
