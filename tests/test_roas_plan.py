@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import itertools
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.optimize import minimize
 
+from adpipe import config
 from adpipe.errors import OptionError
+from adpipe.protocol import Protocol
 from adpipe.roas.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse
 from adpipe.roas.plan import Limits, allocate, solve, spend_bounds
 
@@ -145,3 +148,32 @@ def test_infeasible_limits_name_the_conflict(limits: Limits, budget: float, name
     with pytest.raises(OptionError) as raised:
         spend_bounds(response.names, response.today, budget, limits, equality=True)
     assert all(name in str(raised.value) for name in names)
+
+
+def test_validation_report_round_trips(tmp_path: Path) -> None:
+    from adpipe.reports import read_report
+    from adpipe.roas.budget import validate_plan
+    from adpipe.roas.plan_report import PlanValidationReport
+
+    path = tmp_path / "plan_validation.json"
+    protocol = Protocol(folds=2, repeats=1, seed=0, stratify=False)
+    report = validate_plan(config.CAMPAIGNS_FILE, ["xyz_campaign_id", "gender"], 5.0, 100.0, protocol, path, 20)
+    assert read_report(path, PlanValidationReport) == report
+    assert set(report.value_accuracy) == {"pooled_curves", "constant_roas", "lightgbm_roas"}
+    assert report.n_segments == 6 and len(report.targets) == 5
+
+
+def test_plan_command_writes_a_plan_that_spends_the_budget(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import model
+    from adpipe.reports import read_report
+    from adpipe.roas.plan_report import PlanReport
+
+    path = tmp_path / "plan.json"
+    args = ["roas", "plan", "--by", "age", "--budget", "1000", "--folds", "2", "--repeats", "1", "--force"]
+    result = CliRunner().invoke(model.app, [*args, "--max-change", "3", "--report", str(path)])
+    assert result.exit_code == 0, result.output
+    plan = read_report(path, PlanReport)
+    assert sum(s.planned for s in plan.segments) == pytest.approx(1000.0)
+    assert len(plan.segments) == 4 and plan.reallocated

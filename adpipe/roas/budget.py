@@ -35,7 +35,7 @@ from adpipe.roas.plan_validation import (
 )
 from adpipe.roas.report import CampaignProtocol, ConversionValues
 from adpipe.validation import Protocol
-from features.campaigns import conversion_value, load_campaigns
+from features.campaigns import BUDGET, conversion_value, load_campaigns
 from features.choices import GROUP
 
 FAMILY = "value = exp(alpha_s) * (spend + 1) ** beta_s, beta_s in [0, 1]; quasi-Poisson, log link, empirical Bayes"
@@ -47,12 +47,12 @@ def read_ads(data: str | Path, by: Sequence[str], value_enquiry: float, value_sa
     return plan_frame(table, conversion_value(table, value_enquiry, value_sale), by)
 
 
-def _with_spend(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+def _with_spend(frame: pd.DataFrame, data: str | Path) -> tuple[list[str], list[str]]:
     """Segments with spend, and those without any (excluded: no curve can be read from them)."""
     spent = frame.groupby(SEGMENT)[SPEND].sum()
     names, excluded = sorted(spent.index[spent > 0]), sorted(spent.index[spent <= 0])
     if not names:
-        raise DataError("no segment has any spend: there is nothing to plan", column=SPEND)
+        raise DataError("no segment has any spend: there is nothing to plan", path=data, column=BUDGET)
     return names, excluded
 
 
@@ -97,7 +97,7 @@ def curves_report(
     data: str | Path, by: Sequence[str], value_enquiry: float, value_sale: float, report_file: Path | None
 ) -> CurvesReport:
     frame = read_ads(data, by, value_enquiry, value_sale)
-    names, excluded = _with_spend(frame)
+    names, excluded = _with_spend(frame, data)
     curves = PooledPowerCurves().fit(frame, frame[VALUE])
     segments = segment_curves(frame, curves, names)
     note = (
@@ -147,7 +147,7 @@ def plan_report(
     if objective == "conversions":  # the curves of enquiries (Total_Conversion) instead of their value
         value_enquiry, value_sale = 1.0, 0.0
     frame = read_ads(data, by, value_enquiry, value_sale)
-    names, excluded = _with_spend(frame)
+    names, excluded = _with_spend(frame, data)
     notes = [f"segment {name} has no spend today: excluded, its spend stays 0" for name in excluded]
     ranking = ranking_signal(frame, protocol)
     reallocate = ranking.signal or force

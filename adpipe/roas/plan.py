@@ -28,7 +28,8 @@ N_DRAWS = 400
 @dataclass(frozen=True)
 class Limits:
     """The user's limits. Per-segment maps take a segment name or ``*`` (every segment); shares are of the
-    budget; ``max_change`` bounds planned / today's spend both ways; ``fixed`` segments keep today's spend."""
+    budget; ``max_change`` bounds planned spend / today's split of the budget both ways; ``fixed`` segments
+    keep today's spend."""
 
     min_spend: dict[str, float] = field(default_factory=dict)
     max_spend: dict[str, float] = field(default_factory=dict)
@@ -93,18 +94,24 @@ def spend_bounds(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each segment's lowest and highest planned spend under ``limits``; a conflict is an error naming its limits."""
     _check_names(names, limits)
+    fixed_spend = sum(today[list(names).index(n)] for n in limits.fixed)
+    if fixed_spend > budget:
+        raise OptionError(
+            f"{budget:g} is less than the fixed segments' spend today ({fixed_spend:g})", option="--budget"
+        )
+    scaled = today / today.sum() * budget  # today's split of this budget: what --max-change is relative to
     low, high = np.zeros(len(names)), np.full(len(names), budget)
     low_by, high_by = ["0"] * len(names), [f"--budget {budget:g}"] * len(names)
     for k, name in enumerate(names):
         lows = {
             "--min": _pick(limits.min_spend, name),
             "--min (share)": None if (s := _pick(limits.min_share, name)) is None else s * budget,
-            "--max-change": None if limits.max_change is None else today[k] / limits.max_change,
+            "--max-change": None if limits.max_change is None else scaled[k] / limits.max_change,
         }
         highs = {
             "--max": _pick(limits.max_spend, name),
             "--max (share)": None if (s := _pick(limits.max_share, name)) is None else s * budget,
-            "--max-change": None if limits.max_change is None else today[k] * limits.max_change,
+            "--max-change": None if limits.max_change is None else scaled[k] * limits.max_change,
         }
         if name in limits.fixed:
             lows, highs = {"--fix": today[k]}, {"--fix": today[k]}
@@ -119,11 +126,6 @@ def spend_bounds(
                 f"segment {name}: its lowest spend ({low_by[k]}) is above its highest ({high_by[k]})",
                 option=low_by[k].split()[0],
             )
-    fixed_spend = sum(today[names.index(n)] for n in limits.fixed)
-    if fixed_spend > budget:
-        raise OptionError(
-            f"{budget:g} is less than the fixed segments' spend today ({fixed_spend:g})", option="--budget"
-        )
     if low.sum() > budget * (1 + 1e-9):
         raise OptionError(
             f"{budget:g} is less than the segments' minimum spends ({low.sum():g}, set by --min, --fix, --max-change)",
