@@ -163,7 +163,7 @@ def test_validation_report_round_trips(tmp_path: Path) -> None:
     assert report.n_segments == 6 and len(report.targets) == 5
 
 
-def test_plan_command_writes_a_plan_that_spends_the_budget(tmp_path: Path) -> None:
+def test_plan_command_spends_today_s_budget_by_default(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     import model
@@ -171,9 +171,9 @@ def test_plan_command_writes_a_plan_that_spends_the_budget(tmp_path: Path) -> No
     from adpipe.roas.plan_report import PlanReport
 
     path = tmp_path / "plan.json"
-    args = ["roas", "plan", "--by", "age", "--budget", "1000", "--folds", "2", "--repeats", "1", "--force"]
-    result = CliRunner().invoke(model.app, [*args, "--max-change", "3", "--report", str(path)])
+    args = ["roas", "plan", "--by", "age", "--folds", "2", "--repeats", "1", "--force", "--max-change", "2"]
+    result = CliRunner().invoke(model.app, [*args, "--report", str(path)])
     assert result.exit_code == 0, result.output
     plan = read_report(path, PlanReport)
-    assert sum(s.planned for s in plan.segments) == pytest.approx(1000.0)
+    assert sum(s.planned for s in plan.segments) == pytest.approx(sum(s.today for s in plan.segments))
     assert len(plan.segments) == 4 and plan.reallocated
