@@ -76,6 +76,8 @@ ROAS_TRAIN = Cmd("roas train --model {work}/model.joblib --data", ("model.joblib
 ROAS_VALIDATE = Cmd("roas validate --folds 2 --repeats 1 --report {work}/report.json --data", ("report.json",))
 ROAS_PREDICT = Cmd("roas predict --model {roas_model} --output {work}/out.csv --input", ("out.csv",))
 ROAS_SUMMARY = Cmd("roas summary --output {work}/out.csv --data", ("out.csv",))
+ROAS_PLAN = Cmd("roas plan --folds 2 --repeats 1 --report {work}/plan.json --data", ("plan.json",))
+ROAS_CURVES = Cmd("roas curves --report {work}/curves.json --data", ("curves.json",))
 SEG_FIT = Cmd(
     "segment fit --bootstraps 2 --shuffles 1 --model {work}/model.joblib --report {work}/report.json --input",
     ("model.joblib", "report.json"),
@@ -251,6 +253,17 @@ CASES = [
     C("roas validate: negative --value-sale", ROAS_VALIDATE, "{ads} --value-sale -1", ("--value-sale",), 2),
     C("roas validate: --folds 1", ROAS_VALIDATE, "{ads} --folds 1", ("--folds",), 2),
     C("roas validate: more --folds than ads", ROAS_VALIDATE, "{ads} --folds 1000", ("--folds",), 2),
+    C("roas plan: zero --budget", ROAS_PLAN, "{ads} --budget 0", ("--budget",), 2),
+    C("roas plan: negative --budget", ROAS_PLAN, "{ads} --budget -5", ("--budget",), 2),
+    C("roas plan: --budget not a number", ROAS_PLAN, "{ads} --budget lots", ("--budget",), 2),
+    C("roas plan: --budget below the fixed spend", ROAS_PLAN, "{ads} --budget 1 --fix 1178/30-34/M",
+      ("--budget", "fixed"), 2),
+    C("roas plan: --min above --max", ROAS_PLAN, "{ads} --min 1178/30-34/M=500 --max 1178/30-34/M=100",
+      ("1178/30-34/M", "--min", "--max"), 2),
+    C("roas plan: minimums above the budget", ROAS_PLAN, "{ads} --budget 100 --min *=50", ("--budget", "minimum"), 2),
+    C("roas plan: unknown --by column", ROAS_PLAN, "{ads} --by xyz_campaign_id,colour", ("--by", "colour"), 2),
+    C("roas curves: unknown --by column", ROAS_CURVES, "{ads} --by region", ("--by", "region"), 2),
+    C("roas plan: no segment has spend", ROAS_PLAN, ADS, ("ads.csv", "Spent"), setup=campaigns(field("Spent", "0", 0))),
     C("roas summary: bad --by", ROAS_SUMMARY, "{ads} --by bogus", ("--by",), 2),
     C("roas summary: --output under a regular file", ROAS_SUMMARY, "{ads} --output {work}/afile/s.csv", ("afile",),
       setup=write("afile")),

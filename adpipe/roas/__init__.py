@@ -4,6 +4,8 @@
 - ``evaluation``: validation on grouped and plain folds (a protocol in, a typed report out), train, predict,
   the where-to-spend summaries;
 - ``report``: the typed reports (their field names are the JSON keys);
+- ``curves``, ``plan``, ``plan_validation``, ``budget``, ``plan_report``: where the next dollar should go (pooled
+  value-vs-spend curves per segment, the budget split, its back-test, the commands' work, their reports);
 - ``cli``: the commands and their terminal output.
 - ``service``, ``dashboard``: its service adapter and dashboard section;
 - ``defaults``: its name, files and option defaults (light: the CLI reads them).
@@ -28,7 +30,16 @@ SPEC = TaskSpec(
         ("roas", "validate"),
         ("roas", "funnel"),
         *(("roas", "summary", "--by", by) for by in ("campaign", "age", "gender", "interest")),
+        ("roas", "curves"),
+        ("roas", "plan", "--max-change", "2"),
+        ("roas", "plan-validate"),
     ),
-    outputs=(defaults.VALIDATION_REPORT, defaults.FUNNEL_REPORT),
+    outputs=(
+        defaults.VALIDATION_REPORT,
+        defaults.FUNNEL_REPORT,
+        defaults.CURVES_REPORT,
+        defaults.PLAN_REPORT,
+        defaults.PLAN_VALIDATION_REPORT,
+    ),
     load_target=(25.0, 400.0),
 )

@@ -189,3 +189,130 @@ def summary_command(
     rows = [[v if v == v else "-" for v in row] for row in table.astype(object).itertuples(index=False)]
     typer.echo(format_table(list(table.columns), rows))
     typer.echo(f"ratios of sums over the ads with spend; n_set_aside = ads with Spent == 0 left out\n-> {path}")
+
+
+By = typer.Option(defaults.PLAN_BY, "--by", help="Segment columns, comma-separated (one or a combination).")
+
+
+def _by(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@app.command("curves")
+def curves_command(
+    data: Path = Data,
+    by: str = By,
+    value_enquiry: float = ValueEnquiry,
+    value_sale: float = ValueSale,
+    report: Path = cli_support.report_option(defaults.CURVES_REPORT),
+) -> None:
+    """Value against spend per segment: pooled power-law curves with intervals, each flagged if its spend range
+    does not pin it."""
+    from adpipe.roas import budget
+
+    with exit_on_error(keeps=report):
+        result = budget.curves_report(data, _by(by), value_enquiry, value_sale, report)
+    rows = [
+        [s.segment, s.n_ads, s.spend, s.roas, s.exponent,
+         f"{s.exponent_interval.low:.2f}-{s.exponent_interval.high:.2f}", s.marginal_roas, "yes" if s.pinned else "NO"]
+        for s in result.segments
+    ]  # fmt: skip
+    header = ["segment", "ads", "spend", "roas", "exponent", "80% interval", "marginal roas", "pinned"]
+    typer.echo(format_table(header, rows))
+    typer.echo(f"{result.family}\n{result.note}\nreport -> {report}")
+
+
+@app.command("plan")
+def plan_command(
+    data: Path = Data,
+    by: str = By,
+    value_enquiry: float = ValueEnquiry,
+    value_sale: float = ValueSale,
+    budget: float | None = typer.Option(None, "--budget", help="Total to split [default: today's total spend]."),
+    objective: str = typer.Option("value", "--objective", help="value, conversions or target-roas."),
+    target_roas: float | None = typer.Option(None, "--target-roas", help="The marginal ROAS floor (target-roas)."),
+    minimum: list[str] = typer.Option([], "--min", help="SEGMENT=AMOUNT or SEGMENT=PERCENT% ('*': every one)."),
+    maximum: list[str] = typer.Option([], "--max", help="SEGMENT=AMOUNT or SEGMENT=PERCENT% ('*': every one)."),
+    max_change: float | None = typer.Option(
+        None, "--max-change", min=1.0, help="Within [1/F, F] x today's split of the budget."
+    ),
+    fix: list[str] = typer.Option([], "--fix", help="A segment kept at today's spend (repeatable)."),
+    allow_extrapolation: bool = typer.Option(False, "--allow-extrapolation", help="Accept spend far off the data."),
+    force: bool = typer.Option(False, "--force", help="Reallocate even when the back-test finds no signal."),
+    folds: int = Folds,
+    repeats: int = Repeats,
+    seed: int = Seed,
+    report: Path = cli_support.report_option(defaults.PLAN_REPORT),
+) -> None:
+    """Split the budget across the segments for the most expected value, within the limits given (kept as today
+    when the ranking back-test on the folds finds no signal at this segment level, unless --force)."""
+    from adpipe.errors import OptionError
+    from adpipe.roas import budget as work
+    from adpipe.roas.plan import Limits, parse_limits
+
+    with exit_on_error(keeps=report):
+        if objective not in ("value", "conversions", "target-roas"):
+            raise OptionError(f"must be value, conversions or target-roas, got {objective!r}", option="--objective")
+        min_spend, min_share = parse_limits(minimum, "--min")
+        max_spend, max_share = parse_limits(maximum, "--max")
+        limits = Limits(min_spend, max_spend, min_share, max_share, max_change, tuple(fix))
+        result = work.plan_report(
+            data, _by(by), value_enquiry, value_sale, budget, limits, objective, target_roas,  # type: ignore[arg-type]
+            allow_extrapolation, force, report, Protocol(folds, repeats, seed, stratify=False),
+        )  # fmt: skip
+    rows = [
+        [s.segment, s.today, s.planned, s.expected_value,
+         f"{s.expected_value_interval.low:.1f}-{s.expected_value_interval.high:.1f}", s.marginal_roas,
+         f"{s.extrapolation_factor:.1f}x" if s.extrapolation_factor > 1 else "-", "yes" if s.curve_pinned else "NO"]
+        for s in result.segments
+    ]  # fmt: skip
+    header = ["segment", "today", "planned", "value", "80% interval", "marginal roas", "off range", "pinned"]
+    typer.echo(format_table(header, rows))
+    gain = result.expected_gain_interval
+    typer.echo(
+        f"budget {result.budget:.2f} ({result.objective}); expected value {result.expected_value_planned:.1f} vs "
+        f"{result.expected_value_today:.1f} for today's split of it: gain {result.expected_gain:+.1f} "
+        f"(80% interval {gain.low:+.1f} to {gain.high:+.1f}); solved in {result.solve_seconds:.3f} s"
+    )
+    typer.echo("\n".join([result.signal, *result.notes, f"report -> {report}"]))
+
+
+@app.command("plan-validate")
+def plan_validate_command(
+    data: Path = Data,
+    by: str = By,
+    value_enquiry: float = ValueEnquiry,
+    value_sale: float = ValueSale,
+    folds: int = Folds,
+    repeats: int = Repeats,
+    seed: int = Seed,
+    report: Path = cli_support.report_option(defaults.PLAN_VALIDATION_REPORT),
+) -> None:
+    """The curves on held-out campaigns beside constant ROAS and LightGBM; the plan's back-tests; the targets."""
+    from adpipe.roas import budget
+
+    protocol = Protocol(folds, repeats, seed, stratify=False)
+    with exit_on_error(keeps=report):
+        result = budget.validate_plan(data, _by(by), value_enquiry, value_sale, protocol, report)
+    typer.echo(
+        f"{protocol.folds} folds x {protocol.repeats} repeats grouped by {GROUP}, seed {protocol.seed}; "
+        f"{result.n_segments} segments by {', '.join(result.by)}; held-out value per ad at its actual spend:"
+    )
+    rows = [
+        [name, a.mae.mean, a.mae.std, a.rmse.mean, a.rmse.std, a.coverage_80.mean if a.coverage_80 else "-"]
+        for name, a in result.value_accuracy.items()
+    ]
+    typer.echo(format_table(["model", "mae", "±std", "rmse", "±std", "80% coverage"], rows))
+    r, g = result.ranking, result.gain
+    typer.echo(
+        f"ranking Spearman: marginal ROAS {r.marginal_roas_curves.mean:.3f} ± {r.marginal_roas_curves.std:.3f}, "
+        f"shuffled {r.shuffled.mean:.3f} ± {r.shuffled.std:.3f} ({r.n_shuffles} shuffles), average ROAS "
+        f"{r.average_roas_history.mean:.3f} ± {r.average_roas_history.std:.3f}\n{r.verdict}\n"
+        f"gain of a plan in [0.5x, 2x]: promised {g.promised.mean:+.1%}, "
+        f"realised {g.realised_refitted_curves.mean:+.1%} (refitted held-out curves), "
+        f"{g.realised_heldout_roas.mean:+.1%} (held-out ROAS)"
+    )
+    typer.echo(
+        "\n".join(f"target {t.name} {t.wanted}: {t.measured} {'met' if t.met else 'MISSED'}" for t in result.targets)
+    )
+    typer.echo(f"report -> {report}")

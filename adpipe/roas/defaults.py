@@ -11,3 +11,7 @@ MODEL_FILE = config.MODELS_DIR / "roas.joblib"
 VALIDATION_REPORT = config.REPORTS_DIR / "roas_validation.json"
 FUNNEL_REPORT = config.REPORTS_DIR / "funnel_validation.json"
 PROTOCOL = Protocol(folds=5, repeats=3, seed=config.DEFAULT_SEED, stratify=False)
+CURVES_REPORT = config.REPORTS_DIR / "roas_curves.json"
+PLAN_REPORT = config.REPORTS_DIR / "roas_plan.json"
+PLAN_VALIDATION_REPORT = config.REPORTS_DIR / "roas_plan_validation.json"
+PLAN_BY = "xyz_campaign_id,age,gender"  # the segment level of the budget plan: campaign x age x gender

@@ -1,0 +1,256 @@
+"""The work of ``roas curves``, ``roas plan`` and ``roas plan-validate``: read the ads, fit, plan, validate,
+write the typed report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from adpipe.errors import DataError, OptionError
+from adpipe.reports import write_report
+from adpipe.roas.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse, plan_frame
+from adpipe.roas.defaults import PROTOCOL, TASK
+from adpipe.roas.plan import DEFAULT_EXTRAPOLATION, Limits, Objective, allocate, extrapolation_factor, spend_bounds
+from adpipe.roas.plan_report import (
+    CurvesReport,
+    Interval,
+    PlannedSegment,
+    PlanReport,
+    PlanValidationReport,
+    SegmentCurve,
+)
+from adpipe.roas.plan_validation import (
+    BASELINES,
+    campaign_splits,
+    ranking_backtest,
+    ranking_signal,
+    segment_roas,
+    targets,
+    timed_fit_and_plan,
+    value_accuracy,
+)
+from adpipe.roas.report import CampaignProtocol, ConversionValues
+from adpipe.validation import Protocol
+from features.campaigns import BUDGET, conversion_value, load_campaigns
+from features.choices import GROUP
+
+FAMILY = "value = exp(alpha_s) * (spend + 1) ** beta_s, beta_s in [0, 1]; quasi-Poisson, log link, empirical Bayes"
+PINNED_MIN_ADS, PINNED_MIN_RANGE, PINNED_MAX_EXPONENT_SD = 5, 3.0, 0.25
+
+
+def read_ads(data: str | Path, by: Sequence[str], value_enquiry: float, value_sale: float) -> pd.DataFrame:
+    table = load_campaigns(data)
+    return plan_frame(table, conversion_value(table, value_enquiry, value_sale), by)
+
+
+def _with_spend(frame: pd.DataFrame, data: str | Path) -> tuple[list[str], list[str]]:
+    """Segments with spend, and those without any (excluded: no curve can be read from them)."""
+    spent = frame.groupby(SEGMENT)[SPEND].sum()
+    names, excluded = sorted(spent.index[spent > 0]), sorted(spent.index[spent <= 0])
+    if not names:
+        raise DataError("no segment has any spend: there is nothing to plan", path=data, column=BUDGET)
+    return names, excluded
+
+
+def segment_curves(frame: pd.DataFrame, curves: PooledPowerCurves, names: Sequence[str]) -> list[SegmentCurve]:
+    """Each segment's curve, and whether its spend range pins it: enough ads, a wide enough range of spend, a
+    precise enough exponent."""
+    response = SegmentResponse.from_ads(curves, frame, names)
+    marginal = response.marginal(response.today)
+    segments = []
+    for k, name in enumerate(names):
+        ads = frame[frame[SEGMENT] == name]
+        spent = ads.loc[ads[SPEND] > 0, SPEND]
+        exponent_sd = float(np.sqrt(response.coef_cov[k, 1, 1]))
+        exponent = float(response.coef[k, 1])
+        pinned = bool(
+            len(spent) >= PINNED_MIN_ADS
+            and spent.max() >= PINNED_MIN_RANGE * spent.min()
+            and exponent_sd <= PINNED_MAX_EXPONENT_SD
+        )
+        segments.append(
+            SegmentCurve(
+                segment=name,
+                n_ads=len(ads),
+                n_ads_with_spend=len(spent),
+                spend_range=Interval(low=float(spent.min()), high=float(spent.max())),
+                spend=float(spent.sum()),
+                value=float(ads[VALUE].sum()),
+                alpha=float(response.coef[k, 0]),
+                exponent=exponent,
+                exponent_interval=Interval(
+                    low=max(0.0, exponent - 1.2816 * exponent_sd), high=min(1.0, exponent + 1.2816 * exponent_sd)
+                ),
+                roas=float(ads.loc[ads[SPEND] > 0, VALUE].sum() / spent.sum()),
+                marginal_roas=float(marginal[k]),
+                pinned=pinned,
+            )
+        )
+    return segments
+
+
+def curves_report(
+    data: str | Path, by: Sequence[str], value_enquiry: float, value_sale: float, report_file: Path | None
+) -> CurvesReport:
+    frame = read_ads(data, by, value_enquiry, value_sale)
+    names, excluded = _with_spend(frame, data)
+    curves = PooledPowerCurves().fit(frame, frame[VALUE])
+    segments = segment_curves(frame, curves, names)
+    note = (
+        "no saturation identifiable (the global exponent cannot be told from 1): every curve is constant ROAS"
+        if curves.fallback_
+        else "saturating curves, segment offsets and exponents shrunk toward the global fit"
+    )
+    if excluded:
+        note += f"; {len(excluded)} segment(s) without any spend excluded: {', '.join(excluded[:5])}"
+    report = CurvesReport(
+        task=TASK,
+        data=str(data),
+        by=list(by),
+        target="conversion value",
+        values=ConversionValues(enquiry=value_enquiry, sale=value_sale),
+        family=FAMILY,
+        fallback_to_constant_roas=curves.fallback_,
+        note=note,
+        global_alpha=float(curves.global_[0]),
+        global_exponent=float(curves.global_[1]),
+        between_segment_variance=[float(v) for v in curves.between_variance_],
+        dispersion=curves.dispersion_,
+        excluded=excluded,
+        segments=segments,
+    )
+    if report_file is not None:
+        write_report(report_file, report)
+    return report
+
+
+def plan_report(
+    data: str | Path,
+    by: Sequence[str],
+    value_enquiry: float,
+    value_sale: float,
+    budget: float | None,
+    limits: Limits,
+    objective: Objective,
+    target_roas: float | None,
+    allow_extrapolation: bool,
+    force: bool,
+    report_file: Path | None,
+    protocol: Protocol = PROTOCOL,
+) -> PlanReport:
+    if objective == "target-roas" and target_roas is None:
+        raise OptionError("--objective target-roas needs the ROAS floor", option="--target-roas")
+    if objective == "conversions":  # the curves of enquiries (Total_Conversion) instead of their value
+        value_enquiry, value_sale = 1.0, 0.0
+    frame = read_ads(data, by, value_enquiry, value_sale)
+    names, excluded = _with_spend(frame, data)
+    notes = [f"segment {name} has no spend today: excluded, its spend stays 0" for name in excluded]
+    ranking = ranking_signal(frame, protocol)
+    reallocate = ranking.signal or force
+    signal = ranking.verdict + ("" if ranking.signal or not force else "; reallocated anyway (--force)")
+    curves = PooledPowerCurves().fit(frame, frame[VALUE])
+    if curves.fallback_:
+        notes.append("no saturation identifiable: the curves are constant ROAS, the plan goes to the best ROAS")
+    response = SegmentResponse.from_ads(curves, frame, names)
+    today = response.today
+    budget = float(today.sum()) if budget is None else budget
+    if not np.isfinite(budget) or budget <= 0:
+        raise OptionError(f"must be a positive amount, got {budget:g}", option="--budget")
+    low, high = spend_bounds(names, today, budget, limits, equality=target_roas is None)
+    floor = target_roas if objective == "target-roas" else None
+    allocation = allocate(response, budget, low, high, floor, reallocate, protocol.seed)
+    if not reallocate:
+        notes.append("today's split kept (scaled to the budget): " + ranking.verdict)
+    ads = frame[frame[SPEND] > 0].groupby(SEGMENT)[SPEND]
+    n_ads, lowest, highest = (ads.agg(f).reindex(names).to_numpy() for f in ("size", "min", "max"))
+    factor = extrapolation_factor(allocation.planned, n_ads, lowest, highest)
+    beyond = [n for n, f in zip(names, factor, strict=True) if f > DEFAULT_EXTRAPOLATION]
+    if beyond and not allow_extrapolation:
+        k = names.index(beyond[0])
+        raise OptionError(
+            f"the plan moves {len(beyond)} segment(s) beyond their observed spend per ad by more than "
+            f"{DEFAULT_EXTRAPOLATION:g}x (e.g. {beyond[0]}: {factor[k]:.1f}x); bound it with --max-change or "
+            "pass --allow-extrapolation",
+            option="--allow-extrapolation",
+        )
+    pinned = {s.segment: s.pinned for s in segment_curves(frame, curves, names)}
+    report = PlanReport(
+        task=TASK,
+        data=str(data),
+        by=list(by),
+        objective=objective,
+        target_roas=target_roas,
+        budget=budget,
+        limits=limits.described(),
+        signal=signal,
+        reallocated=reallocate,
+        expected_value_today=float(response.value(allocation.baseline).sum()),
+        expected_value_planned=float(allocation.value.sum()),
+        expected_gain=allocation.gain,
+        expected_gain_interval=Interval(low=allocation.gain_interval[0], high=allocation.gain_interval[1]),
+        solve_seconds=allocation.seconds,
+        notes=notes,
+        segments=[
+            PlannedSegment(
+                segment=name,
+                today=float(today[k]),
+                planned=float(allocation.planned[k]),
+                expected_value=float(allocation.value[k]),
+                expected_value_interval=Interval(
+                    low=float(allocation.value_interval[k, 0]), high=float(allocation.value_interval[k, 1])
+                ),
+                marginal_roas=float(allocation.marginal[k]),
+                extrapolation_factor=float(factor[k]),
+                curve_pinned=pinned[name],
+            )
+            for k, name in enumerate(names)
+        ],
+    )
+    if report_file is not None:
+        write_report(report_file, report)
+    return report
+
+
+def validate_plan(
+    data: str | Path,
+    by: Sequence[str],
+    value_enquiry: float,
+    value_sale: float,
+    protocol: Protocol,
+    report_file: Path | None,
+    n_shuffles: int = 200,
+) -> PlanValidationReport:
+    table = load_campaigns(data)
+    frame = plan_frame(table, conversion_value(table, value_enquiry, value_sale), by)
+    started = time.perf_counter()
+    splits = campaign_splits(frame, protocol)
+    accuracy, rankings, gain = value_accuracy(frame, table, splits, protocol.seed)
+    ranking = ranking_backtest(rankings, n_shuffles, protocol.seed)
+    validation_seconds = time.perf_counter() - started
+    fit_and_plan = timed_fit_and_plan(frame)
+    report = PlanValidationReport(
+        task=TASK,
+        data=str(data),
+        by=list(by),
+        n_segments=int(len(segment_roas(frame))),
+        values=ConversionValues(enquiry=value_enquiry, sale=value_sale),
+        protocol=CampaignProtocol(
+            **protocol.as_dict(),
+            groupings={"grouped": f"GroupKFold by {GROUP}"},
+            n_rows=len(frame),
+            n_groups=int(frame[GROUP].nunique()),
+        ),
+        baselines=BASELINES,
+        value_accuracy=accuracy,
+        ranking=ranking,
+        gain=gain,
+        targets=targets(accuracy, ranking, fit_and_plan),
+        seconds={"validation": validation_seconds, "fit_and_plan": fit_and_plan},
+    )
+    if report_file is not None:
+        write_report(report_file, report)
+    return report

@@ -1,0 +1,139 @@
+"""The typed reports of ``roas curves`` (``reports/roas_curves.json``), ``roas plan`` (``reports/roas_plan.json``)
+and ``roas plan-validate`` (``reports/roas_plan_validation.json``). Field names are the JSON keys; segment and
+model names, which are data, are dictionary keys or values."""
+
+from __future__ import annotations
+
+from adpipe.reports import MeanStd, Report
+from adpipe.roas.report import CampaignProtocol, ConversionValues
+
+
+class Interval(Report):
+    """A central 80% interval."""
+
+    low: float
+    high: float
+
+
+class SegmentCurve(Report):
+    """One segment's curve: value = exp(alpha) * (spend + 1) ** exponent, with alpha centred as fitted."""
+
+    segment: str
+    n_ads: int
+    n_ads_with_spend: int
+    spend_range: Interval  # the spend of its ads with spend, lowest to highest
+    spend: float
+    value: float
+    alpha: float
+    exponent: float
+    exponent_interval: Interval
+    roas: float
+    marginal_roas: float
+    pinned: bool  # False: its spend range does not pin its curve (too few ads, too narrow a range or vague)
+
+
+class CurvesReport(Report):
+    """``roas curves``: the family, why, the pooling, and every segment's curve."""
+
+    task: str
+    data: str
+    by: list[str]
+    target: str
+    values: ConversionValues
+    family: str
+    fallback_to_constant_roas: bool
+    note: str
+    global_alpha: float
+    global_exponent: float
+    between_segment_variance: list[float]
+    dispersion: float
+    excluded: list[str]  # segments with no spend at all: no curve can be read from them
+    segments: list[SegmentCurve]
+
+
+class PlannedSegment(Report):
+    """One segment of a plan."""
+
+    segment: str
+    today: float
+    planned: float
+    expected_value: float
+    expected_value_interval: Interval
+    marginal_roas: float
+    extrapolation_factor: float  # > 1: planned spend per ad outside the observed range by that factor
+    curve_pinned: bool
+
+
+class PlanReport(Report):
+    """``roas plan``: the budget split, its expected gain over today's split of the same budget, and why."""
+
+    task: str
+    data: str
+    by: list[str]
+    objective: str
+    target_roas: float | None
+    budget: float
+    limits: dict[str, str]
+    signal: str  # the ranking back-test's verdict at this level, or why it was not consulted
+    reallocated: bool
+    expected_value_today: float
+    expected_value_planned: float
+    expected_gain: float
+    expected_gain_interval: Interval
+    solve_seconds: float
+    notes: list[str]
+    segments: list[PlannedSegment]
+
+
+class ValueAccuracy(Report):
+    """Held-out value per ad at its actual spend, one model over the folds."""
+
+    mae: MeanStd
+    rmse: MeanStd
+    coverage_80: MeanStd | None  # the share of held-out ads inside their 80% interval (curves only)
+
+
+class RankingBacktest(Report):
+    """Segments ordered on the training folds against the realised ROAS of the held-out campaigns (Spearman)."""
+
+    marginal_roas_curves: MeanStd
+    shuffled: MeanStd  # the fold-mean Spearman of a random order, over the shuffles
+    average_roas_history: MeanStd
+    n_shuffles: int
+    verdict: str
+    signal: bool
+
+
+class GainBacktest(Report):
+    """A plan made on the training folds (each segment within [0.5x, 2x] of its held-out spend, same budget):
+    the gain it promised, and the gain realised on the held-out fold, as a share of today's value."""
+
+    promised: MeanStd
+    realised_refitted_curves: MeanStd
+    realised_heldout_roas: MeanStd
+
+
+class Target(Report):
+    """One of the issue's targets, hit or missed."""
+
+    name: str
+    wanted: str
+    measured: str
+    met: bool
+
+
+class PlanValidationReport(Report):
+    """``roas plan-validate``: the curves, the constant-ROAS and LightGBM baselines, and the plan back-tests."""
+
+    task: str
+    data: str
+    by: list[str]
+    n_segments: int
+    values: ConversionValues
+    protocol: CampaignProtocol
+    baselines: dict[str, str]
+    value_accuracy: dict[str, ValueAccuracy]
+    ranking: RankingBacktest
+    gain: GainBacktest
+    targets: list[Target]
+    seconds: dict[str, float]

@@ -1,0 +1,206 @@
+"""Does the plan hold on campaigns it has not seen? (``roas plan-validate``)
+
+On the grouped protocol of ``roas validate`` (folds by ``fb_campaign_id``), curves fitted on the training
+campaigns are scored on the held-out ones at their actual spend, beside two baselines on the same folds: a
+constant ROAS per segment (a line through the origin) and the task's LightGBM ROAS model (predicted ROAS x
+spend). Then the plan is back-tested: the training order of segments by marginal ROAS against the held-out
+campaigns' realised ROAS (Spearman), beside a shuffled order and the historical average-ROAS order; and the gain
+a training-fold plan promised against the gain the held-out fold realised.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from adpipe.reports import MeanStd
+from adpipe.roas.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse
+from adpipe.roas.plan import solve
+from adpipe.roas.plan_report import GainBacktest, RankingBacktest, Target, ValueAccuracy
+from adpipe.validation import Protocol, Split, make_splits, spearman
+from features.choices import GROUP
+
+SPEARMAN_AT_LEAST = 0.4
+SHUFFLE_MARGIN_SD = 2.0
+GAIN_CHANGE = 2.0  # the back-tested plan keeps each segment within [1/2, 2] x its held-out spend
+CONSTANT_ROAS, CURVES, LIGHTGBM = "constant_roas", "pooled_curves", "lightgbm_roas"
+BASELINES = {
+    CONSTANT_ROAS: "value = segment ROAS on the training folds x spend (a line through the origin)",
+    LIGHTGBM: "value = the roas validate LightGBM model's predicted ROAS (planned inputs) x spend",
+}
+
+
+def campaign_splits(frame: pd.DataFrame, protocol: Protocol) -> list[Split]:
+    """The folds of ``roas validate``'s grouped protocol over the planner's ads."""
+    return make_splits(pd.Series(np.arange(len(frame))), protocol, groups=frame[GROUP].to_numpy())
+
+
+def segment_roas(ads: pd.DataFrame) -> pd.Series:
+    """Value over spend per segment, on the ads with spend."""
+    sums = ads[ads[SPEND] > 0].groupby(SEGMENT)[[SPEND, VALUE]].sum()
+    return sums[VALUE] / sums[SPEND]
+
+
+@dataclass(frozen=True)
+class FoldRanking:
+    """One fold's segments: marginal ROAS and average ROAS learnt on training, realised ROAS held out."""
+
+    marginal: np.ndarray
+    history: np.ndarray
+    realised: np.ndarray
+
+
+def fold_ranking(curves: PooledPowerCurves, train: pd.DataFrame, test: pd.DataFrame) -> FoldRanking:
+    history, realised = segment_roas(train), segment_roas(test)
+    names = sorted(set(history.index) & set(realised.index))
+    marginal = SegmentResponse.from_ads(curves, train, names).marginal(
+        train[train[SPEND] > 0].groupby(SEGMENT)[SPEND].sum().reindex(names).to_numpy()
+    )
+    return FoldRanking(marginal, history.reindex(names).to_numpy(), realised.reindex(names).to_numpy())
+
+
+def ranking_backtest(rankings: list[FoldRanking], n_shuffles: int, seed: int) -> RankingBacktest:
+    """Spearman of each order over the folds; a shuffled order's fold-mean over ``n_shuffles`` shuffles; the
+    verdict: signal when the curves' order reaches 0.4 and beats the shuffled mean by 2 sd."""
+    rng = np.random.default_rng(seed)
+    curves = [spearman(r.realised, r.marginal) for r in rankings]
+    history = [spearman(r.realised, r.history) for r in rankings]
+    shuffled = [
+        np.mean([spearman(r.realised, rng.permutation(r.marginal)) for r in rankings]) for _ in range(n_shuffles)
+    ]
+    mean, sd = float(np.mean(curves)), float(np.std(shuffled))
+    bar = float(np.mean(shuffled)) + SHUFFLE_MARGIN_SD * sd
+    signal = mean >= SPEARMAN_AT_LEAST and mean > bar
+    verdict = (
+        f"signal: the marginal-ROAS order reaches Spearman {mean:.3f} (>= {SPEARMAN_AT_LEAST}, > shuffled mean + "
+        f"{SHUFFLE_MARGIN_SD:g} sd = {bar:.3f})"
+        if signal
+        else f"no signal, no reallocation: Spearman {mean:.3f} vs {SPEARMAN_AT_LEAST}, shuffled bar {bar:.3f}"
+    )
+    return RankingBacktest(
+        marginal_roas_curves=MeanStd.over(curves),
+        shuffled=MeanStd.over(shuffled),
+        average_roas_history=MeanStd.over(history),
+        n_shuffles=n_shuffles,
+        verdict=verdict,
+        signal=signal,
+    )
+
+
+def ranking_signal(frame: pd.DataFrame, protocol: Protocol, n_shuffles: int = 200) -> RankingBacktest:
+    """The ranking back-test alone (what ``roas plan`` consults at its segment level)."""
+    rankings = []
+    for split in campaign_splits(frame, protocol):
+        train, test = frame.iloc[split.train], frame.iloc[split.test]
+        rankings.append(fold_ranking(PooledPowerCurves().fit(train, train[VALUE]), train, test))
+    return ranking_backtest(rankings, n_shuffles, protocol.seed)
+
+
+def fold_gain(curves: PooledPowerCurves, test: pd.DataFrame) -> tuple[float, float, float]:
+    """A plan made on the training curves for the held-out fold's segments and budget: the gain promised, the
+    gain on curves refitted on the held-out fold, and on its realised ROAS (each a share of today's value)."""
+    realised = segment_roas(test)
+    names = list(realised.index)
+    promised_by = SegmentResponse.from_ads(curves, test, names)
+    today = promised_by.today
+    planned = solve(promised_by, today / GAIN_CHANGE, today * GAIN_CHANGE, float(today.sum()))
+    refitted = SegmentResponse.from_ads(PooledPowerCurves().fit(test, test[VALUE]), test, names)
+    promised = promised_by.value(planned).sum() / promised_by.value(today).sum() - 1
+    on_refit = refitted.value(planned).sum() / refitted.value(today).sum() - 1
+    value_today = float((realised.to_numpy() * today).sum())
+    on_roas = float((realised.to_numpy() * (planned - today)).sum()) / value_today
+    return float(promised), float(on_refit), on_roas
+
+
+def value_accuracy(
+    frame: pd.DataFrame, table: pd.DataFrame, splits: list[Split], seed: int
+) -> tuple[dict[str, ValueAccuracy], list[FoldRanking], GainBacktest]:
+    """Every fold: the three models' held-out value errors, the curves' coverage, the rankings and the gains."""
+    from adpipe.roas.models import ROAS_MODEL, roas_models
+    from features.campaigns import PLANNED_FEATURES, model_inputs
+
+    errors: dict[str, dict[str, list[float]]] = {m: {"mae": [], "rmse": []} for m in (CURVES, CONSTANT_ROAS, LIGHTGBM)}
+    coverage, rankings, gains = [], [], []
+    inputs = model_inputs(table, PLANNED_FEATURES)
+    for split in splits:
+        train, test = frame.iloc[split.train], frame.iloc[split.test]
+        y, spend = test[VALUE].to_numpy(), test[SPEND].to_numpy()
+        curves = PooledPowerCurves().fit(train, train[VALUE])
+        low, high = curves.predict_interval(test)
+        coverage.append(float(((y >= low) & (y <= high)).mean()))
+        history = segment_roas(train)
+        overall = train[VALUE].sum() / train[SPEND].sum()
+        spent = train[SPEND].to_numpy() > 0
+        with threadpool_limits(1):
+            model = roas_models(seed)[ROAS_MODEL]().fit(
+                inputs.iloc[split.train][spent], (train[VALUE] / train[SPEND])[spent]
+            )
+            lightgbm_roas = model.predict(inputs.iloc[split.test])
+        predicted = {
+            CURVES: curves.predict(test),
+            CONSTANT_ROAS: test[SEGMENT].map(history).fillna(overall).to_numpy() * spend,
+            LIGHTGBM: lightgbm_roas * spend,
+        }
+        for name, values in predicted.items():
+            errors[name]["mae"].append(float(np.abs(y - values).mean()))
+            errors[name]["rmse"].append(float(np.sqrt(((y - values) ** 2).mean())))
+        rankings.append(fold_ranking(curves, train, test))
+        gains.append(fold_gain(curves, test))
+    accuracy = {
+        name: ValueAccuracy(
+            mae=MeanStd.over(e["mae"]),
+            rmse=MeanStd.over(e["rmse"]),
+            coverage_80=MeanStd.over(coverage) if name == CURVES else None,
+        )
+        for name, e in errors.items()
+    }
+    promised, refit, on_roas = zip(*gains, strict=True)
+    gain = GainBacktest(
+        promised=MeanStd.over(promised),
+        realised_refitted_curves=MeanStd.over(refit),
+        realised_heldout_roas=MeanStd.over(on_roas),
+    )
+    return accuracy, rankings, gain
+
+
+def targets(accuracy: dict[str, ValueAccuracy], ranking: RankingBacktest, fit_and_plan: float) -> list[Target]:
+    """The issue's targets, each with what was measured."""
+    curves, constant = accuracy[CURVES], accuracy[CONSTANT_ROAS]
+    coverage = curves.coverage_80.mean if curves.coverage_80 is not None else float("nan")
+    bar = ranking.shuffled.mean + SHUFFLE_MARGIN_SD * ranking.shuffled.std
+    spear = ranking.marginal_roas_curves.mean
+    mae_ratio, rmse_ratio = curves.mae.mean / constant.mae.mean, curves.rmse.mean / constant.rmse.mean
+    return [
+        Target(
+            name="held-out MAE", wanted="<= 0.95 x constant ROAS", measured=f"{mae_ratio:.3f} x", met=mae_ratio <= 0.95
+        ),
+        Target(
+            name="held-out RMSE",
+            wanted="<= 0.95 x constant ROAS",
+            measured=f"{rmse_ratio:.3f} x",
+            met=rmse_ratio <= 0.95,
+        ),
+        Target(
+            name="80% interval coverage", wanted="0.75-0.85", measured=f"{coverage:.3f}", met=0.75 <= coverage <= 0.85
+        ),
+        Target(
+            name="ranking Spearman",
+            wanted=f">= {SPEARMAN_AT_LEAST} and > shuffled mean + 2 sd",
+            measured=f"{spear:.3f} (bar {bar:.3f}; average-ROAS order {ranking.average_roas_history.mean:.3f})",
+            met=ranking.signal,
+        ),
+        Target(name="fit + plan", wanted="< 10 s", measured=f"{fit_and_plan:.2f} s", met=fit_and_plan < 10),
+    ]
+
+
+def timed_fit_and_plan(frame: pd.DataFrame) -> float:
+    """Seconds to fit the curves on every ad and plan today's budget (within [1/2, 2] x today) on them."""
+    started = time.perf_counter()
+    curves = PooledPowerCurves().fit(frame, frame[VALUE])
+    response = SegmentResponse.from_ads(curves, frame, sorted(segment_roas(frame).index))
+    solve(response, response.today / GAIN_CHANGE, response.today * GAIN_CHANGE, float(response.today.sum()))
+    return time.perf_counter() - started

@@ -1,0 +1,179 @@
+"""The budget plan: pooled curves, the allocation and its limits, the validation report."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import minimize
+
+from adpipe import config
+from adpipe.errors import OptionError
+from adpipe.protocol import Protocol
+from adpipe.roas.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse
+from adpipe.roas.plan import Limits, allocate, solve, spend_bounds
+
+
+def synthetic_ads(exponents: list[float], n_ads: list[int], seed: int = 0) -> pd.DataFrame:
+    """Ads whose value is Poisson around 3 * (spend + 1) ** exponent of their segment."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k, (exponent, n) in enumerate(zip(exponents, n_ads, strict=True)):
+        spend = rng.lognormal(3.0, 1.2, n)
+        frames.append(pd.DataFrame({SEGMENT: f"s{k}", SPEND: spend, VALUE: rng.poisson(3.0 * (spend + 1) ** exponent)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def known_response(coef: np.ndarray, ads_per_segment: int = 3, today: np.ndarray | None = None) -> SegmentResponse:
+    """A response with known coefficients: each segment's spend split evenly across its ads."""
+    n = len(coef)
+    today = np.full(n, 100.0) if today is None else today
+    return SegmentResponse(
+        names=[f"s{k}" for k in range(n)],
+        coef=coef,
+        coef_cov=np.tile(np.eye(2) * 1e-4, (n, 1, 1)),
+        center=0.0,
+        ad_segment=np.repeat(np.arange(n), ads_per_segment),
+        share=np.full(n * ads_per_segment, 1.0 / ads_per_segment),
+        base=np.zeros(n),
+        today=today,
+    )
+
+
+def test_curves_recover_known_exponents() -> None:
+    exponents = [0.2, 0.5, 0.8]
+    ads = synthetic_ads(exponents, [400, 400, 400])
+    curves = PooledPowerCurves().fit(ads, ads[VALUE])
+    assert not curves.fallback_
+    np.testing.assert_allclose(curves.segment_coef(["s0", "s1", "s2"])[:, 1], exponents, atol=0.08)
+
+
+def test_a_one_ad_segment_is_pulled_toward_the_global_fit() -> None:
+    ads = synthetic_ads([0.5] * 6 + [0.5], [150] * 6 + [1], seed=1)
+    ads.loc[ads.index[-1], VALUE] = 0  # its single ad, alone, says the segment is worth nothing
+    curves = PooledPowerCurves().fit(ads, ads[VALUE])
+    single = curves.segment_coef(["s6"])[0]
+    assert abs(single[1] - curves.global_[1]) < 0.05
+    assert abs(single[0] - curves.global_[0]) < 1.0  # alone, its level would run to minus infinity
+
+
+def test_no_saturation_falls_back_to_constant_roas() -> None:
+    ads = synthetic_ads([1.0, 1.0], [300, 300], seed=2)
+    curves = PooledPowerCurves().fit(ads, ads[VALUE])
+    assert curves.fallback_ and (curves.coef_[:, 1] == 1.0).all()
+
+
+def test_plan_matches_a_grid_optimum_on_three_segments() -> None:
+    response = known_response(np.log([[2.0, 0.3], [1.0, 0.6], [3.0, 0.2]]) * [1, 0] + [[0, 0.3], [0, 0.6], [0, 0.2]])
+    budget = 300.0
+    low, high = spend_bounds(response.names, response.today, budget, Limits(), equality=True)
+    planned = solve(response, low, high, budget)
+    assert planned.sum() == pytest.approx(budget, rel=1e-6)
+    grid = np.linspace(0, budget, 301)
+    best = max(
+        response.value(np.array([a, b, budget - a - b])).sum()
+        for a, b in itertools.product(grid, grid)
+        if a + b <= budget
+    )
+    assert response.value(planned).sum() >= 0.99 * best
+
+
+def test_plan_respects_every_limit() -> None:
+    response = known_response(np.array([[1.0, 0.9], [1.0, 0.2], [1.0, 0.5], [1.0, 0.7]]))
+    names, budget = response.names, 400.0
+    limits = Limits(
+        min_spend={"s1": 60.0}, max_spend={"s0": 150.0}, max_share={"*": 0.45}, max_change=3.0, fixed=("s3",)
+    )
+    low, high = spend_bounds(names, response.today, budget, limits, equality=True)
+    planned = allocate(response, budget, low, high).planned
+    assert planned.sum() == pytest.approx(budget, rel=1e-6)
+    assert planned[1] >= 60 - 1e-6 and planned[0] <= 150 + 1e-6 and planned[3] == pytest.approx(100.0)
+    assert (planned <= 0.45 * budget + 1e-6).all()
+    assert (planned >= response.today / 3 - 1e-6).all() and (planned <= response.today * 3 + 1e-6).all()
+
+
+def test_plan_reaches_the_best_achievable_value_on_known_curves() -> None:
+    rng = np.random.default_rng(3)
+    coef = np.column_stack([rng.normal(1.0, 0.5, 20), rng.uniform(0.1, 0.9, 20)])
+    response = known_response(coef, today=rng.uniform(20, 200, 20))
+    budget = float(response.today.sum())
+    low, high = spend_bounds(response.names, response.today, budget, Limits(), equality=True)
+    planned = solve(response, low, high, budget)
+    # the optimum of concave curves: equal marginal ROAS across the segments that get spend
+    marginal = response.marginal(planned)[planned > 1e-3]
+    assert marginal.max() - marginal.min() < 0.02 * marginal.mean()
+    # the best achievable, found independently by a general solver (SLSQP)
+    best = minimize(
+        lambda x: -response.value(x).sum(),
+        response.today,
+        jac=lambda x: -response.marginal(x),
+        method="SLSQP",
+        bounds=[(0, budget)] * 20,
+        constraints=[{"type": "eq", "fun": lambda x: x.sum() - budget}],
+        options={"maxiter": 500},
+    )
+    assert response.value(planned).sum() >= 0.9 * -best.fun
+    assert response.value(planned).sum() >= -best.fun - 1e-6 * abs(best.fun)
+
+
+def test_plan_solves_200_segments_quickly() -> None:
+    rng = np.random.default_rng(4)
+    coef = np.column_stack([rng.normal(1.0, 0.5, 200), rng.uniform(0.1, 0.9, 200)])
+    response = known_response(coef, ads_per_segment=5, today=rng.uniform(20, 200, 200))
+    budget = float(response.today.sum())
+    started = time.perf_counter()
+    low, high = spend_bounds(response.names, response.today, budget, Limits(max_change=2.0), equality=True)
+    allocation = allocate(response, budget, low, high)
+    assert time.perf_counter() - started < 5.0
+    assert allocation.seconds < 2.0
+    assert allocation.gain >= 0
+
+
+@pytest.mark.parametrize(
+    ("limits", "budget", "names"),
+    [
+        (Limits(min_spend={"s0": 200.0}, max_spend={"s0": 100.0}), 300.0, ("s0", "--min", "--max")),
+        (Limits(min_spend={"*": 150.0}), 300.0, ("--budget", "minimum")),
+        (Limits(fixed=("s0", "s1")), 150.0, ("--budget", "fixed")),
+        (Limits(max_spend={"*": 50.0}), 300.0, ("--budget", "maximum")),
+        (Limits(fixed=("ghost",)), 300.0, ("--fix", "ghost")),
+    ],
+)
+def test_infeasible_limits_name_the_conflict(limits: Limits, budget: float, names: tuple[str, ...]) -> None:
+    response = known_response(np.array([[1.0, 0.5]] * 3))
+    with pytest.raises(OptionError) as raised:
+        spend_bounds(response.names, response.today, budget, limits, equality=True)
+    assert all(name in str(raised.value) for name in names)
+
+
+def test_validation_report_round_trips(tmp_path: Path) -> None:
+    from adpipe.reports import read_report
+    from adpipe.roas.budget import validate_plan
+    from adpipe.roas.plan_report import PlanValidationReport
+
+    path = tmp_path / "plan_validation.json"
+    protocol = Protocol(folds=2, repeats=1, seed=0, stratify=False)
+    report = validate_plan(config.CAMPAIGNS_FILE, ["xyz_campaign_id", "gender"], 5.0, 100.0, protocol, path, 20)
+    assert read_report(path, PlanValidationReport) == report
+    assert set(report.value_accuracy) == {"pooled_curves", "constant_roas", "lightgbm_roas"}
+    assert report.n_segments == 6 and len(report.targets) == 5
+
+
+def test_plan_command_spends_today_s_budget_by_default(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import model
+    from adpipe.reports import read_report
+    from adpipe.roas.plan_report import PlanReport
+
+    path = tmp_path / "plan.json"
+    args = ["roas", "plan", "--by", "age", "--folds", "2", "--repeats", "1", "--force", "--max-change", "2"]
+    result = CliRunner().invoke(model.app, [*args, "--report", str(path)])
+    assert result.exit_code == 0, result.output
+    plan = read_report(path, PlanReport)
+    assert sum(s.planned for s in plan.segments) == pytest.approx(sum(s.today for s in plan.segments))
+    assert len(plan.segments) == 4 and plan.reallocated
