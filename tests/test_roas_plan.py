@@ -177,3 +177,21 @@ def test_plan_command_spends_today_s_budget_by_default(tmp_path: Path) -> None:
     plan = read_report(path, PlanReport)
     assert sum(s.planned for s in plan.segments) == pytest.approx(sum(s.today for s in plan.segments))
     assert len(plan.segments) == 4 and plan.reallocated
+
+
+def test_a_plan_carries_the_back_tested_gain_of_its_own_level_only(tmp_path: Path) -> None:
+    """The promise a plan makes is shown beside what plans at the same level realised on held-out campaigns; a
+    validation made at another segment level is not borrowed."""
+    from adpipe.roas.budget import plan_report, validate_plan
+    from adpipe.roas.plan import Limits
+
+    protocol = Protocol(folds=2, repeats=1, seed=0, stratify=False)
+    validation = tmp_path / "plan_validation.json"
+    validated = validate_plan(config.CAMPAIGNS_FILE, ["age"], 5.0, 100.0, protocol, validation, 20)
+    limits = Limits({}, {}, {}, {}, 2.0, ())
+    same = plan_report(config.CAMPAIGNS_FILE, ["age"], 5.0, 100.0, None, limits, "value", None, False, True, None,
+                       protocol, validation)  # fmt: skip
+    assert same.backtested_gain == validated.gain
+    other = plan_report(config.CAMPAIGNS_FILE, ["gender"], 5.0, 100.0, None, limits, "value", None, False, True, None,
+                        protocol, validation)  # fmt: skip
+    assert other.backtested_gain is None

@@ -31,8 +31,8 @@ SPEC = TaskSpec(
         ("roas", "funnel"),
         *(("roas", "summary", "--by", by) for by in ("campaign", "age", "gender", "interest")),
         ("roas", "curves"),
-        ("roas", "plan", "--max-change", "2"),
         ("roas", "plan-validate"),
+        ("roas", "plan"),
     ),
     outputs=(
         defaults.VALIDATION_REPORT,

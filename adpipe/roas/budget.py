@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 
 from adpipe.errors import DataError, OptionError
-from adpipe.reports import write_report
+from adpipe.reports import read_report, write_report
 from adpipe.roas.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse, plan_frame
-from adpipe.roas.defaults import PROTOCOL, TASK
-from adpipe.roas.plan import DEFAULT_EXTRAPOLATION, Limits, Objective, allocate, extrapolation_factor, spend_bounds
+from adpipe.roas.defaults import PROTOCOL, TASK, Objective
+from adpipe.roas.plan import DEFAULT_EXTRAPOLATION, Limits, allocate, extrapolation_factor, spend_bounds
 from adpipe.roas.plan_report import (
     CurvesReport,
+    GainBacktest,
     Interval,
     PlannedSegment,
     PlanReport,
@@ -128,6 +129,19 @@ def curves_report(
     return report
 
 
+def _backtested_gain(
+    path: Path | None, data: str | Path, by: Sequence[str], value_enquiry: float, value_sale: float
+) -> GainBacktest | None:
+    """The plan validation's gain back-test, if ``path`` holds one made on the same data, level and values."""
+    if path is None or not Path(path).exists():
+        return None
+    validation = read_report(path, PlanValidationReport)
+    same_values = (validation.values.enquiry, validation.values.sale) == (value_enquiry, value_sale)
+    if validation.data != str(data) or validation.by != list(by) or not same_values:
+        return None
+    return validation.gain
+
+
 def plan_report(
     data: str | Path,
     by: Sequence[str],
@@ -141,7 +155,10 @@ def plan_report(
     force: bool,
     report_file: Path | None,
     protocol: Protocol = PROTOCOL,
+    validation_file: Path | None = None,
 ) -> PlanReport:
+    """The plan of ``budget`` (today's total when None) across the segments, with the back-tested gain of
+    ``validation_file`` when that validation was made on the same data, segment level and values."""
     if objective == "target-roas" and target_roas is None:
         raise OptionError("--objective target-roas needs the ROAS floor", option="--target-roas")
     if objective == "conversions":  # the curves of enquiries (Total_Conversion) instead of their value
@@ -193,6 +210,7 @@ def plan_report(
         expected_gain=allocation.gain,
         expected_gain_interval=Interval(low=allocation.gain_interval[0], high=allocation.gain_interval[1]),
         solve_seconds=allocation.seconds,
+        backtested_gain=_backtested_gain(validation_file, data, by, value_enquiry, value_sale),
         notes=notes,
         segments=[
             PlannedSegment(

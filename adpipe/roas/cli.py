@@ -229,12 +229,15 @@ def plan_command(
     value_enquiry: float = ValueEnquiry,
     value_sale: float = ValueSale,
     budget: float | None = typer.Option(None, "--budget", help="Total to split [default: today's total spend]."),
-    objective: str = typer.Option("value", "--objective", help="value, conversions or target-roas."),
+    objective: defaults.Objective = typer.Option("value", "--objective", help="What the plan maximises."),
     target_roas: float | None = typer.Option(None, "--target-roas", help="The marginal ROAS floor (target-roas)."),
     minimum: list[str] = typer.Option([], "--min", help="SEGMENT=AMOUNT or SEGMENT=PERCENT% ('*': every one)."),
     maximum: list[str] = typer.Option([], "--max", help="SEGMENT=AMOUNT or SEGMENT=PERCENT% ('*': every one)."),
-    max_change: float | None = typer.Option(
-        None, "--max-change", min=1.0, help="Within [1/F, F] x today's split of the budget."
+    max_change: float = typer.Option(
+        defaults.DEFAULT_MAX_CHANGE,
+        "--max-change",
+        min=1.0,
+        help="Each segment within [1/F, F] x today's split of the budget (the back-tested setting).",
     ),
     fix: list[str] = typer.Option([], "--fix", help="A segment kept at today's spend (repeatable)."),
     allow_extrapolation: bool = typer.Option(False, "--allow-extrapolation", help="Accept spend far off the data."),
@@ -246,19 +249,17 @@ def plan_command(
 ) -> None:
     """Split the budget across the segments for the most expected value, within the limits given (kept as today
     when the ranking back-test on the folds finds no signal at this segment level, unless --force)."""
-    from adpipe.errors import OptionError
     from adpipe.roas import budget as work
     from adpipe.roas.plan import Limits, parse_limits
 
     with exit_on_error(keeps=report):
-        if objective not in ("value", "conversions", "target-roas"):
-            raise OptionError(f"must be value, conversions or target-roas, got {objective!r}", option="--objective")
         min_spend, min_share = parse_limits(minimum, "--min")
         max_spend, max_share = parse_limits(maximum, "--max")
         limits = Limits(min_spend, max_spend, min_share, max_share, max_change, tuple(fix))
         result = work.plan_report(
             data, _by(by), value_enquiry, value_sale, budget, limits, objective, target_roas,  # type: ignore[arg-type]
             allow_extrapolation, force, report, Protocol(folds, repeats, seed, stratify=False),
+            defaults.PLAN_VALIDATION_REPORT,
         )  # fmt: skip
     rows = [
         [s.segment, s.today, s.planned, s.expected_value,
@@ -274,7 +275,17 @@ def plan_command(
         f"{result.expected_value_today:.1f} for today's split of it: gain {result.expected_gain:+.1f} "
         f"(80% interval {gain.low:+.1f} to {gain.high:+.1f}); solved in {result.solve_seconds:.3f} s"
     )
-    typer.echo("\n".join([result.signal, *result.notes, f"report -> {report}"]))
+    tested = result.backtested_gain
+    if tested is None:
+        backtest = f"back-tested gain: not yet at this level: run roas plan-validate --by {','.join(result.by)}"
+    else:
+        backtest = (
+            f"back-tested at this level (plans within [0.5x, 2x], {defaults.PLAN_VALIDATION_REPORT.name}): promised "
+            f"{tested.promised.mean:+.1%} ± {tested.promised.std:.1%} of today's value on training folds, realised "
+            f"{tested.realised_refitted_curves.mean:+.1%} ± {tested.realised_refitted_curves.std:.1%} on held-out "
+            "campaigns: expect the realised figure, not the promise"
+        )
+    typer.echo("\n".join([result.signal, backtest, *result.notes, f"report -> {report}"]))
 
 
 @app.command("plan-validate")

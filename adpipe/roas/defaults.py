@@ -3,6 +3,8 @@ options (and ``--help``) are built from these without loading pandas, LightGBM o
 
 from __future__ import annotations
 
+from typing import Literal
+
 from adpipe import config
 from adpipe.protocol import Protocol
 
@@ -15,3 +17,10 @@ CURVES_REPORT = config.REPORTS_DIR / "roas_curves.json"
 PLAN_REPORT = config.REPORTS_DIR / "roas_plan.json"
 PLAN_VALIDATION_REPORT = config.REPORTS_DIR / "roas_plan_validation.json"
 PLAN_BY = "xyz_campaign_id,age,gender"  # the segment level of the budget plan: campaign x age x gender
+
+# What `roas plan` maximises: expected value, expected conversions (enquiries), or spend while the marginal ROAS
+# stays above a floor.
+Objective = Literal["value", "conversions", "target-roas"]
+# `roas plan` keeps each segment within [1/F, F] x today's split of the budget by default: the setting whose
+# promised and realised gains `roas plan-validate` back-tests.
+DEFAULT_MAX_CHANGE = 2.0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 from scipy.optimize import brentq
@@ -19,7 +18,6 @@ from scipy.optimize import brentq
 from adpipe.errors import OptionError
 from adpipe.roas.curves import SegmentResponse
 
-Objective = Literal["value", "conversions", "target-roas"]
 ALL_SEGMENTS = "*"
 DEFAULT_EXTRAPOLATION = 2.0
 N_DRAWS = 400

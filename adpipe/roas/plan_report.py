@@ -64,6 +64,15 @@ class PlannedSegment(Report):
     curve_pinned: bool
 
 
+class GainBacktest(Report):
+    """A plan made on the training folds (each segment within [0.5x, 2x] of its held-out spend, same budget):
+    the gain it promised, and the gain realised on the held-out fold, as a share of today's value."""
+
+    promised: MeanStd
+    realised_refitted_curves: MeanStd
+    realised_heldout_roas: MeanStd
+
+
 class PlanReport(Report):
     """``roas plan``: the budget split, its expected gain over today's split of the same budget, and why."""
 
@@ -81,6 +90,9 @@ class PlanReport(Report):
     expected_gain: float
     expected_gain_interval: Interval
     solve_seconds: float
+    # What plans at this segment level promised on training folds and realised on held-out campaigns (the plan
+    # validation at the same data, level and values), as a share of today's value; None: not validated yet.
+    backtested_gain: GainBacktest | None
     notes: list[str]
     segments: list[PlannedSegment]
 
@@ -102,15 +114,6 @@ class RankingBacktest(Report):
     n_shuffles: int
     verdict: str
     signal: bool
-
-
-class GainBacktest(Report):
-    """A plan made on the training folds (each segment within [0.5x, 2x] of its held-out spend, same budget):
-    the gain it promised, and the gain realised on the held-out fold, as a share of today's value."""
-
-    promised: MeanStd
-    realised_refitted_curves: MeanStd
-    realised_heldout_roas: MeanStd
 
 
 class Target(Report):
