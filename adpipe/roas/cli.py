@@ -11,7 +11,7 @@ from adpipe import cli_support, config
 from adpipe.cli_support import exit_on_error, format_table
 from adpipe.protocol import Protocol
 from adpipe.roas import defaults
-from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, GROUP, Mode, SummaryBy
+from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, GROUP, Mode
 
 if TYPE_CHECKING:
     from adpipe.roas.report import (
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         RoasValidationReport,
         SetAside,
     )
+    from features.campaign_mapping import CampaignMapping
 
 # The implementation (pandas, LightGBM, scikit-learn) is imported inside each command and view, where its work
 # starts: building the commands, and any --help, needs none of it.
@@ -41,7 +42,34 @@ Folds = cli_support.folds_option(defaults.PROTOCOL.folds)
 Repeats = cli_support.repeats_option(defaults.PROTOCOL.repeats)
 Seed = cli_support.seed_option()
 ModelFile = cli_support.model_option(defaults.MODEL_FILE, "Where the fitted ROAS model is saved / read.")
+# Every command reads its CSV through the same mapping of columns to roles (docs/roas.md, "Your own campaign
+# export"): the reference file's built-in one unless a file or --column options say otherwise.
+MappingFile = typer.Option(None, "--mapping", help="TOML file naming your export's column for each role.")
+ColumnRoles = typer.Option(
+    None, "--column", help="ROLE=NAME, repeatable (conversion=NAME:VALUE, segment=NAME once per column)."
+)
 _HEADER = ["model", "r2", "±std", "mae", "±std", "spearman", "±std"]
+
+
+def campaign_mapping(
+    mapping_file: Path | None,
+    columns: list[str] | None,
+    value_enquiry: float = DEFAULT_VALUE_ENQUIRY,
+    value_sale: float = DEFAULT_VALUE_SALE,
+) -> CampaignMapping:
+    """The mapping of ``--mapping`` and ``--column``; the options' values apply to the built-in mapping only."""
+    from adpipe.errors import OptionError
+    from features.campaign_mapping import resolve
+
+    mapping = resolve(mapping_file, columns or [], value_enquiry, value_sale)
+    if not mapping.built_in and (value_enquiry, value_sale) != (DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE):
+        option = "--value-enquiry" if value_enquiry != DEFAULT_VALUE_ENQUIRY else "--value-sale"
+        raise OptionError(
+            "a mapping gives each conversion its value (conversion=NAME:VALUE) or a revenue "
+            "column: this option is for the reference file",
+            option=option,
+        )
+    return mapping
 
 
 def _figures(summary: RegressionSummary) -> list[float]:
@@ -53,7 +81,8 @@ def _figures(summary: RegressionSummary) -> list[float]:
 def _protocol_line(protocol: CampaignProtocol, set_aside: SetAside) -> str:
     return (
         f"{protocol.folds} folds x {protocol.repeats} repeats, seed {protocol.seed}; {protocol.n_rows} ads in "
-        f"{protocol.n_groups} {GROUP}s; {set_aside.rows} ads set aside ({set_aside.reason})"
+        f"{protocol.n_groups} {protocol.groupings['grouped'].removeprefix('GroupKFold by ')}s; "
+        f"{set_aside.rows} ads set aside ({set_aside.reason})"
     )
 
 
@@ -62,10 +91,8 @@ def render_validation(report: RoasValidationReport) -> str:
     from adpipe.roas.models import LABELS
 
     n_folds = report.protocol.folds * report.protocol.repeats
-    lines = [
-        _protocol_line(report.protocol, report.set_aside),
-        f"ROAS = ({report.values.enquiry:g} x enquiries + {report.values.sale:g} x sales) / Spent",
-    ]
+    value = report.value or f"{report.values.enquiry:g} x enquiries + {report.values.sale:g} x sales"
+    lines = [_protocol_line(report.protocol, report.set_aside), f"ROAS = ({value}) / Spent"]
     for mode, part in report.modes.items():
         for grouping in part.groupings().values():
             lines.append(f"\n{mode} inputs ({', '.join(part.features)}), {grouping.grouping}:")
@@ -110,13 +137,16 @@ def validate_command(
     repeats: int = Repeats,
     seed: int = Seed,
     report: Path = cli_support.report_option(defaults.VALIDATION_REPORT),
+    mapping_file: Path | None = MappingFile,
+    columns: list[str] | None = ColumnRoles,
 ) -> None:
     """ROAS per ad: R², MAE, Spearman of each model vs the baselines, planned and delivery inputs."""
     from adpipe.roas import evaluation
 
     protocol = Protocol(folds, repeats, seed, stratify=False)
     with exit_on_error(keeps=report):
-        result = evaluation.validate(data, protocol, value_enquiry, value_sale, report)
+        mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
+        result = evaluation.validate(data, protocol, value_enquiry, value_sale, report, mapping=mapping)
     typer.echo(render_validation(result))
     typer.echo(f"report -> {report}")
 
@@ -128,12 +158,16 @@ def funnel_command(
     repeats: int = Repeats,
     seed: int = Seed,
     report: Path = cli_support.report_option(defaults.FUNNEL_REPORT),
+    mapping_file: Path | None = MappingFile,
+    columns: list[str] | None = ColumnRoles,
 ) -> None:
     """Sales per click and click drop-off: the multi-task MLP vs one LightGBM per target and the baselines."""
     from adpipe.roas import evaluation
 
+    protocol = Protocol(folds, repeats, seed, stratify=False)
     with exit_on_error(keeps=report):
-        result = evaluation.validate_funnel(data, Protocol(folds, repeats, seed, stratify=False), report)
+        mapping = campaign_mapping(mapping_file, columns)
+        result = evaluation.validate_funnel(data, protocol, report, mapping=mapping)
     typer.echo(render_funnel(result))
     typer.echo(f"report -> {report}")
 
@@ -146,12 +180,15 @@ def train_command(
     value_sale: float = ValueSale,
     seed: int = Seed,
     model: Path = ModelFile,
+    mapping_file: Path | None = MappingFile,
+    columns: list[str] | None = ColumnRoles,
 ) -> None:
     """Fit the ROAS model (LightGBM, log target, MAE-scaled) on every ad with spend and save it."""
     from adpipe.roas import evaluation
 
     with exit_on_error(keeps=model):
-        trained = evaluation.train(data, model, mode, value_enquiry, value_sale, seed)
+        mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
+        trained = evaluation.train(data, model, mode, value_enquiry, value_sale, seed, mapping=mapping)
     typer.echo(
         f"trained ({trained.mode} inputs: {', '.join(trained.features)}) on {trained.n_ads} ads, "
         f"{trained.set_aside.rows} set aside ({trained.set_aside.reason}) -> {model}"
@@ -163,29 +200,58 @@ def predict_command(
     input_file: Path = typer.Option(..., "--input", help="Planned ads: campaign, audience and Spent (or budget)."),
     output: Path = typer.Option(..., "--output", help="The CSV of predicted ROAS to write."),
     model: Path = ModelFile,
+    mapping_file: Path | None = MappingFile,
+    columns: list[str] | None = ColumnRoles,
 ) -> None:
     """Predicted ROAS per planned ad with the saved model (outcome columns are neither needed nor read)."""
     from adpipe.roas import evaluation
 
     with exit_on_error(keeps=output):
-        result = evaluation.predict(input_file, output, model)
+        mapping = campaign_mapping(mapping_file, columns)
+        result = evaluation.predict(input_file, output, model, mapping=mapping)
     typer.echo(f"wrote {len(result)} predictions to {output}")
 
 
 @app.command("summary")
 def summary_command(
     data: Path = Data,
-    by: SummaryBy = typer.Option("campaign", "--by", help="What to aggregate the ads by."),
+    by: str | None = typer.Option(
+        None, "--by", help="campaign, age, gender or interest; with a mapping, one of its segments [default: the first]"
+    ),
     value_enquiry: float = ValueEnquiry,
     value_sale: float = ValueSale,
     output: Path | None = typer.Option(None, "--output", help="CSV to write [default: reports/roas_summary_<by>.csv]"),
+    mapping_file: Path | None = MappingFile,
+    columns: list[str] | None = ColumnRoles,
 ) -> None:
     """ROAS, CTR, cost per click and per sale by campaign, age, gender or interest, with the counts behind them."""
     from adpipe.roas import evaluation
+    from features.campaigns import summary_keys
 
+    with exit_on_error():
+        mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
+    keys = summary_keys(mapping)
+    by = by if by is not None else next(iter(keys))
+    if by not in keys:  # the choices depend on the mapping: Typer's own message, checked here
+        raise typer.BadParameter(f"{by!r} is not one of {', '.join(map(repr, keys))}.", param_hint="'--by'")
     path = output if output is not None else evaluation.summary_path(by)
     with exit_on_error(keeps=path):
-        table = evaluation.summary(data, by, value_enquiry, value_sale, path)
+        table = evaluation.summary(data, by, value_enquiry, value_sale, path, mapping=mapping)
     rows = [[v if v == v else "-" for v in row] for row in table.astype(object).itertuples(index=False)]
     typer.echo(format_table(list(table.columns), rows))
     typer.echo(f"ratios of sums over the ads with spend; n_set_aside = ads with Spent == 0 left out\n-> {path}")
+
+
+@app.command("synth")
+def synth_command(
+    out: Path = typer.Option(..., "--out", help="The CSV to write (its true curves go beside it, .curves.json)."),
+    days: int = typer.Option(60, "--days", min=1, max=3660, help="Daily rows per segment."),
+    seed: int = Seed,
+) -> None:
+    """A synthetic daily export (Ads Manager column names) with a known true curve per segment."""
+    from features.synth_campaigns import MAPPING_FILE, curves_path, write_export
+
+    with exit_on_error(keeps=out):
+        table, curves = write_export(out, days, seed)
+    typer.echo(f"wrote {len(table)} rows, {len(curves)} segments -> {out} (true curves -> {curves_path(out)})")
+    typer.echo(f"read it with --mapping {MAPPING_FILE.relative_to(config.PROJECT_ROOT)}")
