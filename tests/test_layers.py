@@ -182,3 +182,21 @@ def test_no_private_name_crosses_a_package() -> None:
 def test_features_import_no_task_package(module: str) -> None:
     """features/ sits below the tasks: a check that the layer rule above covers it (it would fail otherwise)."""
     assert layer(module) < layer("adpipe.clickstream.engines")
+
+
+def test_every_import_of_ours_resolves() -> None:
+    """Imports inside functions (the CLI's, kept lazy for a fast --help) run only when their command does: a name
+    moved or renamed would fail there, at a user's run. Each one is resolved here instead."""
+    import importlib
+
+    modules = project_modules()
+    unresolved = []
+    for path in modules.values():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in modules):
+                continue
+            target = importlib.import_module(node.module)
+            for alias in node.names:
+                if not hasattr(target, alias.name) and f"{node.module}.{alias.name}" not in modules:
+                    unresolved.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.module} has no {alias.name}")
+    assert not unresolved, "imports that fail when they run:\n" + "\n".join(unresolved)

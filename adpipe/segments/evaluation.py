@@ -14,14 +14,12 @@ from adpipe import config
 from adpipe.errors import DataError
 from adpipe.io import load_model, save_model, write_csv
 from adpipe.reports import write_report
-from adpipe.segments.defaults import TASK, Source
+from adpipe.segments.defaults import DEFAULT_BOOTSTRAPS, DEFAULT_SHUFFLES, TASK, Source
 from adpipe.segments.models import N_INIT, assign_segments, make_segmenter, size_order
 from adpipe.segments.profile import profile_segments, segment_rows
 from adpipe.segments.report import SegmentsModel, SegmentsReport, Shuffles
 from adpipe.segments.source import SegmentData, load_source
 from adpipe.segments.structure import (
-    DEFAULT_BOOTSTRAPS,
-    DEFAULT_SHUFFLES,
     check_ks,
     scores_per_k,
     shuffled_silhouettes,
