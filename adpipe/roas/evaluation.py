@@ -145,8 +145,7 @@ def group_key(mapping: CampaignMapping | None) -> str:
     if mapping.group is None:
         raise DataError(
             "role 'group' is missing: validation keeps a group's rows on one side of each split; "
-            "map one (e.g. --column group=CAMPAIGN_COLUMN)",
-            column="group",
+            "map one (e.g. --column group=CAMPAIGN_COLUMN)"
         )
     return mapping.group
 
@@ -237,8 +236,7 @@ def validate_funnel(
     sales = mapping.sales if mapped(mapping) else "Approved_Conversion"
     if sales is None:
         raise DataError(
-            "role 'conversion' is missing: the funnel follows a conversion per click; map one (conversion=NAME)",
-            column="conversion",
+            "role 'conversion' is missing: the funnel follows a conversion per click; map one (conversion=NAME)"
         )
     group = group_key(mapping)
     rows = funnel_rows(load_campaigns(data, mapping), sales)
