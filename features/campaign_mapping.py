@@ -91,6 +91,17 @@ class CampaignMapping(BaseModel):
             if column in seen:
                 _refuse(f"role '{role}' names column '{column}', already mapped as role '{seen[column]}'", source)
             seen[column] = role
+        # The canonical frame's own names: only the role that becomes one may be called so in the file.
+        reserved = {name: role for role, name in (*CANONICAL.items(), ("date", DATE))}
+        reserved |= dict.fromkeys((VALUE, "ctr", "cpc", "cpm"), "")
+        for role, column in self.columns():
+            if column in reserved and role != reserved[column]:
+                _refuse(
+                    f"role '{role}' names column '{column}', a name the canonical frame gives "
+                    f"{'role ' + repr(reserved[column]) if reserved[column] else 'a derived figure'}: "
+                    "rename the column in the file",
+                    source,
+                )
         if not self.conversion and self.revenue is None:
             _refuse("role 'conversion' or 'revenue': a mapping needs conversion columns or a revenue column", source)
         for conversion in self.conversion:

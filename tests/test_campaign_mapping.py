@@ -158,6 +158,7 @@ def test_a_wrong_mapping_file_stops_with_one_line(renamed: Path, tmp_path: Path,
         (["budget=Spent"], ("unknown role 'budget'",)),
         (["spend"], ("ROLE=NAME",)),
         (["conversion=Total_Conversion"], ("role 'conversion'", "Total_Conversion")),
+        (["spend=Cost", "segment=Spent"], ("role 'segment'", "'Spent'", "role 'spend'")),
     ],
 )
 def test_wrong_column_options_are_usage_errors(columns: list[str], names: tuple) -> None:
