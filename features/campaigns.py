@@ -8,6 +8,9 @@ funnel) is a target, never an input: :func:`refuse_outcomes` guards every featur
 The data has no separate budget column: an ad's planned budget is read from ``Spent`` (a planned-ad
 file may call it ``budget``), so the planned mode uses audience, campaign and ``Spent``; the delivery
 mode adds Impressions, Clicks and the ratios CTR, cost per click and cost per thousand impressions.
+
+Any other export is read through a :class:`~features.campaign_mapping.CampaignMapping` (``mapping=``): its
+segment dimensions take the place of campaign and audience, its conversions or revenue give the value.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from adpipe.errors import DataError
+from features.campaign_mapping import VALUE, CampaignMapping, read_mapped
 from features.choices import GROUP, Mode, SummaryBy
 from features.schema import Column, TableSchema, check_rows, check_unique, read_table
 
@@ -92,8 +96,38 @@ def _check_values(path: Path, table: pd.DataFrame) -> None:
         check_rows(path, "Clicks", more, table["Clicks"], "is more clicks than the ad's Impressions")
 
 
-def load_campaigns(path: str | Path) -> pd.DataFrame:
-    """Read the campaign file: every column typed and checked (see :func:`_check_values`), ``ad_id`` unique."""
+def mapped(mapping: CampaignMapping | None) -> bool:
+    """Whether ``mapping`` is a user's (read through it) rather than the reference file's built-in one."""
+    return mapping is not None and not mapping.built_in
+
+
+def mode_features(mapping: CampaignMapping | None = None) -> dict[Mode, tuple[str, ...]]:
+    """Each mode's model inputs: the mapping's segment dimensions in place of campaign and audience."""
+    if not mapped(mapping):
+        return FEATURES
+    planned = (*mapping.segment, BUDGET)
+    return {"planned": planned, "delivery": (*planned, *DELIVERY_FEATURES[len(PLANNED_FEATURES) :])}
+
+
+def categorical_features(mapping: CampaignMapping | None = None) -> tuple[str, ...]:
+    return mapping.segment if mapped(mapping) else CATEGORICAL_FEATURES
+
+
+def segment_categories(table: pd.DataFrame, mapping: CampaignMapping | None) -> dict[str, list[str]]:
+    """The categories of each text segment, as seen in training (a mapped export; the reference's are fixed)."""
+    if not mapped(mapping):
+        return {}
+    text = [s for s in mapping.segment if not pd.api.types.is_numeric_dtype(table[s])]
+    return {s: sorted(table[s].dropna().unique().tolist()) for s in text}
+
+
+def load_campaigns(path: str | Path, mapping: CampaignMapping | None = None) -> pd.DataFrame:
+    """Read the campaign file: every column typed and checked (see :func:`_check_values`), ``ad_id`` unique.
+
+    With a user's ``mapping``, the export is read through it (:func:`~features.campaign_mapping.read_mapped`).
+    """
+    if mapped(mapping):
+        return read_mapped(path, mapping)
     path = Path(path)
     table = read_table(path, CAMPAIGN_SCHEMA)
     _check_values(path, table)
@@ -101,8 +135,11 @@ def load_campaigns(path: str | Path) -> pd.DataFrame:
     return table
 
 
-def load_planned_ads(path: str | Path, mode: Mode) -> pd.DataFrame:
+def load_planned_ads(path: str | Path, mode: Mode, mapping: CampaignMapping | None = None) -> pd.DataFrame:
     """Read ads to predict: outcome columns are not needed (and not read); delivery mode needs its figures."""
+    if mapped(mapping):
+        roles = ("spend", "segment", *(("impressions", "clicks") if mode == "delivery" else ()))
+        return checked_planned_ads(read_mapped(path, mapping, roles), path, mode)
     return checked_planned_ads(read_table(path, PLANNED_AD_SCHEMA), path, mode)
 
 
@@ -126,7 +163,12 @@ def checked_planned_ads(table: pd.DataFrame, path: str | Path, mode: Mode) -> pd
 
 
 def conversion_value(table: pd.DataFrame, value_enquiry: float, value_sale: float) -> pd.Series:
-    """What an ad's conversions are worth: ``value_enquiry`` per enquiry plus ``value_sale`` per sale."""
+    """What an ad's conversions are worth: ``value_enquiry`` per enquiry plus ``value_sale`` per sale.
+
+    A mapped export carries its value (its mapping's conversion values or revenue): the two are not used then.
+    """
+    if VALUE in table:
+        return table[VALUE]
     if value_enquiry < 0 or value_sale < 0:
         raise ValueError(f"conversion values must not be negative, got {value_enquiry} and {value_sale}")
     return value_enquiry * table["Total_Conversion"] + value_sale * table["Approved_Conversion"]
@@ -150,7 +192,7 @@ def roas_rows(table: pd.DataFrame, value_enquiry: float, value_sale: float) -> T
     return TargetRows(kept, roas, int((~spent).sum()), "Spent == 0: no spend, so no return on it")
 
 
-def funnel_rows(table: pd.DataFrame) -> TargetRows:
+def funnel_rows(table: pd.DataFrame, sales: str = "Approved_Conversion") -> TargetRows:
     """Sales per click and click drop-off (share of clicking users who did not buy), on ads with Clicks > 0.
 
     Facebook attributes a sale to an ad without requiring a click on it, so a few ads have more sales
@@ -158,7 +200,7 @@ def funnel_rows(table: pd.DataFrame) -> TargetRows:
     """
     clicked = table["Clicks"] > 0
     kept = table[clicked].reset_index(drop=True)
-    per_click = kept["Approved_Conversion"] / kept["Clicks"]
+    per_click = kept[sales] / kept["Clicks"]
     target = pd.DataFrame({"sales_per_click": per_click, "click_drop_off": 1.0 - per_click.clip(upper=1.0)})
     return TargetRows(kept, target, int((~clicked).sum()), "Clicks == 0: no clicking users to convert")
 
@@ -173,11 +215,15 @@ def refuse_outcomes(columns: Iterable[str]) -> None:
         )
 
 
-def model_inputs(table: pd.DataFrame, features: Iterable[str]) -> pd.DataFrame:
+def model_inputs(
+    table: pd.DataFrame, features: Iterable[str], categories: dict[str, list[str]] | None = None
+) -> pd.DataFrame:
     """The model's input frame: exactly ``features`` (outcomes refused), delivery ratios computed here.
 
-    Ratios with a zero denominator are missing (NaN), which every model of the task handles.
+    Ratios with a zero denominator are missing (NaN), which every model of the task handles. A text column
+    of ``categories`` (a mapped export's segments, as trained on) is categorical, an unseen value missing.
     """
+    categories = categories or {}
     features = tuple(features)
     refuse_outcomes(features)
     frame = pd.DataFrame(index=table.index)
@@ -193,6 +239,8 @@ def model_inputs(table: pd.DataFrame, features: Iterable[str]) -> pd.DataFrame:
             frame[name] = derived[name]().astype("float64")
         elif name not in table:
             raise DataError(f"missing column '{name}' needed as a model input", column=name)
+        elif name in categories:
+            frame[name] = pd.Categorical(table[name], categories=categories[name])
         elif name == "age":
             frame[name] = pd.Categorical(table[name], categories=AGE_BANDS)
         elif name == "gender":
@@ -202,39 +250,52 @@ def model_inputs(table: pd.DataFrame, features: Iterable[str]) -> pd.DataFrame:
     return frame
 
 
-def summarize(table: pd.DataFrame, by: str, value_enquiry: float, value_sale: float) -> pd.DataFrame:
+def summary_keys(mapping: CampaignMapping | None = None) -> dict[str, str]:
+    """What ``--by`` offers and the column each groups by: the reference's terms, or a mapping's segments."""
+    return {s: s for s in mapping.segment} if mapped(mapping) else dict(SUMMARY_KEYS)
+
+
+def summarize(
+    table: pd.DataFrame, by: str, value_enquiry: float, value_sale: float, mapping: CampaignMapping | None = None
+) -> pd.DataFrame:
     """ROAS, CTR, cost per click and cost per sale per group, with the counts behind each figure.
 
     Every figure is a ratio of sums over the group's ads with spend; ads with Spent == 0 are counted
-    in ``n_set_aside`` only, as for the per-ad ROAS.
+    in ``n_set_aside`` only, as for the per-ad ROAS. A mapped export's conversions are summed one column
+    each (under their own names), and its cost per sale is per its last conversion.
     """
-    if by not in SUMMARY_KEYS:
-        raise ValueError(f"--by must be one of {', '.join(SUMMARY_KEYS)}, got {by!r}")
-    key = SUMMARY_KEYS[by]
+    keys = summary_keys(mapping)
+    if by not in keys:
+        raise ValueError(f"--by must be one of {', '.join(keys)}, got {by!r}")
+    key = keys[by]
+    counts = {"enquiries": "Total_Conversion", "sales": "Approved_Conversion"}
+    if mapped(mapping):
+        counts = {c.column: c.column for c in mapping.conversion}
     frame = table.assign(
         value=conversion_value(table, value_enquiry, value_sale),
         with_spend=table[BUDGET] > 0,
     )
     spent = frame[frame["with_spend"]]
     sums = spent.groupby(key, observed=True).agg(
-        n_ads=("ad_id", "size"),
+        n_ads=(BUDGET, "size"),
         impressions=("Impressions", "sum"),
         clicks=("Clicks", "sum"),
         spent=(BUDGET, "sum"),
-        enquiries=("Total_Conversion", "sum"),
-        sales=("Approved_Conversion", "sum"),
+        **{name: (column, "sum") for name, column in counts.items()},
         value=("value", "sum"),
     )
     set_aside = frame[~frame["with_spend"]].groupby(key, observed=True).size().rename("n_set_aside")
     summary = sums.join(set_aside, how="outer").fillna(0)
-    for column in ("n_ads", "impressions", "clicks", "enquiries", "sales", "n_set_aside"):
+    whole = () if mapped(mapping) else tuple(counts)  # a mapped export's conversions may be fractional
+    for column in ("n_ads", "impressions", "clicks", *whole, "n_set_aside"):
         summary[column] = summary[column].astype("int64")
     summary["roas"] = summary["value"] / summary["spent"].where(summary["spent"] > 0)
     summary["ctr_percent"] = 100.0 * summary["clicks"] / summary["impressions"].where(summary["impressions"] > 0)
     summary["cost_per_click"] = summary["spent"] / summary["clicks"].where(summary["clicks"] > 0)
-    summary["cost_per_sale"] = summary["spent"] / summary["sales"].where(summary["sales"] > 0)
+    sales = summary[list(counts)[-1]] if counts else None
+    summary["cost_per_sale"] = summary["spent"] / sales.where(sales > 0) if sales is not None else float("nan")
     summary = summary.reset_index().rename(columns={key: by})
-    columns = [by, "n_ads", "n_set_aside", "impressions", "clicks", "spent", "enquiries", "sales", "value"]
+    columns = [by, "n_ads", "n_set_aside", "impressions", "clicks", "spent", *counts, "value"]
     return summary[[*columns, "roas", "ctr_percent", "cost_per_click", "cost_per_sale"]].sort_values(
         ["roas", by], ascending=[False, True], na_position="last", ignore_index=True
     )

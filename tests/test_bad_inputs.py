@@ -103,6 +103,13 @@ GOOD_PARAMS = copy("cs_params", "params.json")
 SYNTH_TRAIN = (write(f"synth/train/{USERS}"), write(f"synth/train/{SESSIONS}"))
 DB = ("o.db",)
 ADS = "{work}/ads.csv"
+MAPPING = """spend = "Spent"
+impressions = "Impressions"
+clicks = "Clicks"
+conversion = ["Total_Conversion:5", "Approved_Conversion:100"]
+segment = ["xyz_campaign_id", "age", "gender", "interest"]
+group = "fb_campaign_id"
+"""
 C = Case
 # fmt: off
 CASES = [
@@ -269,6 +276,28 @@ CASES = [
       setup=write("afile")),
     C("roas funnel: Latin-1 data", Cmd("roas funnel --folds 2 --repeats 1 --report {work}/r.json --data", ("r.json",)),
       ADS, ("ads.csv",), setup=campaigns(replace("\n", ",é\n"), encoded("latin-1"))),
+    # Campaign mappings (--mapping FILE, --column ROLE=NAME): the role and the column, before any output.
+    C("roas validate: mapping names a missing column", ROAS_VALIDATE, ADS + " --mapping {work}/m.toml",
+      ("ads.csv", "role 'spend'", "Cost"), setup=(campaigns(), write("m.toml", MAPPING.replace("Spent", "Cost")))),
+    C("roas summary: mapping names a column twice", ROAS_SUMMARY, ADS + " --mapping {work}/m.toml",
+      ("m.toml", "role 'clicks'", "Impressions"),
+      setup=(campaigns(), write("m.toml", MAPPING.replace('"Clicks"', '"Impressions"')))),
+    C("roas train: mapping with an unknown role", ROAS_TRAIN, ADS + " --mapping {work}/m.toml",
+      ("m.toml", "unknown role 'budget'"), setup=(campaigns(), write("m.toml", MAPPING + 'budget = "Spent"\n'))),
+    C("roas funnel: mapping file missing", Cmd("roas funnel --folds 2 --repeats 1 --report {work}/r.json --data",
+      ("r.json",)), ADS + " --mapping {work}/none.toml", ("none.toml",), setup=campaigns()),
+    C("roas validate: --column names a missing column", ROAS_VALIDATE, ADS + " --column clicks=Link_clicks",
+      ("ads.csv", "role 'clicks'", "Link_clicks"), setup=campaigns()),
+    C("roas summary: --column maps a column twice", ROAS_SUMMARY, ADS + " --column spend=Clicks",
+      ("--column", "role 'clicks'", "Clicks"), 2, setup=campaigns()),
+    C("roas predict: --column unknown role", ROAS_PREDICT, ADS + " --column budget=Spent",
+      ("--column", "unknown role 'budget'"), 2, setup=campaigns()),
+    C("roas summary: mapped negative spend", ROAS_SUMMARY, ADS + " --column segment=age",
+      ("ads.csv", "Spent", "role 'spend'"), setup=campaigns(field("Spent", "-2", 3))),
+    C("roas summary: mapped date not a date", ROAS_SUMMARY, ADS + " --column segment=age --column date=gender",
+      ("ads.csv", "gender", "role 'date'"), setup=campaigns()),
+    C("roas validate: mapping without a group", ROAS_VALIDATE, ADS + " --mapping {work}/m.toml",
+      ("role 'group'",), setup=(campaigns(), write("m.toml", MAPPING.replace('group = "fb_campaign_id"', "")))),
     # Segments.
     C("segment fit: --k 1", SEG_FIT, "{profiles} --k 1", ("--k",), 2),
     C("segment fit: reversed --k-range", SEG_FIT, "{profiles} --k-range 5-2", ("--k-range",), 2),

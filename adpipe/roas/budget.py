@@ -36,6 +36,7 @@ from adpipe.roas.plan_validation import (
 )
 from adpipe.roas.report import CampaignProtocol, ConversionValues
 from adpipe.validation import Protocol
+from features.campaign_mapping import CampaignMapping
 from features.campaigns import BUDGET, conversion_value, load_campaigns
 from features.choices import GROUP
 
@@ -43,9 +44,19 @@ FAMILY = "value = exp(alpha_s) * (spend + 1) ** beta_s, beta_s in [0, 1]; quasi-
 PINNED_MIN_ADS, PINNED_MIN_RANGE, PINNED_MAX_EXPONENT_SD = 5, 3.0, 0.25
 
 
-def read_ads(data: str | Path, by: Sequence[str], value_enquiry: float, value_sale: float) -> pd.DataFrame:
-    table = load_campaigns(data)
-    return plan_frame(table, conversion_value(table, value_enquiry, value_sale), by)
+def read_table(data: str | Path, mapping: CampaignMapping | None) -> tuple[pd.DataFrame, str]:
+    """The export read through ``mapping`` (the reference file's own layout without one), and its group column."""
+    if mapping is not None and not mapping.built_in and mapping.group is None:
+        raise OptionError("the plan is validated on held-out campaigns: map one with group=NAME", option="--column")
+    group = mapping.group if mapping is not None and mapping.group is not None else GROUP
+    return load_campaigns(data, mapping), group
+
+
+def read_ads(
+    data: str | Path, by: Sequence[str], value_enquiry: float, value_sale: float, mapping: CampaignMapping | None
+) -> pd.DataFrame:
+    table, group = read_table(data, mapping)
+    return plan_frame(table, conversion_value(table, value_enquiry, value_sale), by, group)
 
 
 def _with_spend(frame: pd.DataFrame, data: str | Path) -> tuple[list[str], list[str]]:
@@ -95,9 +106,14 @@ def segment_curves(frame: pd.DataFrame, curves: PooledPowerCurves, names: Sequen
 
 
 def curves_report(
-    data: str | Path, by: Sequence[str], value_enquiry: float, value_sale: float, report_file: Path | None
+    data: str | Path,
+    by: Sequence[str],
+    value_enquiry: float,
+    value_sale: float,
+    report_file: Path | None,
+    mapping: CampaignMapping | None = None,
 ) -> CurvesReport:
-    frame = read_ads(data, by, value_enquiry, value_sale)
+    frame = read_ads(data, by, value_enquiry, value_sale, mapping)
     names, excluded = _with_spend(frame, data)
     curves = PooledPowerCurves().fit(frame, frame[VALUE])
     segments = segment_curves(frame, curves, names)
@@ -156,14 +172,19 @@ def plan_report(
     report_file: Path | None,
     protocol: Protocol = PROTOCOL,
     validation_file: Path | None = None,
+    mapping: CampaignMapping | None = None,
 ) -> PlanReport:
     """The plan of ``budget`` (today's total when None) across the segments, with the back-tested gain of
     ``validation_file`` when that validation was made on the same data, segment level and values."""
     if objective == "target-roas" and target_roas is None:
         raise OptionError("--objective target-roas needs the ROAS floor", option="--target-roas")
     if objective == "conversions":  # the curves of enquiries (Total_Conversion) instead of their value
+        if mapping is not None and not mapping.built_in:
+            raise OptionError(
+                "is for the reference file's enquiries; with a mapping, plan its value", option="--objective"
+            )
         value_enquiry, value_sale = 1.0, 0.0
-    frame = read_ads(data, by, value_enquiry, value_sale)
+    frame = read_ads(data, by, value_enquiry, value_sale, mapping)
     names, excluded = _with_spend(frame, data)
     notes = [f"segment {name} has no spend today: excluded, its spend stays 0" for name in excluded]
     ranking = ranking_signal(frame, protocol)
@@ -241,12 +262,13 @@ def validate_plan(
     protocol: Protocol,
     report_file: Path | None,
     n_shuffles: int = 200,
+    mapping: CampaignMapping | None = None,
 ) -> PlanValidationReport:
-    table = load_campaigns(data)
-    frame = plan_frame(table, conversion_value(table, value_enquiry, value_sale), by)
+    table, group = read_table(data, mapping)
+    frame = plan_frame(table, conversion_value(table, value_enquiry, value_sale), by, group)
     started = time.perf_counter()
     splits = campaign_splits(frame, protocol)
-    accuracy, rankings, gain = value_accuracy(frame, table, splits, protocol.seed)
+    accuracy, rankings, gain = value_accuracy(frame, table, splits, protocol.seed, mapping)
     ranking = ranking_backtest(rankings, n_shuffles, protocol.seed)
     validation_seconds = time.perf_counter() - started
     fit_and_plan = timed_fit_and_plan(frame)
@@ -258,7 +280,7 @@ def validate_plan(
         values=ConversionValues(enquiry=value_enquiry, sale=value_sale),
         protocol=CampaignProtocol(
             **protocol.as_dict(),
-            groupings={"grouped": f"GroupKFold by {GROUP}"},
+            groupings={"grouped": f"GroupKFold by {group}"},
             n_rows=len(frame),
             n_groups=int(frame[GROUP].nunique()),
         ),

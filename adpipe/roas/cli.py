@@ -11,7 +11,7 @@ from adpipe import cli_support, config
 from adpipe.cli_support import exit_on_error, format_table
 from adpipe.protocol import Protocol
 from adpipe.roas import defaults
-from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, GROUP, Mode, SummaryBy
+from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, GROUP, Mode
 
 if TYPE_CHECKING:
     from adpipe.roas.report import (
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         RoasValidationReport,
         SetAside,
     )
+    from features.campaign_mapping import CampaignMapping
 
 # The implementation (pandas, LightGBM, scikit-learn) is imported inside each command and view, where its work
 # starts: building the commands, and any --help, needs none of it.
@@ -41,7 +42,34 @@ Folds = cli_support.folds_option(defaults.PROTOCOL.folds)
 Repeats = cli_support.repeats_option(defaults.PROTOCOL.repeats)
 Seed = cli_support.seed_option()
 ModelFile = cli_support.model_option(defaults.MODEL_FILE, "Where the fitted ROAS model is saved / read.")
+# Every command reads its CSV through the same mapping of columns to roles (docs/roas.md, "Your own campaign
+# export"): the reference file's built-in one unless a file or --column options say otherwise.
+MappingFile = typer.Option(None, "--mapping", help="TOML file naming your export's column for each role.")
+ColumnRoles = typer.Option(
+    None, "--column", help="ROLE=NAME, repeatable (conversion=NAME:VALUE, segment=NAME once per column)."
+)
 _HEADER = ["model", "r2", "±std", "mae", "±std", "spearman", "±std"]
+
+
+def campaign_mapping(
+    mapping_file: Path | None,
+    columns: list[str] | None,
+    value_enquiry: float = DEFAULT_VALUE_ENQUIRY,
+    value_sale: float = DEFAULT_VALUE_SALE,
+) -> CampaignMapping:
+    """The mapping of ``--mapping`` and ``--column``; the options' values apply to the built-in mapping only."""
+    from adpipe.errors import OptionError
+    from features.campaign_mapping import resolve
+
+    mapping = resolve(mapping_file, columns or [], value_enquiry, value_sale)
+    if not mapping.built_in and (value_enquiry, value_sale) != (DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE):
+        option = "--value-enquiry" if value_enquiry != DEFAULT_VALUE_ENQUIRY else "--value-sale"
+        raise OptionError(
+            "a mapping gives each conversion its value (conversion=NAME:VALUE) or a revenue "
+            "column: this option is for the reference file",
+            option=option,
+        )
+    return mapping
 
 
 def _figures(summary: RegressionSummary) -> list[float]:
@@ -53,7 +81,8 @@ def _figures(summary: RegressionSummary) -> list[float]:
 def _protocol_line(protocol: CampaignProtocol, set_aside: SetAside) -> str:
     return (
         f"{protocol.folds} folds x {protocol.repeats} repeats, seed {protocol.seed}; {protocol.n_rows} ads in "
-        f"{protocol.n_groups} {GROUP}s; {set_aside.rows} ads set aside ({set_aside.reason})"
+        f"{protocol.n_groups} {protocol.groupings['grouped'].removeprefix('GroupKFold by ')}s; "
+        f"{set_aside.rows} ads set aside ({set_aside.reason})"
     )
 
 
@@ -62,10 +91,8 @@ def render_validation(report: RoasValidationReport) -> str:
     from adpipe.roas.models import LABELS
 
     n_folds = report.protocol.folds * report.protocol.repeats
-    lines = [
-        _protocol_line(report.protocol, report.set_aside),
-        f"ROAS = ({report.values.enquiry:g} x enquiries + {report.values.sale:g} x sales) / Spent",
-    ]
+    value = report.value or f"{report.values.enquiry:g} x enquiries + {report.values.sale:g} x sales"
+    lines = [_protocol_line(report.protocol, report.set_aside), f"ROAS = ({value}) / Spent"]
     for mode, part in report.modes.items():
         for grouping in part.groupings().values():
             lines.append(f"\n{mode} inputs ({', '.join(part.features)}), {grouping.grouping}:")
@@ -110,13 +137,16 @@ def validate_command(
     repeats: int = Repeats,
     seed: int = Seed,
     report: Path = cli_support.report_option(defaults.VALIDATION_REPORT),
+    mapping_file: Path | None = MappingFile,
+    columns: list[str] | None = ColumnRoles,
 ) -> None:
     """ROAS per ad: R², MAE, Spearman of each model vs the baselines, planned and delivery inputs."""
     from adpipe.roas import evaluation
 
     protocol = Protocol(folds, repeats, seed, stratify=False)
     with exit_on_error(keeps=report):
-        result = evaluation.validate(data, protocol, value_enquiry, value_sale, report)
+        mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
+        result = evaluation.validate(data, protocol, value_enquiry, value_sale, report, mapping=mapping)
     typer.echo(render_validation(result))
     typer.echo(f"report -> {report}")
 
@@ -128,12 +158,16 @@ def funnel_command(
     repeats: int = Repeats,
     seed: int = Seed,
     report: Path = cli_support.report_option(defaults.FUNNEL_REPORT),
+    mapping_file: Path | None = MappingFile,
+    columns: list[str] | None = ColumnRoles,
 ) -> None:
     """Sales per click and click drop-off: the multi-task MLP vs one LightGBM per target and the baselines."""
     from adpipe.roas import evaluation
 
+    protocol = Protocol(folds, repeats, seed, stratify=False)
     with exit_on_error(keeps=report):
-        result = evaluation.validate_funnel(data, Protocol(folds, repeats, seed, stratify=False), report)
+        mapping = campaign_mapping(mapping_file, columns)
+        result = evaluation.validate_funnel(data, protocol, report, mapping=mapping)
     typer.echo(render_funnel(result))
     typer.echo(f"report -> {report}")
 
@@ -146,12 +180,15 @@ def train_command(
     value_sale: float = ValueSale,
     seed: int = Seed,
     model: Path = ModelFile,
+    mapping_file: Path | None = MappingFile,
+    columns: list[str] | None = ColumnRoles,
 ) -> None:
     """Fit the ROAS model (LightGBM, log target, MAE-scaled) on every ad with spend and save it."""
     from adpipe.roas import evaluation
 
     with exit_on_error(keeps=model):
-        trained = evaluation.train(data, model, mode, value_enquiry, value_sale, seed)
+        mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
+        trained = evaluation.train(data, model, mode, value_enquiry, value_sale, seed, mapping=mapping)
     typer.echo(
         f"trained ({trained.mode} inputs: {', '.join(trained.features)}) on {trained.n_ads} ads, "
         f"{trained.set_aside.rows} set aside ({trained.set_aside.reason}) -> {model}"
@@ -163,47 +200,71 @@ def predict_command(
     input_file: Path = typer.Option(..., "--input", help="Planned ads: campaign, audience and Spent (or budget)."),
     output: Path = typer.Option(..., "--output", help="The CSV of predicted ROAS to write."),
     model: Path = ModelFile,
+    mapping_file: Path | None = MappingFile,
+    columns: list[str] | None = ColumnRoles,
 ) -> None:
     """Predicted ROAS per planned ad with the saved model (outcome columns are neither needed nor read)."""
     from adpipe.roas import evaluation
 
     with exit_on_error(keeps=output):
-        result = evaluation.predict(input_file, output, model)
+        mapping = campaign_mapping(mapping_file, columns)
+        result = evaluation.predict(input_file, output, model, mapping=mapping)
     typer.echo(f"wrote {len(result)} predictions to {output}")
 
 
 @app.command("summary")
 def summary_command(
     data: Path = Data,
-    by: SummaryBy = typer.Option("campaign", "--by", help="What to aggregate the ads by."),
+    by: str | None = typer.Option(
+        None, "--by", help="campaign, age, gender or interest; with a mapping, one of its segments [default: the first]"
+    ),
     value_enquiry: float = ValueEnquiry,
     value_sale: float = ValueSale,
     output: Path | None = typer.Option(None, "--output", help="CSV to write [default: reports/roas_summary_<by>.csv]"),
+    mapping_file: Path | None = MappingFile,
+    columns: list[str] | None = ColumnRoles,
 ) -> None:
     """ROAS, CTR, cost per click and per sale by campaign, age, gender or interest, with the counts behind them."""
     from adpipe.roas import evaluation
+    from features.campaigns import summary_keys
 
+    with exit_on_error():
+        mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
+    keys = summary_keys(mapping)
+    by = by if by is not None else next(iter(keys))
+    if by not in keys:  # the choices depend on the mapping: Typer's own message, checked here
+        raise typer.BadParameter(f"{by!r} is not one of {', '.join(map(repr, keys))}.", param_hint="'--by'")
     path = output if output is not None else evaluation.summary_path(by)
     with exit_on_error(keeps=path):
-        table = evaluation.summary(data, by, value_enquiry, value_sale, path)
+        table = evaluation.summary(data, by, value_enquiry, value_sale, path, mapping=mapping)
     rows = [[v if v == v else "-" for v in row] for row in table.astype(object).itertuples(index=False)]
     typer.echo(format_table(list(table.columns), rows))
     typer.echo(f"ratios of sums over the ads with spend; n_set_aside = ads with Spent == 0 left out\n-> {path}")
 
 
-By = typer.Option(defaults.PLAN_BY, "--by", help="Segment columns, comma-separated (one or a combination).")
+By = typer.Option(
+    None,
+    "--by",
+    help=f"Segment columns, comma-separated (one or a combination) [default: {defaults.PLAN_BY}; with a mapping, "
+    "its segments but its group].",
+)
 
 
-def _by(text: str) -> list[str]:
+def _by(text: str | None, mapping: CampaignMapping) -> list[str]:
+    if text is None:
+        # A mapping's segments other than its group: held-out campaigns are then segments seen in training.
+        text = defaults.PLAN_BY if mapping.built_in else ",".join(s for s in mapping.segment if s != mapping.group)
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
 @app.command("curves")
 def curves_command(
     data: Path = Data,
-    by: str = By,
+    by: str | None = By,
     value_enquiry: float = ValueEnquiry,
     value_sale: float = ValueSale,
+    mapping_file: Path | None = MappingFile,
+    columns: list[str] | None = ColumnRoles,
     report: Path = cli_support.report_option(defaults.CURVES_REPORT),
 ) -> None:
     """Value against spend per segment: pooled power-law curves with intervals, each flagged if its spend range
@@ -211,7 +272,8 @@ def curves_command(
     from adpipe.roas import budget
 
     with exit_on_error(keeps=report):
-        result = budget.curves_report(data, _by(by), value_enquiry, value_sale, report)
+        mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
+        result = budget.curves_report(data, _by(by, mapping), value_enquiry, value_sale, report, mapping)
     rows = [
         [s.segment, s.n_ads, s.spend, s.roas, s.exponent,
          f"{s.exponent_interval.low:.2f}-{s.exponent_interval.high:.2f}", s.marginal_roas, "yes" if s.pinned else "NO"]
@@ -225,7 +287,7 @@ def curves_command(
 @app.command("plan")
 def plan_command(
     data: Path = Data,
-    by: str = By,
+    by: str | None = By,
     value_enquiry: float = ValueEnquiry,
     value_sale: float = ValueSale,
     budget: float | None = typer.Option(None, "--budget", help="Total to split [default: today's total spend]."),
@@ -245,6 +307,8 @@ def plan_command(
     folds: int = Folds,
     repeats: int = Repeats,
     seed: int = Seed,
+    mapping_file: Path | None = MappingFile,
+    columns: list[str] | None = ColumnRoles,
     report: Path = cli_support.report_option(defaults.PLAN_REPORT),
 ) -> None:
     """Split the budget across the segments for the most expected value, within the limits given (kept as today
@@ -256,10 +320,11 @@ def plan_command(
         min_spend, min_share = parse_limits(minimum, "--min")
         max_spend, max_share = parse_limits(maximum, "--max")
         limits = Limits(min_spend, max_spend, min_share, max_share, max_change, tuple(fix))
+        mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
         result = work.plan_report(
-            data, _by(by), value_enquiry, value_sale, budget, limits, objective, target_roas,  # type: ignore[arg-type]
+            data, _by(by, mapping), value_enquiry, value_sale, budget, limits, objective, target_roas,  # type: ignore[arg-type]
             allow_extrapolation, force, report, Protocol(folds, repeats, seed, stratify=False),
-            defaults.PLAN_VALIDATION_REPORT,
+            defaults.PLAN_VALIDATION_REPORT, mapping,
         )  # fmt: skip
     rows = [
         [s.segment, s.today, s.planned, s.expected_value,
@@ -291,12 +356,14 @@ def plan_command(
 @app.command("plan-validate")
 def plan_validate_command(
     data: Path = Data,
-    by: str = By,
+    by: str | None = By,
     value_enquiry: float = ValueEnquiry,
     value_sale: float = ValueSale,
     folds: int = Folds,
     repeats: int = Repeats,
     seed: int = Seed,
+    mapping_file: Path | None = MappingFile,
+    columns: list[str] | None = ColumnRoles,
     report: Path = cli_support.report_option(defaults.PLAN_VALIDATION_REPORT),
 ) -> None:
     """The curves on held-out campaigns beside constant ROAS and LightGBM; the plan's back-tests; the targets."""
@@ -304,9 +371,13 @@ def plan_validate_command(
 
     protocol = Protocol(folds, repeats, seed, stratify=False)
     with exit_on_error(keeps=report):
-        result = budget.validate_plan(data, _by(by), value_enquiry, value_sale, protocol, report)
+        mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
+        result = budget.validate_plan(
+            data, _by(by, mapping), value_enquiry, value_sale, protocol, report, mapping=mapping
+        )
     typer.echo(
-        f"{protocol.folds} folds x {protocol.repeats} repeats grouped by {GROUP}, seed {protocol.seed}; "
+        f"{protocol.folds} folds x {protocol.repeats} repeats, {result.protocol.groupings['grouped']}, seed "
+        f"{protocol.seed}; "
         f"{result.n_segments} segments by {', '.join(result.by)}; held-out value per ad at its actual spend:"
     )
     rows = [
@@ -327,3 +398,18 @@ def plan_validate_command(
         "\n".join(f"target {t.name} {t.wanted}: {t.measured} {'met' if t.met else 'MISSED'}" for t in result.targets)
     )
     typer.echo(f"report -> {report}")
+
+
+@app.command("synth")
+def synth_command(
+    out: Path = typer.Option(..., "--out", help="The CSV to write (its true curves go beside it, .curves.json)."),
+    days: int = typer.Option(60, "--days", min=1, max=3660, help="Daily rows per segment."),
+    seed: int = Seed,
+) -> None:
+    """A synthetic daily export (Ads Manager column names) with a known true curve per segment."""
+    from features.synth_campaigns import MAPPING_FILE, curves_path, write_export
+
+    with exit_on_error(keeps=out):
+        table, curves = write_export(out, days, seed)
+    typer.echo(f"wrote {len(table)} rows, {len(curves)} segments -> {out} (true curves -> {curves_path(out)})")
+    typer.echo(f"read it with --mapping {MAPPING_FILE.relative_to(config.PROJECT_ROOT)}")

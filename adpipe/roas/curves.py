@@ -32,20 +32,21 @@ INTERVAL = (0.10, 0.90)  # the 80% intervals
 MIN_ADS_FOR_OWN_RESIDUALS = 20  # fewer ads in a segment: its interval uses the pooled residual quantiles
 
 
-def plan_frame(table: pd.DataFrame, value: pd.Series, by: Sequence[str]) -> pd.DataFrame:
-    """The planner's input, one row per ad: segment (the ``by`` values joined by '/'), spend, value, group.
+def plan_frame(table: pd.DataFrame, value: pd.Series, by: Sequence[str], group: str = GROUP) -> pd.DataFrame:
+    """The planner's input, one row per ad: segment (the ``by`` values joined by '/'), spend, value, and the
+    validation's group (the ``group`` column: a mapped export's own campaign column).
 
     The one place the campaign layout is read: another export, mapped to these roles, feeds the rest as is.
     """
     if not by:
         raise OptionError("name at least one column to segment by", option="--by")
     for column in by:
-        if column not in table or column in (BUDGET, GROUP, *OUTCOME_COLUMNS):
-            usable = [c for c in table.columns if c not in (BUDGET, GROUP, "ad_id", *OUTCOME_COLUMNS)]
+        if column not in table or column in (BUDGET, group, *OUTCOME_COLUMNS):
+            usable = [c for c in table.columns if c not in (BUDGET, group, "ad_id", *OUTCOME_COLUMNS)]
             raise OptionError(f"unknown segment column '{column}' (one of: {', '.join(usable)})", option="--by")
     segment = table[list(by)].astype(str).agg(SEGMENT_SEPARATOR.join, axis=1)
     frame = pd.DataFrame(
-        {SEGMENT: segment, SPEND: table[BUDGET].astype(float), VALUE: value.astype(float), GROUP: table[GROUP]}
+        {SEGMENT: segment, SPEND: table[BUDGET].astype(float), VALUE: value.astype(float), GROUP: table[group]}
     )
     return frame.reset_index(drop=True)
 

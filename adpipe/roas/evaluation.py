@@ -16,6 +16,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from adpipe import config
+from adpipe.errors import DataError
 from adpipe.io import load_model, save_model, write_csv
 from adpipe.reports import write_report
 from adpipe.roas.defaults import FUNNEL_REPORT, MODEL_FILE, PROTOCOL, TASK, VALIDATION_REPORT
@@ -48,22 +49,25 @@ from adpipe.roas.report import (
     Verdict,
 )
 from adpipe.validation import FoldMetrics, Protocol, Split, cross_validate, make_splits, regression_evaluator
+from features.campaign_mapping import CampaignMapping
 from features.campaigns import (
-    FEATURES,
     FUNNEL_TARGETS,
     MODES,
     TargetRows,
+    categorical_features,
     funnel_rows,
     load_campaigns,
     load_planned_ads,
+    mapped,
+    mode_features,
     model_inputs,
     roas_rows,
+    segment_categories,
     summarize,
 )
 from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, GROUP, Mode
 
 SPEARMAN_TARGET = 0.60
-GROUPING_NAMES = {"grouped": f"GroupKFold by {GROUP}", "ungrouped": "KFold"}
 
 
 def _fold_metrics(
@@ -134,21 +138,37 @@ def funnel_verdict(models: dict[str, dict[str, RegressionSummary]], target: str)
     )
 
 
-def grouping_splits(rows: TargetRows, protocol: Protocol) -> dict[str, list[Split]]:
+def group_key(mapping: CampaignMapping | None) -> str:
+    """The column the grouped folds keep together: the reference's campaign, or the mapping's ``group``."""
+    if not mapped(mapping):
+        return GROUP
+    if mapping.group is None:
+        raise DataError(
+            "role 'group' is missing: validation keeps a group's rows on one side of each split; "
+            "map one (e.g. --column group=CAMPAIGN_COLUMN)"
+        )
+    return mapping.group
+
+
+def _grouping_names(mapping: CampaignMapping | None) -> dict[str, str]:
+    return {"grouped": f"GroupKFold by {group_key(mapping)}", "ungrouped": "KFold"}
+
+
+def grouping_splits(rows: TargetRows, protocol: Protocol, group: str = GROUP) -> dict[str, list[Split]]:
     """The folds of ``protocol`` twice: grouped by campaign, and plain."""
     index = pd.Series(np.arange(len(rows.table)))
     return {
-        "grouped": make_splits(index, protocol, groups=rows.table[GROUP].to_numpy()),
+        "grouped": make_splits(index, protocol, groups=rows.table[group].to_numpy()),
         "ungrouped": make_splits(index, protocol),
     }
 
 
-def _protocol(protocol: Protocol, rows: TargetRows) -> CampaignProtocol:
+def _protocol(protocol: Protocol, rows: TargetRows, mapping: CampaignMapping | None) -> CampaignProtocol:
     return CampaignProtocol(
         **protocol.as_dict(),
-        groupings=dict(GROUPING_NAMES),
+        groupings=_grouping_names(mapping),
         n_rows=len(rows.table),
-        n_groups=int(rows.table[GROUP].nunique()),
+        n_groups=int(rows.table[group_key(mapping)].nunique()),
     )
 
 
@@ -159,24 +179,26 @@ def validate(
     value_sale: float = DEFAULT_VALUE_SALE,
     report_file: str | Path | None = VALIDATION_REPORT,
     progress: bool = True,
+    mapping: CampaignMapping | None = None,
 ) -> RoasValidationReport:
     """ROAS models in both modes, grouped and ungrouped folds, beside the baselines; written as JSON."""
-    rows = roas_rows(load_campaigns(data), value_enquiry, value_sale)
-    splits = grouping_splits(rows, protocol)
+    group = group_key(mapping)
+    rows = roas_rows(load_campaigns(data, mapping), value_enquiry, value_sale)
+    splits = grouping_splits(rows, protocol, group)
+    features, categories = mode_features(mapping), segment_categories(rows.table, mapping)
+    names = _grouping_names(mapping)
     modes: dict[str, RoasMode] = {}
     with threadpool_limits(1):
         for mode in MODES:
-            X = model_inputs(rows.table, FEATURES[mode])
+            X = model_inputs(rows.table, features[mode], categories)
             parts = {}
             for grouping in GROUPINGS:
                 folds = _fold_metrics(
                     roas_models(protocol.seed), X, rows.target, splits[grouping], None, mode, progress
                 )
                 models = roas_summaries(folds)
-                parts[grouping] = RoasGrouping(
-                    grouping=GROUPING_NAMES[grouping], models=models, verdict=roas_verdict(models)
-                )
-            modes[mode] = RoasMode(features=list(FEATURES[mode]), **parts)
+                parts[grouping] = RoasGrouping(grouping=names[grouping], models=models, verdict=roas_verdict(models))
+            modes[mode] = RoasMode(features=list(features[mode]), **parts)
     delivery = modes["delivery"].grouped.models
     reached = delivery[ROAS_MODEL].spearman.mean
     report = RoasValidationReport(
@@ -184,8 +206,9 @@ def validate(
         data=str(data),
         values=ConversionValues(enquiry=value_enquiry, sale=value_sale),
         set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
-        protocol=_protocol(protocol, rows),
+        protocol=_protocol(protocol, rows, mapping),
         modes=modes,
+        value=mapping.value_text() if mapped(mapping) else None,
         target=SpearmanTarget(
             spearman_at_least=SPEARMAN_TARGET,
             mode="delivery",
@@ -207,35 +230,43 @@ def validate_funnel(
     protocol: Protocol = PROTOCOL,
     report_file: str | Path | None = FUNNEL_REPORT,
     progress: bool = True,
+    mapping: CampaignMapping | None = None,
 ) -> FunnelValidationReport:
     """The multi-task funnel model against one LightGBM per target, the reference and the mean baseline."""
-    rows = funnel_rows(load_campaigns(data))
-    splits = grouping_splits(rows, protocol)
+    sales = mapping.sales if mapped(mapping) else "Approved_Conversion"
+    if sales is None:
+        raise DataError(
+            "role 'conversion' is missing: the funnel follows a conversion per click; map one (conversion=NAME)"
+        )
+    group = group_key(mapping)
+    rows = funnel_rows(load_campaigns(data, mapping), sales)
+    splits = grouping_splits(rows, protocol, group)
+    categories, names = segment_categories(rows.table, mapping), _grouping_names(mapping)
     modes: dict[str, FunnelMode] = {}
     with threadpool_limits(1):
         for mode in MODES:
-            features = FEATURES[mode]
-            X = model_inputs(rows.table, features)
+            features = mode_features(mapping)[mode]
+            X = model_inputs(rows.table, features, categories)
             parts = {}
             for grouping in GROUPINGS:
-                candidates = funnel_models(features, protocol.seed)
+                candidates = funnel_models(features, protocol.seed, categorical_features(mapping))
                 folds = _fold_metrics(candidates, X, rows.target, splits[grouping], FUNNEL_TARGETS, mode, progress)
                 models = {
                     name: {t: RegressionSummary.from_folds([r[t] for r in results]) for t in FUNNEL_TARGETS}
                     for name, results in folds.items()
                 }
                 verdict = {t: funnel_verdict(models, t) for t in FUNNEL_TARGETS}
-                parts[grouping] = FunnelGrouping(grouping=GROUPING_NAMES[grouping], models=models, verdict=verdict)
+                parts[grouping] = FunnelGrouping(grouping=names[grouping], models=models, verdict=verdict)
             modes[mode] = FunnelMode(features=list(features), **parts)
     report = FunnelValidationReport(
         task="funnel",
         data=str(data),
         targets={
-            "sales_per_click": "Approved_Conversion / Clicks",
-            "click_drop_off": "1 - min(1, Approved_Conversion / Clicks)",
+            "sales_per_click": f"{sales} / Clicks",
+            "click_drop_off": f"1 - min(1, {sales} / Clicks)",
         },
         set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
-        protocol=_protocol(protocol, rows),
+        protocol=_protocol(protocol, rows, mapping),
         modes=modes,
     )
     if report_file is not None:
@@ -250,38 +281,47 @@ def train(
     value_enquiry: float = DEFAULT_VALUE_ENQUIRY,
     value_sale: float = DEFAULT_VALUE_SALE,
     seed: int = config.DEFAULT_SEED,
+    mapping: CampaignMapping | None = None,
 ) -> TrainedModel:
     """Fit the ROAS model of ``mode`` on every ad with spend and save it with how it was made."""
     if mode not in MODES:
         raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    rows = roas_rows(load_campaigns(data), value_enquiry, value_sale)
-    X = model_inputs(rows.table, FEATURES[mode])
+    rows = roas_rows(load_campaigns(data, mapping), value_enquiry, value_sale)
+    features, categories = mode_features(mapping)[mode], segment_categories(rows.table, mapping)
+    X = model_inputs(rows.table, features, categories)
     with threadpool_limits(1):
         model = roas_models(seed)[ROAS_MODEL]().fit(X, rows.target)
     trained = TrainedModel(
         task=TASK,
         model=ROAS_MODEL,
         mode=mode,
-        features=list(FEATURES[mode]),
+        features=list(features),
         values=ConversionValues(enquiry=value_enquiry, sale=value_sale),
         seed=seed,
         lightgbm=LIGHTGBM_PARAMS,
         n_ads=len(rows.table),
         set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
+        categories=categories,
     )
     save_model(model_file, model, trained.model_dump())
     return trained
 
 
-def predict(input_file: str | Path, output: str | Path, model_file: str | Path = MODEL_FILE) -> pd.DataFrame:
+def predict(
+    input_file: str | Path,
+    output: str | Path,
+    model_file: str | Path = MODEL_FILE,
+    mapping: CampaignMapping | None = None,
+) -> pd.DataFrame:
     """Predicted ROAS for each ad of ``input_file`` (no outcome columns needed), written as CSV."""
     model, metadata = load_model(model_file, task=TASK)
     trained = TrainedModel.model_validate(metadata)
-    table = load_planned_ads(input_file, trained.mode)
-    X = model_inputs(table, trained.features)
+    table = load_planned_ads(input_file, trained.mode, mapping)
+    X = model_inputs(table, trained.features, trained.categories)
     with threadpool_limits(1):
         predicted = model.predict(X)
-    shown = [c for c in ("ad_id", GROUP, *trained.features) if c in table]
+    group = mapping.group if mapped(mapping) else GROUP
+    shown = list(dict.fromkeys(c for c in ("ad_id", group, *trained.features) if c in table))
     result = table[shown].assign(predicted_roas=predicted)
     write_csv(output, result)
     return result
@@ -297,11 +337,12 @@ def summary(
     value_enquiry: float = DEFAULT_VALUE_ENQUIRY,
     value_sale: float = DEFAULT_VALUE_SALE,
     output: str | Path | None = None,
+    mapping: CampaignMapping | None = None,
 ) -> pd.DataFrame:
     """The aggregated table by ``by``, written as CSV (``reports/roas_summary_<by>.csv`` unless ``output``).
 
     A table, not a report tree: one row per group, the columns of :func:`features.campaigns.summarize`.
     """
-    table = summarize(load_campaigns(data), by, value_enquiry, value_sale)
+    table = summarize(load_campaigns(data, mapping), by, value_enquiry, value_sale, mapping)
     write_csv(output if output is not None else summary_path(by), table)
     return table

@@ -117,10 +117,10 @@ def reference(seed: int) -> HistGradientBoostingRegressor:
     return HistGradientBoostingRegressor(categorical_features="from_dtype", random_state=seed)
 
 
-def multitask_mlp(features: Sequence[str], seed: int) -> Pipeline:
+def multitask_mlp(features: Sequence[str], seed: int, categorical: Sequence[str] = CATEGORICAL_FEATURES) -> Pipeline:
     """Two outputs from one hidden layer (the shared representation); inputs and targets scaled in-fold."""
-    categories = [c for c in features if c in CATEGORICAL_FEATURES]
-    numbers = [c for c in features if c not in CATEGORICAL_FEATURES]
+    categories = [c for c in features if c in categorical]
+    numbers = [c for c in features if c not in categorical]
     numeric = Pipeline(
         [
             ("impute", SimpleImputer(strategy="median")),
@@ -149,11 +149,13 @@ def roas_models(seed: int) -> ModelFactories:
     }
 
 
-def funnel_models(features: Sequence[str], seed: int) -> ModelFactories:
+def funnel_models(
+    features: Sequence[str], seed: int, categorical: Sequence[str] = CATEGORICAL_FEATURES
+) -> ModelFactories:
     """Factories of the funnel models (two outputs each), the mean baseline first."""
     return {
         MEAN_BASELINE: lambda: DummyRegressor(strategy="mean"),
         REFERENCE: lambda: MultiOutputRegressor(reference(seed)),
         PER_TARGET_MODEL: lambda: MultiOutputRegressor(lightgbm(seed)),
-        FUNNEL_MODEL: lambda: multitask_mlp(features, seed),
+        FUNNEL_MODEL: lambda: multitask_mlp(features, seed, categorical),
     }

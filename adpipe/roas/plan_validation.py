@@ -22,6 +22,7 @@ from adpipe.roas.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, Segment
 from adpipe.roas.plan import solve
 from adpipe.roas.plan_report import GainBacktest, RankingBacktest, Target, ValueAccuracy
 from adpipe.validation import Protocol, Split, make_splits, spearman
+from features.campaign_mapping import CampaignMapping
 from features.choices import GROUP
 
 SPEARMAN_AT_LEAST = 0.4
@@ -117,15 +118,17 @@ def fold_gain(curves: PooledPowerCurves, test: pd.DataFrame) -> tuple[float, flo
 
 
 def value_accuracy(
-    frame: pd.DataFrame, table: pd.DataFrame, splits: list[Split], seed: int
+    frame: pd.DataFrame, table: pd.DataFrame, splits: list[Split], seed: int, mapping: CampaignMapping | None = None
 ) -> tuple[dict[str, ValueAccuracy], list[FoldRanking], GainBacktest]:
-    """Every fold: the three models' held-out value errors, the curves' coverage, the rankings and the gains."""
+    """Every fold: the three models' held-out value errors, the curves' coverage, the rankings and the gains.
+
+    The LightGBM baseline is `roas validate`'s planned-mode model, on the mapping's segments and spend."""
     from adpipe.roas.models import ROAS_MODEL, roas_models
-    from features.campaigns import PLANNED_FEATURES, model_inputs
+    from features.campaigns import mode_features, model_inputs, segment_categories
 
     errors: dict[str, dict[str, list[float]]] = {m: {"mae": [], "rmse": []} for m in (CURVES, CONSTANT_ROAS, LIGHTGBM)}
     coverage, rankings, gains = [], [], []
-    inputs = model_inputs(table, PLANNED_FEATURES)
+    inputs = model_inputs(table, mode_features(mapping)["planned"], segment_categories(table, mapping))
     for split in splits:
         train, test = frame.iloc[split.train], frame.iloc[split.test]
         y, spend = test[VALUE].to_numpy(), test[SPEND].to_numpy()

@@ -114,6 +114,7 @@ class RoasValidationReport(Report):
     protocol: CampaignProtocol
     modes: dict[str, RoasMode]
     target: SpearmanTarget
+    value: str | None = None  # a mapped export's value per row (its conversions or revenue); None: ``values``
 
 
 class FunnelGrouping(Report):
@@ -158,3 +159,4 @@ class TrainedModel(Report):
     lightgbm: dict[str, Any]
     n_ads: int
     set_aside: SetAside
+    categories: dict[str, list[str]] = {}  # a mapped export's text segments, as trained on
