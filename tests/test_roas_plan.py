@@ -195,3 +195,14 @@ def test_a_plan_carries_the_back_tested_gain_of_its_own_level_only(tmp_path: Pat
     other = plan_report(config.CAMPAIGNS_FILE, ["gender"], 5.0, 100.0, None, limits, "value", None, False, True, None,
                         protocol, validation)  # fmt: skip
     assert other.backtested_gain is None
+
+
+def test_the_default_max_change_yields_to_the_user_s_own_limits() -> None:
+    """--max-change given is a limit like any other (a conflict names it); its default only keeps an otherwise free
+    plan near the data, so a --min above it is honoured rather than refused."""
+    names, today = ["a", "b"], np.array([10.0, 90.0])
+    default = Limits(min_spend={"a": 50.0}, max_change=2.0, max_change_given=False)
+    low, high = spend_bounds(names, today, 100.0, default, equality=True)
+    assert low[0] == 50.0 and high[0] >= 50.0 and high[1] == pytest.approx(100.0)
+    with pytest.raises(OptionError, match="--max-change"):
+        spend_bounds(names, today, 100.0, Limits(min_spend={"a": 50.0}, max_change=2.0), equality=True)

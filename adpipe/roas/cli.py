@@ -295,11 +295,12 @@ def plan_command(
     target_roas: float | None = typer.Option(None, "--target-roas", help="The marginal ROAS floor (target-roas)."),
     minimum: list[str] = typer.Option([], "--min", help="SEGMENT=AMOUNT or SEGMENT=PERCENT% ('*': every one)."),
     maximum: list[str] = typer.Option([], "--max", help="SEGMENT=AMOUNT or SEGMENT=PERCENT% ('*': every one)."),
-    max_change: float = typer.Option(
-        defaults.DEFAULT_MAX_CHANGE,
+    max_change: float | None = typer.Option(
+        None,
         "--max-change",
         min=1.0,
-        help="Each segment within [1/F, F] x today's split of the budget (the back-tested setting).",
+        help=f"Each segment within [1/F, F] x today's split of the budget [default: {defaults.DEFAULT_MAX_CHANGE:g}, "
+        "the back-tested setting, which yields to --min/--max/--fix where they conflict with it].",
     ),
     fix: list[str] = typer.Option([], "--fix", help="A segment kept at today's spend (repeatable)."),
     allow_extrapolation: bool = typer.Option(False, "--allow-extrapolation", help="Accept spend far off the data."),
@@ -319,7 +320,9 @@ def plan_command(
     with exit_on_error(keeps=report):
         min_spend, min_share = parse_limits(minimum, "--min")
         max_spend, max_share = parse_limits(maximum, "--max")
-        limits = Limits(min_spend, max_spend, min_share, max_share, max_change, tuple(fix))
+        given = max_change is not None
+        change = max_change if given else defaults.DEFAULT_MAX_CHANGE
+        limits = Limits(min_spend, max_spend, min_share, max_share, change, tuple(fix), max_change_given=given)
         mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
         result = work.plan_report(
             data, _by(by, mapping), value_enquiry, value_sale, budget, limits, objective, target_roas,  # type: ignore[arg-type]

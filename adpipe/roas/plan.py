@@ -27,7 +27,8 @@ N_DRAWS = 400
 class Limits:
     """The user's limits. Per-segment maps take a segment name or ``*`` (every segment); shares are of the
     budget; ``max_change`` bounds planned spend / today's split of the budget both ways; ``fixed`` segments
-    keep today's spend."""
+    keep today's spend. A default ``max_change`` (``max_change_given`` False) yields to the user's own limits
+    where they conflict with it: it keeps an unconstrained plan near the data, it never refuses a limit."""
 
     min_spend: dict[str, float] = field(default_factory=dict)
     max_spend: dict[str, float] = field(default_factory=dict)
@@ -35,6 +36,7 @@ class Limits:
     max_share: dict[str, float] = field(default_factory=dict)
     max_change: float | None = None
     fixed: tuple[str, ...] = ()
+    max_change_given: bool = True
 
     def described(self) -> dict[str, str]:
         shown = {
@@ -104,13 +106,18 @@ def spend_bounds(
         lows = {
             "--min": _pick(limits.min_spend, name),
             "--min (share)": None if (s := _pick(limits.min_share, name)) is None else s * budget,
-            "--max-change": None if limits.max_change is None else scaled[k] / limits.max_change,
         }
         highs = {
             "--max": _pick(limits.max_spend, name),
             "--max (share)": None if (s := _pick(limits.max_share, name)) is None else s * budget,
-            "--max-change": None if limits.max_change is None else scaled[k] * limits.max_change,
         }
+        if limits.max_change is not None:
+            change_low, change_high = scaled[k] / limits.max_change, scaled[k] * limits.max_change
+            if not limits.max_change_given:  # the default yields to the user's own limits
+                own_low = max((v for v in lows.values() if v is not None), default=0.0)
+                own_high = min((v for v in highs.values() if v is not None), default=budget)
+                change_low, change_high = min(change_low, own_high), max(change_high, own_low)
+            lows["--max-change"], highs["--max-change"] = change_low, change_high
         if name in limits.fixed:
             lows, highs = {"--fix": today[k]}, {"--fix": today[k]}
         for option, figure in lows.items():
