@@ -66,7 +66,7 @@ task: setup data ## Run a task's full commands: make task NAME=ctr (python model
 
 ctr: setup data ## Click-through: seed forest; forward vs random folds, baselines, audit; held-out export; train
 	$(PY) model.py tasks make ctr
-roas: setup data ## ROAS and funnel validation (grouped + plain folds) and the where-to-spend summaries
+roas: setup data ## ROAS and funnel validation, where-to-spend summaries, response curves, the budget plan and its back-test
 	$(PY) model.py tasks make roas
 segments: setup data ## Segment profiles and ClickStream users (per-k scores, stability, verdict) and profile them
 	$(PY) model.py tasks make segments
