@@ -13,7 +13,7 @@ import pandas as pd
 from adpipe.errors import DataError, OptionError
 from adpipe.reports import read_report, write_report
 from adpipe.roas.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse, plan_frame
-from adpipe.roas.defaults import PROTOCOL, TASK, Objective
+from adpipe.roas.defaults import PLAN_WINDOWS, PROTOCOL, TASK, Objective
 from adpipe.roas.plan import DEFAULT_EXTRAPOLATION, Limits, allocate, extrapolation_factor, spend_bounds
 from adpipe.roas.plan_report import (
     CurvesReport,
@@ -27,6 +27,8 @@ from adpipe.roas.plan_report import (
 from adpipe.roas.plan_validation import (
     BASELINES,
     campaign_splits,
+    forward_validation,
+    period_splits,
     ranking_backtest,
     ranking_signal,
     segment_roas,
@@ -36,6 +38,7 @@ from adpipe.roas.plan_validation import (
 )
 from adpipe.roas.report import CampaignProtocol, ConversionValues
 from adpipe.validation import Protocol
+from features.campaign_dates import DATE
 from features.campaign_mapping import CampaignMapping
 from features.campaigns import BUDGET, conversion_value, load_campaigns
 from features.choices import GROUP
@@ -263,15 +266,22 @@ def validate_plan(
     report_file: Path | None,
     n_shuffles: int = 200,
     mapping: CampaignMapping | None = None,
+    windows: int = PLAN_WINDOWS,
 ) -> PlanValidationReport:
+    """The grouped measurements (the targets read them) and, when the export has a date, the same forward in time
+    on ``windows`` expanding windows."""
     table, group = read_table(data, mapping)
     frame = plan_frame(table, conversion_value(table, value_enquiry, value_sale), by, group)
+    forward_folds = period_splits(frame[DATE], windows) if DATE in frame else None  # a wrong --windows stops here
     started = time.perf_counter()
     splits = campaign_splits(frame, protocol)
     accuracy, rankings, gain = value_accuracy(frame, table, splits, protocol.seed, mapping)
     ranking = ranking_backtest(rankings, n_shuffles, protocol.seed)
     validation_seconds = time.perf_counter() - started
     fit_and_plan = timed_fit_and_plan(frame)
+    forward = None
+    if forward_folds is not None:
+        forward = forward_validation(frame, table, forward_folds, protocol.seed, n_shuffles, mapping)
     report = PlanValidationReport(
         task=TASK,
         data=str(data),
@@ -290,6 +300,7 @@ def validate_plan(
         gain=gain,
         targets=targets(accuracy, ranking, fit_and_plan),
         seconds={"validation": validation_seconds, "fit_and_plan": fit_and_plan},
+        forward=forward,
     )
     if report_file is not None:
         write_report(report_file, report)

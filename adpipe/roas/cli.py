@@ -14,6 +14,7 @@ from adpipe.roas import defaults
 from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, GROUP, Mode
 
 if TYPE_CHECKING:
+    from adpipe.roas.plan_report import GainBacktest, RankingBacktest, ValueAccuracy
     from adpipe.roas.report import (
         CampaignProtocol,
         FunnelValidationReport,
@@ -368,39 +369,71 @@ def plan_validate_command(
     mapping_file: Path | None = MappingFile,
     columns: list[str] | None = ColumnRoles,
     report: Path = cli_support.report_option(defaults.PLAN_VALIDATION_REPORT),
+    windows: int = typer.Option(
+        defaults.PLAN_WINDOWS,
+        "--windows",
+        min=2,
+        help="Expanding windows forward in time, when the export has a date (a mapping's date role).",
+    ),
 ) -> None:
-    """The curves on held-out campaigns beside constant ROAS and LightGBM; the plan's back-tests; the targets."""
+    """The curves on held-out campaigns beside constant ROAS and LightGBM; the plan's back-tests; the targets; the
+    same forward in time when the export has a date."""
     from adpipe.roas import budget
 
     protocol = Protocol(folds, repeats, seed, stratify=False)
     with exit_on_error(keeps=report):
         mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
         result = budget.validate_plan(
-            data, _by(by, mapping), value_enquiry, value_sale, protocol, report, mapping=mapping
+            data, _by(by, mapping), value_enquiry, value_sale, protocol, report, mapping=mapping, windows=windows
         )
     typer.echo(
         f"{protocol.folds} folds x {protocol.repeats} repeats, {result.protocol.groupings['grouped']}, seed "
         f"{protocol.seed}; "
         f"{result.n_segments} segments by {', '.join(result.by)}; held-out value per ad at its actual spend:"
     )
-    rows = [
-        [name, a.mae.mean, a.mae.std, a.rmse.mean, a.rmse.std, a.coverage_80.mean if a.coverage_80 else "-"]
-        for name, a in result.value_accuracy.items()
-    ]
-    typer.echo(format_table(["model", "mae", "±std", "rmse", "±std", "80% coverage"], rows))
-    r, g = result.ranking, result.gain
-    typer.echo(
-        f"ranking Spearman: marginal ROAS {r.marginal_roas_curves.mean:.3f} ± {r.marginal_roas_curves.std:.3f}, "
-        f"shuffled {r.shuffled.mean:.3f} ± {r.shuffled.std:.3f} ({r.n_shuffles} shuffles), average ROAS "
-        f"{r.average_roas_history.mean:.3f} ± {r.average_roas_history.std:.3f}\n{r.verdict}\n"
-        f"gain of a plan in [0.5x, 2x]: promised {g.promised.mean:+.1%}, "
-        f"realised {g.realised_refitted_curves.mean:+.1%} (refitted held-out curves), "
-        f"{g.realised_heldout_roas.mean:+.1%} (held-out ROAS)"
-    )
+    typer.echo(_plan_measurements(result.value_accuracy, result.ranking, result.gain))
     typer.echo(
         "\n".join(f"target {t.name} {t.wanted}: {t.measured} {'met' if t.met else 'MISSED'}" for t in result.targets)
     )
+    forward = result.forward
+    if forward is not None:
+        from adpipe.roas.plan_validation import CONSTANT_ROAS, CURVES
+
+        first, last = forward.windows[0], forward.windows[-1]
+        typer.echo(
+            f"\nforward in time ({forward.date}): {forward.protocol}; first window trains "
+            f"{first.train_first}..{first.train_last}, scores {first.test_first}..{first.test_last}; last trains "
+            f"..{last.train_last}, scores {last.test_first}..{last.test_last}; held-out value per row of the next "
+            "period at its actual spend:"
+        )
+        typer.echo(_plan_measurements(forward.value_accuracy, forward.ranking, forward.gain, "next-period"))
+        curves, constant = forward.value_accuracy[CURVES], forward.value_accuracy[CONSTANT_ROAS]
+        typer.echo(
+            f"forward MAE {curves.mae.mean / constant.mae.mean:.3f} x, RMSE {curves.rmse.mean / constant.rmse.mean:.3f}"
+            " x constant ROAS (the targets above read the grouped part)"
+        )
     typer.echo(f"report -> {report}")
+
+
+def _plan_measurements(
+    accuracy: dict[str, ValueAccuracy], r: RankingBacktest, g: GainBacktest, heldout: str = "held-out"
+) -> str:
+    """The value accuracy table, the ranking back-test and the gain back-test of one protocol."""
+    rows = [
+        [name, a.mae.mean, a.mae.std, a.rmse.mean, a.rmse.std, a.coverage_80.mean if a.coverage_80 else "-"]
+        for name, a in accuracy.items()
+    ]
+    return "\n".join(
+        [
+            format_table(["model", "mae", "±std", "rmse", "±std", "80% coverage"], rows),
+            f"ranking Spearman: marginal ROAS {r.marginal_roas_curves.mean:.3f} ± {r.marginal_roas_curves.std:.3f}, "
+            f"shuffled {r.shuffled.mean:.3f} ± {r.shuffled.std:.3f} ({r.n_shuffles} shuffles), average ROAS "
+            f"{r.average_roas_history.mean:.3f} ± {r.average_roas_history.std:.3f}\n{r.verdict}",
+            f"gain of a plan in [0.5x, 2x]: promised {g.promised.mean:+.1%}, "
+            f"realised {g.realised_refitted_curves.mean:+.1%} (refitted {heldout} curves), "
+            f"{g.realised_heldout_roas.mean:+.1%} ({heldout} ROAS)",
+        ]
+    )
 
 
 @app.command("synth")

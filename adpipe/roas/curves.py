@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from adpipe.errors import DataError, OptionError
+from features.campaign_dates import DATE
 from features.campaigns import BUDGET, OUTCOME_COLUMNS
 from features.choices import GROUP
 
@@ -33,8 +34,9 @@ MIN_ADS_FOR_OWN_RESIDUALS = 20  # fewer ads in a segment: its interval uses the 
 
 
 def plan_frame(table: pd.DataFrame, value: pd.Series, by: Sequence[str], group: str = GROUP) -> pd.DataFrame:
-    """The planner's input, one row per ad: segment (the ``by`` values joined by '/'), spend, value, and the
-    validation's group (the ``group`` column: a mapped export's own campaign column).
+    """The planner's input, one row per ad: segment (the ``by`` values joined by '/'), spend, value, the
+    validation's group (the ``group`` column: a mapped export's own campaign column) and, when the export has one
+    (a mapping with a date role), the row's ``date`` (forward-in-time validation reads it).
 
     The one place the campaign layout is read: another export, mapped to these roles, feeds the rest as is.
     """
@@ -48,6 +50,8 @@ def plan_frame(table: pd.DataFrame, value: pd.Series, by: Sequence[str], group: 
     frame = pd.DataFrame(
         {SEGMENT: segment, SPEND: table[BUDGET].astype(float), VALUE: value.astype(float), GROUP: table[group]}
     )
+    if DATE in table and DATE not in by:
+        frame[DATE] = table[DATE]
     return frame.reset_index(drop=True)
 
 

@@ -17,6 +17,7 @@ CURVES_REPORT = config.REPORTS_DIR / "roas_curves.json"
 PLAN_REPORT = config.REPORTS_DIR / "roas_plan.json"
 PLAN_VALIDATION_REPORT = config.REPORTS_DIR / "roas_plan_validation.json"
 PLAN_BY = "xyz_campaign_id,age,gender"  # the segment level of the budget plan: campaign x age x gender
+PLAN_WINDOWS = 5  # `roas plan-validate` on an export with a date: expanding windows forward in time
 
 # What `roas plan` maximises: expected value, expected conversions (enquiries), or spend while the marginal ROAS
 # stays above a floor.

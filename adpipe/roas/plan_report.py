@@ -125,8 +125,37 @@ class Target(Report):
     met: bool
 
 
+class ForwardWindow(Report):
+    """One expanding window forward in time: the periods (dates, first to last) it trains on, then scores."""
+
+    train_first: str
+    train_last: str
+    test_first: str
+    test_last: str
+    n_train: int  # rows
+    n_test: int
+
+
+class ForwardValidation(Report):
+    """The same measurements forward in time (an export with a date): curves and baselines fitted on the earlier
+    periods, scored on the next block; the ranking and gain back-tests from the past to the next period."""
+
+    protocol: str
+    date: str  # the export's column of the date role
+    n_periods: int  # distinct dates
+    n_windows: int
+    training_precedes_test: bool  # every window's last training date is before its first test date
+    windows: list[ForwardWindow]
+    value_accuracy: dict[str, ValueAccuracy]
+    ranking: RankingBacktest
+    gain: GainBacktest
+    seconds: float
+
+
 class PlanValidationReport(Report):
-    """``roas plan-validate``: the curves, the constant-ROAS and LightGBM baselines, and the plan back-tests."""
+    """``roas plan-validate``: the curves, the constant-ROAS and LightGBM baselines, and the plan back-tests; the
+    same forward in time when the export has a date (``forward``, None without one). The targets read the grouped
+    part."""
 
     task: str
     data: str
@@ -140,3 +169,4 @@ class PlanValidationReport(Report):
     gain: GainBacktest
     targets: list[Target]
     seconds: dict[str, float]
+    forward: ForwardValidation | None = None  # a report written before forward validation has no such key

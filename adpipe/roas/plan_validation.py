@@ -6,6 +6,11 @@ constant ROAS per segment (a line through the origin) and the task's LightGBM RO
 spend). Then the plan is back-tested: the training order of segments by marginal ROAS against the held-out
 campaigns' realised ROAS (Spearman), beside a shuffled order and the historical average-ROAS order; and the gain
 a training-fold plan promised against the gain the held-out fold realised.
+
+When the export has a date (a mapping with a date role), the same three measurements run forward in time too:
+expanding windows over the distinct dates (the project's ``forward_splits``), each fitted on every earlier date
+and scored on the next block of dates, so the ranking and the gain are learnt on the past and realised on the
+next period. The segments are the same over time: this is the test closest to moving money next month.
 """
 
 from __future__ import annotations
@@ -17,11 +22,20 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from adpipe.errors import OptionError
 from adpipe.reports import MeanStd
 from adpipe.roas.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse
 from adpipe.roas.plan import solve
-from adpipe.roas.plan_report import GainBacktest, RankingBacktest, Target, ValueAccuracy
-from adpipe.validation import Protocol, Split, make_splits, spearman
+from adpipe.roas.plan_report import (
+    ForwardValidation,
+    ForwardWindow,
+    GainBacktest,
+    RankingBacktest,
+    Target,
+    ValueAccuracy,
+)
+from adpipe.validation import Protocol, Split, forward_splits, make_splits, spearman
+from features.campaign_dates import DATE
 from features.campaign_mapping import CampaignMapping
 from features.choices import GROUP
 
@@ -38,6 +52,20 @@ BASELINES = {
 def campaign_splits(frame: pd.DataFrame, protocol: Protocol) -> list[Split]:
     """The folds of ``roas validate``'s grouped protocol over the planner's ads."""
     return make_splits(pd.Series(np.arange(len(frame))), protocol, groups=frame[GROUP].to_numpy())
+
+
+def period_splits(dates: pd.Series | np.ndarray, windows: int) -> list[Split]:
+    """Expanding windows forward in time over whole periods: :func:`~adpipe.validation.forward_splits` on the
+    distinct dates, each window's dates mapped back to their rows, so a date is never split between training and
+    test and every training row is dated strictly before every row it is scored on."""
+    days, position = np.unique(np.asarray(dates), return_inverse=True)
+    if len(days) <= windows:
+        raise OptionError(
+            f"{len(days)} distinct dates cannot give {windows} forward windows (at least {windows + 1} needed)",
+            option="--windows",
+        )
+    rows = [(np.isin(position, s.train), np.isin(position, s.test)) for s in forward_splits(days, windows)]
+    return [Split(0, fold, np.flatnonzero(train), np.flatnonzero(test)) for fold, (train, test) in enumerate(rows)]
 
 
 def segment_roas(ads: pd.DataFrame) -> pd.Series:
@@ -168,6 +196,66 @@ def value_accuracy(
         realised_heldout_roas=MeanStd.over(on_roas),
     )
     return accuracy, rankings, gain
+
+
+def _day(value: pd.Timestamp) -> str:
+    """A date as ISO text: the day alone when it has no time of day."""
+    stamp = pd.Timestamp(value)
+    return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else stamp.isoformat()
+
+
+def date_source(mapping: CampaignMapping | None) -> str:
+    """The export's column(s) of the date role, for the report."""
+    if mapping is None:
+        return DATE
+    if mapping.date is not None:
+        return mapping.date
+    return "/".join(c for c in (mapping.year, mapping.month, mapping.day) if c is not None)
+
+
+def forward_validation(
+    frame: pd.DataFrame,
+    table: pd.DataFrame,
+    splits: list[Split],
+    seed: int,
+    n_shuffles: int = 200,
+    mapping: CampaignMapping | None = None,
+) -> ForwardValidation:
+    """The value accuracy, the ranking and the gain back-tests on expanding windows in date order (``splits``, of
+    :func:`period_splits`): the same measurements as the grouped protocol, from the past to the next period."""
+    started = time.perf_counter()
+    dates = frame[DATE]
+    accuracy, rankings, gain = value_accuracy(frame, table, splits, seed, mapping)
+    ranking = ranking_backtest(rankings, n_shuffles, seed)
+    spans = [(dates.iloc[s.train], dates.iloc[s.test]) for s in splits]
+    n_periods = int(dates.nunique())
+    block = int(np.mean([test.nunique() for _, test in spans]))
+    return ForwardValidation(
+        protocol=(
+            f"{len(splits)} expanding windows in date order (TimeSeriesSplit over the {n_periods} distinct dates): "
+            f"each fits on every earlier date and scores the next {block} dates; every training date precedes every "
+            "test date"
+        ),
+        date=date_source(mapping),
+        n_periods=n_periods,
+        n_windows=len(splits),
+        training_precedes_test=all(train.max() < test.min() for train, test in spans),
+        windows=[
+            ForwardWindow(
+                train_first=_day(train.min()),
+                train_last=_day(train.max()),
+                test_first=_day(test.min()),
+                test_last=_day(test.max()),
+                n_train=len(train),
+                n_test=len(test),
+            )
+            for train, test in spans
+        ],
+        value_accuracy=accuracy,
+        ranking=ranking,
+        gain=gain,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def targets(accuracy: dict[str, ValueAccuracy], ranking: RankingBacktest, fit_and_plan: float) -> list[Target]:
