@@ -14,13 +14,18 @@ from pathlib import Path
 
 import orjson
 import pytest
+from markupsafe import escape
 from typer.testing import CliRunner
 
 from adpipe import config
 from adpipe.clickstream.report import ValidationReport
 from adpipe.dashboard.build import build
+from adpipe.dashboard.page import Missing, Panel
+from adpipe.dashboard.sources import Sources
 from adpipe.errors import DataError
 from adpipe.reports import read_report
+from adpipe.roas import plan_dashboard
+from adpipe.roas.plan_report import CurvesReport, PlanReport, PlanValidationReport
 from model import app
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
@@ -61,6 +66,13 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run("roas", "validate", *campaigns, *small, "--report", str(reports / "roas_validation.json"))
     for by in ("campaign", "age", "gender", "interest"):
         run("roas", "summary", *campaigns, "--by", by, "--output", str(reports / f"roas_summary_{by}.csv"))
+    # The budget plan, as `make roas` makes it: curves, the validation, then the plan reading that validation.
+    run("roas", "curves", *campaigns, "--report", str(reports / "roas_curves.json"))
+    validation = reports / "roas_plan_validation.json"
+    run("roas", "plan-validate", *campaigns, *small, "--report", str(validation))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("adpipe.roas.defaults.PLAN_VALIDATION_REPORT", validation)
+        run("roas", "plan", *campaigns, *small, "--report", str(reports / "roas_plan.json"))
     profiles = root / "data" / "profiles" / "user_profiles_for_ads.csv"
     segment = ("--source", "profiles", "--input", str(profiles), "--model", str(models / "segments_profiles.joblib"))
     run("segment", "fit", *segment, "--k-range", "2-3", "--bootstraps", "2", "--shuffles", "2",
@@ -98,6 +110,78 @@ def test_numbers_on_the_page_are_the_reports(root: Path, page: Path) -> None:
     assert all(str(n) in html for row in report.model.confusion for n in row)
     predictions = orjson.loads((root / "predictions" / "predictions.json").read_bytes())["target"]
     assert f"the {len(predictions)} test users" in html
+
+
+def test_the_budget_plan_panels_draw_the_reports_numbers(root: Path, page: Path) -> None:
+    reports = root / "reports"
+    curves = read_report(reports / "roas_curves.json", CurvesReport)
+    plan = read_report(reports / "roas_plan.json", PlanReport)
+    validation = read_report(reports / "roas_plan_validation.json", PlanValidationReport)
+    assert plan.backtested_gain is not None, "the plan read the validation made beside it"
+    panels, card = plan_dashboard.panels(Sources(root))
+    assert [p.title for p in panels] == [
+        "Response curves per segment",
+        "The budget plan per segment, largest increase first: back-tested gain "
+        f"{plan_dashboard.share(plan.backtested_gain.realised_refitted_curves)}, this plan promises "
+        f"{plan.expected_gain / plan.expected_value_today:+.1%}",
+        "Plan back-test on held-out campaigns",
+        "The plan's targets",
+    ]
+    assert all(isinstance(p, Panel) for p in panels)
+    # The curves: one small multiple per segment, best marginal ROAS first, today's dot at the report's spend and
+    # the planned diamond at the plan's spend, on the curve's expected value there (the plan's own figure).
+    fig = panels[0].figure
+    order = sorted(curves.segments, key=lambda s: -s.marginal_roas)
+    today = [t for t in fig.data if t.legendgroup == "today"]
+    planned = [t for t in fig.data if t.legendgroup == "planned"]
+    assert [t.x[0] for t in today] == pytest.approx([s.spend for s in order])
+    by_name = {s.segment: s for s in plan.segments}
+    assert [t.x[0] for t in planned] == pytest.approx([by_name[s.segment].planned for s in order])
+    assert [t.y[0] for t in planned] == pytest.approx([by_name[s.segment].expected_value for s in order], rel=1e-6)
+    dashed = {t.hovertemplate.split("<extra>")[1][: -len("</extra>")] for t in fig.data if t.line.dash == "dash"}
+    assert dashed == {s.segment for s in curves.segments if not s.pinned}
+    # The table: every planned spend, and the back-tested gain before the promise.
+    table = panels[1].table
+    assert sorted(row[2] for row in table.rows[:-1]) == sorted(plan_dashboard.money(s.planned) for s in plan.segments)
+    caption = panels[1].caption
+    assert caption.startswith("Back-tested") and caption.index("realised") < caption.index("promises")
+    # The back-test: the report's means, bar for bar; the card leads with the realised gain.
+    bars = [t for t in panels[2].figure.data if t.type == "bar"]
+    accuracy = validation.value_accuracy
+    assert [list(t.y) for t in bars[:3]] == [[a.mae.mean, a.rmse.mean] for a in accuracy.values()]
+    ranking, gain = validation.ranking, validation.gain
+    assert list(bars[3].y) == [ranking.marginal_roas_curves.mean, ranking.average_roas_history.mean,
+                               ranking.shuffled.mean]  # fmt: skip
+    assert list(bars[4].y) == [gain.promised.mean, gain.realised_refitted_curves.mean, gain.realised_heldout_roas.mean]
+    assert [row[3] for row in panels[3].table.rows] == ["met" if t.met else "MISSED" for t in validation.targets]
+    realised = plan_dashboard.share(plan.backtested_gain.realised_refitted_curves)
+    assert card.headline.startswith(f"back-tested gain {realised}")
+    assert card.real is ranking.signal
+    html = page.read_text()  # the page holds the panels and the card
+    for text in (panels[1].title, caption, "Expected value against spend per segment", card.headline):
+        assert escape(text) in html
+
+
+def test_a_missing_plan_report_is_a_note_naming_make_roas(root: Path, tmp_path: Path) -> None:
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "campaigns").symlink_to(root / "data" / "campaigns")
+    for name in ("roas_curves.json", "roas_plan_validation.json"):
+        shutil.copy(root / "reports" / name, tmp_path / "reports" / name)
+    panels, card = plan_dashboard.panels(Sources(tmp_path))
+    missing = [p for p in panels if isinstance(p, Missing)]
+    assert [(p.title, p.command) for p in missing] == [("The budget plan", "make roas")]
+    assert "roas_plan.json does not exist yet" in missing[0].reason
+    assert "no plan at this segment level" in panels[0].caption  # the curves are drawn without planned spends
+    assert card.headline == "not planned yet" and card.real is None
+    nothing, _ = plan_dashboard.panels(Sources(tmp_path / "empty"))
+    assert all(isinstance(p, Missing) and p.command == "make roas" for p in nothing) and len(nothing) == 3
+    # Curves fitted on other ads (another export) are a note, never a curve drawn on the wrong ads.
+    curves = orjson.loads((tmp_path / "reports" / "roas_curves.json").read_bytes())
+    curves["segments"][0]["alpha"] += 1.0
+    (tmp_path / "reports" / "roas_curves.json").write_bytes(orjson.dumps(curves))
+    other, _ = plan_dashboard.panels(Sources(tmp_path))
+    assert isinstance(other[0], Missing) and "fitted on other ads" in other[0].reason
 
 
 def test_a_missing_input_costs_one_panel_naming_its_command(page: Path) -> None:

@@ -48,6 +48,7 @@ class Panel:
     basis: str
     figure: go.Figure | None = None
     table: Table | None = None
+    wide: bool = False  # spans the page's full width (small multiples, long tables)
 
     def __post_init__(self) -> None:
         if (self.figure is None) == (self.table is None):

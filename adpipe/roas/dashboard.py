@@ -1,9 +1,10 @@
 """The ROAS and funnel section: where the spend returns most, and how well a model predicts it per ad.
 
 Read from ``reports/roas_validation.json`` and ``reports/funnel_validation.json`` (typed reports of
-:mod:`adpipe.roas.report`) and the ``roas summary`` tables (``reports/roas_summary_<by>.csv``). Computed here,
-because no report carries them: bootstrap intervals of each group's ROAS (resampling its ads), the funnel sums
-per segment and the ROAS model's held-out predictions (one repeat of the report's campaign-grouped folds).
+:mod:`adpipe.roas.report`) and the ``roas summary`` tables (``reports/roas_summary_<by>.csv``); the budget plan's
+panels are :mod:`adpipe.roas.plan_dashboard`'s. Computed here, because no report carries them: bootstrap
+intervals of each group's ROAS (resampling its ads), the funnel sums per segment and the ROAS model's held-out
+predictions (one repeat of the report's campaign-grouped folds).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from adpipe.dashboard.page import (
     mean_std,
 )
 from adpipe.dashboard.sources import Sources
+from adpipe.roas import plan_dashboard
 from adpipe.roas.defaults import FUNNEL_REPORT, VALIDATION_REPORT
 from adpipe.roas.evaluation import grouping_splits, summary_path
 from adpipe.roas.models import BASELINES, LABELS, MEAN_BASELINE, MEDIAN_BASELINE, roas_models
@@ -297,11 +299,14 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
             summary = sources.csv(summary_path(by), f"ROAS by {by}", "make roas")
             panels.append(summary if isinstance(summary, Missing) else roas_by(by, summary, ads, report))
         panels += [spend_vs_conversions(ads), baseline_comparison(report), predicted_vs_actual(report, ads)]
+    plan_panels, plan_card = plan_dashboard.panels(sources)
+    panels += plan_panels
     if table is not None:
         panels.append(funnel(table))
     panels.append(funnel_report if isinstance(funnel_report, Missing) else funnel_table(funnel_report))
     intro = (
-        "Return on ad spend (conversion value / spend) by campaign and audience, a model that ranks ads by it, and "
-        "the funnel from impressions to approved sales."
+        "Return on ad spend (conversion value / spend) by campaign and audience, a model that ranks ads by it, the "
+        "budget plan (each segment's value-vs-spend curve, where the budget moves, and how such plans did on "
+        "held-out campaigns), and the funnel from impressions to approved sales."
     )
-    return Section("roas", "ROAS and funnel", intro, panels), cards(report, funnel_report)
+    return Section("roas", "ROAS and funnel", intro, panels), [*cards(report, funnel_report), plan_card]
