@@ -66,3 +66,31 @@ def test_every_form_predicts_in_a_browser(base: str) -> None:
                 assert page.locator("#reliability").inner_text().strip()
         finally:
             browser.close()
+
+
+def test_the_budget_plan_form_answers_in_a_browser(base: str) -> None:
+    """The plan form on the ROAS page: a budget and a limit typed in, the answer's table equal to the API's plan."""
+    from playwright.sync_api import sync_playwright
+
+    body = {"budget": 50000, "max": {"1178/30-34/M": 12000, "*": "20%"}}
+    request = urllib.request.Request(
+        f"{base}/api/v1/roas/plan", data=json.dumps(body).encode(), headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        plan = json.loads(answer.read())["plan"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/roas")
+            assert float(page.input_value('[name="budget"]')) > 0  # today's total
+            page.fill('[name="budget"]', "50000")
+            page.fill('[name="max"]', "1178/30-34/M=12000\n*=20%")
+            page.click("#plan-submit")
+            page.wait_for_selector("#plan-table", timeout=30_000)
+            rows = page.locator("#plan-table tr").all()[1:-1]  # between the header and the total
+            shown = [(r.locator("td").nth(0).inner_text(), r.locator("td").nth(2).inner_text()) for r in rows]
+            assert shown == [(s["segment"], f"{s['planned']:,.2f}") for s in plan["segments"]]
+            assert page.inner_text("#plan-gain").startswith(f"{plan['expected_gain']:+,.0f}")
+        finally:
+            browser.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from adpipe.roas.plan_report import (
     PlannedSegment,
     PlanReport,
     PlanValidationReport,
+    RankingBacktest,
     SegmentCurve,
 )
 from adpipe.roas.plan_validation import (
@@ -148,7 +150,7 @@ def curves_report(
     return report
 
 
-def _backtested_gain(
+def backtested_gain(
     path: Path | None, data: str | Path, by: Sequence[str], value_enquiry: float, value_sale: float
 ) -> GainBacktest | None:
     """The plan validation's gain back-test, if ``path`` holds one made on the same data, level and values."""
@@ -159,6 +161,73 @@ def _backtested_gain(
     if validation.data != str(data) or validation.by != list(by) or not same_values:
         return None
     return validation.gain
+
+
+@dataclass(frozen=True)
+class FittedPlan:
+    """What a plan reads from the data, fitted once: the ads, their segments, the ranking back-test's verdict,
+    the curves and each segment's response. ``roas plan`` fits it per command; the service once per worker."""
+
+    data: str
+    by: list[str]
+    values: tuple[float, float]  # (enquiry, sale): the conversion values the curves are of
+    frame: pd.DataFrame
+    names: list[str]
+    excluded: list[str]
+    ranking: RankingBacktest
+    curves: PooledPowerCurves
+    response: SegmentResponse
+    pinned: dict[str, bool]
+    n_ads: np.ndarray
+    lowest: np.ndarray
+    highest: np.ndarray
+
+
+def objective_values(
+    objective: Objective, value_enquiry: float, value_sale: float, mapping: CampaignMapping | None = None
+) -> tuple[float, float]:
+    """The conversion values an objective's curves are of: enquiries alone (1, 0) for ``conversions``."""
+    if objective == "conversions":  # the curves of enquiries (Total_Conversion) instead of their value
+        if mapping is not None and not mapping.built_in:
+            raise OptionError(
+                "is for the reference file's enquiries; with a mapping, plan its value", option="--objective"
+            )
+        return 1.0, 0.0
+    return value_enquiry, value_sale
+
+
+def fit_plan(
+    data: str | Path,
+    by: Sequence[str],
+    value_enquiry: float,
+    value_sale: float,
+    protocol: Protocol = PROTOCOL,
+    mapping: CampaignMapping | None = None,
+    ranking: RankingBacktest | None = None,
+) -> FittedPlan:
+    """Read the ads, run the ranking back-test at this level (unless ``ranking`` is given), fit the curves."""
+    frame = read_ads(data, by, value_enquiry, value_sale, mapping)
+    names, excluded = _with_spend(frame, data)
+    ranking = ranking_signal(frame, protocol) if ranking is None else ranking
+    curves = PooledPowerCurves().fit(frame, frame[VALUE])
+    response = SegmentResponse.from_ads(curves, frame, names)
+    ads = frame[frame[SPEND] > 0].groupby(SEGMENT)[SPEND]
+    n_ads, lowest, highest = (ads.agg(f).reindex(names).to_numpy() for f in ("size", "min", "max"))
+    return FittedPlan(
+        data=str(data),
+        by=list(by),
+        values=(value_enquiry, value_sale),
+        frame=frame,
+        names=names,
+        excluded=excluded,
+        ranking=ranking,
+        curves=curves,
+        response=response,
+        pinned={s.segment: s.pinned for s in segment_curves(frame, curves, names)},
+        n_ads=n_ads,
+        lowest=lowest,
+        highest=highest,
+    )
 
 
 def plan_report(
@@ -179,36 +248,52 @@ def plan_report(
 ) -> PlanReport:
     """The plan of ``budget`` (today's total when None) across the segments, with the back-tested gain of
     ``validation_file`` when that validation was made on the same data, segment level and values."""
+    check_objective(objective, target_roas)
+    value_enquiry, value_sale = objective_values(objective, value_enquiry, value_sale, mapping)
+    fitted = fit_plan(data, by, value_enquiry, value_sale, protocol, mapping)
+    report = plan_on(fitted, budget, limits, objective, target_roas, allow_extrapolation, force, protocol.seed)
+    backtested = backtested_gain(validation_file, data, by, value_enquiry, value_sale)
+    report = report.model_copy(update={"backtested_gain": backtested})
+    if report_file is not None:
+        write_report(report_file, report)
+    return report
+
+
+def check_objective(objective: Objective, target_roas: float | None) -> None:
+    """A target-ROAS plan needs its floor."""
     if objective == "target-roas" and target_roas is None:
         raise OptionError("--objective target-roas needs the ROAS floor", option="--target-roas")
-    if objective == "conversions":  # the curves of enquiries (Total_Conversion) instead of their value
-        if mapping is not None and not mapping.built_in:
-            raise OptionError(
-                "is for the reference file's enquiries; with a mapping, plan its value", option="--objective"
-            )
-        value_enquiry, value_sale = 1.0, 0.0
-    frame = read_ads(data, by, value_enquiry, value_sale, mapping)
-    names, excluded = _with_spend(frame, data)
-    notes = [f"segment {name} has no spend today: excluded, its spend stays 0" for name in excluded]
-    ranking = ranking_signal(frame, protocol)
+
+
+def plan_on(
+    fitted: FittedPlan,
+    budget: float | None,
+    limits: Limits,
+    objective: Objective,
+    target_roas: float | None,
+    allow_extrapolation: bool,
+    force: bool,
+    seed: int = PROTOCOL.seed,
+    backtested: GainBacktest | None = None,
+) -> PlanReport:
+    """The plan of ``budget`` on curves fitted once (:func:`fit_plan`): milliseconds, no data read."""
+    check_objective(objective, target_roas)
+    names, ranking, response = fitted.names, fitted.ranking, fitted.response
+    notes = [f"segment {name} has no spend today: excluded, its spend stays 0" for name in fitted.excluded]
     reallocate = ranking.signal or force
     signal = ranking.verdict + ("" if ranking.signal or not force else "; reallocated anyway (--force)")
-    curves = PooledPowerCurves().fit(frame, frame[VALUE])
-    if curves.fallback_:
+    if fitted.curves.fallback_:
         notes.append("no saturation identifiable: the curves are constant ROAS, the plan goes to the best ROAS")
-    response = SegmentResponse.from_ads(curves, frame, names)
     today = response.today
     budget = float(today.sum()) if budget is None else budget
     if not np.isfinite(budget) or budget <= 0:
         raise OptionError(f"must be a positive amount, got {budget:g}", option="--budget")
     low, high = spend_bounds(names, today, budget, limits, equality=target_roas is None)
     floor = target_roas if objective == "target-roas" else None
-    allocation = allocate(response, budget, low, high, floor, reallocate, protocol.seed)
+    allocation = allocate(response, budget, low, high, floor, reallocate, seed)
     if not reallocate:
         notes.append("today's split kept (scaled to the budget): " + ranking.verdict)
-    ads = frame[frame[SPEND] > 0].groupby(SEGMENT)[SPEND]
-    n_ads, lowest, highest = (ads.agg(f).reindex(names).to_numpy() for f in ("size", "min", "max"))
-    factor = extrapolation_factor(allocation.planned, n_ads, lowest, highest)
+    factor = extrapolation_factor(allocation.planned, fitted.n_ads, fitted.lowest, fitted.highest)
     beyond = [n for n, f in zip(names, factor, strict=True) if f > DEFAULT_EXTRAPOLATION]
     if beyond and not allow_extrapolation:
         k = names.index(beyond[0])
@@ -218,11 +303,10 @@ def plan_report(
             "pass --allow-extrapolation",
             option="--allow-extrapolation",
         )
-    pinned = {s.segment: s.pinned for s in segment_curves(frame, curves, names)}
-    report = PlanReport(
+    return PlanReport(
         task=TASK,
-        data=str(data),
-        by=list(by),
+        data=fitted.data,
+        by=fitted.by,
         objective=objective,
         target_roas=target_roas,
         budget=budget,
@@ -234,7 +318,7 @@ def plan_report(
         expected_gain=allocation.gain,
         expected_gain_interval=Interval(low=allocation.gain_interval[0], high=allocation.gain_interval[1]),
         solve_seconds=allocation.seconds,
-        backtested_gain=_backtested_gain(validation_file, data, by, value_enquiry, value_sale),
+        backtested_gain=backtested,
         notes=notes,
         segments=[
             PlannedSegment(
@@ -247,14 +331,11 @@ def plan_report(
                 ),
                 marginal_roas=float(allocation.marginal[k]),
                 extrapolation_factor=float(factor[k]),
-                curve_pinned=pinned[name],
+                curve_pinned=fitted.pinned[name],
             )
             for k, name in enumerate(names)
         ],
     )
-    if report_file is not None:
-        write_report(report_file, report)
-    return report
 
 
 def validate_plan(

@@ -8,6 +8,7 @@ from the report its task wrote, travels beside every answer as :class:`Reliabili
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Sequence
 from functools import partial
@@ -53,6 +54,54 @@ class Prediction(BaseModel):
     top_inputs: list[Contribution] | None = None
 
 
+class Action(ABC):
+    """A task's own endpoint beside predict, e.g. a budget plan: ``POST /api/v1/<task>/<name>`` takes its
+    ``request`` and answers its ``answer``; the task's page includes its ``template`` (a form and its answer),
+    posted to ``/<task>/<name>``. The service's API and pages iterate over each adapter's :meth:`Task.actions`
+    and name none of them.
+
+    :meth:`start` does the expensive work once per worker (after the fork: the loaders' engine must not start
+    its threads before it), so that :meth:`run` costs milliseconds. Bad input is a ``RecordError`` whose
+    ``location`` is the request's field: a 422 naming it, like a refused record.
+    """
+
+    name: str  # the URL segment
+    title: str  # the form's heading and the API's summary
+    request: type[BaseModel]
+    answer: type[BaseModel]
+    template: Path  # a Jinja2 file (the form and its answer); a task's templates share one folder
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started = False
+        self.unavailable: str | None = None  # why the action cannot answer (a 503 says it), or None
+
+    def start(self) -> None:
+        """The work done once before the first request (fitting, reading reports); sets ``unavailable`` if it
+        cannot be done."""
+        return None
+
+    def started(self) -> None:
+        """:meth:`start`, once (the server calls it in each worker before serving; a request that comes first,
+        as in a test client without the lifespan, waits for it)."""
+        with self._lock:
+            if not self._started:
+                self.start()
+                self._started = True
+
+    @abstractmethod
+    def run(self, request: BaseModel) -> BaseModel:
+        """The answer to a validated request (CPU-bound: the service runs it in its thread pool)."""
+
+    def form_request(self, form: dict[str, str]) -> dict[str, Any]:
+        """The request a submitted form stands for (``form``: its non-empty fields)."""
+        return form
+
+    def form_values(self) -> dict[str, Any]:
+        """The values the form starts with."""
+        return {}
+
+
 class Task(ABC):
     """A served model: its file, the command that makes it, its records, its predictions and its reliability."""
 
@@ -79,6 +128,7 @@ class Task(ABC):
         self.model: Any = None
         self.metadata: dict[str, Any] = {}
         self.reliability_: Reliability | None = None
+        self.reports_dir: Path | None = None
         explained, plain = partial(self.predict, explain=True), partial(self.predict, explain=False)
         self._coalescers = {
             True: Coalescer(explained, self.key, MAX_COALESCED),
@@ -87,7 +137,7 @@ class Task(ABC):
 
     def attach(self, model: Any, metadata: dict[str, Any], reports_dir: Path) -> None:
         """Serve ``model`` (loaded once, before the server forks its workers) with its report's figures."""
-        self.model, self.metadata = model, metadata
+        self.model, self.metadata, self.reports_dir = model, metadata, Path(reports_dir)
         self.reliability_ = read_typed(reports_dir / self.report_file.name, self.reliability)
 
     @abstractmethod
@@ -103,6 +153,10 @@ class Task(ABC):
     def form_example(self) -> dict[str, Any]:
         """The values the form starts with."""
         return self.example
+
+    def actions(self) -> Sequence[Action]:
+        """The task's own endpoints and forms beside predict (:class:`Action`); the same objects every call."""
+        return ()
 
     def pasted_example(self) -> str:
         """The rows the pasted-table field starts with."""

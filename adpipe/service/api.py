@@ -10,9 +10,10 @@ document come from the same types.
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, create_model
 
-from adpipe.service.adapter import Prediction, Reliability, Task
+from adpipe.service.adapter import Action, Prediction, Reliability, Task
 from adpipe.service.records import RecordError
 from adpipe.service.registry import ModelStatus
 
@@ -62,6 +63,32 @@ def serving(request: Request, task: Task) -> ModelStatus:
     return status
 
 
+def available(request: Request, task: Task, action: Action) -> None:
+    """The task's model is served and the action started, or a 503 saying why not."""
+    serving(request, task)
+    action.started()
+    if action.unavailable:
+        raise HTTPException(status_code=503, detail=f"{task.name} {action.name} unavailable: {action.unavailable}")
+
+
+def _action_route(router: APIRouter, task: Task, action: Action) -> None:
+    request_type, answer_type = action.request, action.answer
+
+    async def act(request: Request, body: Annotated[request_type, Body()]) -> answer_type:
+        await run_in_threadpool(available, request, task, action)  # the first call may wait for the start
+        return await run_in_threadpool(action.run, body)
+
+    router.add_api_route(
+        f"/{task.name}/{action.name}",
+        act,
+        methods=["POST"],
+        response_model=answer_type,
+        summary=action.title,
+        description=(action.__doc__ or "").strip(),
+        tags=[task.name],
+    )
+
+
 def _routes(router: APIRouter, task: Task) -> None:
     record_type = task.record
     batch_type = create_model(
@@ -108,10 +135,13 @@ def _routes(router: APIRouter, task: Task) -> None:
         summary=f"{task.title}: a batch of such records (at most {MAX_BATCH})",
         tags=[task.name],
     )
+    for action in task.actions():
+        _action_route(router, task, action)
 
 
 def api_router(tasks: dict[str, Task]) -> APIRouter:
-    """``/api/v1/<task>/predict`` and ``/api/v1/<task>/predict-batch`` for every task."""
+    """``/api/v1/<task>/predict``, ``/api/v1/<task>/predict-batch`` and ``/api/v1/<task>/<action>`` for each of the
+    task's own actions, for every task."""
     router = APIRouter(prefix=f"/api/{VERSION}")
     for task in tasks.values():
         _routes(router, task)

@@ -8,12 +8,16 @@ by a 4xx that names the field, and no stack trace in any response.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
@@ -24,7 +28,7 @@ from adpipe.errors import DataError
 from adpipe.service.api import VERSION, api_router, health
 from adpipe.service.pages import page_router, templates
 from adpipe.service.records import RecordError
-from adpipe.service.registry import all_tasks, check_models, load_models
+from adpipe.service.registry import all_tasks, check_models, load_models, start_actions
 
 log = logging.getLogger("adpipe.service")
 
@@ -52,6 +56,23 @@ async def _bad_input(request: Request, error: DataError) -> Response:
     return JSONResponse({"detail": [{"loc": ["body"], "msg": error.message, "type": "value_error"}]}, status_code=422)
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with the floats JSON cannot hold (NaN, infinities) as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+async def _invalid(request: Request, error: RequestValidationError) -> Response:
+    """FastAPI's own 422 answer, but a refused NaN or infinity (Python's JSON reader takes them) is quoted as text
+    instead of failing to be written back (which made it a 500)."""
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(error.errors()))}, status_code=422)
+
+
 async def _http_error(request: Request, error: HTTPException) -> Response:
     if _is_api(request):
         return await http_exception_handler(request, error)
@@ -76,6 +97,7 @@ def create_app(models_dir: Path = config.MODELS_DIR, reports_dir: Path = config.
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_models(tasks, statuses)  # in each worker, after the fork
+        start_actions(tasks, statuses)
         yield
 
     app = FastAPIOffline(  # FastAPI with the API document's scripts served locally: no CDN
@@ -92,6 +114,7 @@ def create_app(models_dir: Path = config.MODELS_DIR, reports_dir: Path = config.
     app.include_router(api_router(tasks))
     app.add_api_route("/health", health, methods=["GET"], tags=["health"])
     app.include_router(page_router(tasks))
+    app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(RecordError, _refused)
     app.add_exception_handler(DataError, _bad_input)
     app.add_exception_handler(HTTPException, _http_error)

@@ -11,14 +11,16 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from adpipe.service.adapter import Task
+from adpipe.service.adapter import Action, Task
 from adpipe.service.records import RecordError
 from adpipe.tasks import TASKS
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES = Path(__file__).parent / "templates"
+templates = Jinja2Templates(directory=TEMPLATES)
 templates.env.globals["task_names"] = [task.name for task in TASKS]  # the navigation, in the task list's order
 
 
@@ -49,12 +51,28 @@ def form_fields(record: type[BaseModel], example: dict[str, Any]) -> list[dict[s
 
 def _errors(error: ValidationError | RecordError) -> list[str]:
     if isinstance(error, RecordError):
-        return [str(error)]
+        return [f"{'.'.join(map(str, error.location))}: {error.message}" if error.location else str(error)]
     return [f"{'.'.join(str(part) for part in e['loc']) or 'form'}: {e['msg']}" for e in error.errors()]
+
+
+def _action_states(task: Task, loaded: bool, acted: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """What each of the task's actions shows: its template (by its name in the loader), its form's values, and,
+    for the action just submitted, its answer or errors."""
+    states = []
+    for action in task.actions():
+        state: dict[str, Any] = {"action": action, "include": f"{task.name}/{action.template.name}"}
+        if loaded and action.unavailable is None:
+            state["values"] = action.form_values()
+        if acted is not None and acted["action"] is action:
+            state.update(acted)
+        states.append(state)
+    return states
 
 
 def _page(request: Request, task: Task, status_code: int = 200, **context: Any) -> HTMLResponse:
     status = request.app.state.statuses[task.name]
+    acted = context.pop("acted", None)
+    context["actions"] = _action_states(task, status.loaded, acted)
     submitted = context.pop("submitted", None)
     fields = form_fields(task.form_record, task.form_example)
     if submitted is not None:
@@ -78,8 +96,14 @@ def _serving(request: Request, task: Task) -> None:
 
 
 def page_router(tasks: dict[str, Task]) -> APIRouter:
-    """``/`` (the index), ``/<task>`` (form, answer, upload) for every task, and ``/report``."""
+    """``/`` (the index), ``/<task>`` (form, answer, upload) and ``/<task>/<action>`` (each of the task's own
+    forms) for every task, and ``/report``."""
     router = APIRouter(include_in_schema=False)
+    # An action's template is found under its task's name: "roas/plan.html" in the task's templates folder.
+    folders = {name: {str(a.template.parent) for a in task.actions()} for name, task in tasks.items()}
+    templates.env.loader = ChoiceLoader(
+        [FileSystemLoader(TEMPLATES), PrefixLoader({name: FileSystemLoader(sorted(f)) for name, f in folders.items()})]
+    )
 
     @router.get("/", response_class=HTMLResponse)
     def index(request: Request) -> HTMLResponse:
@@ -101,6 +125,8 @@ def page_router(tasks: dict[str, Task]) -> APIRouter:
 
 def _task_routes(router: APIRouter, task: Task) -> None:
     async def show(request: Request) -> HTMLResponse:
+        if request.app.state.statuses[task.name].loaded:
+            await run_in_threadpool(_start, task)  # at once when the worker started them, as it does
         return _page(request, task)
 
     async def submit(request: Request) -> HTMLResponse:
@@ -128,6 +154,32 @@ def _task_routes(router: APIRouter, task: Task) -> None:
             return _page(request, task, 422, upload_errors=[str(error)])
         return _page(request, task, rows=list(zip(ids, answers, strict=True)))
 
+    for action in task.actions():
+        _action_routes(router, task, action)
     router.add_api_route(f"/{task.name}", show, methods=["GET"], response_class=HTMLResponse)
     router.add_api_route(f"/{task.name}", submit, methods=["POST"], response_class=HTMLResponse)
     router.add_api_route(f"/{task.name}/upload", upload, methods=["POST"], response_class=HTMLResponse)
+
+
+def _start(task: Task) -> None:
+    for action in task.actions():
+        action.started()
+
+
+def _action_routes(router: APIRouter, task: Task, action: Action) -> None:
+    async def submit(request: Request) -> HTMLResponse:
+        _serving(request, task)
+        await run_in_threadpool(action.started)
+        if action.unavailable:
+            raise HTTPException(503, f"{task.name} {action.name} unavailable: {action.unavailable}")
+        form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+        values = {key: value for key, value in form.items() if value.strip() != ""}
+        acted: dict[str, Any] = {"action": action, "values": form}
+        try:
+            body = action.request.model_validate(action.form_request(values))
+            answer = await run_in_threadpool(action.run, body)
+        except (ValidationError, RecordError) as error:
+            return _page(request, task, 422, acted={**acted, "errors": _errors(error)})
+        return _page(request, task, acted={**acted, "answer": answer})
+
+    router.add_api_route(f"/{task.name}/{action.name}", submit, methods=["POST"], response_class=HTMLResponse)

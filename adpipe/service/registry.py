@@ -95,3 +95,13 @@ def check_models(tasks: dict[str, Task], statuses: dict[str, ModelStatus]) -> No
             status.missing = f"{status.file} cannot predict its example record ({type(error).__name__}: {error}); "
             status.missing += f"retrain it with: {make_command(task)}"
             log.warning("%s model not served: %s", name, status.missing)
+
+
+def start_actions(tasks: dict[str, Task], statuses: dict[str, ModelStatus]) -> None:
+    """Start every served task's own actions (their fitting and reading), in each worker after the fork."""
+    for name, task in tasks.items():
+        if statuses[name].loaded:
+            for action in task.actions():
+                action.started()
+                if action.unavailable:
+                    log.warning("%s %s not served: %s", name, action.name, action.unavailable)
