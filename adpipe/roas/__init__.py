@@ -6,8 +6,9 @@
 - ``report``: the typed reports (their field names are the JSON keys);
 - ``curves``, ``plan``, ``plan_validation``, ``budget``, ``plan_report``: where the next dollar should go (pooled
   value-vs-spend curves per segment, the budget split, its back-test, the commands' work, their reports);
-- ``cli``: the commands and their terminal output.
-- ``service``, ``dashboard``: its service adapter and dashboard section;
+- ``cli`` (with ``plan_cli`` for the plan's commands and ``options`` for the options they share): the commands
+  and their terminal output;
+- ``service``, ``dashboard`` (with ``plan_dashboard``): its service adapter and dashboard section;
 - ``defaults``: its name, files and option defaults (light: the CLI reads them).
 """
 
