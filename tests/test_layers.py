@@ -22,6 +22,7 @@ TASK_PACKAGES = ("adpipe.clickstream", "adpipe.ctr", "adpipe.roas", "adpipe.segm
 CORE = ("adpipe.errors", "adpipe.config", "adpipe.io", "adpipe.protocol", "adpipe.validation")
 SHARED = (
     "adpipe.reports",
+    "adpipe.reference",
     "adpipe.params",
     "adpipe.cli_support",
     "adpipe.task",

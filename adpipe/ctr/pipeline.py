@@ -16,7 +16,20 @@ from adpipe.ctr.params import load_params
 from adpipe.errors import DataError
 from adpipe.io import load_model, save_model, write_csv
 from adpipe.params import lightgbm_refusal
-from features.ctr import build_features, count_duplicates, load_impressions
+from adpipe.reference import METADATA_KEY, InputReference
+from features.ctr import MALE, NUMERIC_COLUMNS, NUMERIC_FEATURES, build_features, count_duplicates, load_impressions
+
+# The loaded record's columns guarded by the training reference, by the model input made from each (the
+# timestamp, the ad's text and the derived features are not guarded).
+_RECORD_SOURCES = {**dict(zip(NUMERIC_FEATURES[:4], NUMERIC_COLUMNS, strict=True)), "male": MALE}
+_KEYS = ("City", "Country")
+
+
+def record_inputs(model_columns: list[str] | tuple[str, ...]) -> list[str]:
+    """The loaded record's columns that ``model_columns`` (the model's inputs) read as given."""
+    used = [_RECORD_SOURCES[column] for column in model_columns if column in _RECORD_SOURCES]
+    parts = {part for column in model_columns for part in column.split("&")}
+    return used + [key for key in _KEYS if key.lower() in parts]
 
 
 def fit(
@@ -44,6 +57,7 @@ def fit(
         "class_counts": {str(k): int(v) for k, v in y.value_counts().sort_index().items()},
         "duplicates_found": count_duplicates(table),
         "data": str(data),
+        METADATA_KEY: InputReference.from_frame(table[record_inputs(model.estimator_.columns)]).model_dump(),
     }
     return model, metadata
 

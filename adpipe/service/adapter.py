@@ -19,6 +19,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from adpipe.errors import DataError
+from adpipe.reference import NO_REFERENCE, STRICT_KINDS, InputReference, InputWarning
 from adpipe.reports import MeanStd
 from adpipe.service.coalesce import Coalescer
 from adpipe.service.explain import Contribution
@@ -52,6 +53,7 @@ class Prediction(BaseModel):
     interval: list[float] | None = None
     distances: dict[str, float] | None = None
     top_inputs: list[Contribution] | None = None
+    warnings: list[InputWarning] = []  # inputs outside the training range, unseen or imputed (adpipe.reference)
 
 
 class Action(ABC):
@@ -128,6 +130,7 @@ class Task(ABC):
         self.model: Any = None
         self.metadata: dict[str, Any] = {}
         self.reliability_: Reliability | None = None
+        self.reference_: InputReference | None = None
         self.reports_dir: Path | None = None
         explained, plain = partial(self.predict, explain=True), partial(self.predict, explain=False)
         self._coalescers = {
@@ -139,6 +142,21 @@ class Task(ABC):
         """Serve ``model`` (loaded once, before the server forks its workers) with its report's figures."""
         self.model, self.metadata, self.reports_dir = model, metadata, Path(reports_dir)
         self.reliability_ = read_typed(reports_dir / self.report_file.name, self.reliability)
+        try:
+            self.reference_ = InputReference.read(metadata)
+        except ValueError:  # a reference of another shape: served as a model without one
+            self.reference_ = None
+
+    def guarded(self, inputs: pd.DataFrame, predictions: list[Prediction]) -> list[Prediction]:
+        """``predictions`` (one per row of ``inputs``, the records as loaded) with the warnings of the model's
+        training reference on each row's inputs; a model saved without a reference says so on every answer."""
+        if self.reference_ is None:
+            found = [[InputWarning(kind="no_reference", message=NO_REFERENCE)] for _ in predictions]
+        else:
+            found = self.reference_.check(inputs)
+        for prediction, warnings in zip(predictions, found, strict=True):
+            prediction.warnings = [*prediction.warnings, *warnings]
+        return predictions
 
     @abstractmethod
     def predict(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
@@ -236,7 +254,7 @@ class TableTask(Task):
                 table = self.check(records_table(rows, self.schema, path=path), path)
             except DataError as error:
                 raise record_error(error) from error
-            return self.answer(table, explain)
+            return self.guarded(table, self.answer(table, explain))
         except RecordError as error:
             where = [error.row] if error.row is not None and 0 <= error.row < len(records) else []
             error.location = ["records", *where, *([error.column] if where and error.column else [])]
@@ -245,7 +263,18 @@ class TableTask(Task):
     def predict_upload(self, files: dict[str, bytes], names: dict[str, str]) -> tuple[list[str], list[Prediction]]:
         table = self._read(files, names)
         ids = table[self.id_column].astype(str).tolist() if self.id_column in table else None
-        return ids or [str(i + 1) for i in range(len(table))], self.answer(table)
+        return ids or [str(i + 1) for i in range(len(table))], self.guarded(table, self.answer(table))
+
+
+def refuse_unguarded(predictions: Sequence[Prediction], batch: bool) -> None:
+    """Strict inputs: a ``RecordError`` (a 422) naming the first input outside its training range or unseen in
+    training, located at ``records.N.field`` in a batch or at ``field`` in a single record."""
+    for row, prediction in enumerate(predictions):
+        for warning in prediction.warnings:
+            if warning.kind in STRICT_KINDS:
+                error = RecordError(f"{warning.message} (strict inputs)", row=row, column=warning.field)
+                error.location = ["records", row, warning.field] if batch else [warning.field]
+                raise error
 
 
 def read_typed(path: Path, reader: Callable[[Path], Any]) -> Any:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, create_model
 
-from adpipe.service.adapter import Action, Prediction, Reliability, Task
+from adpipe.service.adapter import Action, Prediction, Reliability, Task, refuse_unguarded
 from adpipe.service.records import RecordError
 from adpipe.service.registry import ModelStatus
 
@@ -26,6 +26,19 @@ Explain = Annotated[
         "2 ms a row for a 600-tree model: batches leave them out unless asked)."
     ),
 ]
+
+Strict = Annotated[
+    bool,
+    Query(
+        description="Refuse (422 naming the field) any input outside its training range or a category never seen "
+        "in training, instead of answering with a warning (``serve --strict-inputs`` makes every request strict)."
+    ),
+]
+
+
+def strict_inputs(request: Request, strict: bool) -> bool:
+    """Whether this request refuses inputs outside the training reference: asked, or the server is strict."""
+    return strict or bool(getattr(request.app.state, "strict_inputs", False))
 
 
 class Answer(BaseModel):
@@ -97,7 +110,9 @@ def _routes(router: APIRouter, task: Task) -> None:
         __doc__=f"At most {MAX_BATCH} records.",
     )
 
-    async def predict_one(request: Request, record: Annotated[record_type, Body()], explain: Explain = True) -> Answer:
+    async def predict_one(
+        request: Request, record: Annotated[record_type, Body()], explain: Explain = True, strict: Strict = False
+    ) -> Answer:
         status = serving(request, task)
         try:
             (prediction,) = await task.coalesced([record], explain)
@@ -105,6 +120,8 @@ def _routes(router: APIRouter, task: Task) -> None:
             # One record is the body itself, not the first of a list.
             error.location = (error.location or [])[2:]
             raise
+        if strict_inputs(request, strict):
+            refuse_unguarded([prediction], batch=False)
         return Answer(
             task=task.name,
             model_version=status.version,
@@ -114,14 +131,17 @@ def _routes(router: APIRouter, task: Task) -> None:
         )
 
     async def predict_batch(
-        request: Request, batch: Annotated[batch_type, Body()], explain: Explain = False
+        request: Request, batch: Annotated[batch_type, Body()], explain: Explain = False, strict: Strict = False
     ) -> BatchAnswer:
         status = serving(request, task)
+        predictions = await task.coalesced(batch.records, explain)
+        if strict_inputs(request, strict):
+            refuse_unguarded(predictions, batch=True)
         return BatchAnswer(
             task=task.name,
             model_version=status.version,
             effect_unit=task.effect_unit,
-            predictions=await task.coalesced(batch.records, explain),
+            predictions=predictions,
             validation=status.validation,
         )
 

@@ -86,9 +86,12 @@ async def _unexpected(request: Request, error: Exception) -> Response:
     return JSONResponse({"detail": "internal error (logged on the server)"}, status_code=500)
 
 
-def create_app(models_dir: Path = config.MODELS_DIR, reports_dir: Path = config.REPORTS_DIR) -> FastAPI:
+def create_app(
+    models_dir: Path = config.MODELS_DIR, reports_dir: Path = config.REPORTS_DIR, strict_inputs: bool = False
+) -> FastAPI:
     """The service with every model in ``models_dir`` loaded (a missing one is reported at start and by /health),
-    their validation figures read from ``reports_dir``, and the dashboard of ``make report`` served from there."""
+    their validation figures read from ``reports_dir``, and the dashboard of ``make report`` served from there.
+    ``strict_inputs``: every request refuses inputs outside the models' training references (a 422)."""
     # One BLAS/OpenMP thread per process: the workers are the parallelism.
     threadpool_limits(limits=1)
     tasks = all_tasks()
@@ -110,6 +113,7 @@ def create_app(models_dir: Path = config.MODELS_DIR, reports_dir: Path = config.
         max_body_size=MAX_BODY_BYTES,
     )
     app.state.tasks, app.state.statuses = tasks, statuses
+    app.state.strict_inputs = strict_inputs
     app.state.report_file = Path(reports_dir) / REPORT_FILE
     app.include_router(api_router(tasks))
     app.add_api_route("/health", health, methods=["GET"], tags=["health"])

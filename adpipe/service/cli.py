@@ -41,7 +41,12 @@ def train_missing() -> None:
 
 
 def run_server(
-    host: str, port: int, workers: int, models_dir: Path = config.MODELS_DIR, reports_dir: Path = config.REPORTS_DIR
+    host: str,
+    port: int,
+    workers: int,
+    models_dir: Path = config.MODELS_DIR,
+    reports_dir: Path = config.REPORTS_DIR,
+    strict_inputs: bool = False,
 ) -> None:
     """Create the app (loading the models) and serve it with gunicorn until SIGTERM or Ctrl-C."""
     from gunicorn.app.base import BaseApplication
@@ -61,7 +66,7 @@ def run_server(
             return self.application
 
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
-    app = create_app(models_dir, reports_dir)
+    app = create_app(models_dir, reports_dir, strict_inputs)
     for status in app.state.statuses.values():
         if status.loaded:
             typer.echo(f"serving {status.task}: version {status.version}, trained {status.trained_at}")
@@ -86,12 +91,15 @@ def serve_command(
     train: bool = typer.Option(False, "--train-missing", help="First train missing models with quick settings."),
     models: Path = typer.Option(config.MODELS_DIR, "--models", help="Folder of the saved models to serve."),
     reports: Path = typer.Option(config.REPORTS_DIR, "--reports", help="Folder of the validation reports."),
+    strict: bool = typer.Option(
+        False, "--strict-inputs", help="Refuse (422) inputs outside a model's training range or unseen in training."
+    ),
 ) -> None:
     """Serve every saved model: HTML forms at /, the JSON API at /api/v1, /health, the API document at /docs."""
     with exit_on_error():
         if train:
             train_missing()
-    run_server(host, port, workers, models, reports)
+    run_server(host, port, workers, models, reports, strict)
 
 
 def loadtest_command(

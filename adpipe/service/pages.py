@@ -15,7 +15,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from adpipe.service.adapter import Action, Task
+from adpipe.service.adapter import Action, Task, refuse_unguarded
 from adpipe.service.records import RecordError
 from adpipe.tasks import TASKS
 
@@ -135,6 +135,8 @@ def _task_routes(router: APIRouter, task: Task) -> None:
         values = {key: value for key, value in form.items() if value.strip() != "" and key != task.pasted_table}
         try:
             answer = await task.answer_form(values, form.get(task.pasted_table or "", ""))
+            if getattr(request.app.state, "strict_inputs", False):
+                refuse_unguarded([answer], batch=False)
         except (ValidationError, RecordError) as error:
             return _page(request, task, 422, errors=_errors(error), submitted=form)
         return _page(request, task, answer=answer, submitted=form)

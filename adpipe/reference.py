@@ -1,0 +1,160 @@
+"""What a model saw of each input when it was trained, saved beside it, and the check of new inputs against it.
+
+:meth:`InputReference.from_frame` summarises the frame a task's model is fitted on: for a number its minimum,
+maximum, 0.5% and 99.5% quantiles and its share of missing values; for any other column the categories seen
+and the share missing. Each task's ``train`` stores it in the saved model's metadata under ``"reference"``;
+the service reads it back (:meth:`InputReference.read`) and :meth:`InputReference.check` names, per row, each
+input outside its training range, each unseen category and each missing (so imputed) value.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+METADATA_KEY = "reference"
+NO_REFERENCE = "no training reference: retrain to guard inputs"
+# Categories listed in a reference at most: a column with more distinct values (an id, free text) is not checked.
+MAX_CATEGORIES = 1000
+
+WarningKind = Literal["out_of_range", "unusual", "unseen", "missing", "no_reference"]
+# The kinds a strict request refuses (422); the others are notes.
+STRICT_KINDS = ("out_of_range", "unseen")
+
+
+class InputWarning(BaseModel):
+    """An input the model was not trained on as it is given: which field, what is wrong, the value and the range."""
+
+    field: str | None = None
+    kind: WarningKind
+    value: float | str | None = None
+    expected: str | None = None  # the training range or the categories' count, in words
+    message: str
+
+
+class NumberReference(BaseModel):
+    minimum: float
+    maximum: float
+    q005: float
+    q995: float
+    missing: float  # share of missing values in training
+
+
+class CategoryReference(BaseModel):
+    categories: list[str] | None  # None: too many to list (not checked)
+    missing: float
+
+
+class InputReference(BaseModel):
+    """Each input column's training range or categories, and the rows it was computed on."""
+
+    n_rows: int
+    numbers: dict[str, NumberReference] = {}
+    categories: dict[str, CategoryReference] = {}
+
+    @classmethod
+    def from_frame(cls, X: pd.DataFrame) -> InputReference:
+        """The reference of the frame a model is fitted on (every column an input)."""
+        numbers, categories = {}, {}
+        for column in X.columns:
+            values = X[column]
+            missing = float(values.isna().mean()) if len(values) else 0.0
+            if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+                seen = sorted({str(v) for v in values.dropna()})
+                listed = seen if len(seen) <= MAX_CATEGORIES else None
+                categories[str(column)] = CategoryReference(categories=listed, missing=missing)
+                continue
+            present = values.dropna().astype("float64")
+            if present.empty:
+                continue
+            low, high = np.quantile(present, [0.005, 0.995])
+            numbers[str(column)] = NumberReference(
+                minimum=float(present.min()),
+                maximum=float(present.max()),
+                q005=float(low),
+                q995=float(high),
+                missing=missing,
+            )
+        return cls(n_rows=len(X), numbers=numbers, categories=categories)
+
+    @classmethod
+    def read(cls, metadata: dict[str, Any]) -> InputReference | None:
+        """The reference saved in a model's metadata, or None for a model saved before references were."""
+        saved = metadata.get(METADATA_KEY)
+        return cls.model_validate(saved) if saved is not None else None
+
+    def columns(self) -> list[str]:
+        return [*self.numbers, *self.categories]
+
+    def check(self, frame: pd.DataFrame) -> list[list[InputWarning]]:
+        """Per row of ``frame``, the warnings on the columns the reference knows (a column absent from ``frame`` is
+        missing in every row; columns the reference does not know are not checked)."""
+        warnings: list[list[InputWarning]] = [[] for _ in range(len(frame))]
+        for column, ref in self.numbers.items():
+            for row, value in enumerate(_values(frame, column)):
+                found = _number_warning(column, value, ref)
+                if found:
+                    warnings[row].append(found)
+        for column, cat in self.categories.items():
+            known = set(cat.categories) if cat.categories is not None else None
+            for row, value in enumerate(_values(frame, column)):
+                found = _category_warning(column, value, known)
+                if found:
+                    warnings[row].append(found)
+        return warnings
+
+
+def _values(frame: pd.DataFrame, column: str) -> list[Any]:
+    return frame[column].tolist() if column in frame else [None] * len(frame)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT
+
+
+def _number_warning(column: str, value: Any, ref: NumberReference) -> InputWarning | None:
+    if _missing(value):
+        return InputWarning(
+            field=column, kind="missing", message=f"{column} is missing: the model imputed it", expected=None
+        )
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    span = f"[{ref.minimum:.6g}, {ref.maximum:.6g}]"
+    if number < ref.minimum or number > ref.maximum:
+        return InputWarning(
+            field=column,
+            kind="out_of_range",
+            value=number,
+            expected=span,
+            message=f"{column} = {number:.6g} is outside the training range {span}",
+        )
+    if number < ref.q005 or number > ref.q995:
+        middle = f"[{ref.q005:.6g}, {ref.q995:.6g}]"
+        return InputWarning(
+            field=column,
+            kind="unusual",
+            value=number,
+            expected=middle,
+            message=f"{column} = {number:.6g} is unusual: outside the middle 99% of training {middle}",
+        )
+    return None
+
+
+def _category_warning(column: str, value: Any, known: set[str] | None) -> InputWarning | None:
+    if _missing(value):
+        return InputWarning(field=column, kind="missing", message=f"{column} is missing: the model imputed it")
+    if known is not None and str(value) not in known:
+        return InputWarning(
+            field=column,
+            kind="unseen",
+            value=str(value),
+            expected=f"{len(known)} categories seen in training",
+            message=f"{column} = {value!r} was never seen in training ({len(known)} categories were)",
+        )
+    return None
