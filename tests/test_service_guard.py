@@ -119,3 +119,19 @@ def test_a_model_saved_without_a_reference_serves_with_a_note(models: Path, tmp_
     answer = client.post(PREDICT, json=example)
     assert answer.status_code == 200
     assert [w["message"] for w in answer.json()["prediction"]["warnings"]] == [NO_REFERENCE]
+
+
+def test_conversion_guards_the_profile_inputs(tmp_path: Path) -> None:
+    profiles = config.SHARED_DATA_DIR / "profiles" / "user_profiles_for_ads.csv"
+    command = ["conversion", "train", "--input", str(profiles), "--folds", "2", "--repeats", "1", "--models", "linear"]
+    command += ["--permutations", "1", "--model", str(tmp_path / "conversion.joblib")]
+    command += ["--report", str(tmp_path / "conversion_validation.json")]
+    result = CliRunner().invoke(cli_app, command)
+    assert result.exit_code == 0, result.output
+    client = TestClient(create_app(tmp_path, tmp_path), raise_server_exceptions=False)
+    example = dict(all_tasks()["conversion"].example)
+    assert client.post("/api/v1/conversion/predict", json=example).json()["prediction"]["warnings"] == []
+    answer = client.post("/api/v1/conversion/predict", json={**example, "Likes and Reactions": 10**9}).json()
+    assert [(w["field"], w["kind"]) for w in answer["prediction"]["warnings"]] == [
+        ("Likes and Reactions", "out_of_range")
+    ]
