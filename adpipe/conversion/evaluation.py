@@ -37,7 +37,7 @@ from adpipe.conversion.report import (
     TrainedModel,
 )
 from adpipe.io import load_model, save_model, write_csv
-from adpipe.reference import METADATA_KEY, InputReference
+from adpipe.reference import InputReference
 from adpipe.reports import MeanStd, write_report
 from adpipe.validation import FoldMetrics, Protocol, cross_validate, make_splits, regression_evaluator
 from features.profiles import TARGET, USER_ID, feature_frame, load_profiles
@@ -187,9 +187,9 @@ def train(
         features=FEATURES.columns,
         protocol=report.protocol,
         seed=protocol.seed,
+        reference=InputReference.from_frame(X),
     )
-    reference = InputReference.from_frame(X).model_dump()
-    save_model(model_file, model, {**trained.model_dump(), METADATA_KEY: reference})
+    save_model(model_file, model, trained.model_dump())
     return report, trained
 
 
@@ -198,7 +198,7 @@ def predict(
 ) -> tuple[pd.DataFrame, TrainedModel]:
     """Predict the conversion rate of every user in ``input_path`` (its target column, if any, is ignored)."""
     model, metadata = load_model(model_file, task=TASK)
-    trained = TrainedModel.model_validate({k: v for k, v in metadata.items() if k != METADATA_KEY})
+    trained = TrainedModel.model_validate(metadata)
     table = load_profiles(input_path, target_required=False)
     predicted = pd.DataFrame(
         {USER_ID: table[USER_ID], f"predicted {TARGET}": model.predict(feature_frame(table, FEATURES))}

@@ -4,6 +4,7 @@ names, which are data, are dictionary keys."""
 
 from __future__ import annotations
 
+from adpipe.reference import InputReference
 from adpipe.reports import MeanStd, Report
 
 
@@ -91,3 +92,5 @@ class TrainedModel(Report):
     features: list[str]
     protocol: ConversionProtocol
     seed: int
+    # The training range of every input, for the service's guard (adpipe.reference); None in older files.
+    reference: InputReference | None = None
