@@ -28,6 +28,7 @@ from adpipe.roas.plan_report import (
 )
 from adpipe.roas.plan_validation import (
     BASELINES,
+    RANKING_SHUFFLES,
     campaign_splits,
     forward_validation,
     period_splits,
@@ -150,17 +151,24 @@ def curves_report(
     return report
 
 
-def backtested_gain(
-    path: Path | None, data: str | Path, by: Sequence[str], value_enquiry: float, value_sale: float
-) -> GainBacktest | None:
-    """The plan validation's gain back-test, if ``path`` holds one made on the same data, level and values."""
-    if path is None or not Path(path).exists():
+def matching_validation(
+    validation: PlanValidationReport | None, data: str | Path, by: Sequence[str], values: tuple[float, float]
+) -> PlanValidationReport | None:
+    """``validation`` when it was made on the same data, segment level and conversion values as a plan: its
+    back-tested gain is then the plan's, else None."""
+    if validation is None or validation.data != str(data) or validation.by != list(by):
         return None
-    validation = read_report(path, PlanValidationReport)
-    same_values = (validation.values.enquiry, validation.values.sale) == (value_enquiry, value_sale)
-    if validation.data != str(data) or validation.by != list(by) or not same_values:
+    return validation if (validation.values.enquiry, validation.values.sale) == values else None
+
+
+def same_ranking(validation: PlanValidationReport | None, protocol: Protocol) -> RankingBacktest | None:
+    """A matching validation's ranking back-test when it is the one the plan would run (same folds, repeats,
+    seed and shuffles as :func:`ranking_signal`): read, not run again."""
+    if validation is None:
         return None
-    return validation.gain
+    made = validation.protocol
+    same = (made.folds, made.repeats, made.seed) == (protocol.folds, protocol.repeats, protocol.seed)
+    return validation.ranking if same and validation.ranking.n_shuffles == RANKING_SHUFFLES else None
 
 
 @dataclass(frozen=True)
@@ -249,11 +257,14 @@ def plan_report(
     """The plan of ``budget`` (today's total when None) across the segments, with the back-tested gain of
     ``validation_file`` when that validation was made on the same data, segment level and values."""
     check_objective(objective, target_roas)
-    value_enquiry, value_sale = objective_values(objective, value_enquiry, value_sale, mapping)
-    fitted = fit_plan(data, by, value_enquiry, value_sale, protocol, mapping)
-    report = plan_on(fitted, budget, limits, objective, target_roas, allow_extrapolation, force, protocol.seed)
-    backtested = backtested_gain(validation_file, data, by, value_enquiry, value_sale)
-    report = report.model_copy(update={"backtested_gain": backtested})
+    values = objective_values(objective, value_enquiry, value_sale, mapping)
+    saved = read_report(validation_file, PlanValidationReport) if validation_file and validation_file.exists() else None
+    validation = matching_validation(saved, data, by, values)
+    fitted = fit_plan(data, by, *values, protocol, mapping, same_ranking(validation, protocol))
+    backtested = validation.gain if validation is not None else None
+    report = plan_on(
+        fitted, budget, limits, objective, target_roas, allow_extrapolation, force, protocol.seed, backtested
+    )
     if report_file is not None:
         write_report(report_file, report)
     return report
@@ -345,7 +356,7 @@ def validate_plan(
     value_sale: float,
     protocol: Protocol,
     report_file: Path | None,
-    n_shuffles: int = 200,
+    n_shuffles: int = RANKING_SHUFFLES,
     mapping: CampaignMapping | None = None,
     windows: int = PLAN_WINDOWS,
 ) -> PlanValidationReport:

@@ -74,6 +74,9 @@ def segment_roas(ads: pd.DataFrame) -> pd.Series:
     return sums[VALUE] / sums[SPEND]
 
 
+RANKING_SHUFFLES = 200  # shuffled orders the ranking back-test draws (in plan-validate and in each plan)
+
+
 @dataclass(frozen=True)
 class FoldRanking:
     """One fold's segments: marginal ROAS and average ROAS learnt on training, realised ROAS held out."""
@@ -120,7 +123,7 @@ def ranking_backtest(rankings: list[FoldRanking], n_shuffles: int, seed: int) ->
     )
 
 
-def ranking_signal(frame: pd.DataFrame, protocol: Protocol, n_shuffles: int = 200) -> RankingBacktest:
+def ranking_signal(frame: pd.DataFrame, protocol: Protocol, n_shuffles: int = RANKING_SHUFFLES) -> RankingBacktest:
     """The ranking back-test alone (what ``roas plan`` consults at its segment level)."""
     rankings = []
     for split in campaign_splits(frame, protocol):
@@ -218,7 +221,7 @@ def forward_validation(
     table: pd.DataFrame,
     splits: list[Split],
     seed: int,
-    n_shuffles: int = 200,
+    n_shuffles: int = RANKING_SHUFFLES,
     mapping: CampaignMapping | None = None,
 ) -> ForwardValidation:
     """The value accuracy, the ranking and the gain back-tests on expanding windows in date order (``splits``, of

@@ -17,10 +17,10 @@ from adpipe import config
 from adpipe.errors import DataError, OptionError
 from adpipe.reports import read_report
 from adpipe.roas import SPEC, defaults
-from adpipe.roas.budget import FittedPlan, fit_plan, objective_values, plan_on
+from adpipe.roas.budget import FittedPlan, fit_plan, matching_validation, objective_values, plan_on, same_ranking
 from adpipe.roas.models import MEDIAN_BASELINE, ROAS_MODEL
 from adpipe.roas.plan import Limits, parse_limits
-from adpipe.roas.plan_report import PlanReport, PlanValidationReport, RankingBacktest
+from adpipe.roas.plan_report import PlanReport, PlanValidationReport
 from adpipe.roas.report import RoasValidationReport
 from adpipe.service.adapter import Action, Prediction, Reliability, TableTask, read_typed
 from adpipe.service.explain import tree_contributions
@@ -125,7 +125,6 @@ def _limit(value: Any) -> float | str:
 
 Limit = Annotated[float | str, BeforeValidator(_limit)]
 SEGMENT_EXAMPLE = "1178/30-34/M"
-RANKING_SHUFFLES = 200  # what `roas plan`'s ranking back-test draws (plan_validation.ranking_signal)
 
 
 class PlanRequest(BaseModel):
@@ -206,13 +205,14 @@ class BudgetPlan(Action):
             for objective in ("value", "conversions"):
                 values = self.values(objective)
                 if values not in self.fitted:
-                    ranking = _same_ranking(validation, self.data, self.by, values)
+                    ranking = same_ranking(
+                        matching_validation(validation, self.data, self.by, values), defaults.PROTOCOL
+                    )
                     self.fitted[values] = fit_plan(self.data, self.by, *values, defaults.PROTOCOL, None, ranking)
         except (DataError, OSError) as error:
             self.unavailable = f"the plan's data cannot be read ({error}); the service plans {self.data}"
             return
-        if validation is not None and _made_on(validation, self.data, self.by, self.values("value")):
-            self.validation = validation
+        self.validation = matching_validation(validation, self.data, self.by, self.values("value"))
 
     def run(self, request: BaseModel) -> PlanAnswer:
         assert isinstance(request, PlanRequest)
@@ -280,23 +280,3 @@ class BudgetPlan(Action):
         for flag in ("allow_extrapolation", "force"):
             request[flag] = flag in form
         return request
-
-
-def _made_on(validation: PlanValidationReport, data: Path, by: Sequence[str], values: tuple[float, float]) -> bool:
-    return (
-        validation.data == str(data)
-        and validation.by == list(by)
-        and (validation.values.enquiry, validation.values.sale) == values
-    )
-
-
-def _same_ranking(
-    validation: PlanValidationReport | None, data: Path, by: Sequence[str], values: tuple[float, float]
-) -> RankingBacktest | None:
-    """The plan validation's ranking back-test when it is the one ``roas plan`` would run (same data, level,
-    values, folds, repeats, seed and shuffles), else None (then it is run once at start)."""
-    if validation is None or not _made_on(validation, data, by, values):
-        return None
-    protocol, wanted = validation.protocol, defaults.PROTOCOL
-    same = (protocol.folds, protocol.repeats, protocol.seed) == (wanted.folds, wanted.repeats, wanted.seed)
-    return validation.ranking if same and validation.ranking.n_shuffles == RANKING_SHUFFLES else None
