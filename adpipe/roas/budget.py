@@ -50,7 +50,7 @@ FAMILY = "value = exp(alpha_s) * (spend + 1) ** beta_s, beta_s in [0, 1]; quasi-
 PINNED_MIN_ADS, PINNED_MIN_RANGE, PINNED_MAX_EXPONENT_SD = 5, 3.0, 0.25
 
 
-def read_table(data: str | Path, mapping: CampaignMapping | None) -> tuple[pd.DataFrame, str]:
+def read_export(data: str | Path, mapping: CampaignMapping | None) -> tuple[pd.DataFrame, str]:
     """The export read through ``mapping`` (the reference file's own layout without one), and its group column."""
     if mapping is not None and not mapping.built_in and mapping.group is None:
         raise OptionError("the plan is validated on held-out campaigns: map one with group=NAME", option="--column")
@@ -61,7 +61,7 @@ def read_table(data: str | Path, mapping: CampaignMapping | None) -> tuple[pd.Da
 def read_ads(
     data: str | Path, by: Sequence[str], value_enquiry: float, value_sale: float, mapping: CampaignMapping | None
 ) -> pd.DataFrame:
-    table, group = read_table(data, mapping)
+    table, group = read_export(data, mapping)
     return plan_frame(table, conversion_value(table, value_enquiry, value_sale), by, group)
 
 
@@ -362,7 +362,7 @@ def validate_plan(
 ) -> PlanValidationReport:
     """The grouped measurements (the targets read them) and, when the export has a date, the same forward in time
     on ``windows`` expanding windows."""
-    table, group = read_table(data, mapping)
+    table, group = read_export(data, mapping)
     frame = plan_frame(table, conversion_value(table, value_enquiry, value_sale), by, group)
     forward_folds = period_splits(frame[DATE], windows) if DATE in frame else None  # a wrong --windows stops here
     started = time.perf_counter()
