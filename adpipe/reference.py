@@ -1,10 +1,14 @@
 """What a model saw of each input when it was trained, saved beside it, and the check of new inputs against it.
 
 :meth:`InputReference.from_frame` summarises the frame a task's model is fitted on: for a number its minimum,
-maximum, 0.5% and 99.5% quantiles and its share of missing values; for any other column the categories seen
-and the share missing. Each task's ``train`` stores it in the saved model's metadata under ``"reference"``;
-the service reads it back (:meth:`InputReference.read`) and :meth:`InputReference.check` names, per row, each
-input outside its training range, each unseen category and each missing (so imputed) value.
+maximum, 0.5% and 99.5% quantiles, its share of missing values and its distribution over (at most ten) quantile
+bins; for any other column the categories seen with their counts and the share missing. With
+:class:`PredictionReference` it also holds the distribution of the model's own predictions on held-out folds
+(and, for a classifier, the score those folds realised beside the one its probabilities expected). Each task's
+``train`` stores it in the saved model's metadata under ``"reference"``; the service reads it back
+(:meth:`InputReference.read`) and :meth:`InputReference.check` names, per row, each input outside its training
+range, each unseen category and each missing (so imputed) value. The drift of many rows against it is
+:mod:`adpipe.drift`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ METADATA_KEY = "reference"
 NO_REFERENCE = "no training reference: retrain to guard inputs"
 # Categories listed in a reference at most: a column with more distinct values (an id, free text) is not checked.
 MAX_CATEGORIES = 1000
+# Quantile bins of a number's distribution (fewer when values repeat): ten keeps every bin's expected count at
+# ten or more in a window of 100 rows, what a chi-square test needs.
+BINS = 10
 
 WarningKind = Literal["out_of_range", "unusual", "unseen", "missing", "no_reference"]
 # The kinds a strict request refuses (422); the others are notes.
@@ -42,11 +49,68 @@ class NumberReference(BaseModel):
     q005: float
     q995: float
     missing: float  # share of missing values in training
+    # The distribution: bin i holds the values v with edges[i-1] < v <= edges[i] (the first and last are open);
+    # counts has one more entry than edges. Empty in references saved before distributions were.
+    edges: list[float] = []
+    counts: list[int] = []
+
+    @classmethod
+    def of(cls, values: pd.Series | np.ndarray) -> NumberReference | None:
+        """The reference of one number column (None when every value is missing)."""
+        series = pd.Series(values)
+        present = series.dropna().astype("float64").to_numpy()
+        if present.size == 0:
+            return None
+        low, high = np.quantile(present, [0.005, 0.995])
+        edges = np.unique(np.quantile(present, np.linspace(0, 1, BINS + 1)[1:-1]))
+        return cls(
+            minimum=float(present.min()),
+            maximum=float(present.max()),
+            q005=float(low),
+            q995=float(high),
+            missing=float(series.isna().mean()),
+            edges=edges.tolist(),
+            counts=bin_counts(present, edges.tolist()),
+        )
+
+
+def bin_counts(values: np.ndarray, edges: list[float]) -> list[int]:
+    """How many of ``values`` (present numbers) fall in each bin of ``edges`` (see :class:`NumberReference`)."""
+    positions = np.searchsorted(np.asarray(edges, dtype="float64"), values, side="left")
+    return np.bincount(positions, minlength=len(edges) + 1).tolist()
 
 
 class CategoryReference(BaseModel):
     categories: list[str] | None  # None: too many to list (not checked)
     missing: float
+    counts: dict[str, int] = {}  # rows per listed category; empty in references saved before counts were
+
+
+class LabelFreeCheck(BaseModel):
+    """On the held-out folds: the score the labels gave beside the one the model's own probabilities expected
+    (:func:`adpipe.drift.expected_score`), so a label-free estimate on served traffic can be read against both."""
+
+    metric: str
+    realised: float
+    estimated: float
+
+
+class PredictionReference(BaseModel):
+    """The model's own predictions on held-out folds: class counts for a classifier, binned values otherwise."""
+
+    protocol: str  # how the held-out predictions were made
+    classes: dict[str, int] | None = None
+    values: NumberReference | None = None
+    label_free: LabelFreeCheck | None = None
+
+    @classmethod
+    def of(cls, predicted: Any, protocol: str, label_free: LabelFreeCheck | None = None) -> PredictionReference:
+        """From the held-out predictions: counted when they are classes (integers or text), binned otherwise."""
+        series = pd.Series(np.asarray(predicted))
+        if pd.api.types.is_float_dtype(series):
+            return cls(protocol=protocol, values=NumberReference.of(series), label_free=label_free)
+        counts = series.astype(str).value_counts().sort_index()
+        return cls(protocol=protocol, classes={str(k): int(v) for k, v in counts.items()}, label_free=label_free)
 
 
 class InputReference(BaseModel):
@@ -55,31 +119,20 @@ class InputReference(BaseModel):
     n_rows: int
     numbers: dict[str, NumberReference] = {}
     categories: dict[str, CategoryReference] = {}
+    predictions: PredictionReference | None = None
 
     @classmethod
-    def from_frame(cls, X: pd.DataFrame) -> InputReference:
-        """The reference of the frame a model is fitted on (every column an input)."""
+    def from_frame(cls, X: pd.DataFrame, predictions: PredictionReference | None = None) -> InputReference:
+        """The reference of the frame a model is fitted on (every column an input), with its held-out
+        predictions' distribution when given."""
         numbers, categories = {}, {}
         for column in X.columns:
             values = X[column]
-            missing = float(values.isna().mean()) if len(values) else 0.0
             if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-                seen = sorted({str(v) for v in values.dropna()})
-                listed = seen if len(seen) <= MAX_CATEGORIES else None
-                categories[str(column)] = CategoryReference(categories=listed, missing=missing)
-                continue
-            present = values.dropna().astype("float64")
-            if present.empty:
-                continue
-            low, high = np.quantile(present, [0.005, 0.995])
-            numbers[str(column)] = NumberReference(
-                minimum=float(present.min()),
-                maximum=float(present.max()),
-                q005=float(low),
-                q995=float(high),
-                missing=missing,
-            )
-        return cls(n_rows=len(X), numbers=numbers, categories=categories)
+                categories[str(column)] = _categories(values)
+            elif (number := NumberReference.of(values)) is not None:
+                numbers[str(column)] = number
+        return cls(n_rows=len(X), numbers=numbers, categories=categories, predictions=predictions)
 
     @classmethod
     def read(cls, metadata: dict[str, Any]) -> InputReference | None:
@@ -106,6 +159,16 @@ class InputReference(BaseModel):
                 if found:
                     warnings[row].append(found)
         return warnings
+
+
+def _categories(values: pd.Series) -> CategoryReference:
+    missing = float(values.isna().mean()) if len(values) else 0.0
+    counts = values.dropna().astype(str).value_counts().sort_index()
+    if len(counts) > MAX_CATEGORIES:
+        return CategoryReference(categories=None, missing=missing)
+    return CategoryReference(
+        categories=counts.index.tolist(), missing=missing, counts={str(k): int(v) for k, v in counts.items()}
+    )
 
 
 def _values(frame: pd.DataFrame, column: str) -> list[Any]:

@@ -1,0 +1,210 @@
+"""Drift of many rows against a model's training reference, and a classifier's score expected without labels.
+
+Evidently, whylogs and NannyML do this, but none runs here: Evidently 0.7 fails at import under pandas 3.1,
+whylogs 1.6 at run time under numpy 2, and NannyML 0.13 pins lightgbm < 4.6 and plotly < 6. The statistics
+are small, so they are written here on numpy and scipy:
+
+- per input, the **population stability index** (PSI) over the reference's bins (a number's quantile bins with
+  missing values as a bin of their own; a category's seen values, the rare ones pooled), an effect size;
+- the verdict is a test, not a PSI rule of thumb: PSI's own bias is about (bins - 1) / rows, so a fixed 0.1 or
+  0.25 cries wolf on small windows and sleeps on large ones. A number is tested with the two-sample
+  Kolmogorov–Smirnov distance between the binned distributions (missing values ordered last), a category or a
+  predicted class with the chi-square test of the two count tables. An input drifts when its p-value is below
+  ``alpha / tests`` (Bonferroni over the inputs and the predictions), so a window of the training
+  distribution is called drifted at most ``alpha`` of the time; ``model.py monitor-calibrate`` measures that
+  rate and the rate at which known shifts are found;
+- for a classifier, the score its probabilities expect if they are calibrated (NannyML's confidence-based
+  estimate): macro-F1 from the expected confusion matrix, ROC-AUC from every pair weighted by how likely it is
+  to be (positive, negative).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from adpipe.reference import CategoryReference, InputReference, NumberReference, bin_counts
+from adpipe.reports import Report
+
+ALPHA = 0.05  # the share of windows of the training distribution that may be called drifted
+# A category whose expected count in the window is below this is pooled with the other rare ones: the
+# chi-square test's approximation needs about five expected rows per cell.
+MIN_EXPECTED = 5.0
+PSEUDO_COUNT = 0.5  # added to every bin's count on both sides so that PSI stays finite over an empty bin
+MISSING = "(missing)"
+OTHER = "(other)"
+LABEL_FREE_METRICS = ("macro-F1", "ROC-AUC")
+Test = Literal["ks", "chi-square"]
+
+
+class InputDrift(Report):
+    """One input (or the predictions) against its reference: the shares per bin, PSI, the test and its verdict."""
+
+    field: str
+    test: Test
+    rows: int  # window rows compared
+    psi: float
+    statistic: float  # the KS distance or the chi-square statistic
+    p_value: float
+    drifted: bool
+    bins: list[str]
+    reference: list[float]  # the reference's share in each bin
+    window: list[float]  # the window's share in each bin
+
+
+def _psi(reference: np.ndarray, window: np.ndarray) -> float:
+    expected = (reference + PSEUDO_COUNT) / (reference + PSEUDO_COUNT).sum()
+    actual = (window + PSEUDO_COUNT) / (window + PSEUDO_COUNT).sum()
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def _shares(counts: np.ndarray) -> list[float]:
+    total = counts.sum()
+    return (counts / total).tolist() if total else [0.0] * len(counts)
+
+
+def _ks(reference: np.ndarray, window: np.ndarray) -> tuple[float, float]:
+    """The two-sample KS distance between two binned distributions over ordered bins, and its asymptotic p-value
+    (conservative for binned values: the distance can only shrink when values share a bin)."""
+    n, m = reference.sum(), window.sum()
+    if not n or not m:
+        return 0.0, 1.0
+    distance = float(np.max(np.abs(np.cumsum(reference) / n - np.cumsum(window) / m)))
+    effective = n * m / (n + m)
+    return distance, float(stats.kstwobign.sf(distance * np.sqrt(effective)))
+
+
+def _chi_square(reference: np.ndarray, window: np.ndarray) -> tuple[float, float]:
+    table = np.vstack([reference, window])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or not window.sum():
+        return 0.0, 1.0
+    result = stats.chi2_contingency(table, correction=False)
+    return float(result.statistic), float(result.pvalue)
+
+
+def _present(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype="float64")
+
+
+def _number_counts(ref: NumberReference, reference_rows: int, values: pd.Series) -> tuple[list[str], ...]:
+    present = _present(values)
+    window = [*bin_counts(present, ref.edges), len(values) - present.size]
+    reference = [*ref.counts, round(ref.missing * reference_rows)]
+    edges = [f"{e:.4g}" for e in ref.edges]
+    labels = [f"≤ {edges[0]}" if edges else "all"]
+    labels += [f"{low} – {high}" for low, high in zip(edges, edges[1:], strict=False)]
+    labels += [f"> {edges[-1]}"] if edges else []
+    return [*labels, MISSING], reference, window
+
+
+def _category_counts(
+    ref: CategoryReference, reference_rows: int, values: pd.Series, rows: int
+) -> tuple[list[str], list[int], list[int]]:
+    """Counts per category with the rare ones (and those never seen) pooled, and missing values as a bin."""
+    total = sum(ref.counts.values()) or 1
+    kept = [c for c, n in ref.counts.items() if n / total * rows >= MIN_EXPECTED]
+    given = values.dropna().astype(str)
+    seen = given.value_counts()
+    labels = [*kept, OTHER, MISSING]
+    reference = [ref.counts[c] for c in kept] + [total - sum(ref.counts[c] for c in kept)]
+    window = [int(seen.get(c, 0)) for c in kept] + [int(len(given) - sum(seen.get(c, 0) for c in kept))]
+    reference.append(round(ref.missing * reference_rows))
+    window.append(int(values.isna().sum()))
+    return labels, reference, window
+
+
+def _compared(field: str, test: Test, labels: list[str], reference: list[int], window: list[int]) -> InputDrift:
+    ref, win = np.asarray(reference, dtype="float64"), np.asarray(window, dtype="float64")
+    statistic, p_value = _ks(ref, win) if test == "ks" else _chi_square(ref, win)
+    return InputDrift(
+        field=field,
+        test=test,
+        rows=int(win.sum()),
+        psi=_psi(ref, win),
+        statistic=statistic,
+        p_value=p_value,
+        drifted=False,  # decided over every test at once (:func:`input_drift`)
+        bins=labels,
+        reference=_shares(ref),
+        window=_shares(win),
+    )
+
+
+def input_drift(
+    reference: InputReference, frame: pd.DataFrame, predicted: Sequence[object] | None = None, alpha: float = ALPHA
+) -> list[InputDrift]:
+    """Every input of ``reference`` (a column absent from ``frame`` counts as missing) and, when given and the
+    reference has them, the predictions, each against its training distribution; ``drifted`` where the p-value
+    is below ``alpha`` divided by the number of tests."""
+    rows = len(frame)
+    found = []
+    for column, number in reference.numbers.items():
+        if number.counts:
+            values = frame[column] if column in frame else pd.Series([None] * rows, dtype="float64")
+            found.append(_compared(column, "ks", *_number_counts(number, reference.n_rows, values)))
+    for column, category in reference.categories.items():
+        if category.counts:
+            values = frame[column] if column in frame else pd.Series([None] * rows, dtype="object")
+            found.append(_compared(column, "chi-square", *_category_counts(category, reference.n_rows, values, rows)))
+    held_out = reference.predictions
+    if predicted is not None and held_out is not None and rows:
+        series = pd.Series(list(predicted))
+        if held_out.classes is not None:
+            ref = CategoryReference(categories=list(held_out.classes), missing=0.0, counts=held_out.classes)
+            total = sum(held_out.classes.values())
+            found.append(_compared("prediction", "chi-square", *_category_counts(ref, total, series, rows)))
+        elif held_out.values is not None and held_out.values.counts:
+            total = sum(held_out.values.counts)
+            found.append(_compared("prediction", "ks", *_number_counts(held_out.values, total, series)))
+    threshold = alpha / max(len(found), 1)
+    return [drift.model_copy(update={"drifted": drift.p_value < threshold}) for drift in found]
+
+
+def expected_confusion(probabilities: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """``E[C]`` with ``C[true, predicted]``: each row's probabilities spread over the true classes in the column of
+    the class it was given (``predicted``: column indices)."""
+    k = probabilities.shape[1]
+    confusion = np.zeros((k, k))
+    for column in range(k):
+        confusion[:, column] = probabilities[predicted == column].sum(axis=0)
+    return confusion
+
+
+def macro_f1_of(confusion: np.ndarray) -> float:
+    """Macro-F1 from a confusion matrix ``C[true, predicted]`` (a class never true nor predicted scores 0)."""
+    true_positive = np.diag(confusion)
+    denominator = confusion.sum(axis=0) + confusion.sum(axis=1)
+    f1 = np.divide(2 * true_positive, denominator, out=np.zeros_like(true_positive), where=denominator > 0)
+    return float(f1.mean())
+
+
+def expected_roc_auc(positive: np.ndarray) -> float:
+    """The ROC-AUC expected if ``positive`` (each row's probability of the positive class) is calibrated: over
+    every pair of rows, the chance the first is positive and the second negative, counted when it is ranked above
+    (half when tied), over the chance the pair is one positive and one negative."""
+    order = np.argsort(positive, kind="stable")
+    p = positive[order]
+    negative_below = np.concatenate([[0.0], np.cumsum(1.0 - p)[:-1]])
+    # Ties: a row counts the negatives strictly below it fully and those tied with it half.
+    _, first, counts = np.unique(p, return_index=True, return_counts=True)
+    tied_negative = np.repeat(np.add.reduceat(1.0 - p, first), counts)
+    tied_before = np.repeat(negative_below[first], counts)
+    own = (1.0 - p) * p  # a row with itself is not a pair
+    ranked = np.sum(p * (tied_before + 0.5 * tied_negative)) - 0.5 * np.sum(own)
+    pairs = p.sum() * (1.0 - p).sum() - np.sum(own)
+    return float(ranked / pairs) if pairs > 0 else float("nan")
+
+
+def expected_score(metric: str, probabilities: np.ndarray, predicted: np.ndarray) -> float:
+    """The score ``metric`` (one of :data:`LABEL_FREE_METRICS`) expected from calibrated ``probabilities`` (rows
+    × classes; for ROC-AUC the last column is the positive class) and the class columns ``predicted``."""
+    if metric == "macro-F1":
+        return macro_f1_of(expected_confusion(probabilities, predicted))
+    if metric == "ROC-AUC":
+        return expected_roc_auc(probabilities[:, -1])
+    raise ValueError(f"no label-free estimate of {metric}; known: {', '.join(LABEL_FREE_METRICS)}")
