@@ -208,3 +208,97 @@ def expected_score(metric: str, probabilities: np.ndarray, predicted: np.ndarray
     if metric == "ROC-AUC":
         return expected_roc_auc(probabilities[:, -1])
     raise ValueError(f"no label-free estimate of {metric}; known: {', '.join(LABEL_FREE_METRICS)}")
+
+
+class LabelFreeEstimate(Report):
+    """A classifier's score on rows without labels, from its own probabilities, beside what the same estimate
+    and the labels gave on the training data's held-out folds, and the validation report's figure."""
+
+    metric: str
+    estimated: float
+    heldout_estimated: float | None = None
+    heldout_realised: float | None = None
+    validation: float | None = None
+
+
+class DriftReport(Report):
+    """Rows (served answers or a batch file) against a model's training reference: each input's and the
+    predictions' drift, the share of answers the guard warned about, and a classifier's label-free score."""
+
+    task: str
+    source: str  # what the rows are: a file, or a worker's window of served answers
+    rows: int
+    reference_rows: int
+    alpha: float
+    threshold: float  # the p-value below which one test says drifted (alpha over the number of tests)
+    inputs: list[InputDrift]
+    predictions: InputDrift | None
+    drifted: list[str]  # the inputs (and "prediction") that drifted
+    guarded: dict[str, int]  # rows with at least one warning of each kind, and "any"
+    label_free: LabelFreeEstimate | None
+
+    @property
+    def verdict(self) -> str:
+        if not self.rows:
+            return "nothing to compare yet"
+        if not self.drifted:
+            return f"no drift found in {self.rows} rows (each test at p < {self.threshold:.2g})"
+        return f"drift in {', '.join(self.drifted)} ({self.rows} rows)"
+
+
+def drift_report(
+    task: str,
+    source: str,
+    reference: InputReference,
+    frame: pd.DataFrame,
+    predicted: Sequence[object] | None = None,
+    probabilities: np.ndarray | None = None,
+    warning_kinds: Sequence[Sequence[str]] = (),
+    validation: float | None = None,
+    alpha: float = ALPHA,
+) -> DriftReport:
+    """The report on ``frame`` (the inputs as the guard reads them) and the model's ``predicted`` values;
+    ``probabilities`` (rows × classes, in the order the predicted classes index, the positive class last for a
+    binary model) give the label-free score when the reference holds a held-out check; ``warning_kinds``: the
+    kinds of the guard's warnings on each row."""
+    found = input_drift(reference, frame, predicted, alpha)
+    # The predictions' test, when there is one, comes last (:func:`input_drift`).
+    predictions = found[-1] if predicted is not None and found and found[-1].field == "prediction" else None
+    inputs = found[:-1] if predictions is not None else found
+    guarded: dict[str, int] = {"any": sum(1 for kinds in warning_kinds if kinds)}
+    for kinds in warning_kinds:
+        for kind in set(kinds):
+            guarded[kind] = guarded.get(kind, 0) + 1
+    return DriftReport(
+        task=task,
+        source=source,
+        rows=len(frame),
+        reference_rows=reference.n_rows,
+        alpha=alpha,
+        threshold=alpha / max(len(found), 1),
+        inputs=inputs,
+        predictions=predictions,
+        drifted=[drift.field for drift in found if drift.drifted],
+        guarded=guarded,
+        label_free=_label_free(reference, predicted, probabilities, validation),
+    )
+
+
+def _label_free(
+    reference: InputReference,
+    predicted: Sequence[object] | None,
+    probabilities: np.ndarray | None,
+    validation: float | None,
+) -> LabelFreeEstimate | None:
+    check = reference.predictions.label_free if reference.predictions is not None else None
+    if check is None or probabilities is None or predicted is None or not len(probabilities):
+        return None
+    classes = list(reference.predictions.classes or {})
+    index = np.array([classes.index(str(p)) if str(p) in classes else -1 for p in predicted])
+    return LabelFreeEstimate(
+        metric=check.metric,
+        estimated=expected_score(check.metric, probabilities, index),
+        heldout_estimated=check.estimated,
+        heldout_realised=check.realised,
+        validation=validation,
+    )

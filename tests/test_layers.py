@@ -23,6 +23,9 @@ CORE = ("adpipe.errors", "adpipe.config", "adpipe.io", "adpipe.protocol", "adpip
 SHARED = (
     "adpipe.reports",
     "adpipe.reference",
+    "adpipe.drift",
+    "adpipe.drift_calibration",
+    "adpipe.service.window",
     "adpipe.params",
     "adpipe.cli_support",
     "adpipe.task",

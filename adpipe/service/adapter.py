@@ -24,6 +24,7 @@ from adpipe.reports import MeanStd
 from adpipe.service.coalesce import Coalescer
 from adpipe.service.explain import Contribution
 from adpipe.service.records import RecordError, read_files, record_error, record_model, rows_of
+from adpipe.service.window import ServedWindow
 from adpipe.task import TaskSpec
 from features.schema import TableSchema
 from features.schema_records import records_table
@@ -132,6 +133,7 @@ class Task(ABC):
         self.reliability_: Reliability | None = None
         self.reference_: InputReference | None = None
         self.reports_dir: Path | None = None
+        self.window: ServedWindow | None = None  # what this worker served lately (set by the service)
         explained, plain = partial(self.predict, explain=True), partial(self.predict, explain=False)
         self._coalescers = {
             True: Coalescer(explained, self.key, MAX_COALESCED),
@@ -156,7 +158,28 @@ class Task(ABC):
             found = self.reference_.check(inputs)
         for prediction, warnings in zip(predictions, found, strict=True):
             prediction.warnings = [*prediction.warnings, *warnings]
+        if self.window is not None and self.reference_ is not None:
+            self.window.add(
+                inputs.reindex(columns=self.reference_.columns()),
+                [p.prediction for p in predictions],
+                [self.class_probabilities(p) for p in predictions],
+                [[w.kind for w in p.warnings] for p in predictions],
+            )
         return predictions
+
+    def class_probabilities(self, prediction: Prediction) -> list[float] | None:
+        """The answer's probabilities in the order of the classes its model's reference counted (the positive
+        class last for a binary model), for the label-free score; None when they do not name those classes."""
+        held_out = self.reference_.predictions if self.reference_ is not None else None
+        given = prediction.probabilities
+        if held_out is None or held_out.classes is None or given is None or set(given) != set(held_out.classes):
+            return None
+        return [given[c] for c in held_out.classes]
+
+    def batch(self, source: Path) -> tuple[pd.DataFrame, list[Prediction]]:
+        """Every row of a file (or folder) the task's loader reads: the inputs as the guard reads them, and the
+        guarded answers (without explanations). For ``model.py monitor``."""
+        raise DataError(f"the {self.name} task cannot read a batch file for monitoring yet", path=source)
 
     @abstractmethod
     def predict(self, records: Sequence[BaseModel], explain: bool = True) -> list[Prediction]:
@@ -259,6 +282,10 @@ class TableTask(Task):
             where = [error.row] if error.row is not None and 0 <= error.row < len(records) else []
             error.location = ["records", *where, *([error.column] if where and error.column else [])]
             raise
+
+    def batch(self, source: Path) -> tuple[pd.DataFrame, list[Prediction]]:
+        table = self.load(source)
+        return table, self.guarded(table, self.answer(table, explain=False))
 
     def predict_upload(self, files: dict[str, bytes], names: dict[str, str]) -> tuple[list[str], list[Prediction]]:
         table = self._read(files, names)

@@ -26,9 +26,11 @@ from threadpoolctl import threadpool_limits
 from adpipe import config
 from adpipe.errors import DataError
 from adpipe.service.api import VERSION, api_router, health
+from adpipe.service.monitor import monitor_router
 from adpipe.service.pages import page_router, templates
 from adpipe.service.records import RecordError
 from adpipe.service.registry import all_tasks, check_models, load_models, start_actions
+from adpipe.service.window import DEFAULT_MAX_BYTES, DEFAULT_SIZE, ServedWindow
 
 log = logging.getLogger("adpipe.service")
 
@@ -87,21 +89,34 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 
 def create_app(
-    models_dir: Path = config.MODELS_DIR, reports_dir: Path = config.REPORTS_DIR, strict_inputs: bool = False
+    models_dir: Path = config.MODELS_DIR,
+    reports_dir: Path = config.REPORTS_DIR,
+    strict_inputs: bool = False,
+    monitor_window: int = DEFAULT_SIZE,
+    monitor_dir: Path | None = None,
+    monitor_max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> FastAPI:
     """The service with every model in ``models_dir`` loaded (a missing one is reported at start and by /health),
     their validation figures read from ``reports_dir``, and the dashboard of ``make report`` served from there.
-    ``strict_inputs``: every request refuses inputs outside the models' training references (a 422)."""
+    ``strict_inputs``: every request refuses inputs outside the models' training references (a 422). Each worker
+    keeps each task's last ``monitor_window`` answers for its drift report, written to ``monitor_dir`` (at most
+    ``monitor_max_bytes`` per task) when one is given."""
     # One BLAS/OpenMP thread per process: the workers are the parallelism.
     threadpool_limits(limits=1)
     tasks = all_tasks()
     statuses = load_models(tasks, models_dir, reports_dir)
+    for task in tasks.values():
+        task.window = ServedWindow(task.name, monitor_window, monitor_dir, monitor_max_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_models(tasks, statuses)  # in each worker, after the fork
         start_actions(tasks, statuses)
+        for task in tasks.values():  # the examples the checks predicted were not served
+            task.window.clear()
         yield
+        for task in tasks.values():
+            task.window.flush()
 
     app = FastAPIOffline(  # FastAPI with the API document's scripts served locally: no CDN
         lifespan=lifespan,
@@ -118,6 +133,7 @@ def create_app(
     app.include_router(api_router(tasks))
     app.add_api_route("/health", health, methods=["GET"], tags=["health"])
     app.include_router(page_router(tasks))
+    app.include_router(monitor_router(tasks))
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(RecordError, _refused)
     app.add_exception_handler(DataError, _bad_input)

@@ -15,6 +15,7 @@ import typer
 
 from adpipe import config
 from adpipe.cli_support import exit_on_error
+from adpipe.service.monitor_cli import calibrate_command, monitor_command
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -120,6 +121,8 @@ def loadtest_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``serve`` and ``loadtest`` to the CLI."""
+    """Add ``serve``, ``loadtest``, ``monitor`` and ``monitor-calibrate`` to the CLI."""
     app.command("serve")(serve_command)
     app.command("loadtest")(loadtest_command)
+    app.command("monitor")(monitor_command)
+    app.command("monitor-calibrate")(calibrate_command)

@@ -1,0 +1,109 @@
+"""What a worker has served lately: a bounded window of each task's inputs (as the guard reads them) and answers.
+
+Each worker keeps its own window in memory (``serve --monitor-window``); the drift report of ``GET
+/api/v1/<task>/drift`` and the ``/monitor`` page are computed from it on demand. Nothing is written to disk
+unless a folder is given (``serve --monitor-dir``): then every ``flush_rows`` new answers go to a Parquet file
+``<task>-<pid>-<time>.parquet`` there, and the oldest of the task's files are removed while the folder holds
+more than ``max_bytes`` of them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+DEFAULT_SIZE = 5000  # answers kept per task and worker: a drift test's power at 0.5 sd needs a few hundred
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+PREDICTION_COLUMN = "__prediction"
+WARNINGS_COLUMN = "__warnings"
+
+
+class ServedWindow:
+    """The last ``size`` served rows of one task: inputs, the prediction, its class probabilities and the kinds
+    of the guard's warnings. Thread-safe: answers arrive from the coalescers' threads."""
+
+    def __init__(
+        self,
+        task: str,
+        size: int = DEFAULT_SIZE,
+        folder: Path | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        flush_rows: int | None = None,
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"a monitor window holds at least one answer, not {size}")
+        self.task, self.size, self.folder, self.max_bytes = task, size, folder, max_bytes
+        self.flush_rows = flush_rows or min(size, 1000)
+        self._rows: deque[dict[str, Any]] = deque(maxlen=size)
+        self._probabilities: deque[Sequence[float] | None] = deque(maxlen=size)
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def add(
+        self,
+        inputs: pd.DataFrame,
+        predicted: Sequence[Any],
+        probabilities: Sequence[Sequence[float] | None],
+        warning_kinds: Sequence[Sequence[str]],
+    ) -> None:
+        """Record one call's rows (``inputs``: the guard's columns, one row per answer)."""
+        rows = inputs.to_dict("records")
+        for row, value, kinds in zip(rows, predicted, warning_kinds, strict=True):
+            row[PREDICTION_COLUMN], row[WARNINGS_COLUMN] = value, ",".join(kinds)
+        with self._lock:
+            self._rows.extend(rows)
+            self._probabilities.extend(probabilities)
+            if self.folder is not None:
+                self._pending.extend(rows)
+                if len(self._pending) >= self.flush_rows:
+                    self._write(self._pending)
+                    self._pending = []
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+            self._probabilities.clear()
+            self._pending = []
+
+    def snapshot(self) -> tuple[pd.DataFrame, list[Any], list[Sequence[float] | None], list[list[str]]]:
+        """The window's inputs, predictions, probabilities and warning kinds, oldest first."""
+        with self._lock:
+            rows, probabilities = list(self._rows), list(self._probabilities)
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return frame, [], [], []
+        predicted = frame.pop(PREDICTION_COLUMN).tolist()
+        kinds = [k.split(",") if k else [] for k in frame.pop(WARNINGS_COLUMN)]
+        return frame, predicted, probabilities, kinds
+
+    def flush(self) -> None:
+        """Write the answers not yet written (at shutdown)."""
+        with self._lock:
+            if self.folder is not None and self._pending:
+                self._write(self._pending)
+                self._pending = []
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        folder = Path(self.folder)  # type: ignore[arg-type]
+        folder.mkdir(parents=True, exist_ok=True)
+        frame = pd.DataFrame(rows)
+        frame[PREDICTION_COLUMN] = frame[PREDICTION_COLUMN].astype(str)
+        for column in frame.columns:  # mixed values (numbers and text in one input) as text: one Parquet type
+            if not pd.api.types.is_numeric_dtype(frame[column]):
+                frame[column] = frame[column].astype("string")
+        path = folder / f"{self.task}-{os.getpid()}-{time.time_ns()}.parquet"
+        frame.to_parquet(path.with_suffix(".tmp"), index=False)
+        path.with_suffix(".tmp").rename(path)
+        files = sorted(folder.glob(f"{self.task}-*.parquet"), key=lambda p: p.stat().st_mtime)
+        total = sum(p.stat().st_size for p in files)
+        while files and total > self.max_bytes:
+            oldest = files.pop(0)
+            total -= oldest.stat().st_size
+            oldest.unlink(missing_ok=True)
