@@ -91,11 +91,19 @@ def _present(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype="float64")
 
 
+def _short(value: float) -> str:
+    """A bin edge as a reader takes it in at a glance: three figures, thousands as k and millions as M."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
 def _number_counts(ref: NumberReference, reference_rows: int, values: pd.Series) -> tuple[list[str], ...]:
     present = _present(values)
     window = [*bin_counts(present, ref.edges), len(values) - present.size]
     reference = [*ref.counts, round(ref.missing * reference_rows)]
-    edges = [f"{e:.4g}" for e in ref.edges]
+    edges = [_short(e) for e in ref.edges]
     labels = [f"≤ {edges[0]}" if edges else "all"]
     labels += [f"{low} – {high}" for low, high in zip(edges, edges[1:], strict=False)]
     labels += [f"> {edges[-1]}"] if edges else []

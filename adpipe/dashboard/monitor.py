@@ -37,7 +37,7 @@ def drift_figure(report: DriftReport) -> go.Figure:
     compared = [*report.inputs, *([report.predictions] if report.predictions else [])]
     rows = max(1, math.ceil(len(compared) / COLUMNS))
     fig = make_subplots(
-        rows=rows, cols=COLUMNS, subplot_titles=[_title(d) for d in compared], vertical_spacing=0.5 / rows
+        rows=rows, cols=COLUMNS, subplot_titles=[_title(d) for d in compared], vertical_spacing=0.6 / rows
     )
     for number, drift in enumerate(compared):
         where = {"row": number // COLUMNS + 1, "col": number % COLUMNS + 1}
@@ -58,7 +58,8 @@ def drift_figure(report: DriftReport) -> go.Figure:
             )
     fig.update_yaxes(tickformat=".0%")
     title = f"{report.task}: {report.verdict}"
-    return styled(fig, title, "", "share of rows", height=260 * rows, subplot_titles=True)
+    fig.update_xaxes(tickangle=-45, tickfont={"size": 10})
+    return styled(fig, title, "", "share of rows", height=330 * rows, subplot_titles=True)
 
 
 def drift_table(report: DriftReport) -> Table:

@@ -16,6 +16,7 @@ import typer
 from adpipe import config
 from adpipe.cli_support import exit_on_error
 from adpipe.service.monitor_cli import calibrate_command, monitor_command
+from adpipe.service.window import DEFAULT_SIZE
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -48,8 +49,10 @@ def run_server(
     models_dir: Path = config.MODELS_DIR,
     reports_dir: Path = config.REPORTS_DIR,
     strict_inputs: bool = False,
+    monitor: dict[str, Any] | None = None,
 ) -> None:
-    """Create the app (loading the models) and serve it with gunicorn until SIGTERM or Ctrl-C."""
+    """Create the app (loading the models) and serve it with gunicorn until SIGTERM or Ctrl-C; ``monitor``: the
+    drift window's options (:func:`adpipe.service.app.create_app`'s ``monitor_*`` arguments)."""
     from gunicorn.app.base import BaseApplication
 
     from adpipe.service.app import create_app
@@ -67,7 +70,7 @@ def run_server(
             return self.application
 
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
-    app = create_app(models_dir, reports_dir, strict_inputs)
+    app = create_app(models_dir, reports_dir, strict_inputs, **(monitor or {}))
     for status in app.state.statuses.values():
         if status.loaded:
             typer.echo(f"serving {status.task}: version {status.version}, trained {status.trained_at}")
@@ -95,12 +98,21 @@ def serve_command(
     strict: bool = typer.Option(
         False, "--strict-inputs", help="Refuse (422) inputs outside a model's training range or unseen in training."
     ),
+    window: int = typer.Option(
+        DEFAULT_SIZE, "--monitor-window", min=20, max=1_000_000, help="Answers per task each worker keeps for /monitor."
+    ),
+    monitor_dir: Path | None = typer.Option(
+        None, "--monitor-dir", help="Also write served inputs and answers there (Parquet files; none by default)."
+    ),
+    monitor_mb: int = typer.Option(100, "--monitor-max-mb", min=1, help="Size cap of each task's files there (MB)."),
 ) -> None:
-    """Serve every saved model: HTML forms at /, the JSON API at /api/v1, /health, the API document at /docs."""
+    """Serve every saved model: HTML forms at /, the JSON API at /api/v1, drift at /monitor, /health, the API
+    document at /docs."""
     with exit_on_error():
         if train:
             train_missing()
-    run_server(host, port, workers, models, reports, strict)
+    monitor = {"monitor_window": window, "monitor_dir": monitor_dir, "monitor_max_bytes": monitor_mb * 1024 * 1024}
+    run_server(host, port, workers, models, reports, strict, monitor)
 
 
 def loadtest_command(

@@ -15,9 +15,10 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported on use: ``serve --help`` reads this module's defaults
+    import pandas as pd
 
 DEFAULT_SIZE = 5000  # answers kept per task and worker: a drift test's power at 0.5 sd needs a few hundred
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
@@ -74,6 +75,8 @@ class ServedWindow:
 
     def snapshot(self) -> tuple[pd.DataFrame, list[Any], list[Sequence[float] | None], list[list[str]]]:
         """The window's inputs, predictions, probabilities and warning kinds, oldest first."""
+        import pandas as pd
+
         with self._lock:
             rows, probabilities = list(self._rows), list(self._probabilities)
         frame = pd.DataFrame(rows)
@@ -91,6 +94,8 @@ class ServedWindow:
                 self._pending = []
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
+        import pandas as pd
+
         folder = Path(self.folder)  # type: ignore[arg-type]
         folder.mkdir(parents=True, exist_ok=True)
         frame = pd.DataFrame(rows)
