@@ -8,14 +8,11 @@ by a 4xx that names the field, and no stack trace in any response.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -26,6 +23,7 @@ from threadpoolctl import threadpool_limits
 from adpipe import config
 from adpipe.errors import DataError
 from adpipe.service.api import VERSION, api_router, health
+from adpipe.service.echo import elide, validation_errors
 from adpipe.service.monitor import monitor_router
 from adpipe.service.pages import page_router, templates
 from adpipe.service.records import RecordError
@@ -46,8 +44,9 @@ def _is_api(request: Request) -> bool:
 
 
 async def _refused(request: Request, error: RecordError) -> Response:
-    """A record the loader refused: 422, in FastAPI's validation-error shape, located in the request body."""
-    detail = {"loc": ["body", *(error.location or [])], "msg": error.message, "type": "value_error"}
+    """A record the loader refused: 422, in FastAPI's validation-error shape, located in the request body (the
+    loader's message quotes the value: a long one is cut in the middle)."""
+    detail = {"loc": ["body", *(error.location or [])], "msg": elide(error.message), "type": "value_error"}
     if error.column:
         detail["column"] = error.column
     return JSONResponse({"detail": [detail]}, status_code=422)
@@ -55,24 +54,15 @@ async def _refused(request: Request, error: RecordError) -> Response:
 
 async def _bad_input(request: Request, error: DataError) -> Response:
     """Bad input found past the loader (e.g. by a feature builder): 422 without a place in the request."""
-    return JSONResponse({"detail": [{"loc": ["body"], "msg": error.message, "type": "value_error"}]}, status_code=422)
-
-
-def _json_safe(value: Any) -> Any:
-    """``value`` with the floats JSON cannot hold (NaN, infinities) as text."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    return value
+    detail = [{"loc": ["body"], "msg": elide(error.message), "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 async def _invalid(request: Request, error: RequestValidationError) -> Response:
-    """FastAPI's own 422 answer, but a refused NaN or infinity (Python's JSON reader takes them) is quoted as text
-    instead of failing to be written back (which made it a 500)."""
-    return JSONResponse({"detail": _json_safe(jsonable_encoder(error.errors()))}, status_code=422)
+    """FastAPI's own 422 answer, echoing only each offending value, trimmed (adpipe.service.echo): never the whole
+    body, and always writable (a NaN as text; a value nested hundreds deep, or bytes that are not UTF-8, made the
+    answer itself fail: a 500)."""
+    return JSONResponse({"detail": validation_errors(error.errors())}, status_code=422)
 
 
 async def _http_error(request: Request, error: HTTPException) -> Response:

@@ -13,15 +13,17 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from pydantic import BaseModel, ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from adpipe.service.adapter import Action, Task, refuse_unguarded
+from adpipe.service.echo import elide
 from adpipe.service.records import RecordError
 from adpipe.tasks import TASKS
 
 TEMPLATES = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
 templates.env.globals["task_names"] = [task.name for task in TASKS]  # the navigation, in the task list's order
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")  # what a browser's form sends
 
 
 def form_fields(record: type[BaseModel], example: dict[str, Any]) -> list[dict[str, Any]]:
@@ -50,9 +52,12 @@ def form_fields(record: type[BaseModel], example: dict[str, Any]) -> list[dict[s
 
 
 def _errors(error: ValidationError | RecordError) -> list[str]:
+    """One line per error, naming its field; a long one (quoting a huge value) cut in the middle."""
     if isinstance(error, RecordError):
-        return [f"{'.'.join(map(str, error.location))}: {error.message}" if error.location else str(error)]
-    return [f"{'.'.join(str(part) for part in e['loc']) or 'form'}: {e['msg']}" for e in error.errors()]
+        lines = [f"{'.'.join(map(str, error.location))}: {error.message}" if error.location else str(error)]
+    else:
+        lines = [f"{'.'.join(str(part) for part in e['loc']) or 'form'}: {e['msg']}" for e in error.errors()]
+    return [elide(line) for line in lines]
 
 
 def _action_states(task: Task, loaded: bool, acted: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -95,6 +100,15 @@ def _serving(request: Request, task: Task) -> None:
         )
 
 
+async def _form(request: Request) -> FormData:
+    """The submitted form. A body of another kind (JSON, text, XML, none at all) is a 415: Starlette would read it
+    as an empty form, which a task whose fields are all optional answers as if it were one (a 200)."""
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind not in FORM_TYPES:
+        raise HTTPException(415, f"a form is expected here (sent as {' or '.join(FORM_TYPES)})")
+    return await request.form()
+
+
 def page_router(tasks: dict[str, Task]) -> APIRouter:
     """``/`` (the index), ``/<task>`` (form, answer, upload) and ``/<task>/<action>`` (each of the task's own
     forms) for every task, and ``/report``."""
@@ -131,7 +145,7 @@ def _task_routes(router: APIRouter, task: Task) -> None:
 
     async def submit(request: Request) -> HTMLResponse:
         _serving(request, task)
-        form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+        form = {key: value for key, value in (await _form(request)).items() if isinstance(value, str)}
         values = {key: value for key, value in form.items() if value.strip() != "" and key != task.pasted_table}
         try:
             answer = await task.answer_form(values, form.get(task.pasted_table or "", ""))
@@ -143,7 +157,7 @@ def _task_routes(router: APIRouter, task: Task) -> None:
 
     async def upload(request: Request) -> HTMLResponse:
         _serving(request, task)
-        form = await request.form()
+        form = await _form(request)
         files, names = {}, {}
         for name in task.upload_files:
             part = form.get(name)
@@ -153,7 +167,7 @@ def _task_routes(router: APIRouter, task: Task) -> None:
         try:
             ids, answers = await run_in_threadpool(task.predict_upload, files, names)
         except RecordError as error:
-            return _page(request, task, 422, upload_errors=[str(error)])
+            return _page(request, task, 422, upload_errors=[elide(str(error))])
         return _page(request, task, rows=list(zip(ids, answers, strict=True)))
 
     for action in task.actions():
@@ -174,7 +188,7 @@ def _action_routes(router: APIRouter, task: Task, action: Action) -> None:
         await run_in_threadpool(action.started)
         if action.unavailable:
             raise HTTPException(503, f"{task.name} {action.name} unavailable: {action.unavailable}")
-        form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+        form = {key: value for key, value in (await _form(request)).items() if isinstance(value, str)}
         values = {key: value for key, value in form.items() if value.strip() != ""}
         acted: dict[str, Any] = {"action": action, "values": form}
         try:
