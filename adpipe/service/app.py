@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 from adpipe import config
 from adpipe.errors import DataError
 from adpipe.service.api import VERSION, api_router, health
+from adpipe.service.metrics import instrument
 from adpipe.service.pages import page_router, templates
 from adpipe.service.records import RecordError
 from adpipe.service.registry import all_tasks, check_models, load_models, start_actions
@@ -118,6 +119,7 @@ def create_app(
     app.include_router(api_router(tasks))
     app.add_api_route("/health", health, methods=["GET"], tags=["health"])
     app.include_router(page_router(tasks))
+    instrument(app)  # GET /metrics, and every request counted
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(RecordError, _refused)
     app.add_exception_handler(DataError, _bad_input)
