@@ -29,6 +29,7 @@ HEAVY = (
     "imblearn",
     "duckdb",
     "fastapi",
+    "prometheus_client",
 )
 
 # Run in a fresh interpreter: a finder at the front of sys.meta_path notes, for the first import of each heavy

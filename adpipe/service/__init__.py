@@ -8,7 +8,7 @@
 - ``explain``: the inputs that pushed one prediction most;
 - ``registry``: loads the models once and says what each one is (``/health``);
 - ``api`` (JSON, ``/api/v1``), ``pages`` (HTML forms and ``templates/``), ``app`` (the FastAPI app and its
-  error answers);
+  error answers); ``metrics`` (``GET /metrics``, summed over the workers);
 - ``cli``: the ``serve`` command (gunicorn with uvicorn workers, models loaded before forking) and
   ``loadtest``.
 """

@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, create_model
 
 from adpipe.service.adapter import Action, Prediction, Reliability, Task, refuse_unguarded
+from adpipe.service.metrics import observe
 from adpipe.service.records import RecordError
 from adpipe.service.registry import ModelStatus
 
@@ -122,6 +123,7 @@ def _routes(router: APIRouter, task: Task) -> None:
             raise
         if strict_inputs(request, strict):
             refuse_unguarded([prediction], batch=False)
+        observe(task.name, [prediction])
         return Answer(
             task=task.name,
             model_version=status.version,
@@ -137,6 +139,7 @@ def _routes(router: APIRouter, task: Task) -> None:
         predictions = await task.coalesced(batch.records, explain)
         if strict_inputs(request, strict):
             refuse_unguarded(predictions, batch=True)
+        observe(task.name, predictions)
         return BatchAnswer(
             task=task.name,
             model_version=status.version,

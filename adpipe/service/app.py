@@ -24,6 +24,7 @@ from adpipe import config
 from adpipe.errors import DataError
 from adpipe.service.api import VERSION, api_router, health
 from adpipe.service.echo import elide, validation_errors
+from adpipe.service.metrics import instrument
 from adpipe.service.monitor import monitor_router
 from adpipe.service.pages import page_router, templates
 from adpipe.service.records import RecordError
@@ -124,6 +125,7 @@ def create_app(
     app.add_api_route("/health", health, methods=["GET"], tags=["health"])
     app.include_router(page_router(tasks))
     app.include_router(monitor_router(tasks))
+    instrument(app)  # GET /metrics, and every request counted
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(RecordError, _refused)
     app.add_exception_handler(DataError, _bad_input)

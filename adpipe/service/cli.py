@@ -3,11 +3,18 @@
 ``serve`` runs gunicorn with uvicorn workers: the app, and so every model, is created once in the master
 before it forks (``preload``), each worker answers on its own core, and SIGTERM lets in-flight requests
 finish (up to ``GRACEFUL_SECONDS``) before the workers exit. The web stack is imported only by these commands.
+Each run counts its ``/metrics`` in a fresh temporary folder shared by its workers (prometheus_client's
+multiprocess mode), removed when the server stops.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +49,29 @@ def train_missing() -> None:
         run_commands(task.quick)
 
 
+@contextmanager
+def metrics_folder() -> Iterator[Path]:
+    """A new, empty folder for the workers' metric files, named in ``PROMETHEUS_MULTIPROC_DIR`` before the app
+    imports prometheus_client (which reads it then), removed when the server stops: no earlier run's counts
+    enter this one's sums. Only the process that made it removes it (a forked worker leaves through here too)."""
+    folder = Path(tempfile.mkdtemp(prefix="adpipe-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    owner = os.getpid()
+    try:
+        yield folder
+    finally:
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def worker_exited(server: Any, worker: Any) -> None:
+    """gunicorn's ``child_exit`` hook, in the master: a dead worker's live gauges (the model versions) leave the
+    scrape; its counters stay in the sums (what it served was served)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def run_server(
     host: str,
     port: int,
@@ -53,9 +83,22 @@ def run_server(
 ) -> None:
     """Create the app (loading the models) and serve it with gunicorn until SIGTERM or Ctrl-C; ``monitor``: the
     drift window's options (:func:`adpipe.service.app.create_app`'s ``monitor_*`` arguments)."""
+    with metrics_folder():
+        _serve(host, port, workers, models_dir, reports_dir, strict_inputs, monitor)
+
+
+def _serve(
+    host: str,
+    port: int,
+    workers: int,
+    models_dir: Path,
+    reports_dir: Path,
+    strict_inputs: bool,
+    monitor: dict[str, Any] | None,
+) -> None:
     from gunicorn.app.base import BaseApplication
 
-    from adpipe.service.app import create_app
+    from adpipe.service.app import create_app  # after PROMETHEUS_MULTIPROC_DIR is set: see metrics_folder
 
     class Server(BaseApplication):
         def __init__(self, application: Any, options: dict[str, Any]) -> None:
@@ -83,6 +126,7 @@ def run_server(
         "timeout": 120,
         "accesslog": None,
         "errorlog": "-",
+        "child_exit": worker_exited,
     }
     typer.echo(f"http://{host}:{port}/ ({workers} workers; API document at /docs; Ctrl-C or SIGTERM stops)")
     Server(app, options).run()

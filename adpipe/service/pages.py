@@ -17,6 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from adpipe.service.adapter import Action, Task, refuse_unguarded
 from adpipe.service.echo import elide
+from adpipe.service.metrics import observe
 from adpipe.service.records import RecordError
 from adpipe.tasks import TASKS
 
@@ -153,6 +154,7 @@ def _task_routes(router: APIRouter, task: Task) -> None:
                 refuse_unguarded([answer], batch=False)
         except (ValidationError, RecordError) as error:
             return _page(request, task, 422, errors=_errors(error), submitted=form)
+        observe(task.name, [answer])
         return _page(request, task, answer=answer, submitted=form)
 
     async def upload(request: Request) -> HTMLResponse:
@@ -168,6 +170,7 @@ def _task_routes(router: APIRouter, task: Task) -> None:
             ids, answers = await run_in_threadpool(task.predict_upload, files, names)
         except RecordError as error:
             return _page(request, task, 422, upload_errors=[elide(str(error))])
+        observe(task.name, answers)
         return _page(request, task, rows=list(zip(ids, answers, strict=True)))
 
     for action in task.actions():
