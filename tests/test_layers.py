@@ -23,6 +23,7 @@ CORE = ("adpipe.errors", "adpipe.config", "adpipe.io", "adpipe.protocol", "adpip
 SHARED = (
     "adpipe.reports",
     "adpipe.reference",
+    "adpipe.drift",
     "adpipe.params",
     "adpipe.cli_support",
     "adpipe.task",
