@@ -46,8 +46,8 @@ from features.ctr import (
 _RECORD_SOURCES = {**dict(zip(NUMERIC_FEATURES[:4], NUMERIC_COLUMNS, strict=True)), "male": MALE}
 _KEYS = ("City", "Country")
 # The held-out predictions of the reference: validate's forward windows, three instead of its five (a decision
-# model costs about as much to fit on a sixth of the rows as on all of them: five would make train five times
-# slower, three about three times).
+# model costs about as much to fit on a sixth of the rows as on all of them: five made train about five times
+# slower; three make it twice as slow, 3.7 s -> 7.4 s on the reference data).
 HELD_OUT_FOLDS = 3
 
 
