@@ -7,13 +7,17 @@ bins; for any other column the categories seen with their counts and the share m
 (and, for a classifier, the score those folds realised beside the one its probabilities expected). Each task's
 ``train`` stores it in the saved model's metadata under ``"reference"``; the service reads it back
 (:meth:`InputReference.read`) and :meth:`InputReference.check` names, per row, each input outside its training
-range, each unseen category and each missing (so imputed) value. The drift of many rows against it is
+range, each unseen category and each missing (so imputed) value; :func:`guard_rows` is the same check for the
+``predict`` commands' batches (a ``warnings`` column and one summary line). The drift of many rows against it is
 :mod:`adpipe.drift`.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -31,6 +35,14 @@ BINS = 10
 WarningKind = Literal["out_of_range", "unusual", "unseen", "missing", "no_reference"]
 # The kinds a strict request refuses (422); the others are notes.
 STRICT_KINDS = ("out_of_range", "unseen")
+WARNINGS_COLUMN = "warnings"  # the column a predict command's CSV carries them in
+# How a batch's summary line names the rows with each kind of warning, in this order.
+KIND_WORDS = {
+    "out_of_range": "an input outside the training range",
+    "unseen": "an unseen category",
+    "missing": "a missing value imputed",
+    "unusual": "an unusual value (outside the middle 99% of training)",
+}
 
 
 class InputWarning(BaseModel):
@@ -221,3 +233,43 @@ def _category_warning(column: str, value: Any, known: set[str] | None) -> InputW
             message=f"{column} = {value!r} was never seen in training ({len(known)} categories were)",
         )
     return None
+
+
+def summary_line(rows: int, flagged: int, rows_with: Mapping[str, int]) -> str:
+    """One line for the terminal: of ``rows`` checked, how many had a warning (``flagged``) and, per kind, how many
+    had one of that kind (``rows_with``)."""
+    if rows_with.get("no_reference"):
+        return f"the saved model has no training reference: the inputs of its {rows} rows were not checked (retrain)"
+    if not flagged:
+        return f"no warnings: every input of the {rows} rows within its training range, seen in training and given"
+    counts = [f"{rows_with[kind]} with {words}" for kind, words in KIND_WORDS.items() if rows_with.get(kind)]
+    return f"{flagged} of {rows} rows had inputs unlike the training data: {', '.join(counts)}"
+
+
+@dataclass(frozen=True)
+class GuardedRows:
+    """A batch checked against a model's reference: per row its warnings' messages joined by "; " (empty when it
+    has none), and the rows with each kind of warning."""
+
+    messages: list[str]
+    rows_with: dict[str, int]
+
+    @property
+    def flagged(self) -> int:
+        """The rows with some warning."""
+        return sum(bool(message) for message in self.messages)
+
+    @property
+    def summary(self) -> str:
+        return summary_line(len(self.messages), self.flagged, self.rows_with)
+
+
+def guard_rows(reference: InputReference | None, frame: pd.DataFrame) -> GuardedRows:
+    """What every ``predict`` command adds to its output: each row of ``frame`` (its inputs as loaded) checked as
+    the service checks an answer (:meth:`InputReference.check`), so a batch is not trusted more than one record;
+    a model saved without a reference says so on every row, as the service does."""
+    if reference is None:
+        return GuardedRows([NO_REFERENCE] * len(frame), {"no_reference": len(frame)})
+    found = reference.check(frame)
+    rows_with = Counter(kind for warnings in found for kind in {w.kind for w in warnings})
+    return GuardedRows(["; ".join(w.message for w in warnings) for warnings in found], dict(rows_with))

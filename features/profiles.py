@@ -155,6 +155,13 @@ class FeatureSpec:
     def columns(self) -> list[str]:
         return [*self.numeric, *self.ordinal, *self.nominal, *([self.interests] if self.interests else [])]
 
+    @property
+    def guarded(self) -> list[str]:
+        """The columns a model's training reference checks (adpipe.reference): all but the interest list, whose
+        combinations are nearly all distinct (of the last fifth's, a third appear among the first four fifths'), so
+        a new one is no sign of an input the model does not know: it reads each interest."""
+        return [column for column in self.columns if column != self.interests]
+
     def without(self, *names: str) -> FeatureSpec:
         """The same spec minus some columns (the target, or the outcomes a segmentation only reports)."""
         return FeatureSpec(

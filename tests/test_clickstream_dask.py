@@ -26,6 +26,7 @@ from adpipe.clickstream.distributed import train_distributed
 from adpipe.clickstream.engines import build_features, load_split
 from adpipe.clickstream.params import DEFAULT_PARAMS
 from adpipe.clickstream.partitioned import parts_dir
+from adpipe.clickstream.submission import warnings_path
 from adpipe.io import load_model
 from features.synth import SynthConfig, generate, split_sessions
 
@@ -101,13 +102,18 @@ def test_the_p2p_shuffle_gives_the_same_table(data: Path, scheduler: str, monkey
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 def test_predictions_are_byte_identical(data: Path, scheduler: str, model_file: Path, kind: str) -> None:
-    written = {}
+    written, flagged, summaries = {}, {}, {}
     for engine in ENGINES:
         output = data / f"predictions-{kind}-{engine}.json"
-        pipeline.predict(data / f"test-{kind}", output, model_file, engine=engine, scheduler=scheduler)
-        written[engine] = output.read_bytes()
+        _, summaries[engine] = pipeline.predict(
+            data / f"test-{kind}", output, model_file, engine=engine, scheduler=scheduler
+        )
+        written[engine], flagged[engine] = output.read_bytes(), warnings_path(output).read_bytes()
     assert written["dask"] == written["memory"] == written["chunked"]
     assert len(json.loads(written["dask"])["target"]) == 500
+    # The users whose inputs drew warnings, checked per partition on the cluster: the in-memory path's.
+    assert flagged["dask"] == flagged["memory"] == flagged["chunked"] and flagged["dask"].count(b"\n") > 1
+    assert summaries["dask"] == summaries["memory"] and " of 500 rows had inputs unlike" in summaries["dask"]
 
 
 def _bad_copy(data: Path, tmp_path: Path, change: str) -> Path:

@@ -231,10 +231,16 @@ def test_predict_unseen_values_and_gaps(workdir: Path, reference: pd.DataFrame, 
     result = runner.invoke(app, ["ctr", "predict", "--input", str(path), "--output", str(output), *model_args])
     assert result.exit_code == 0, result.output
     written = pd.read_csv(output, dtype=str, keep_default_na=False)
-    assert list(written.columns) == [*rows.columns, "click_probability", "clicked"]
+    assert list(written.columns) == [*rows.columns, "click_probability", "clicked", "warnings"]
     pd.testing.assert_frame_equal(written[list(rows.columns)], rows.reset_index(drop=True))
     probability = written["click_probability"].astype(float)
     assert probability.between(0, 1).all() and set(written["clicked"]) <= {"0", "1"}
+    # The keys are target-encoded (an unseen city is the encoder's business); the gaps are named as imputed.
+    warnings = written["warnings"].tolist()
+    assert warnings[0] == "" and warnings[4:] == ["", ""]
+    assert warnings[1] == "Age is missing: the model imputed it; Daily Internet Usage is missing: the model imputed it"
+    assert "Male is missing" in warnings[2] and warnings[3].count("is missing") == 5
+    assert "3 of 6 rows had inputs unlike the training data: 3 with a missing value imputed" in result.output
 
 
 def test_validate_writes_the_report(workdir: Path, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The training-range guard on every served answer (issue 22, first step), on the CTR model: the reference saved
 with the model, the warnings beside each prediction, strict requests refused naming the field, and a model saved
-before references served with a note."""
+before references served with a note. (Every task's reference and its predict commands: tests/test_references.py.)
+"""
 
 from __future__ import annotations
 
@@ -9,26 +10,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from adpipe import config
 from adpipe.io import load_model, save_model
 from adpipe.reference import METADATA_KEY, NO_REFERENCE, InputReference
 from adpipe.service.app import create_app
 from adpipe.service.registry import all_tasks
-from model import app as cli_app
+from tests.test_service import trained_models
 
-CTR_DATA = config.SHARED_DATA_DIR / "ctr" / "ad_10000records.csv"
 PREDICT = "/api/v1/ctr/predict"
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("models")
-    command = ["ctr", "train", "--data", str(CTR_DATA), "--model", str(folder / "ctr.joblib")]
-    result = CliRunner().invoke(cli_app, command)
-    assert result.exit_code == 0, result.output
-    return folder
+def models() -> Path:
+    """The service tests' models (tests/test_service.py: trained once per run by the tasks' commands)."""
+    return trained_models()[0]
 
 
 @pytest.fixture(scope="module")
@@ -119,19 +114,3 @@ def test_a_model_saved_without_a_reference_serves_with_a_note(models: Path, tmp_
     answer = client.post(PREDICT, json=example)
     assert answer.status_code == 200
     assert [w["message"] for w in answer.json()["prediction"]["warnings"]] == [NO_REFERENCE]
-
-
-def test_conversion_guards_the_profile_inputs(tmp_path: Path) -> None:
-    profiles = config.SHARED_DATA_DIR / "profiles" / "user_profiles_for_ads.csv"
-    command = ["conversion", "train", "--input", str(profiles), "--folds", "2", "--repeats", "1", "--models", "linear"]
-    command += ["--permutations", "1", "--model", str(tmp_path / "conversion.joblib")]
-    command += ["--report", str(tmp_path / "conversion_validation.json")]
-    result = CliRunner().invoke(cli_app, command)
-    assert result.exit_code == 0, result.output
-    client = TestClient(create_app(tmp_path, tmp_path), raise_server_exceptions=False)
-    example = dict(all_tasks()["conversion"].example)
-    assert client.post("/api/v1/conversion/predict", json=example).json()["prediction"]["warnings"] == []
-    answer = client.post("/api/v1/conversion/predict", json={**example, "Likes and Reactions": 10**9}).json()
-    assert [(w["field"], w["kind"]) for w in answer["prediction"]["warnings"]] == [
-        ("Likes and Reactions", "out_of_range")
-    ]

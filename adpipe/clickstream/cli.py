@@ -99,7 +99,8 @@ def predict_command(
         "--output itself, for more test users than one machine holds (docs/cluster.md).",
     ),
 ) -> None:
-    """Train on --train-dir (unless --use-saved) and write one prediction per test user."""
+    """Train on --train-dir (unless --use-saved) and write one prediction per test user; the users whose inputs
+    are unlike the training data go to <output>_warnings.csv beside it."""
     from adpipe.clickstream import pipeline
     from adpipe.clickstream.partitioned import parts_dir, predict_partitioned
     from features.clickstream_loaders import CLASSES
@@ -116,12 +117,23 @@ def predict_command(
             typer.echo(
                 f"wrote {total} predictions in {written.parts} parts to {written.folder} (per class: {written.counts})"
             )
+            _say_warnings(written.summary, output)
             return
-        payload = pipeline.predict(test_dir, output, model, engine=engine, scheduler=scheduler)
+        payload, summary = pipeline.predict(test_dir, output, model, engine=engine, scheduler=scheduler)
     counts = {c: list(payload["target"].values()).count(c) for c in CLASSES}
     typer.echo(f"wrote {len(payload['target'])} predictions to {output} (per class: {counts})")
+    _say_warnings(summary, output)
     if engine == "dask":
         typer.echo(f"per-partition predictions -> {parts_dir(output)}")
+
+
+def _say_warnings(summary: str, output: Path) -> None:
+    """The test users' check against the model's training reference, and where the users with warnings went."""
+    from adpipe.clickstream.submission import warnings_path
+    from adpipe.io import current_path
+
+    flagged = warnings_path(output)  # written when the command ends (adpipe.io.all_or_nothing)
+    typer.echo(f"{summary}{f' -> {flagged}' if current_path(flagged).exists() else ''}")
 
 
 def validate_command(

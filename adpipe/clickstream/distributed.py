@@ -28,6 +28,7 @@ from adpipe.clickstream.pipeline import labelled_features, training_metadata
 from adpipe.errors import OptionError
 from adpipe.io import save_model
 from adpipe.params import LIGHTGBM_FIXED, lightgbm_refusal
+from adpipe.reference import InputReference
 
 # The params' imbalance handling, as LightGBM's class_weight on the cluster.
 CLASS_WEIGHT = {"none": None, "class_weight": "balanced", "oversample": "balanced", "smote": "balanced"}
@@ -77,8 +78,10 @@ def train_distributed(
         with lightgbm_refusal(params_file):
             local = lightgbm.fit(features, target).to_local()
     model = Pipeline([("select", selector), ("lightgbm", local)])
+    # The training reference holds the inputs only: held-out predictions would take five more distributed fits.
+    reference = InputReference.from_frame(X[selector.columns_])
     metadata = {
-        **training_metadata(params, seed, y, selector.columns_),
+        **training_metadata(params, seed, y, selector.columns_, reference),
         "training": {
             "kind": "lightgbm.dask",
             "workers": workers,

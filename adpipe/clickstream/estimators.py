@@ -61,3 +61,10 @@ def build_model(params: dict[str, Any], seed: int = config.DEFAULT_SEED) -> Pipe
 def fitted_pipeline(model: Pipeline | MacroF1Weights) -> Pipeline:
     """The fitted feature-to-probability pipeline, with or without the decision rule around it."""
     return model.estimator_ if isinstance(model, MacroF1Weights) else model
+
+
+def decided(model: Pipeline | MacroF1Weights, probabilities: np.ndarray) -> np.ndarray:
+    """The classes ``model`` gives for probabilities it made: its decision rule, or LightGBM's own arg-max (what
+    its ``predict`` returns, without a second pass through the model)."""
+    decide = getattr(model, "decide", None)
+    return np.asarray(decide(probabilities) if decide is not None else model.classes_[probabilities.argmax(axis=1)])

@@ -6,7 +6,9 @@ users. Each pair, on a worker: the users placed against their aggregates (users 
 their row), the project's own ``feature_table``, the model's predictions (the model is scattered to
 every worker once), written as ``part-NNNNN.parquet`` (user_id, test_id, target) in ``<output>.parts/``
 (:func:`parts_dir`). Only a summary per partition comes back to the client: enough to raise the
-in-memory path's one-line errors (a bad value, sessions of users not in the user file) and to count.
+in-memory path's one-line errors (a bad value, sessions of users not in the user file), to count, and to write
+the users whose features drew warnings from the model's training reference beside the output, as the in-memory
+path does.
 
 The parts are written to a temporary folder beside their own, which replaces it only when every
 partition is clean. :func:`gather` then reads them into the challenge's predictions.json, the in-memory
@@ -16,6 +18,7 @@ The client still reads and checks the user file whole (unique user_id and test_i
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +30,10 @@ import polars as pl
 from adpipe import config
 from adpipe.clickstream.defaults import MODEL_FILE, TASK
 from adpipe.clickstream.engines import unknown_users
-from adpipe.clickstream.submission import predictions_payload
+from adpipe.clickstream.submission import flagged_users, predictions_payload, write_warnings
 from adpipe.errors import DataError
 from adpipe.io import atomic_folder, dumps_json, load_model, write_bytes_atomic
+from adpipe.reference import InputReference, guard_rows, summary_line
 from features.clickstream import POSITION, feature_table, placed
 from features.clickstream_loaders import (
     AT,
@@ -49,24 +53,33 @@ def parts_dir(output: str | Path) -> Path:
 
 @dataclass(frozen=True)
 class PartSummary:
-    """What one partition's task returns: its predictions' class counts, or why it wrote nothing."""
+    """What one partition's task returns: its predictions' class counts and its users' warnings, or why it wrote
+    nothing."""
 
     counts: dict[int, int]
     first_bad: int | None  # AT of its first row breaking a value rule
     orphans: pl.DataFrame  # user_id, AT and n_sessions of its per-user rows whose user is not in the user file
+    users: int = 0  # users checked against the training reference
+    flagged: pd.DataFrame | None = None  # test_id, user_id and warnings of those with some
+    rows_with: dict[str, int] | None = None  # users with each kind of warning
 
 
 @dataclass(frozen=True)
 class PartsWritten:
-    """The folder of per-partition predictions a run wrote, how many parts, and the predictions per class."""
+    """The folder of per-partition predictions a run wrote, how many parts, the predictions per class, and the
+    line that sums up the users' warnings."""
 
     folder: Path
     parts: int
     counts: dict[int, int]
+    summary: str
 
 
-def _predict_partition(per_user: pd.DataFrame, users: pd.DataFrame, model: Any, path: Path) -> PartSummary:
-    """One partition, on a worker: its users' feature rows and predictions, written to ``path`` if all are clean."""
+def _predict_partition(
+    per_user: pd.DataFrame, users: pd.DataFrame, model: Any, reference: InputReference | None, path: Path
+) -> PartSummary:
+    """One partition, on a worker: its users' feature rows and predictions, written to ``path`` if all are clean,
+    and their warnings."""
     rows = placed(users, pl.from_pandas(per_user))
     orphans = rows.filter(pl.col(POSITION).is_null()).select("user_id", AT, "n_sessions")
     first_bad = rows["_first_bad"].min()
@@ -76,7 +89,10 @@ def _predict_partition(per_user: pd.DataFrame, users: pd.DataFrame, model: Any, 
     predicted = np.asarray(model.predict(table) if len(table) else [], dtype=np.int64)  # a partition may be empty
     ids = pl.from_pandas(users[["user_id", "test_id"]])
     ids.with_columns(target=pl.Series(predicted)).write_parquet(path)
-    return PartSummary({c: int((predicted == c).sum()) for c in CLASSES}, None, orphans)
+    guarded = guard_rows(reference, table)
+    flagged = flagged_users(users["test_id"].to_numpy(), users["user_id"].to_numpy(), guarded.messages)
+    counts = {c: int((predicted == c).sum()) for c in CLASSES}
+    return PartSummary(counts, None, orphans, len(table), flagged, guarded.rows_with)
 
 
 def _users_partitions(client: Any, users: pd.DataFrame, npartitions: int, method: str, rows: int) -> Any:
@@ -115,7 +131,8 @@ def predict_partitioned(
     from adpipe.clickstream import engine_dask
     from adpipe.clickstream.engine_dask import completed, connect, per_user_partitions
 
-    model, _ = load_model(model_file, task=TASK)
+    model, metadata = load_model(model_file, task=TASK)
+    reference = InputReference.read(metadata)
     users_path = users_file(test_dir, "test")
     users = load_users(users_path, "test")
     if users.empty:
@@ -130,7 +147,9 @@ def predict_partitioned(
         shared = dask.delayed(client.scatter(model, broadcast=True))
         pairs = zip(per_user.to_delayed(), by_user.to_delayed(), strict=True)
         tasks = [
-            dask.delayed(_predict_partition)(aggregates, part_users, shared, temp / f"part-{number:05d}.parquet")
+            dask.delayed(_predict_partition)(
+                aggregates, part_users, shared, reference, temp / f"part-{number:05d}.parquet"
+            )
             for number, (aggregates, part_users) in enumerate(pairs)
         ]
         futures = client.compute(tasks)
@@ -140,7 +159,11 @@ def predict_partitioned(
             client.cancel(futures)  # after a failed partition, the others stop before their folder is removed
         _check(scan, users_path, summaries)
     counts = {c: sum(summary.counts[c] for summary in summaries) for c in CLASSES}
-    return PartsWritten(folder, len(summaries), counts)
+    flagged = pd.concat([summary.flagged for summary in summaries], ignore_index=True)
+    write_warnings(output, flagged)
+    rows_with = sum((Counter(summary.rows_with) for summary in summaries), Counter())
+    checked = summary_line(sum(summary.users for summary in summaries), len(flagged), rows_with)
+    return PartsWritten(folder, len(summaries), counts, checked)
 
 
 def gather(folder: Path, output: str | Path) -> dict[str, dict[str, int]]:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from adpipe import config
 from adpipe.clickstream import SPEC
 from adpipe.clickstream.engines import ClickstreamSplit, build_features, load_split, records_split
+from adpipe.clickstream.estimators import decided, fitted_pipeline
 from adpipe.clickstream.report import ValidationReport
 from adpipe.errors import DataError
 from adpipe.reports import read_report
@@ -122,10 +123,7 @@ class Clickstream(Task):
         final, inputs = final_model_inputs(self.model, X)
         probabilities = final.predict_proba(inputs)
         classes = [int(c) for c in self.model.classes_]
-        # One pass through the model: its decision rule, or LightGBM's own arg-max, on these probabilities.
-        decide = getattr(self.model, "decide", None)
-        chosen = decide(probabilities) if decide is not None else self.model.classes_[probabilities.argmax(axis=1)]
-        predicted = np.asarray(chosen).astype(int)
+        predicted = decided(self.model, probabilities).astype(int)
         explained = np.array([classes.index(c) for c in predicted])
         contributions = (tree_contributions(final, inputs, explained) if explain else None) or [None] * len(X)
         answers = [
@@ -137,7 +135,9 @@ class Clickstream(Task):
             )
             for c, row, top in zip(predicted, probabilities, contributions, strict=True)
         ]
-        return [str(user) for user in X.index], answers
+        # The per-user features the model reads, as its training reference holds them.
+        used = fitted_pipeline(self.model).named_steps["select"].columns_
+        return [str(user) for user in X.index], self.guarded(X[used], answers)
 
     def key(self, records: Sequence[BaseModel]) -> Hashable | None:
         """Any users read the same way together: the service numbers them itself (their ``user_id`` only has to

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
@@ -37,7 +39,7 @@ from adpipe.conversion.report import (
     TrainedModel,
 )
 from adpipe.io import load_model, save_model, write_csv
-from adpipe.reference import InputReference
+from adpipe.reference import WARNINGS_COLUMN, InputReference, PredictionReference, guard_rows
 from adpipe.reports import MeanStd, write_report
 from adpipe.validation import FoldMetrics, Protocol, cross_validate, make_splits, regression_evaluator
 from features.profiles import TARGET, USER_ID, feature_frame, load_profiles
@@ -177,6 +179,21 @@ def train(
     report = validate(input_path, protocol, models, n_permutations, alpha, report_file, progress)
     X, y = load_training(input_path)
     model = build_model(report.chosen, protocol.seed).fit(X, y)
+    # The chosen model's predictions on one repeat of the same folds (what served predictions drift from).
+    held_out = Protocol(folds=protocol.folds, repeats=1, seed=protocol.seed, stratify=False)
+    with threadpool_limits(limits=1):
+        folds = cross_validate(
+            lambda: build_model(report.chosen, protocol.seed),
+            X,
+            y,
+            make_splits(y, held_out),
+            _predicted,
+            progress=False,
+        )
+    text = f"repeated K-fold (validate's splitter), {held_out.folds} folds x 1 repeat, seed {held_out.seed}"
+    predictions = PredictionReference.of(
+        np.concatenate([fold["predicted"] for fold in folds]), f"{text}: {report.chosen}"
+    )
     trained = TrainedModel(
         task=TASK,
         chosen=report.chosen,
@@ -187,21 +204,31 @@ def train(
         features=FEATURES.columns,
         protocol=report.protocol,
         seed=protocol.seed,
-        reference=InputReference.from_frame(X),
+        reference=InputReference.from_frame(X[FEATURES.guarded], predictions),
     )
     save_model(model_file, model, trained.model_dump())
     return report, trained
 
 
+def _predicted(model: Any, X: pd.DataFrame, y: pd.Series) -> FoldMetrics:
+    return {"predicted": np.asarray(model.predict(X), dtype="float64")}
+
+
 def predict(
     input_path: str | Path, output: str | Path, model_file: str | Path = MODEL_FILE
-) -> tuple[pd.DataFrame, TrainedModel]:
-    """Predict the conversion rate of every user in ``input_path`` (its target column, if any, is ignored)."""
+) -> tuple[pd.DataFrame, TrainedModel, str]:
+    """Predict the conversion rate of every user in ``input_path`` (its target column, if any, is ignored), with
+    each user's warnings from the model's training reference; and their summary line."""
     model, metadata = load_model(model_file, task=TASK)
     trained = TrainedModel.model_validate(metadata)
     table = load_profiles(input_path, target_required=False)
+    guarded = guard_rows(trained.reference, table)
     predicted = pd.DataFrame(
-        {USER_ID: table[USER_ID], f"predicted {TARGET}": model.predict(feature_frame(table, FEATURES))}
+        {
+            USER_ID: table[USER_ID],
+            f"predicted {TARGET}": model.predict(feature_frame(table, FEATURES)),
+            WARNINGS_COLUMN: guarded.messages,
+        }
     )
     write_csv(output, predicted)
-    return predicted, trained
+    return predicted, trained, guarded.summary

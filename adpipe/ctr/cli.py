@@ -217,12 +217,14 @@ def predict_command(
     output: Path = typer.Option(PREDICTIONS_FILE, "--output", help="The CSV to write."),
     model: Path = ModelFile,
 ) -> None:
-    """Write the input's rows with click_probability and clicked (0/1 at the saved threshold)."""
+    """Write the input's rows with click_probability, clicked (0/1 at the saved threshold) and warnings (inputs
+    unlike the training data)."""
     from adpipe.ctr import pipeline
 
     with exit_on_error(keeps=output):
-        rows = pipeline.predict(input_file, output, model)
+        rows, guarded = pipeline.predict(input_file, output, model)
     typer.echo(f"wrote {len(rows)} rows ({int(rows['clicked'].sum())} predicted clicks) to {output}")
+    typer.echo(guarded.summary)
 
 
 @app.command("holdout")

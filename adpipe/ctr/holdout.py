@@ -31,7 +31,7 @@ from adpipe.errors import DataError, OptionError
 from adpipe.io import save_model, write_csv
 from adpipe.reports import MeanStd, write_report
 from adpipe.validation import cross_validate
-from features.ctr import TARGET, TARGET_COLUMN, TIMESTAMP
+from features.ctr import TARGET, TARGET_COLUMN, TIMESTAMP, load_impressions
 
 # The export's columns whose values the report says training has seen (share of export rows).
 SEEN_COLUMNS = ("Ad Topic Line", "City", "Country", "Daily Time Spent on Site", "Area Income", "Timestamp")
@@ -91,8 +91,8 @@ def holdout(
         train_file, export_file = Path(scratch) / "train.csv", Path(scratch) / "export.csv"
         train_rows.to_csv(train_file, index=False)
         export_rows.to_csv(export_file, index=False)
-        model, metadata = pipeline.fit(train_file, params_file, seed, features=features)
-        predicted = pipeline.predicted_rows(model, export_file)
+        model, metadata = pipeline.fit(train_file, params_file, seed, features=features, held_out=False)
+        predicted = pipeline.predicted_rows(model, export_file, load_impressions(export_file, labelled=False))
         X_train, y_train, train_table = labelled_data(train_file)
     if out_dir is not None:
         for name, frame in {"train.csv": train_rows, "export.csv": export_rows, "predictions.csv": predicted}.items():

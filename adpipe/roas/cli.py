@@ -178,13 +178,15 @@ def predict_command(
     mapping_file: Path | None = MappingFile,
     columns: list[str] | None = ColumnRoles,
 ) -> None:
-    """Predicted ROAS per planned ad with the saved model (outcome columns are neither needed nor read)."""
+    """Predicted ROAS per planned ad with the saved model (outcome columns are neither needed nor read), and the
+    warnings of inputs unlike the training data."""
     from adpipe.roas import evaluation
 
     with exit_on_error(keeps=output):
         mapping = campaign_mapping(mapping_file, columns)
-        result = evaluation.predict(input_file, output, model, mapping=mapping)
+        result, summary = evaluation.predict(input_file, output, model, mapping=mapping)
     typer.echo(f"wrote {len(result)} predictions to {output}")
+    typer.echo(summary)
 
 
 @app.command("summary")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from threadpoolctl import threadpool_limits
 from adpipe import config
 from adpipe.errors import DataError
 from adpipe.io import load_model, save_model, write_csv
+from adpipe.reference import WARNINGS_COLUMN, InputReference, PredictionReference, guard_rows
 from adpipe.reports import write_report
 from adpipe.roas.defaults import FUNNEL_REPORT, MODEL_FILE, PROTOCOL, TASK, VALIDATION_REPORT
 from adpipe.roas.models import (
@@ -274,6 +276,29 @@ def validate_funnel(
     return report
 
 
+def _predicted(model: Any, X: pd.DataFrame, y: pd.Series) -> FoldMetrics:
+    return {"predicted": model.predict(X)}
+
+
+def held_out_predictions(
+    rows: TargetRows, X: pd.DataFrame, seed: int, mapping: CampaignMapping | None
+) -> PredictionReference | None:
+    """The ROAS model's predictions on one repeat of validate's grouped folds (plain folds when a mapping has no
+    group; fewer folds when there are fewer groups; none below two)."""
+    group = mapping.group if mapped(mapping) else GROUP
+    groups = rows.table[group].to_numpy() if group is not None else None
+    folds = min(PROTOCOL.folds, len(np.unique(groups)) if groups is not None else len(X))
+    if folds < 2:
+        return None
+    protocol = Protocol(folds, 1, seed, stratify=False)
+    splits = make_splits(pd.Series(np.arange(len(X))), protocol, groups)
+    with threadpool_limits(1):
+        results = cross_validate(roas_models(seed)[ROAS_MODEL], X, rows.target, splits, _predicted, progress=False)
+    folding = f"GroupKFold by {group}" if groups is not None else "KFold (the mapping has no group)"
+    text = f"{folding}, {folds} folds x 1 repeat, seed {seed} (validate's splitter)"
+    return PredictionReference.of(np.concatenate([fold["predicted"] for fold in results]), text)
+
+
 def train(
     data: str | Path = config.CAMPAIGNS_FILE,
     model_file: str | Path = MODEL_FILE,
@@ -283,7 +308,8 @@ def train(
     seed: int = config.DEFAULT_SEED,
     mapping: CampaignMapping | None = None,
 ) -> TrainedModel:
-    """Fit the ROAS model of ``mode`` on every ad with spend and save it with how it was made."""
+    """Fit the ROAS model of ``mode`` on every ad with spend and save it with how it was made and its training
+    reference (the inputs as read; the derived ratios are not guarded)."""
     if mode not in MODES:
         raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     rows = roas_rows(load_campaigns(data, mapping), value_enquiry, value_sale)
@@ -291,6 +317,7 @@ def train(
     X = model_inputs(rows.table, features, categories)
     with threadpool_limits(1):
         model = roas_models(seed)[ROAS_MODEL]().fit(X, rows.target)
+    inputs = rows.table[[name for name in features if name in rows.table]]
     trained = TrainedModel(
         task=TASK,
         model=ROAS_MODEL,
@@ -302,6 +329,7 @@ def train(
         n_ads=len(rows.table),
         set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
         categories=categories,
+        reference=InputReference.from_frame(inputs, held_out_predictions(rows, X, seed, mapping)),
     )
     save_model(model_file, model, trained.model_dump())
     return trained
@@ -312,8 +340,9 @@ def predict(
     output: str | Path,
     model_file: str | Path = MODEL_FILE,
     mapping: CampaignMapping | None = None,
-) -> pd.DataFrame:
-    """Predicted ROAS for each ad of ``input_file`` (no outcome columns needed), written as CSV."""
+) -> tuple[pd.DataFrame, str]:
+    """Predicted ROAS for each ad of ``input_file`` (no outcome columns needed), written as CSV with each ad's
+    warnings from the model's training reference; and their summary line."""
     model, metadata = load_model(model_file, task=TASK)
     trained = TrainedModel.model_validate(metadata)
     table = load_planned_ads(input_file, trained.mode, mapping)
@@ -322,9 +351,10 @@ def predict(
         predicted = model.predict(X)
     group = mapping.group if mapped(mapping) else GROUP
     shown = list(dict.fromkeys(c for c in ("ad_id", group, *trained.features) if c in table))
-    result = table[shown].assign(predicted_roas=predicted)
+    guarded = guard_rows(trained.reference, table)
+    result = table[shown].assign(predicted_roas=predicted, **{WARNINGS_COLUMN: guarded.messages})
     write_csv(output, result)
-    return result
+    return result, guarded.summary
 
 
 def summary_path(by: str) -> Path:

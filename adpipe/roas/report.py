@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from adpipe.reference import InputReference
 from adpipe.reports import MeanStd, Report
 from adpipe.validation import FoldMetrics
 from features.choices import Mode
@@ -160,3 +161,6 @@ class TrainedModel(Report):
     n_ads: int
     set_aside: SetAside
     categories: dict[str, list[str]] = {}  # a mapped export's text segments, as trained on
+    # The inputs as read and the held-out predicted ROAS, for the guard and drift (adpipe.reference); None in
+    # models saved before references were.
+    reference: InputReference | None = None

@@ -96,7 +96,7 @@ def fit_command(
 @app.command("assign")
 def assign_command(
     input_path: Path = typer.Option(..., "--input", help="Profiles CSV, or a ClickStream folder, to assign."),
-    output: Path = typer.Option(..., "--output", help="CSV to write: id, segment, description."),
+    output: Path = typer.Option(..., "--output", help="CSV to write: id, segment, description, warnings."),
     source: Source = SourceOption,
     model: Path | None = ModelOption,
 ) -> None:
@@ -104,9 +104,10 @@ def assign_command(
     from adpipe.segments import evaluation
 
     with exit_on_error(keeps=output):
-        table = evaluation.assign(source, input_path, output, model or model_path(source))
+        table, summary = evaluation.assign(source, input_path, output, model or model_path(source))
     counts = table["segment"].value_counts().sort_index().to_dict()
     typer.echo(f"assigned {len(table)} users (per segment: {counts}) -> {output}")
+    typer.echo(summary)
 
 
 @app.command("profile")

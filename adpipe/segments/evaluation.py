@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 from adpipe import config
 from adpipe.errors import DataError
 from adpipe.io import load_model, save_model, write_csv
+from adpipe.reference import WARNINGS_COLUMN, InputReference, PredictionReference, guard_rows
 from adpipe.reports import write_report
 from adpipe.segments.defaults import DEFAULT_BOOTSTRAPS, DEFAULT_SHUFFLES, TASK, Source
 from adpipe.segments.models import N_INIT, assign_segments, make_segmenter, size_order
@@ -27,6 +28,9 @@ from adpipe.segments.structure import (
     structure_verdict,
 )
 from features.profiles import make_preprocessor
+
+# What the reference's predictions are: clusters have no labels to hold out, so no folds.
+IN_SAMPLE = "in-sample: the segment of every user the segmentation was fitted on (clusters have no labels to hold out)"
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,9 @@ def fit(
         features=data.spec.columns,
         n_users=report.n_users,
         seed=protocol.seed,
+        reference=InputReference.from_frame(
+            data.features[data.spec.guarded], PredictionReference.of(fitted.labels, IN_SAMPLE)
+        ),
     )
     save_model(model_file, fitted.model, saved.model_dump())
     write_report(report_file, report)
@@ -121,20 +128,23 @@ def _load(source: Source, model_file: Path) -> tuple[Pipeline, SegmentsModel]:
     return model, SegmentsModel.model_validate(metadata)
 
 
-def assign(source: Source, input_path: Path, output: Path, model_file: Path) -> pd.DataFrame:
-    """Write the segment (and its description) of every user in ``input_path``."""
+def assign(source: Source, input_path: Path, output: Path, model_file: Path) -> tuple[pd.DataFrame, str]:
+    """Write the segment (and its description) of every user in ``input_path``, with each user's warnings from
+    the model's training reference; and their summary line."""
     model, saved = _load(source, model_file)
     data = load_source(source, input_path, outcomes_required=False)
     labels = assign_segments(model, saved.model_dump(), data.features)
+    guarded = guard_rows(saved.reference, data.features)
     table = pd.DataFrame(
         {
             data.ids.name: data.ids.to_numpy(),
             "segment": labels,
             "description": [saved.descriptions[int(s)] for s in labels],
+            WARNINGS_COLUMN: guarded.messages,
         }
     )
     write_csv(output, table)
-    return table
+    return table, guarded.summary
 
 
 def profile(source: Source, input_path: Path | None, model_file: Path, output: Path) -> pd.DataFrame:

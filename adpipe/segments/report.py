@@ -8,6 +8,7 @@ outcome mean is null when a segment has no value of that outcome.
 
 from __future__ import annotations
 
+from adpipe.reference import InputReference
 from adpipe.reports import MeanStd, Report
 
 SegmentRow = dict[str, int | float | str | None]
@@ -93,3 +94,6 @@ class SegmentsModel(Report):
     features: list[str]
     n_users: int
     seed: int
+    # The inputs clustered and each training user's segment, for the guard and drift (adpipe.reference); None in
+    # models saved before references were.
+    reference: InputReference | None = None
