@@ -6,13 +6,14 @@ are small, so they are written here on numpy and scipy:
 
 - per input, the **population stability index** (PSI) over the reference's bins (a number's quantile bins with
   missing values as a bin of their own; a category's seen values, the rare ones pooled), an effect size;
-- the verdict is a test, not a PSI rule of thumb: PSI's own bias is about (bins - 1) / rows, so a fixed 0.1 or
-  0.25 cries wolf on small windows and sleeps on large ones. A number is tested with the two-sample
-  Kolmogorov–Smirnov distance between the binned distributions (missing values ordered last), a category or a
-  predicted class with the chi-square test of the two count tables. An input drifts when its p-value is below
-  ``alpha / tests`` (Bonferroni over the inputs and the predictions), so a window of the training
-  distribution is called drifted at most ``alpha`` of the time; ``model.py monitor-calibrate`` measures that
-  rate and the rate at which known shifts are found;
+- the verdict needs a test and an effect. PSI alone cries wolf on small windows (its own bias is about
+  (bins - 1) / rows), a test alone on large ones (10,000 rows make a PSI of 0.009 significant). A number is
+  tested with the two-sample Kolmogorov–Smirnov distance between the binned distributions (missing values
+  ordered last), a category or a predicted class with the chi-square test of the two count tables. An input
+  drifts when its p-value is below ``alpha / tests`` (Bonferroni over the inputs and the predictions), so a
+  window of the training distribution is called drifted at most ``alpha`` of the time, **and** its PSI is at
+  least ``MIN_PSI``, the usual line of a moderate shift; ``model.py monitor-calibrate`` measures the
+  false-alarm rate and the rate at which known shifts are found;
 - for a classifier, the score its probabilities expect if they are calibrated (NannyML's confidence-based
   estimate): macro-F1 from the expected confusion matrix, ROC-AUC from every pair weighted by how likely it is
   to be (positive, negative).
@@ -31,6 +32,7 @@ from adpipe.reference import CategoryReference, InputReference, NumberReference,
 from adpipe.reports import Report
 
 ALPHA = 0.05  # the share of windows of the training distribution that may be called drifted
+MIN_PSI = 0.1  # a difference smaller than this is not called drift, however many rows make it significant
 # A category whose expected count in the window is below this is pooled with the other rare ones: the
 # chi-square test's approximation needs about five expected rows per cell.
 MIN_EXPECTED = 5.0
@@ -148,7 +150,7 @@ def input_drift(
 ) -> list[InputDrift]:
     """Every input of ``reference`` (a column absent from ``frame`` counts as missing) and, when given and the
     reference has them, the predictions, each against its training distribution; ``drifted`` where the p-value
-    is below ``alpha`` divided by the number of tests."""
+    is below ``alpha`` divided by the number of tests and PSI is at least ``MIN_PSI``."""
     rows = len(frame)
     found = []
     for column, number in reference.numbers.items():
@@ -170,7 +172,7 @@ def input_drift(
             total = sum(held_out.values.counts)
             found.append(_compared("prediction", "ks", *_number_counts(held_out.values, total, series)))
     threshold = alpha / max(len(found), 1)
-    return [drift.model_copy(update={"drifted": drift.p_value < threshold}) for drift in found]
+    return [drift.model_copy(update={"drifted": drift.p_value < threshold and drift.psi >= MIN_PSI}) for drift in found]
 
 
 def expected_confusion(probabilities: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -239,6 +241,7 @@ class DriftReport(Report):
     reference_rows: int
     alpha: float
     threshold: float  # the p-value below which one test says drifted (alpha over the number of tests)
+    min_psi: float = MIN_PSI  # and the PSI it must reach
     inputs: list[InputDrift]
     predictions: InputDrift | None
     drifted: list[str]  # the inputs (and "prediction") that drifted
@@ -250,7 +253,7 @@ class DriftReport(Report):
         if not self.rows:
             return "nothing to compare yet"
         if not self.drifted:
-            return f"no drift found in {self.rows} rows (each test at p < {self.threshold:.2g})"
+            return f"no drift found in {self.rows} rows (drift: p < {self.threshold:.2g} and PSI ≥ {self.min_psi:g})"
         return f"drift in {', '.join(self.drifted)} ({self.rows} rows)"
 
 

@@ -5,8 +5,8 @@ in two halves, afresh for every window: a reference is made from one (as ``train
 and the window is drawn without replacement from the other — new rows from the training distribution, never part
 of the reference.
 
-- **False alarms**: the share of such windows in which any test (inputs and predictions) says drifted; the
-  Bonferroni threshold aims at ``alpha`` (5%).
+- **False alarms**: the share of such windows in which any input or the predictions are called drifted (test
+  and PSI, :func:`adpipe.drift.input_drift`); the Bonferroni threshold alone aims at ``alpha`` (5%).
 - **Detection**: the same windows with one input shifted — a number moved by half its standard deviation, or a
   category's (or a number of at most ten values') share doubled (its most common value with a share of at most a
   third; when there is none, as in a balanced 0/1 flag, the rarest value's share moved halfway to all rows) —
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from adpipe.drift import ALPHA, input_drift
+from adpipe.drift import ALPHA, MIN_PSI, input_drift
 from adpipe.reference import InputReference, PredictionReference
 from adpipe.reports import Report
 
@@ -161,9 +161,10 @@ def calibrate(
             )
     protocol = (
         f"per window, a fresh random halving: the reference from one half ({half} rows), the window drawn without "
-        f"replacement from the other; {windows} windows per size; any test below alpha/tests (alpha {alpha}) is a "
-        f"false alarm; detection: one input shifted in the same windows (numbers by {SHIFT_SD} sd, a category's or "
-        "flag's share doubled), predictions unchanged"
+        f"replacement from the other; {windows} windows per size; any input or the predictions called drifted (p "
+        f"below alpha/tests, alpha {alpha}, and PSI at least {MIN_PSI}) is a false alarm; detection: one input "
+        f"shifted in the same windows (numbers by {SHIFT_SD} sd, a category's or flag's share doubled), predictions "
+        "unchanged"
     )
     return CalibrationReport(
         task=task,

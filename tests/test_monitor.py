@@ -36,6 +36,10 @@ def _frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
     )
 
 
+def _columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {column: frame[column].to_numpy() for column in frame}
+
+
 @pytest.fixture(scope="module")
 def reference() -> InputReference:
     return InputReference.from_frame(_frame(5000, 0), PredictionReference.of(np.zeros(5000, dtype=int), "test"))
@@ -47,6 +51,15 @@ def test_a_window_of_the_same_distribution_does_not_drift_and_a_shifted_one_does
     moved = {d.field: d for d in input_drift(reference, _frame(500, 1, shift=0.5))}
     assert moved["x"].drifted and not moved["c"].drifted and moved["x"].psi > 0.1
     assert sum(moved["x"].window) == pytest.approx(1.0) and len(moved["x"].bins) == len(moved["x"].reference)
+
+
+def test_a_large_window_needs_an_effect_not_only_a_small_p_value() -> None:
+    """A 0.1 sd shift over 50,000 rows is significant (p far below the threshold) but below PSI 0.1: no drift."""
+    reference = InputReference.from_frame(_frame(50_000, 0))
+    (tiny, *_) = input_drift(reference, _frame(50_000, 1, shift=0.1))
+    assert tiny.p_value < 1e-6 and tiny.psi < 0.1 and not tiny.drifted
+    (half, *_) = input_drift(reference, _frame(50_000, 1, shift=0.5))
+    assert half.psi > 0.1 and half.drifted
 
 
 def test_missing_values_and_unseen_categories_are_bins_of_their_own(reference: InputReference) -> None:
@@ -91,13 +104,13 @@ def test_the_report_counts_guarded_rows_and_says_its_verdict(reference: InputRef
 def test_the_window_is_bounded_and_writes_capped_parquet_files_only_when_asked(tmp_path: Path) -> None:
     window = ServedWindow("t", size=50, folder=tmp_path, max_bytes=6000, flush_rows=20)
     for start in range(0, 200, 10):
-        window.add(_frame(10, start), list(range(10)), [None] * 10, [[]] * 10)
+        window.add(_columns(_frame(10, start)), list(range(10)), [None] * 10, [[]] * 10)
     frame, predicted, _, kinds = window.snapshot()
     assert len(frame) == len(predicted) == len(kinds) == 50 and list(frame.columns) == ["x", "k", "c"]
     files = sorted(tmp_path.glob("t-*.parquet"))
     assert files and sum(f.stat().st_size for f in files) <= 6000 and len(pd.read_parquet(files[-1])) == 20
     quiet = ServedWindow("q", size=5)
-    quiet.add(_frame(3, 0), [1, 2, 3], [None] * 3, [[]] * 3)
+    quiet.add(_columns(_frame(3, 0)), [1, 2, 3], [None] * 3, [[]] * 3)
     quiet.flush()
     assert not list(tmp_path.glob("q-*"))
 
@@ -138,9 +151,27 @@ def test_monitor_command_writes_the_report_and_refuses_bad_input_in_one_line(mod
     assert result.exit_code == 0, result.output
     report = read_report(output, DriftReport)
     assert report.rows == 9997 and report.drifted == [] and "no drift found" in result.output
+    # The file is the model's own training data: its probabilities expect about the held-out ROC-AUC or more.
+    assert report.label_free is not None and report.label_free.metric == "ROC-AUC"
+    assert report.label_free.heldout_realised - 0.05 < report.label_free.estimated < 1.0
     bad = tmp_path / "bad.csv"
     bad.write_text("Age,Area Income\nold,12\n")
     result = CliRunner().invoke(cli_app, [*command[:4], str(bad), *command[5:]])
     assert result.exit_code == 1 and "bad.csv" in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(cli_app, ["monitor", "--task", "nope", "--input", str(CTR_DATA)])
     assert result.exit_code == 2 and "not a task" in result.output
+
+
+def test_monitor_reads_a_clickstream_folder_test_split_first(reference_dirs: tuple[Path, Path], tmp_path: Path) -> None:
+    train, test = reference_dirs
+    model = tmp_path / "clickstream.joblib"
+    assert CliRunner().invoke(cli_app, ["train", "--train-dir", str(train), "--model", str(model)]).exit_code == 0
+    output = tmp_path / "monitor.json"
+    command = ["monitor", "--task", "clickstream", "--models", str(tmp_path), "--output", str(output)]
+    result = CliRunner().invoke(cli_app, [*command, "--input", str(test)])
+    assert result.exit_code == 0, result.output
+    report = read_report(output, DriftReport)
+    assert report.rows == 300 and report.reference_rows == 700 and report.label_free is not None
+    assert report.drifted == []  # the challenge's test users are drawn like its training users (docs/monitor.md)
+    assert CliRunner().invoke(cli_app, [*command, "--input", str(train)]).exit_code == 0
+    assert read_report(output, DriftReport).rows == 700

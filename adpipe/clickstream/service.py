@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,7 +29,7 @@ from adpipe.reports import read_report
 from adpipe.service.adapter import Prediction, Reliability, Task
 from adpipe.service.explain import final_model_inputs, tree_contributions
 from adpipe.service.records import RecordError, csv_bytes, read_files, record_error, record_model, rows_of
-from features.clickstream_loaders import SESSION_COLUMNS_USED, SESSIONS_SCHEMA, USERS_TEST_SCHEMA
+from features.clickstream_loaders import SESSION_COLUMNS_USED, SESSIONS_SCHEMA, TARGET, USERS_TEST_SCHEMA
 from features.schema_records import records_frame, records_table
 
 USERS_FILE, SESSIONS_FILE = config.USERS_TEST_FILE, config.SESSIONS_TEST_FILE
@@ -116,8 +117,10 @@ class Clickstream(Task):
     def _read(self, files: dict[str, bytes], shown: dict[str, str] | None = None) -> ClickstreamSplit:
         return read_files(files, lambda folder: load_split(folder, "test"), shown)
 
-    def _answer(self, split: ClickstreamSplit, explain: bool = True) -> tuple[list[str], list[Prediction]]:
-        X = build_features(split).drop(columns=["test_id"])
+    def _answer(self, split: ClickstreamSplit, explain: bool = True) -> tuple[pd.DataFrame, list[Prediction]]:
+        """The per-user features the model reads (one row per user, as its training reference holds them) and
+        the guarded answers."""
+        X = build_features(split).drop(columns=["test_id", TARGET], errors="ignore")
         # Encoded once: the wrappers and the pipeline pass predict_proba through to the final model, which also
         # explains it.
         final, inputs = final_model_inputs(self.model, X)
@@ -135,9 +138,8 @@ class Clickstream(Task):
             )
             for c, row, top in zip(predicted, probabilities, contributions, strict=True)
         ]
-        # The per-user features the model reads, as its training reference holds them.
-        used = fitted_pipeline(self.model).named_steps["select"].columns_
-        return [str(user) for user in X.index], self.guarded(X[used], answers)
+        used = X[fitted_pipeline(self.model).named_steps["select"].columns_]
+        return used, self.guarded(used, answers)
 
     def key(self, records: Sequence[BaseModel]) -> Hashable | None:
         """Any users read the same way together: the service numbers them itself (their ``user_id`` only has to
@@ -174,7 +176,13 @@ class Clickstream(Task):
         return self._answer(self._read(files, {SESSIONS_FILE: "pasted sessions", USERS_FILE: "the user above"}))[1][0]
 
     def predict_upload(self, files: dict[str, bytes], names: dict[str, str]) -> tuple[list[str], list[Prediction]]:
-        return self._answer(self._read(files, names))
+        used, answers = self._answer(self._read(files, names))
+        return [str(user) for user in used.index], answers
+
+    def batch(self, source: Path) -> tuple[pd.DataFrame, list[Prediction]]:
+        """A folder in the challenge's layout: its test split when it has one (``test/``), else its train split."""
+        split = "test" if any(source.glob("user_test.*")) else "train"
+        return self._answer(load_split(source, split), explain=False)
 
     def reliability(self, path: Path) -> Reliability | None:
         report = read_report(path, ValidationReport)

@@ -74,6 +74,11 @@ class ClickThrough(TableTask):
             for c, p, top in zip(clicked, probability, contributions, strict=True)
         ]
 
+    def class_probabilities(self, prediction: Prediction) -> list[float] | None:
+        """[not clicked, clicked]: the answer names its probabilities by label, the reference its classes 0 and 1."""
+        given = prediction.probabilities
+        return None if given is None else [given["not clicked"], given["clicked"]]
+
     def reliability(self, path: Path) -> Reliability | None:
         report = read_report(path, ValidationReport)
         protocol = report.protocol

@@ -153,14 +153,15 @@ class Task(ABC):
         """``predictions`` (one per row of ``inputs``, the records as loaded) with the warnings of the model's
         training reference on each row's inputs; a model saved without a reference says so on every answer."""
         if self.reference_ is None:
-            found = [[InputWarning(kind="no_reference", message=NO_REFERENCE)] for _ in predictions]
-        else:
-            found = self.reference_.check(inputs)
-        for prediction, warnings in zip(predictions, found, strict=True):
+            for prediction in predictions:
+                prediction.warnings = [*prediction.warnings, InputWarning(kind="no_reference", message=NO_REFERENCE)]
+            return predictions
+        values = self.reference_.values_of(inputs)
+        for prediction, warnings in zip(predictions, self.reference_.check_values(values, len(inputs)), strict=True):
             prediction.warnings = [*prediction.warnings, *warnings]
-        if self.window is not None and self.reference_ is not None:
+        if self.window is not None:
             self.window.add(
-                inputs.reindex(columns=self.reference_.columns()),
+                values,
                 [p.prediction for p in predictions],
                 [self.class_probabilities(p) for p in predictions],
                 [[w.kind for w in p.warnings] for p in predictions],

@@ -61,9 +61,12 @@ def monitor_command(
     typer.echo(
         f"{task_name}: {report.verdict}; {report.rows} rows of {input_path} vs {report.reference_rows} training rows"
     )
-    width = max(len(str(row[0])) for row in [table.header, *table.rows])
-    for row in [table.header, *table.rows]:
-        typer.echo(f"{str(row[0]):<{width}}" + "".join(f"{str(cell):>12}" for cell in row[1:]))
+    lines = [[str(cell) for cell in row] for row in [table.header, *table.rows]]
+    widths = [max(len(line[column]) for line in lines) for column in range(len(table.header))]
+    for line in lines:
+        typer.echo(
+            f"{line[0]:<{widths[0]}}" + "".join(f"  {cell:>{w}}" for cell, w in zip(line[1:], widths[1:], strict=True))
+        )
     for line in (guard_line(report), label_free_line(report)):
         if line:
             typer.echo(line)

@@ -13,11 +13,12 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # pandas is imported on use: ``serve --help`` reads this module's defaults
+if TYPE_CHECKING:  # pandas and numpy are imported on use: ``serve --help`` reads this module's defaults
+    import numpy as np
     import pandas as pd
 
 DEFAULT_SIZE = 5000  # answers kept per task and worker: a drift test's power at 0.5 sd needs a few hundred
@@ -42,30 +43,37 @@ class ServedWindow:
             raise ValueError(f"a monitor window holds at least one answer, not {size}")
         self.task, self.size, self.folder, self.max_bytes = task, size, folder, max_bytes
         self.flush_rows = flush_rows or min(size, 1000)
-        self._rows: deque[dict[str, Any]] = deque(maxlen=size)
+        self._names: list[str] = []  # the rows' columns: the inputs, then the prediction and the warnings
+        self._rows: deque[tuple[Any, ...]] = deque(maxlen=size)
         self._probabilities: deque[Sequence[float] | None] = deque(maxlen=size)
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[tuple[Any, ...]] = []
         self._lock = threading.Lock()
 
     def add(
         self,
-        inputs: pd.DataFrame,
+        inputs: Mapping[str, np.ndarray],
         predicted: Sequence[Any],
         probabilities: Sequence[Sequence[float] | None],
         warning_kinds: Sequence[Sequence[str]],
     ) -> None:
-        """Record one call's rows (``inputs``: the guard's columns, one row per answer)."""
-        rows = inputs.to_dict("records")
-        for row, value, kinds in zip(rows, predicted, warning_kinds, strict=True):
-            row[PREDICTION_COLUMN], row[WARNINGS_COLUMN] = value, ",".join(kinds)
+        """Record one call's rows: ``inputs``, the guard's columns as arrays of one value per answer
+        (:meth:`adpipe.reference.InputReference.values_of`). Rows are kept as tuples, so a call costs a few
+        microseconds per row; a call with other columns (another model) starts the window afresh."""
+        names = [*inputs, PREDICTION_COLUMN, WARNINGS_COLUMN]
+        kinds = [",".join(k) for k in warning_kinds]
+        rows = list(zip(*(values.tolist() for values in inputs.values()), predicted, kinds, strict=True))
         with self._lock:
+            if names != self._names:
+                self._flush()
+                self._rows.clear()
+                self._probabilities.clear()
+                self._names = names
             self._rows.extend(rows)
             self._probabilities.extend(probabilities)
             if self.folder is not None:
                 self._pending.extend(rows)
                 if len(self._pending) >= self.flush_rows:
-                    self._write(self._pending)
-                    self._pending = []
+                    self._flush()
 
     def clear(self) -> None:
         with self._lock:
@@ -78,10 +86,10 @@ class ServedWindow:
         import pandas as pd
 
         with self._lock:
-            rows, probabilities = list(self._rows), list(self._probabilities)
-        frame = pd.DataFrame(rows)
-        if frame.empty:
-            return frame, [], [], []
+            rows, probabilities, names = list(self._rows), list(self._probabilities), self._names
+        if not rows:
+            return pd.DataFrame(), [], [], []
+        frame = pd.DataFrame.from_records(rows, columns=names)
         predicted = frame.pop(PREDICTION_COLUMN).tolist()
         kinds = [k.split(",") if k else [] for k in frame.pop(WARNINGS_COLUMN)]
         return frame, predicted, probabilities, kinds
@@ -89,16 +97,19 @@ class ServedWindow:
     def flush(self) -> None:
         """Write the answers not yet written (at shutdown)."""
         with self._lock:
-            if self.folder is not None and self._pending:
-                self._write(self._pending)
-                self._pending = []
+            self._flush()
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _flush(self) -> None:
+        if self.folder is not None and self._pending:
+            self._write(self._pending)
+        self._pending = []
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
         import pandas as pd
 
         folder = Path(self.folder)  # type: ignore[arg-type]
         folder.mkdir(parents=True, exist_ok=True)
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame.from_records(rows, columns=self._names)
         frame[PREDICTION_COLUMN] = frame[PREDICTION_COLUMN].astype(str)
         for column in frame.columns:  # mixed values (numbers and text in one input) as text: one Parquet type
             if not pd.api.types.is_numeric_dtype(frame[column]):
