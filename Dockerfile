@@ -28,5 +28,6 @@ USER adpipe
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"
-# Inside the container the service must listen on every interface for the port mapping to reach it.
+# Inside the container the service must listen on every interface for the port mapping to reach it; give it
+# ADPIPE_API_KEYS (comma-separated, e.g. `docker run -e ADPIPE_API_KEYS=...`): without keys it serves anyone.
 CMD ["python", "model.py", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -24,6 +24,7 @@ from adpipe import config
 from adpipe.errors import DataError
 from adpipe.service.api import VERSION, api_router, health
 from adpipe.service.echo import elide, validation_errors
+from adpipe.service.keys import ApiKeys, RequireKey
 from adpipe.service.metrics import instrument
 from adpipe.service.monitor import monitor_router
 from adpipe.service.pages import page_router, templates
@@ -86,12 +87,14 @@ def create_app(
     monitor_window: int = DEFAULT_SIZE,
     monitor_dir: Path | None = None,
     monitor_max_bytes: int = DEFAULT_MAX_BYTES,
+    api_keys: ApiKeys | None = None,
 ) -> FastAPI:
     """The service with every model in ``models_dir`` loaded (a missing one is reported at start and by /health),
     their validation figures read from ``reports_dir``, and the dashboard of ``make report`` served from there.
     ``strict_inputs``: every request refuses inputs outside the models' training references (a 422). Each worker
     keeps each task's last ``monitor_window`` answers for its drift report, written to ``monitor_dir`` (at most
-    ``monitor_max_bytes`` per task) when one is given."""
+    ``monitor_max_bytes`` per task) when one is given. ``api_keys``: every prediction needs one of them
+    (:mod:`adpipe.service.keys`); None serves without keys."""
     # One BLAS/OpenMP thread per process: the workers are the parallelism.
     threadpool_limits(limits=1)
     tasks = all_tasks()
@@ -120,12 +123,15 @@ def create_app(
     )
     app.state.tasks, app.state.statuses = tasks, statuses
     app.state.strict_inputs = strict_inputs
+    app.state.api_keys = api_keys
     app.state.report_file = Path(reports_dir) / REPORT_FILE
     app.include_router(api_router(tasks))
     app.add_api_route("/health", health, methods=["GET"], tags=["health"])
     app.include_router(page_router(tasks))
     app.include_router(monitor_router(tasks))
-    instrument(app)  # GET /metrics, and every request counted
+    if api_keys is not None:
+        app.add_middleware(RequireKey, keys=api_keys)
+    instrument(app)  # GET /metrics, and every request counted (added last: outermost, so a 401 counts too)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(RecordError, _refused)
     app.add_exception_handler(DataError, _bad_input)

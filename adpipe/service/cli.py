@@ -22,6 +22,7 @@ import typer
 
 from adpipe import config
 from adpipe.cli_support import exit_on_error
+from adpipe.service.keys import KEYS_ENV, bind_warning, read_keys
 from adpipe.service.monitor_cli import calibrate_command, monitor_command
 from adpipe.service.window import DEFAULT_SIZE
 
@@ -79,12 +80,12 @@ def run_server(
     models_dir: Path = config.MODELS_DIR,
     reports_dir: Path = config.REPORTS_DIR,
     strict_inputs: bool = False,
-    monitor: dict[str, Any] | None = None,
+    app_options: dict[str, Any] | None = None,
 ) -> None:
-    """Create the app (loading the models) and serve it with gunicorn until SIGTERM or Ctrl-C; ``monitor``: the
-    drift window's options (:func:`adpipe.service.app.create_app`'s ``monitor_*`` arguments)."""
+    """Create the app (loading the models) and serve it with gunicorn until SIGTERM or Ctrl-C; ``app_options``:
+    :func:`adpipe.service.app.create_app`'s other keyword arguments (the drift window's, the API keys)."""
     with metrics_folder():
-        _serve(host, port, workers, models_dir, reports_dir, strict_inputs, monitor)
+        _serve(host, port, workers, models_dir, reports_dir, strict_inputs, app_options)
 
 
 def _serve(
@@ -94,7 +95,7 @@ def _serve(
     models_dir: Path,
     reports_dir: Path,
     strict_inputs: bool,
-    monitor: dict[str, Any] | None,
+    app_options: dict[str, Any] | None,
 ) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -113,7 +114,7 @@ def _serve(
             return self.application
 
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
-    app = create_app(models_dir, reports_dir, strict_inputs, **(monitor or {}))
+    app = create_app(models_dir, reports_dir, strict_inputs, **(app_options or {}))
     for status in app.state.statuses.values():
         if status.loaded:
             typer.echo(f"serving {status.task}: version {status.version}, trained {status.trained_at}")
@@ -149,14 +150,28 @@ def serve_command(
         None, "--monitor-dir", help="Also write served inputs and answers there (Parquet files; none by default)."
     ),
     monitor_mb: int = typer.Option(100, "--monitor-max-mb", min=1, help="Size cap of each task's files there (MB)."),
+    keys_file: Path | None = typer.Option(
+        None, "--api-keys", help=f"File of API keys, one per line [default: ${KEYS_ENV}, comma-separated; none: open]."
+    ),
 ) -> None:
     """Serve every saved model: HTML forms at /, the JSON API at /api/v1, drift at /monitor, /health, the API
     document at /docs."""
     with exit_on_error():
+        keys = read_keys(keys_file)
         if train:
             train_missing()
-    monitor = {"monitor_window": window, "monitor_dir": monitor_dir, "monitor_max_bytes": monitor_mb * 1024 * 1024}
-    run_server(host, port, workers, models, reports, strict, monitor)
+    warning = bind_warning(host, keys)
+    if warning:
+        typer.echo(warning, err=True)
+    elif keys is not None:
+        typer.echo(f"API keys: {len(keys)}; predictions need one (X-API-Key header, or /key in a browser)")
+    options = {
+        "monitor_window": window,
+        "monitor_dir": monitor_dir,
+        "monitor_max_bytes": monitor_mb * 1024 * 1024,
+        "api_keys": keys,
+    }
+    run_server(host, port, workers, models, reports, strict, options)
 
 
 def loadtest_command(

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from pydantic import BaseModel, ValidationError
@@ -17,6 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from adpipe.service.adapter import Action, Task, refuse_unguarded
 from adpipe.service.echo import elide
+from adpipe.service.keys import KEY_COOKIE, KEY_PAGE, unauthorised
 from adpipe.service.metrics import observe
 from adpipe.service.records import RecordError
 from adpipe.tasks import TASKS
@@ -112,7 +113,7 @@ async def _form(request: Request) -> FormData:
 
 def page_router(tasks: dict[str, Task]) -> APIRouter:
     """``/`` (the index), ``/<task>`` (form, answer, upload) and ``/<task>/<action>`` (each of the task's own
-    forms) for every task, and ``/report``."""
+    forms) for every task, ``/key`` (a browser's API key) and ``/report``."""
     router = APIRouter(include_in_schema=False)
     # An action's template is found under its task's name: "roas/plan.html" in the task's templates folder.
     folders = {name: {str(a.template.parent) for a in task.actions()} for name, task in tasks.items()}
@@ -125,6 +126,23 @@ def page_router(tasks: dict[str, Task]) -> APIRouter:
         return templates.TemplateResponse(
             request, "index.html", {"tasks": tasks, "statuses": request.app.state.statuses}
         )
+
+    @router.get(KEY_PAGE, response_class=HTMLResponse)
+    def key_form(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "key.html", {"keys_on": request.app.state.api_keys is not None})
+
+    @router.post(KEY_PAGE, response_model=None)
+    async def enter_key(request: Request) -> Response:
+        """An accepted key is kept in the browser's cookie (HttpOnly, same-site) and the index follows."""
+        keys = request.app.state.api_keys
+        key = (await _form(request)).get("api_key")
+        if keys is not None and not (isinstance(key, str) and keys.accepts(key)):
+            return unauthorised(KEY_PAGE)
+        answer = RedirectResponse("/", status_code=303)
+        if keys is not None:
+            secure = request.url.scheme == "https"
+            answer.set_cookie(KEY_COOKIE, str(key), httponly=True, samesite="strict", secure=secure)
+        return answer
 
     @router.get("/report", response_model=None)
     def report(request: Request) -> Response:
