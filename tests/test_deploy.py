@@ -5,18 +5,23 @@ and its health path, the memory the load test measured, and the API keys from a 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 
 import yaml
 
 from adpipe import config
 from adpipe.service import cli as service_cli
 from adpipe.service.keys import KEYS_ENV
-from tests.test_service import _dockerfile
+from tests.test_service import _dockerfile, trained_models
 
 DEPLOY = config.PROJECT_ROOT / "deploy"
 COMMAND = json.loads(_dockerfile()["CMD"])
 PORT = service_cli.DEFAULT_PORT
 HEALTH = "/health"
+# The module each left-out distribution is imported as (the test client needs httpx2: it stays importable).
+IMPORT_NAMES = {"optuna-dashboard": "optuna_dashboard", "psycopg2-binary": "psycopg2", "PyYAML": "yaml", "httpx2": "_"}
 MEASURED_MIB = 570  # two workers and the master, five models loaded: 557-569 MiB PSS (docs/deploy.md)
 
 
@@ -61,3 +66,28 @@ def test_the_ecs_task_definition_runs_the_tested_command_port_and_health_check()
     assert [secret["name"] for secret in container["secrets"]] == [KEYS_ENV]
     assert int(definition["memory"]) >= MEASURED_MIB and container["stopTimeout"] > service_cli.GRACEFUL_SECONDS
     assert int(definition["cpu"]) == 2048  # the 2 vCPU the load test's figures are per
+
+
+def test_the_image_leaves_out_only_pinned_packages_the_service_never_imports() -> None:
+    """The Dockerfile's NOT_SERVED names are pinned in requirements.txt (a renamed pin would slip back in), and
+    none of them is imported by the service answering every task, its pages and its monitoring."""
+    dockerfile = (config.PROJECT_ROOT / "Dockerfile").read_text()
+    (names,) = re.findall(r'^ARG NOT_SERVED="([^"]+)"', dockerfile, re.M)
+    pinned = {line.split("==")[0].lower() for line in (config.PROJECT_ROOT / "requirements.txt").read_text().split()}
+    assert {name.lower() for name in names.split()} <= pinned
+    script = f"""
+import sys
+for module in {[IMPORT_NAMES.get(name, name) for name in names.split()]!r}:
+    sys.modules[module] = None  # importing it now fails
+from adpipe.service.app import create_app
+from adpipe.service.registry import all_tasks
+from starlette.testclient import TestClient
+with TestClient(create_app({str(trained_models()[0])!r}, {str(trained_models()[1])!r})) as client:
+    for name, task in all_tasks().items():
+        assert client.post(f"/api/v1/{{name}}/predict", json=task.example).status_code == 200, name
+        assert client.get(f"/{{name}}").status_code == 200 and client.get(f"/api/v1/{{name}}/drift").status_code == 200
+    for page in ("/", "/monitor", "/metrics", "/health", "/docs"):
+        assert client.get(page).status_code == 200, page
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=config.PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]

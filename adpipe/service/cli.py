@@ -22,6 +22,7 @@ import typer
 
 from adpipe import config
 from adpipe.cli_support import exit_on_error
+from adpipe.service.image import image_command
 from adpipe.service.keys import KEYS_ENV, bind_warning, read_keys
 from adpipe.service.monitor_cli import calibrate_command, monitor_command
 from adpipe.service.window import DEFAULT_SIZE
@@ -34,20 +35,6 @@ GRACEFUL_SECONDS = 30
 Host = typer.Option(DEFAULT_HOST, "--host", help="Address to bind (0.0.0.0 only inside a container).")
 Port = typer.Option(DEFAULT_PORT, "--port", min=1, max=65535, help="TCP port.")
 Workers = typer.Option(DEFAULT_WORKERS, "--workers", min=1, max=64, help="Worker processes (one per core).")
-
-
-def train_missing() -> None:
-    """Run the quick commands that make each missing model (and its validation report)."""
-    from adpipe.task import command_line
-    from adpipe.task_commands import run_commands
-    from adpipe.tasks import TASKS
-
-    for task in TASKS:
-        if task.model_file.exists():
-            continue
-        commands = " && ".join(command_line(argv) for argv in task.quick)
-        typer.echo(f"{task.name}: no {task.model_file.name}, training it: {commands}")
-        run_commands(task.quick)
 
 
 @contextmanager
@@ -159,6 +146,8 @@ def serve_command(
     with exit_on_error():
         keys = read_keys(keys_file)
         if train:
+            from adpipe.service.registry import train_missing
+
             train_missing()
     warning = bind_warning(host, keys)
     if warning:
@@ -183,6 +172,7 @@ def loadtest_command(
 ) -> None:
     """Start the service on 127.0.0.1, measure throughput and latency of each task with `hey`, stop it."""
     from adpipe.service.loadtest import render, run_loadtest
+    from adpipe.service.registry import train_missing
 
     with exit_on_error(keeps=report):
         train_missing()
@@ -192,8 +182,9 @@ def loadtest_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``serve``, ``loadtest``, ``monitor`` and ``monitor-calibrate`` to the CLI."""
+    """Add ``serve``, ``loadtest``, ``monitor``, ``monitor-calibrate`` and ``image`` to the CLI."""
     app.command("serve")(serve_command)
     app.command("loadtest")(loadtest_command)
     app.command("monitor")(monitor_command)
     app.command("monitor-calibrate")(calibrate_command)
+    app.command("image")(image_command)

@@ -82,7 +82,8 @@ class LoadTestReport(Report):
     scenarios: list[Scenario]
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the load test's server, ``make image``'s container)."""
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
@@ -193,7 +194,7 @@ def run_loadtest(
         raise DataError("the load test needs Debian's `hey`: apt-get install -y hey")
     from adpipe.service.registry import all_tasks
 
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, str(config.PROJECT_ROOT / "model.py"), "serve", "--host", HOST, "--port", str(port)]
     command += ["--workers", str(workers)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

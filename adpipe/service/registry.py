@@ -105,3 +105,17 @@ def start_actions(tasks: dict[str, Task], statuses: dict[str, ModelStatus]) -> N
                 action.started()
                 if action.unavailable:
                     log.warning("%s %s not served: %s", name, action.name, action.unavailable)
+
+
+def train_missing() -> None:
+    """Run the quick commands that make each missing model (and its validation report)."""
+    import typer
+
+    from adpipe.task_commands import run_commands
+
+    for task in TASKS:
+        if task.model_file.exists():
+            continue
+        commands = " && ".join(command_line(argv) for argv in task.quick)
+        typer.echo(f"{task.name}: no {task.model_file.name}, training it: {commands}")
+        run_commands(task.quick)
