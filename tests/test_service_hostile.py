@@ -371,3 +371,11 @@ def test_the_valid_bodies_are_answered(client: TestClient, endpoint: Endpoint) -
     else:
         response = client.post(endpoint.path, data=_form(client, endpoint)[0])
     assert response.status_code == 200, response.text[-2000:]
+
+
+@pytest.mark.parametrize("task", sorted(all_tasks()))
+def test_a_batch_with_an_unknown_key_beside_its_records_is_refused(client: TestClient, task: str) -> None:
+    """A misspelt option in the batch's wrapper is named, not ignored (it was answered 200)."""
+    body = {"records": [all_tasks()[task].example], "explain": True}
+    answer = client.post(f"/api/{VERSION}/{task}/predict-batch", json=body)
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "explain"]

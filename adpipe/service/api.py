@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from adpipe.service.adapter import Action, Prediction, Reliability, Task, refuse_unguarded
 from adpipe.service.metrics import observe
@@ -109,6 +109,7 @@ def _routes(router: APIRouter, task: Task) -> None:
         f"{record_type.__name__}Batch",
         records=(list[record_type], Field(min_length=1, max_length=MAX_BATCH)),
         __doc__=f"At most {MAX_BATCH} records.",
+        __config__=ConfigDict(extra="forbid"),  # a misspelt option beside "records" is a 422, not ignored
     )
 
     async def predict_one(
