@@ -86,8 +86,8 @@ def test_values_outside_the_training_range_are_named(
     assert "outside the training range [19, 60]" in warnings["Age"]["message"]
     strict = client.post(PREDICT, params={"strict": "true"}, json={**example, **fields})
     assert strict.status_code == 422
-    (detail,) = strict.json()["detail"]
-    assert detail["loc"][:2] == ["body", "Age"] and "Age" in detail["msg"]
+    details = strict.json()["detail"]
+    assert {d["loc"][1] for d in details} == outside and all(d["loc"][1] in d["msg"] for d in details)
 
 
 def test_strict_batch_names_the_record_and_field(client: TestClient, example: dict) -> None:
@@ -95,6 +95,13 @@ def test_strict_batch_names_the_record_and_field(client: TestClient, example: di
     assert client.post("/api/v1/ctr/predict-batch", json=batch).status_code == 200
     strict = client.post("/api/v1/ctr/predict-batch", params={"strict": "true"}, json=batch)
     assert strict.status_code == 422 and strict.json()["detail"][0]["loc"] == ["body", "records", 1, "Area Income"]
+
+
+def test_strict_names_every_refused_value_up_to_ten(client: TestClient, example: dict) -> None:
+    batch = {"records": [{**example, "Age": 200 + i} for i in range(12)]}
+    details = client.post("/api/v1/ctr/predict-batch", params={"strict": "true"}, json=batch).json()["detail"]
+    assert [d["loc"] for d in details[:10]] == [["body", "records", i, "Age"] for i in range(10)]
+    assert len(details) == 11 and details[-1]["msg"] == "2 more errors not shown"
 
 
 def test_a_strict_server_refuses_and_the_form_shows_warnings(models: Path, tmp_path: Path, example: dict) -> None:

@@ -295,14 +295,19 @@ class TableTask(Task):
 
 
 def refuse_unguarded(predictions: Sequence[Prediction], batch: bool) -> None:
-    """Strict inputs: a ``RecordError`` (a 422) naming the first input outside its training range or unseen in
-    training, located at ``records.N.field`` in a batch or at ``field`` in a single record."""
+    """Strict inputs: a ``RecordError`` (a 422) naming every input outside its training range or unseen in
+    training (the first, then ``others``), located at ``records.N.field`` in a batch or at ``field`` in a single
+    record."""
+    refused = []
     for row, prediction in enumerate(predictions):
         for warning in prediction.warnings:
             if warning.kind in STRICT_KINDS:
                 error = RecordError(f"{warning.message} (strict inputs)", row=row, column=warning.field)
                 error.location = ["records", row, warning.field] if batch else [warning.field]
-                raise error
+                refused.append(error)
+    if refused:
+        refused[0].others = refused[1:]
+        raise refused[0]
 
 
 def read_typed(path: Path, reader: Callable[[Path], Any]) -> Any:

@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 from adpipe import config
 from adpipe.errors import DataError
 from adpipe.service.api import VERSION, api_router, health
-from adpipe.service.echo import elide, validation_errors
+from adpipe.service.echo import MAX_ERRORS, capped, elide, validation_errors
 from adpipe.service.keys import ApiKeys, RequireKey
 from adpipe.service.metrics import instrument
 from adpipe.service.monitor import monitor_router
@@ -46,12 +46,17 @@ def _is_api(request: Request) -> bool:
 
 
 async def _refused(request: Request, error: RecordError) -> Response:
-    """A record the loader refused: 422, in FastAPI's validation-error shape, located in the request body (the
-    loader's message quotes the value: a long one is cut in the middle)."""
-    detail = {"loc": ["body", *(error.location or [])], "msg": elide(error.message), "type": "value_error"}
-    if error.column:
-        detail["column"] = error.column
-    return JSONResponse({"detail": [detail]}, status_code=422)
+    """A record the loader refused (or, strict, every value outside training): 422, in FastAPI's validation-error
+    shape, located in the request body (the loader's message quotes the value: a long one is cut in the middle);
+    the first ten, then how many more (:func:`adpipe.service.echo.capped`)."""
+    refused = [error, *error.others]
+    details = []
+    for each in refused[:MAX_ERRORS]:
+        detail = {"loc": ["body", *(each.location or [])], "msg": elide(each.message), "type": "value_error"}
+        if each.column:
+            detail["column"] = each.column
+        details.append(detail)
+    return JSONResponse({"detail": capped(details, len(refused))}, status_code=422)
 
 
 async def _bad_input(request: Request, error: DataError) -> Response:

@@ -87,11 +87,15 @@ def _first(entries: Iterable[T]) -> list[T]:
 def validation_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """FastAPI's error list in its own shape (``loc``, ``msg``, ``type``, ``input``, ``ctx``), each part trimmed,
     at most ``MAX_ERRORS`` of them and then one entry saying how many more there were."""
-    shown = [_error(error) for error in errors[:MAX_ERRORS]]
-    if len(errors) > MAX_ERRORS:
-        more = len(errors) - MAX_ERRORS
-        shown.append({"loc": ["body"], "msg": f"{more} more errors not shown", "type": "too_many_errors"})
-    return shown
+    return capped([_error(error) for error in errors[:MAX_ERRORS]], len(errors))
+
+
+def capped(shown: list[dict[str, Any]], total: int) -> list[dict[str, Any]]:
+    """At most ``MAX_ERRORS`` of ``shown`` (the first of ``total`` errors), then one entry saying how many more."""
+    if total <= MAX_ERRORS:
+        return shown[:MAX_ERRORS]
+    more = total - MAX_ERRORS
+    return [*shown[:MAX_ERRORS], {"loc": ["body"], "msg": f"{more} more errors not shown", "type": "too_many_errors"}]
 
 
 def _error(error: Mapping[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class RecordError(ValueError):
         self.column = column
         # Where in a JSON request the refused value sits (set by the task that knows the request's layout).
         self.location: list[str | int] | None = None
+        self.others: list[RecordError] = []  # more values refused in the same request (strict inputs: every one)
         line = row + _FIRST_DATA_LINE if row is not None else None
         where = [part for part in (file, column and f"column '{column}'", line and f"line {line}") if part]
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
