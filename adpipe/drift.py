@@ -21,6 +21,7 @@ are small, so they are written here on numpy and scipy:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -105,11 +106,26 @@ def _number_counts(ref: NumberReference, reference_rows: int, values: pd.Series)
     present = _present(values)
     window = [*bin_counts(present, ref.edges), len(values) - present.size]
     reference = [*ref.counts, round(ref.missing * reference_rows)]
-    edges = [_short(e) for e in ref.edges]
-    labels = [f"≤ {edges[0]}" if edges else "all"]
-    labels += [f"{low} – {high}" for low, high in zip(edges, edges[1:], strict=False)]
-    labels += [f"> {edges[-1]}"] if edges else []
-    return [*labels, MISSING], reference, window
+    return [*_bin_labels(ref), MISSING], reference, window
+
+
+def _bin_labels(ref: NumberReference) -> list[str]:
+    """How a reader names each bin: ``≤ 23.5``, ``23.5 – 28.1``, ``> 60.2``; for whole numbers (ages, counts,
+    flags) the values each bin can hold: ``≤ 24``, ``25 – 29``, ``≥ 65``, a 0/1 flag's ``0``, ``1``, ``≥ 2``."""
+    edges = ref.edges
+    if not edges:
+        return ["all"]
+    shown = [_short(edge) for edge in edges]
+    if ref.whole:  # bin (low, high] holds the whole numbers floor(low) + 1 … floor(high)
+        top = math.floor(edges[0])
+        first = _short(top) if top <= ref.minimum else f"≤ {_short(top)}"
+        middle = []
+        for low, high in zip(edges, edges[1:], strict=False):
+            start, end = math.floor(low) + 1, math.floor(high)  # "–": no whole number lies in the bin
+            middle.append(_short(end) if start == end else f"{_short(start)} – {_short(end)}" if start < end else "–")
+        return [first, *middle, f"≥ {_short(math.floor(edges[-1]) + 1)}"]
+    middle = [f"{low} – {high}" for low, high in zip(shown, shown[1:], strict=False)]
+    return [f"≤ {shown[0]}", *middle, f"> {shown[-1]}"]
 
 
 def _category_counts(

@@ -65,6 +65,7 @@ class NumberReference(BaseModel):
     # counts has one more entry than edges. Empty in references saved before distributions were.
     edges: list[float] = []
     counts: list[int] = []
+    whole: bool = False  # every training value a whole number (ages, counts, 0/1 flags): bins read as values
 
     @classmethod
     def of(cls, values: pd.Series | np.ndarray) -> NumberReference | None:
@@ -83,6 +84,7 @@ class NumberReference(BaseModel):
             missing=float(series.isna().mean()),
             edges=edges.tolist(),
             counts=bin_counts(present, edges.tolist()),
+            whole=bool(np.all(present == np.round(present))),
         )
 
 

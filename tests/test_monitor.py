@@ -62,6 +62,15 @@ def test_a_large_window_needs_an_effect_not_only_a_small_p_value() -> None:
     assert half.psi > 0.1 and half.drifted
 
 
+def test_whole_numbers_bins_read_as_the_values_they_hold() -> None:
+    flags = InputReference.from_frame(pd.DataFrame({"flag": [0, 1] * 50, "age": list(range(20, 70)) * 2}))
+    labels = {d.field: d.bins for d in input_drift(flags, pd.DataFrame({"flag": [1, 0], "age": [30, 40]}))}
+    assert labels["flag"] == ["0", "–", "1", "≥ 2", "(missing)"]  # the median edge 0.5 holds no whole number
+    assert labels["age"][:2] == ["≤ 24", "25 – 29"] and labels["age"][-2] == "≥ 65"
+    continuous = InputReference.from_frame(_frame(500, 0))
+    assert input_drift(continuous, _frame(50, 1))[0].bins[0].startswith("≤ ")
+
+
 def test_missing_values_and_unseen_categories_are_bins_of_their_own(reference: InputReference) -> None:
     window = _frame(500, 2)
     window.loc[:200, "x"] = None
