@@ -115,7 +115,6 @@ def _bin_labels(ref: NumberReference) -> list[str]:
     edges = ref.edges
     if not edges:
         return ["all"]
-    shown = [_short(edge) for edge in edges]
     if ref.whole:  # bin (low, high] holds the whole numbers floor(low) + 1 … floor(high)
         top = math.floor(edges[0])
         first = _short(top) if top <= ref.minimum else f"≤ {_short(top)}"
@@ -124,6 +123,7 @@ def _bin_labels(ref: NumberReference) -> list[str]:
             start, end = math.floor(low) + 1, math.floor(high)  # "–": no whole number lies in the bin
             middle.append(_short(end) if start == end else f"{_short(start)} – {_short(end)}" if start < end else "–")
         return [first, *middle, f"≥ {_short(math.floor(edges[-1]) + 1)}"]
+    shown = [_short(edge) for edge in edges]
     middle = [f"{low} – {high}" for low, high in zip(shown, shown[1:], strict=False)]
     return [f"≤ {shown[0]}", *middle, f"> {shown[-1]}"]
 
@@ -161,6 +161,11 @@ def _compared(field: str, test: Test, labels: list[str], reference: list[int], w
     )
 
 
+def bonferroni(alpha: float, tests: int) -> float:
+    """The p-value below which one of ``tests`` tests says drifted, so that all together err at most ``alpha``."""
+    return alpha / max(tests, 1)
+
+
 def input_drift(
     reference: InputReference, frame: pd.DataFrame, predicted: Sequence[object] | None = None, alpha: float = ALPHA
 ) -> list[InputDrift]:
@@ -187,7 +192,7 @@ def input_drift(
         elif held_out.values is not None and held_out.values.counts:
             total = sum(held_out.values.counts)
             found.append(_compared("prediction", "ks", *_number_counts(held_out.values, total, series)))
-    threshold = alpha / max(len(found), 1)
+    threshold = bonferroni(alpha, len(found))
     return [drift.model_copy(update={"drifted": drift.p_value < threshold and drift.psi >= MIN_PSI}) for drift in found]
 
 
@@ -265,6 +270,11 @@ class DriftReport(Report):
     label_free: LabelFreeEstimate | None
 
     @property
+    def compared(self) -> list[InputDrift]:
+        """The inputs' tests, then the predictions' when there is one."""
+        return [*self.inputs, *([self.predictions] if self.predictions else [])]
+
+    @property
     def verdict(self) -> str:
         if not self.rows:
             return "nothing to compare yet"
@@ -302,7 +312,7 @@ def drift_report(
         rows=len(frame),
         reference_rows=reference.n_rows,
         alpha=alpha,
-        threshold=alpha / max(len(found), 1),
+        threshold=bonferroni(alpha, len(found)),
         inputs=inputs,
         predictions=predictions,
         drifted=[drift.field for drift in found if drift.drifted],

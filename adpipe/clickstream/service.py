@@ -29,7 +29,13 @@ from adpipe.reports import read_report
 from adpipe.service.adapter import Prediction, Reliability, Task
 from adpipe.service.explain import final_model_inputs, tree_contributions
 from adpipe.service.records import RecordError, csv_bytes, read_files, record_error, record_model, rows_of
-from features.clickstream_loaders import SESSION_COLUMNS_USED, SESSIONS_SCHEMA, TARGET, USERS_TEST_SCHEMA
+from features.clickstream_loaders import (
+    SESSION_COLUMNS_USED,
+    SESSIONS_SCHEMA,
+    TARGET,
+    USERS_TEST_SCHEMA,
+    users_file,
+)
 from features.schema_records import records_frame, records_table
 
 USERS_FILE, SESSIONS_FILE = config.USERS_TEST_FILE, config.SESSIONS_TEST_FILE
@@ -181,7 +187,7 @@ class Clickstream(Task):
 
     def batch(self, source: Path) -> tuple[pd.DataFrame, list[Prediction]]:
         """A folder in the challenge's layout: its test split when it has one (``test/``), else its train split."""
-        split = "test" if any(source.glob("user_test.*")) else "train"
+        split = "test" if users_file(source, "test").exists() else "train"
         return self._answer(load_split(source, split), explain=False)
 
     def reliability(self, path: Path) -> Reliability | None:

@@ -34,7 +34,7 @@ def _title(drift: InputDrift) -> str:
 
 def drift_figure(report: DriftReport) -> go.Figure:
     """Small multiples, one per input and the predictions: training share vs new rows' share per bin."""
-    compared = [*report.inputs, *([report.predictions] if report.predictions else [])]
+    compared = report.compared
     rows = max(1, math.ceil(len(compared) / COLUMNS))
     fig = make_subplots(
         rows=rows, cols=COLUMNS, subplot_titles=[_title(d) for d in compared], vertical_spacing=0.6 / rows
@@ -63,7 +63,7 @@ def drift_figure(report: DriftReport) -> go.Figure:
 
 
 def drift_table(report: DriftReport) -> Table:
-    compared = [*report.inputs, *([report.predictions] if report.predictions else [])]
+    compared = report.compared
     rows = [
         [d.field, d.test, f"{d.psi:.3f}", f"{d.statistic:.3g}", f"{d.p_value:.3g}", "drift" if d.drifted else "–"]
         for d in compared

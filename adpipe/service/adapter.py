@@ -160,13 +160,18 @@ class Task(ABC):
         for prediction, warnings in zip(predictions, self.reference_.check_values(values, len(inputs)), strict=True):
             prediction.warnings = [*prediction.warnings, *warnings]
         if self.window is not None:
-            self.window.add(
-                values,
-                [p.prediction for p in predictions],
-                [self.class_probabilities(p) for p in predictions],
-                [[w.kind for w in p.warnings] for p in predictions],
-            )
+            self.window.add(values, *self.answered(predictions))
         return predictions
+
+    def answered(
+        self, predictions: Sequence[Prediction]
+    ) -> tuple[list[Any], list[list[float] | None], list[list[str]]]:
+        """What drift reads of each answer: the prediction, its class probabilities, its warnings' kinds."""
+        return (
+            [p.prediction for p in predictions],
+            [self.class_probabilities(p) for p in predictions],
+            [[w.kind for w in p.warnings] for p in predictions],
+        )
 
     def class_probabilities(self, prediction: Prediction) -> list[float] | None:
         """The answer's probabilities in the order of the classes its model's reference counted (the positive

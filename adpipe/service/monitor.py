@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from adpipe.drift import DriftReport, drift_report
 from adpipe.errors import DataError
-from adpipe.service.adapter import Prediction, Task
+from adpipe.service.adapter import Task
 
 PLOTLY_JS = "/static/plotly.js"
 
@@ -66,7 +66,7 @@ def served_report(task: Task) -> DriftReport | None:
 def batch_report(task: Task, source: Path) -> DriftReport | None:
     """The report of every row of ``source`` (a file or folder the task's loader reads)."""
     frame, predictions = task.batch(source)
-    return report_of(task, str(source), frame, *_answers(task, predictions))
+    return report_of(task, str(source), frame, *task.answered(predictions))
 
 
 def observed(task: Task, source: Path) -> tuple[pd.DataFrame, list[Any]]:
@@ -75,14 +75,6 @@ def observed(task: Task, source: Path) -> tuple[pd.DataFrame, list[Any]]:
         raise DataError(f"the served {task.name} model has no training reference: retrain it", path=source)
     frame, predictions = task.batch(source)
     return frame.reindex(columns=task.reference_.columns()), [p.prediction for p in predictions]
-
-
-def _answers(task: Task, predictions: Sequence[Prediction]) -> tuple[list[Any], list[Any], list[list[str]]]:
-    return (
-        [p.prediction for p in predictions],
-        [task.class_probabilities(p) for p in predictions],
-        [[w.kind for w in p.warnings] for p in predictions],
-    )
 
 
 def _no_reference(task: Task) -> HTTPException:

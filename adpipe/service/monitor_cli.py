@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from adpipe import config
-from adpipe.cli_support import exit_on_error
+from adpipe.cli_support import exit_on_error, format_table
 from adpipe.errors import DataError, OptionError
 
 if TYPE_CHECKING:
@@ -61,12 +61,7 @@ def monitor_command(
     typer.echo(
         f"{task_name}: {report.verdict}; {report.rows} rows of {input_path} vs {report.reference_rows} training rows"
     )
-    lines = [[str(cell) for cell in row] for row in [table.header, *table.rows]]
-    widths = [max(len(line[column]) for line in lines) for column in range(len(table.header))]
-    for line in lines:
-        typer.echo(
-            f"{line[0]:<{widths[0]}}" + "".join(f"  {cell:>{w}}" for cell, w in zip(line[1:], widths[1:], strict=True))
-        )
+    typer.echo(format_table(table.header, table.rows))
     for line in (guard_line(report), label_free_line(report)):
         if line:
             typer.echo(line)
