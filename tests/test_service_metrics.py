@@ -190,3 +190,4 @@ def test_only_the_server_process_removes_its_metrics_folder(monkeypatch: pytest.
         assert inner.is_dir() and folder.is_dir()
         inner.rmdir()
     assert not folder.exists()
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ  # put back: a later process must not inherit a gone folder

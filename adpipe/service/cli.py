@@ -41,8 +41,11 @@ Workers = typer.Option(DEFAULT_WORKERS, "--workers", min=1, max=64, help="Worker
 def metrics_folder() -> Iterator[Path]:
     """A new, empty folder for the workers' metric files, named in ``PROMETHEUS_MULTIPROC_DIR`` before the app
     imports prometheus_client (which reads it then), removed when the server stops: no earlier run's counts
-    enter this one's sums. Only the process that made it removes it (a forked worker leaves through here too)."""
+    enter this one's sums. Only the process that made it removes it (a forked worker leaves through here too),
+    and it puts the variable back as it was: a process started later from this one must not inherit a folder
+    that is gone (prometheus_client then refuses to start)."""
     folder = Path(tempfile.mkdtemp(prefix="adpipe-metrics-"))
+    before = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     owner = os.getpid()
     try:
@@ -50,6 +53,10 @@ def metrics_folder() -> Iterator[Path]:
     finally:
         if os.getpid() == owner:
             shutil.rmtree(folder, ignore_errors=True)
+            if before is None:
+                del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+            else:
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = before
 
 
 def worker_exited(server: Any, worker: Any) -> None:
