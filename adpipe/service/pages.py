@@ -55,8 +55,10 @@ def form_fields(record: type[BaseModel], example: dict[str, Any]) -> list[dict[s
 
 def _errors(error: ValidationError | RecordError) -> list[str]:
     """One line per error, naming its field; a long one (quoting a huge value) cut in the middle."""
-    if isinstance(error, RecordError):
-        lines = [f"{'.'.join(map(str, error.location))}: {error.message}" if error.location else str(error)]
+    if isinstance(error, RecordError):  # with strict inputs, every refused value (``others``)
+        lines = [
+            f"{'.'.join(map(str, e.location))}: {e.message}" if e.location else str(e) for e in [error, *error.others]
+        ]
     else:
         lines = [f"{'.'.join(str(part) for part in e['loc']) or 'form'}: {e['msg']}" for e in error.errors()]
     return [elide(line) for line in lines]
