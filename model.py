@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from adpipe import task_commands
+from adpipe import task_commands, versions_cli
 from adpipe.bench import app as bench_app
 from adpipe.cli_support import ErrorBoundary
 from adpipe.dashboard.cli import report_command
@@ -34,6 +34,7 @@ for task in TASKS:
 app.add_typer(task_commands.app, name="tasks")
 app.add_typer(bench_app, name="bench")
 app.add_typer(study_app, name="study")
+app.add_typer(versions_cli.app, name="models")
 app.command("report")(report_command)
 service_cli.register(app)
 

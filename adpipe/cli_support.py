@@ -153,6 +153,15 @@ def model_option(default: Path | None, help: str = "Where the fitted model is sa
     return typer.Option(default, "--model", help=help)
 
 
+def version_option() -> Any:
+    return typer.Option(
+        None,
+        "--version",
+        help="Predict with a kept model version (`python model.py models list`), or 'promoted' [default: the last "
+        "trained model, the --model file].",
+    )
+
+
 def params_option(default: Path, help: str = "Hyperparameters (JSON) written by `tune`.") -> Any:
     return typer.Option(default, "--params", help=help)
 

@@ -42,6 +42,9 @@ class TaskSpec:
     outputs: tuple[Path, ...]  # those outputs: `make report` runs `make` for a task when one of them is missing
     load_target: tuple[float, float | None]  # the load test's targets: p99 ms of one record, predictions/s
 
+    def __post_init__(self) -> None:
+        _DECLARED[self.name] = self
+
     def report_type(self) -> type:
         return resolve(self.report)
 
@@ -51,6 +54,14 @@ class TaskSpec:
 
     def dashboard_section(self) -> Any:
         return resolve(self.dashboard)
+
+
+_DECLARED: dict[str, TaskSpec] = {}  # every spec made so far, by name: for shared code below the task list
+
+
+def declared(name: str) -> TaskSpec | None:
+    """The spec of task ``name`` once its package is imported (adpipe.tasks imports them all), else None."""
+    return _DECLARED.get(name)
 
 
 def command_line(argv: Argv) -> str:

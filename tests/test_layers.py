@@ -29,6 +29,7 @@ SHARED = (
     "adpipe.params",
     "adpipe.cli_support",
     "adpipe.task",
+    "adpipe.versions",
     "adpipe.tuning",
     "adpipe.service.adapter",
     "adpipe.service.records",

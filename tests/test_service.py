@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -92,13 +92,16 @@ def served() -> tuple[Path, Path]:
 
 
 @contextmanager
-def running_server(models: Path, reports: Path, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`python model.py serve` (the container's command) on a free loopback port, until the block ends."""
+def running_server(
+    models: Path, reports: Path, workers: int = 1, options: Sequence[str] = ()
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`python model.py serve` (the container's command, with ``options``) on a free loopback port, until the block
+    ends."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "model.py", "serve", "--port", str(port), "--workers", str(workers)]
-    command += ["--models", str(models), "--reports", str(reports)]
+    command += ["--models", str(models), "--reports", str(reports), *options]
     server = subprocess.Popen(command, cwd=config.PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

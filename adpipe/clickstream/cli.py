@@ -90,6 +90,7 @@ def predict_command(
     model: Path = ModelFile,
     seed: int = Seed,
     use_saved: bool = typer.Option(False, "--use-saved", help="Predict with the saved --model instead of training."),
+    version: str | None = cli_support.version_option(),
     engine: Engine = EngineName,
     scheduler: str | None = Scheduler,
     parts_only: bool = typer.Option(
@@ -103,10 +104,14 @@ def predict_command(
     are unlike the training data go to <output>_warnings.csv beside it."""
     from adpipe.clickstream import pipeline
     from adpipe.clickstream.partitioned import parts_dir, predict_partitioned
+    from adpipe.versions import model_path
     from features.clickstream_loaders import CLASSES
 
     with exit_on_error(keeps=output), cluster(engine, scheduler):
         dask_only(engine, "--parts-only", parts_only)
+        if version is not None:  # a kept version: predict with it, train nothing
+            model, use_saved = model_path(model, version), True
+            typer.echo(f"predicting with {model}")
         if not use_saved:
             _say_engine(train_dir, "train", engine, scheduler)
             pipeline.train(train_dir, params, model, seed, engine=engine, scheduler=scheduler)

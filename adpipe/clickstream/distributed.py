@@ -26,9 +26,9 @@ from adpipe.clickstream.estimators import FeatureGroupSelector
 from adpipe.clickstream.params import load_params
 from adpipe.clickstream.pipeline import labelled_features, training_metadata
 from adpipe.errors import OptionError
-from adpipe.io import save_model
 from adpipe.params import LIGHTGBM_FIXED, lightgbm_refusal
 from adpipe.reference import InputReference
+from adpipe.versions import save_trained
 
 # The params' imbalance handling, as LightGBM's class_weight on the cluster.
 CLASS_WEIGHT = {"none": None, "class_weight": "balanced", "oversample": "balanced", "smote": "balanced"}
@@ -89,5 +89,5 @@ def train_distributed(
             "imbalance_in_params": params["imbalance"],
         },
     }
-    save_model(model_file, model, metadata)
+    save_trained(model_file, model, metadata, [train_dir])
     return metadata

@@ -24,7 +24,7 @@ from adpipe.clickstream.params import load_params
 from adpipe.clickstream.submission import flagged_users, predictions_payload, write_warnings
 from adpipe.drift import expected_score
 from adpipe.errors import DataError
-from adpipe.io import dumps_json, load_model, save_model, write_bytes_atomic
+from adpipe.io import dumps_json, load_model, write_bytes_atomic
 from adpipe.params import lightgbm_refusal
 from adpipe.protocol import Protocol
 from adpipe.reference import (
@@ -35,6 +35,7 @@ from adpipe.reference import (
     guard_rows,
 )
 from adpipe.validation import FoldMetrics, cross_validate, make_splits
+from adpipe.versions import save_trained
 from features.clickstream_loaders import TARGET
 
 # The held-out predictions of the reference: one repeat of validate's stratified K-fold (its default K).
@@ -73,7 +74,7 @@ def train(
         features = fitted_pipeline(model).named_steps["select"].columns_
         reference = InputReference.from_frame(X[features], held_out_predictions(params, seed, X, y))
     metadata = training_metadata(params, seed, y, features, reference)
-    save_model(model_file, model, metadata)
+    save_trained(model_file, model, metadata, [train_dir])
     return metadata
 
 

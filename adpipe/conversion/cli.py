@@ -126,12 +126,14 @@ def predict_command(
     input_path: Path = typer.Option(..., "--input", help="Profiles CSV to score (Conversion Rates not needed)."),
     output: Path = typer.Option(..., "--output", help="CSV to write: User ID, predicted Conversion Rates, warnings."),
     model: Path = ModelFile,
+    version: str | None = cli_support.version_option(),
 ) -> None:
     """Predict the conversion rate of each user with the saved model."""
     from adpipe.conversion import evaluation
+    from adpipe.versions import model_path
 
     with exit_on_error(keeps=output):
-        predicted, trained, summary = evaluation.predict(input_path, output, model)
+        predicted, trained, summary = evaluation.predict(input_path, output, model_path(model, version))
     if trained.chosen == BASELINE:
         typer.echo(f"the saved model is the mean baseline (no signal): every user gets {trained.target_mean:.4f}")
     typer.echo(f"wrote {len(predicted)} predictions ({trained.chosen}) to {output}")

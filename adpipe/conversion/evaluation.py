@@ -38,10 +38,11 @@ from adpipe.conversion.report import (
     RegressionFigures,
     TrainedModel,
 )
-from adpipe.io import load_model, save_model, write_csv
+from adpipe.io import load_model, write_csv
 from adpipe.reference import WARNINGS_COLUMN, InputReference, PredictionReference, guard_rows
 from adpipe.reports import MeanStd, write_report
 from adpipe.validation import FoldMetrics, Protocol, cross_validate, make_splits, regression_evaluator
+from adpipe.versions import save_trained
 from features.profiles import TARGET, USER_ID, feature_frame, load_profiles
 
 
@@ -206,7 +207,7 @@ def train(
         seed=protocol.seed,
         reference=InputReference.from_frame(X[FEATURES.guarded], predictions),
     )
-    save_model(model_file, model, trained.model_dump())
+    save_trained(model_file, model, trained.model_dump(), [input_path])
     return report, trained
 
 

@@ -216,13 +216,15 @@ def predict_command(
     input_file: Path = typer.Option(..., "--input", help="Impressions CSV without the label."),
     output: Path = typer.Option(PREDICTIONS_FILE, "--output", help="The CSV to write."),
     model: Path = ModelFile,
+    version: str | None = cli_support.version_option(),
 ) -> None:
     """Write the input's rows with click_probability, clicked (0/1 at the saved threshold) and warnings (inputs
     unlike the training data)."""
     from adpipe.ctr import pipeline
+    from adpipe.versions import model_path
 
     with exit_on_error(keeps=output):
-        rows, guarded = pipeline.predict(input_file, output, model)
+        rows, guarded = pipeline.predict(input_file, output, model_path(model, version))
     typer.echo(f"wrote {len(rows)} rows ({int(rows['clicked'].sum())} predicted clicks) to {output}")
     typer.echo(guarded.summary)
 

@@ -19,7 +19,7 @@ from adpipe.ctr.models import build_decision_model, decision_threshold, threshol
 from adpipe.ctr.params import load_params
 from adpipe.drift import expected_score
 from adpipe.errors import DataError
-from adpipe.io import load_model, save_model, write_csv
+from adpipe.io import load_model, write_csv
 from adpipe.params import lightgbm_refusal
 from adpipe.reference import (
     METADATA_KEY,
@@ -31,6 +31,7 @@ from adpipe.reference import (
     guard_rows,
 )
 from adpipe.validation import FoldMetrics, cross_validate
+from adpipe.versions import save_trained
 from features.ctr import (
     MALE,
     NUMERIC_COLUMNS,
@@ -139,7 +140,7 @@ def train(
 ) -> dict[str, Any]:
     """:func:`fit` (``options``: its keyword arguments), then save the model with its metadata."""
     model, metadata = fit(data, params_file, seed, **options)
-    save_model(model_file, model, metadata)
+    save_trained(model_file, model, metadata, [data])
     return metadata
 
 

@@ -175,16 +175,18 @@ def predict_command(
     input_file: Path = typer.Option(..., "--input", help="Planned ads: campaign, audience and Spent (or budget)."),
     output: Path = typer.Option(..., "--output", help="The CSV of predicted ROAS to write."),
     model: Path = ModelFile,
+    version: str | None = cli_support.version_option(),
     mapping_file: Path | None = MappingFile,
     columns: list[str] | None = ColumnRoles,
 ) -> None:
     """Predicted ROAS per planned ad with the saved model (outcome columns are neither needed nor read), and the
     warnings of inputs unlike the training data."""
     from adpipe.roas import evaluation
+    from adpipe.versions import model_path
 
     with exit_on_error(keeps=output):
         mapping = campaign_mapping(mapping_file, columns)
-        result, summary = evaluation.predict(input_file, output, model, mapping=mapping)
+        result, summary = evaluation.predict(input_file, output, model_path(model, version), mapping=mapping)
     typer.echo(f"wrote {len(result)} predictions to {output}")
     typer.echo(summary)
 

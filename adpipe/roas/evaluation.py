@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from adpipe import config
 from adpipe.errors import DataError
-from adpipe.io import load_model, save_model, write_csv
+from adpipe.io import load_model, write_csv
 from adpipe.reference import WARNINGS_COLUMN, InputReference, PredictionReference, guard_rows
 from adpipe.reports import write_report
 from adpipe.roas.defaults import FUNNEL_REPORT, MODEL_FILE, PROTOCOL, TASK, VALIDATION_REPORT
@@ -51,6 +51,7 @@ from adpipe.roas.report import (
     Verdict,
 )
 from adpipe.validation import FoldMetrics, Protocol, Split, cross_validate, make_splits, regression_evaluator
+from adpipe.versions import save_trained
 from features.campaign_mapping import CampaignMapping
 from features.campaigns import (
     FUNNEL_TARGETS,
@@ -331,7 +332,7 @@ def train(
         categories=categories,
         reference=InputReference.from_frame(inputs, held_out_predictions(rows, X, seed, mapping)),
     )
-    save_model(model_file, model, trained.model_dump())
+    save_trained(model_file, model, trained.model_dump(), [data])
     return trained
 
 

@@ -99,12 +99,14 @@ def assign_command(
     output: Path = typer.Option(..., "--output", help="CSV to write: id, segment, description, warnings."),
     source: Source = SourceOption,
     model: Path | None = ModelOption,
+    version: str | None = cli_support.version_option(),
 ) -> None:
     """Segment of each new user with the saved model."""
     from adpipe.segments import evaluation
+    from adpipe.versions import model_path as kept_path
 
     with exit_on_error(keeps=output):
-        table, summary = evaluation.assign(source, input_path, output, model or model_path(source))
+        table, summary = evaluation.assign(source, input_path, output, kept_path(model or model_path(source), version))
     counts = table["segment"].value_counts().sort_index().to_dict()
     typer.echo(f"assigned {len(table)} users (per segment: {counts}) -> {output}")
     typer.echo(summary)

@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from adpipe import config
 from adpipe.errors import DataError
-from adpipe.io import load_model, save_model, write_csv
+from adpipe.io import load_model, write_csv
 from adpipe.reference import WARNINGS_COLUMN, InputReference, PredictionReference, guard_rows
 from adpipe.reports import write_report
 from adpipe.segments.defaults import DEFAULT_BOOTSTRAPS, DEFAULT_SHUFFLES, TASK, Source
@@ -27,6 +27,7 @@ from adpipe.segments.structure import (
     stability,
     structure_verdict,
 )
+from adpipe.versions import save_trained
 from features.profiles import make_preprocessor
 
 # What the reference's predictions are: clusters have no labels to hold out, so no folds.
@@ -116,8 +117,8 @@ def fit(
             data.features[data.spec.guarded], PredictionReference.of(fitted.labels, IN_SAMPLE)
         ),
     )
-    save_model(model_file, fitted.model, saved.model_dump())
-    write_report(report_file, report)
+    write_report(report_file, report)  # first: the version's card reads the figure of this fit
+    save_trained(model_file, fitted.model, saved.model_dump(), data.paths)
     return report
 
 

@@ -32,6 +32,7 @@ class SegmentData:
     ids: pd.Series
     spec: FeatureSpec
     origin: str
+    paths: tuple[Path, ...] = ()  # the files or folders read (a model's card hashes them)
 
 
 def _clickstream_folder(folder: Path) -> pd.DataFrame:
@@ -51,10 +52,10 @@ def load_source(source: Source, input_path: str | Path | None = None, *, outcome
         path = Path(input_path) if input_path is not None else config.PROFILES_FILE
         table = load_profiles(path, target_required=outcomes_required)
         outcomes = table[[c for c in PROFILE_OUTCOMES if c in table]].reset_index(drop=True)
-        return SegmentData(feature_frame(table, spec), outcomes, table[USER_ID], spec, str(path))
+        return SegmentData(feature_frame(table, spec), outcomes, table[USER_ID], spec, str(path), (path,))
     folders = [Path(input_path)] if input_path is not None else [config.TRAIN_DIR, config.TEST_DIR]
     table = pd.concat([_clickstream_folder(folder) for folder in folders])
     ids = pd.Series(table.index, name="user_id")
     features = feature_frame(table.reset_index(drop=True), spec)
     origin = " + ".join(str(folder) for folder in folders)
-    return SegmentData(features, pd.DataFrame(index=features.index), ids, spec, origin)
+    return SegmentData(features, pd.DataFrame(index=features.index), ids, spec, origin, tuple(folders))

@@ -149,6 +149,14 @@ class Task(ABC):
         except ValueError:  # a reference of another shape: served as a model without one
             self.reference_ = None
 
+    def close(self) -> None:
+        """This model is no longer served (a newer version took its place): its predicting threads end once the
+        requests already queued are answered, and its window's rows are written (when it writes any)."""
+        for coalescer in self._coalescers.values():
+            coalescer.close()
+        if self.window is not None:
+            self.window.flush()
+
     def guarded(self, inputs: pd.DataFrame, predictions: list[Prediction]) -> list[Prediction]:
         """``predictions`` (one per row of ``inputs``, the records as loaded) with the warnings of the model's
         training reference on each row's inputs; a model saved without a reference says so on every answer."""

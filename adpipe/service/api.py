@@ -69,6 +69,17 @@ class Health(BaseModel):
     models: list[ModelStatus]
 
 
+def current(request: Request, name: str) -> Task:
+    """The task ``name`` as served now: read once per request, before its first await, so that one version answers
+    it whole (a newly promoted version replaces the adapter: adpipe.service.live)."""
+    return request.app.state.tasks[name]
+
+
+def current_action(task: Task, name: str) -> Action:
+    """The served adapter's action ``name`` (each adapter has its own)."""
+    return next(action for action in task.actions() if action.name == name)
+
+
 def serving(request: Request, task: Task) -> ModelStatus:
     """The task's model status, or a 503 naming the command that makes the missing model."""
     status = request.app.state.statuses[task.name]
@@ -86,10 +97,12 @@ def available(request: Request, task: Task, action: Action) -> None:
 
 
 def _action_route(router: APIRouter, task: Task, action: Action) -> None:
-    request_type, answer_type = action.request, action.answer
+    request_type, answer_type, name, action_name = action.request, action.answer, task.name, action.name
 
     async def act(request: Request, body: Annotated[request_type, Body()]) -> answer_type:
-        await run_in_threadpool(available, request, task, action)  # the first call may wait for the start
+        served = current(request, name)
+        action = current_action(served, action_name)
+        await run_in_threadpool(available, request, served, action)  # the first call may wait for the start
         return await run_in_threadpool(action.run, body)
 
     router.add_api_route(
@@ -104,7 +117,7 @@ def _action_route(router: APIRouter, task: Task, action: Action) -> None:
 
 
 def _routes(router: APIRouter, task: Task) -> None:
-    record_type = task.record
+    record_type, name = task.record, task.name
     batch_type = create_model(
         f"{record_type.__name__}Batch",
         records=(list[record_type], Field(min_length=1, max_length=MAX_BATCH)),
@@ -115,6 +128,7 @@ def _routes(router: APIRouter, task: Task) -> None:
     async def predict_one(
         request: Request, record: Annotated[record_type, Body()], explain: Explain = True, strict: Strict = False
     ) -> Answer:
+        task = current(request, name)
         status = serving(request, task)
         try:
             (prediction,) = await task.coalesced([record], explain)
@@ -136,6 +150,7 @@ def _routes(router: APIRouter, task: Task) -> None:
     async def predict_batch(
         request: Request, batch: Annotated[batch_type, Body()], explain: Explain = False, strict: Strict = False
     ) -> BatchAnswer:
+        task = current(request, name)
         status = serving(request, task)
         predictions = await task.coalesced(batch.records, explain)
         if strict_inputs(request, strict):

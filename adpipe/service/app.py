@@ -7,6 +7,7 @@ by a 4xx that names the field, and no stack trace in any response.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +25,8 @@ from adpipe import config
 from adpipe.errors import DataError
 from adpipe.service.api import VERSION, api_router, health
 from adpipe.service.echo import MAX_ERRORS, capped, elide, validation_errors
-from adpipe.service.keys import ApiKeys, RequireKey
+from adpipe.service.keys import ADMIN_PREFIX, ApiKeys, RequireKey
+from adpipe.service.live import LiveModels, admin_router
 from adpipe.service.metrics import instrument
 from adpipe.service.monitor import monitor_router
 from adpipe.service.pages import page_router, templates
@@ -42,7 +44,8 @@ REPORT_FILE = "index.html"  # what `make report` writes in the reports folder
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path == "/health"
+    path = request.url.path
+    return path.startswith(("/api/", ADMIN_PREFIX)) or path == "/health"
 
 
 async def _refused(request: Request, error: RecordError) -> Response:
@@ -93,19 +96,26 @@ def create_app(
     monitor_dir: Path | None = None,
     monitor_max_bytes: int = DEFAULT_MAX_BYTES,
     api_keys: ApiKeys | None = None,
+    admin_keys: ApiKeys | None = None,
 ) -> FastAPI:
     """The service with every model in ``models_dir`` loaded (a missing one is reported at start and by /health),
     their validation figures read from ``reports_dir``, and the dashboard of ``make report`` served from there.
     ``strict_inputs``: every request refuses inputs outside the models' training references (a 422). Each worker
     keeps each task's last ``monitor_window`` answers for its drift report, written to ``monitor_dir`` (at most
     ``monitor_max_bytes`` per task) when one is given. ``api_keys``: every prediction needs one of them
-    (:mod:`adpipe.service.keys`); None serves without keys."""
+    (:mod:`adpipe.service.keys`); None serves without keys. Each worker serves a newly promoted version within a
+    second (:mod:`adpipe.service.live`); ``admin_keys`` turn on ``POST /admin/promote`` and ``/admin/rollback``."""
     # One BLAS/OpenMP thread per process: the workers are the parallelism.
     threadpool_limits(limits=1)
     tasks = all_tasks()
     statuses = load_models(tasks, models_dir, reports_dir)
+
+    def new_window(name: str) -> ServedWindow:
+        return ServedWindow(name, monitor_window, monitor_dir, monitor_max_bytes)
+
     for task in tasks.values():
-        task.window = ServedWindow(task.name, monitor_window, monitor_dir, monitor_max_bytes)
+        task.window = new_window(task.name)
+    live = LiveModels(tasks, statuses, models_dir, reports_dir, new_window)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -113,7 +123,10 @@ def create_app(
         start_actions(tasks, statuses)
         for task in tasks.values():  # the examples the checks predicted were not served
             task.window.clear()
+        watcher = asyncio.create_task(live.watch())
         yield
+        watcher.cancel()
+        live.close()
         for task in tasks.values():
             task.window.flush()
 
@@ -128,12 +141,13 @@ def create_app(
     )
     app.state.tasks, app.state.statuses = tasks, statuses
     app.state.strict_inputs = strict_inputs
-    app.state.api_keys = api_keys
+    app.state.api_keys, app.state.admin_keys, app.state.live = api_keys, admin_keys, live
     app.state.report_file = Path(reports_dir) / REPORT_FILE
     app.include_router(api_router(tasks))
     app.add_api_route("/health", health, methods=["GET"], tags=["health"])
     app.include_router(page_router(tasks))
     app.include_router(monitor_router(tasks))
+    app.include_router(admin_router())
     if api_keys is not None:
         app.add_middleware(RequireKey, keys=api_keys)
     instrument(app)  # GET /metrics, and every request counted (added last: outermost, so a 401 counts too)

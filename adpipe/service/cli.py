@@ -23,7 +23,7 @@ import typer
 from adpipe import config
 from adpipe.cli_support import exit_on_error
 from adpipe.service.image import image_command
-from adpipe.service.keys import KEYS_ENV, bind_warning, read_keys
+from adpipe.service.keys import ADMIN_KEYS_ENV, KEYS_ENV, bind_warning, read_keys
 from adpipe.service.monitor_cli import calibrate_command, monitor_command
 from adpipe.service.window import DEFAULT_SIZE
 
@@ -111,7 +111,8 @@ def _serve(
     app = create_app(models_dir, reports_dir, strict_inputs, **(app_options or {}))
     for status in app.state.statuses.values():
         if status.loaded:
-            typer.echo(f"serving {status.task}: version {status.version}, trained {status.trained_at}")
+            served = "promoted" if status.promoted else "working file: nothing promoted yet"
+            typer.echo(f"serving {status.task}: version {status.version} ({served}), trained {status.trained_at}")
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -147,11 +148,17 @@ def serve_command(
     keys_file: Path | None = typer.Option(
         None, "--api-keys", help=f"File of API keys, one per line [default: ${KEYS_ENV}, comma-separated; none: open]."
     ),
+    admin_keys_file: Path | None = typer.Option(
+        None,
+        "--admin-keys",
+        help=f"File of admin keys for POST /admin/promote and /admin/rollback [default: ${ADMIN_KEYS_ENV}; none: off].",
+    ),
 ) -> None:
     """Serve every saved model: HTML forms at /, the JSON API at /api/v1, drift at /monitor, /health, the API
     document at /docs."""
     with exit_on_error():
         keys = read_keys(keys_file)
+        admin_keys = read_keys(admin_keys_file, variable=ADMIN_KEYS_ENV)
         if train:
             from adpipe.service.registry import train_missing
 
@@ -166,6 +173,7 @@ def serve_command(
         "monitor_dir": monitor_dir,
         "monitor_max_bytes": monitor_mb * 1024 * 1024,
         "api_keys": keys,
+        "admin_keys": admin_keys,
     }
     run_server(host, port, workers, models, reports, strict, options)
 

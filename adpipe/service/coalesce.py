@@ -31,6 +31,7 @@ from adpipe.service.records import RecordError
 
 # How long a request that finds the predicting thread idle waits for others to share its call.
 GATHER_SECONDS = 0.002
+_CLOSE = object()  # queued by close(): the thread ends once the work queued before it is answered
 R = TypeVar("R")
 A = TypeVar("A")
 
@@ -49,26 +50,46 @@ class Coalescer(Generic[R, A]):
         self._queue: queue.SimpleQueue[tuple[Sequence[R], Future]] = queue.SimpleQueue()
         self._waiting: list[tuple[Hashable, Sequence[R], Future]] = []
         self._pid: int | None = None
+        self._closing = False
         self._lock = threading.Lock()
 
     async def __call__(self, records: Sequence[R]) -> list[A]:
         """The answers for ``records``, predicted with whatever other requests are waiting."""
-        self._start()
         future: Future = Future()
-        self._queue.put((records, future))
+        with self._lock:  # with the start: a thread that is ending sees this job, or a new thread takes it
+            self._start()
+            self._queue.put((records, future))
         return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        """End the predicting thread once every request queued so far is answered (a model swapped out: see
+        adpipe.service.live); a later call starts a new one."""
+        with self._lock:
+            if self._pid == os.getpid():
+                self._queue.put((_CLOSE, Future()))
 
     def _start(self) -> None:
         # Threads do not survive fork: each worker process starts its own the first time it is called.
+        if self._pid != os.getpid():
+            self._pid, self._closing = os.getpid(), False
+            threading.Thread(target=self._loop, name="coalescer", daemon=True).start()
+
+    def _ended(self) -> bool:
+        """Whether the thread may end now: closed, and nothing left to answer."""
         with self._lock:
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                threading.Thread(target=self._loop, name="coalescer", daemon=True).start()
+            if self._closing and self._queue.empty():
+                self._pid = None
+                return True
+            return False
 
     def _loop(self) -> None:
         while True:
             if not self._waiting:
+                if self._ended():
+                    return
                 self._wait(self._queue.get())
+                if not self._waiting:  # the close mark, or a job whose key failed
+                    continue
                 self._gather(time.monotonic() + GATHER_SECONDS)
             while True:
                 try:
@@ -97,6 +118,9 @@ class Coalescer(Generic[R, A]):
 
     def _wait(self, job: tuple[Sequence[R], Future]) -> None:
         records, future = job
+        if records is _CLOSE:
+            self._closing = True
+            return
         try:
             key = self._key(records)
         except Exception as error:  # a bug in a key: this caller gets it, and the service answers 500

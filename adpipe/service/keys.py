@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # the web stack is imported on use: ``serve --help`` reads th
     from starlette.types import ASGIApp, Receive, Scope, Send
 
 KEYS_ENV = "ADPIPE_API_KEYS"
+ADMIN_KEYS_ENV = "ADPIPE_ADMIN_KEYS"  # promote and roll back models (adpipe.service.live): other keys than the API's
+ADMIN_PREFIX = "/admin/"
 KEY_HEADER = "x-api-key"
 KEY_COOKIE = "adpipe_key"
 KEY_PAGE = "/key"
@@ -62,8 +64,9 @@ class ApiKeys:
         return found
 
 
-def read_keys(path: Path | None, environ: dict[str, str] | None = None) -> ApiKeys | None:
-    """The keys of ``path``, else of ``ADPIPE_API_KEYS``; None when neither names any (the service is open)."""
+def read_keys(path: Path | None, environ: dict[str, str] | None = None, variable: str = KEYS_ENV) -> ApiKeys | None:
+    """The keys of ``path``, else of the environment ``variable``; None when neither names any (for the API's
+    keys: the service is open)."""
     if path is not None:
         try:
             lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -71,13 +74,13 @@ def read_keys(path: Path | None, environ: dict[str, str] | None = None) -> ApiKe
             raise DataError(f"cannot read the API keys: {error.__class__.__name__}", path=path) from error
         keys, where = [line.split("#", 1)[0].strip() for line in lines], path
     else:
-        keys, where = (environ if environ is not None else dict(os.environ)).get(KEYS_ENV, "").split(","), None
+        keys, where = (environ if environ is not None else dict(os.environ)).get(variable, "").split(","), None
     keys = [key.strip() for key in keys if key.strip()]
     if path is not None and not keys:
         raise DataError("no API key in the file (one per line)", path=path)
     for number, key in enumerate(keys, start=1):
         if len(key) < MIN_KEY_LENGTH:
-            source = f"line {number}" if where is not None else f"{KEYS_ENV}, key {number}"
+            source = f"line {number}" if where is not None else f"{variable}, key {number}"
             raise DataError(
                 f"{source}: an API key has at least {MIN_KEY_LENGTH} characters (secrets.token_urlsafe() makes one)",
                 path=where,
@@ -103,6 +106,8 @@ def bind_warning(host: str, keys: ApiKeys | None) -> str | None:
 
 def _protected(scope: Scope) -> bool:
     path = scope["path"]
+    if path.startswith(ADMIN_PREFIX):  # admin calls check their own keys
+        return False
     if path.startswith("/api/") or path == MONITOR_PAGE:
         return True
     return scope["method"] not in OPEN_METHODS and path != KEY_PAGE

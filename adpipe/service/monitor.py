@@ -95,7 +95,7 @@ def monitor_router(tasks: dict[str, Task]) -> APIRouter:
         from adpipe.service.pages import templates
 
         shown = []
-        for task in tasks.values():
+        for task in list(request.app.state.tasks.values()):
             status = request.app.state.statuses[task.name]
             report = await run_in_threadpool(served_report, task) if status.loaded else None
             entry: dict[str, Any] = {"task": task, "status": status, "report": report}
@@ -120,7 +120,10 @@ def monitor_router(tasks: dict[str, Task]) -> APIRouter:
 
 
 def _drift_route(router: APIRouter, task: Task) -> None:
+    name = task.name
+
     async def drift(request: Request) -> DriftReport:
+        task = request.app.state.tasks[name]
         status = request.app.state.statuses[task.name]
         if not status.loaded:
             raise HTTPException(503, f"the {task.name} model is not loaded: {status.missing}")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from adpipe.service.adapter import Action, Task, refuse_unguarded
+from adpipe.service.api import current, current_action
 from adpipe.service.echo import elide
 from adpipe.service.keys import KEY_COOKIE, KEY_PAGE, unauthorised
 from adpipe.service.metrics import observe
@@ -159,12 +160,16 @@ def page_router(tasks: dict[str, Task]) -> APIRouter:
 
 
 def _task_routes(router: APIRouter, task: Task) -> None:
+    name = task.name
+
     async def show(request: Request) -> HTMLResponse:
+        task = current(request, name)
         if request.app.state.statuses[task.name].loaded:
             await run_in_threadpool(_start, task)  # at once when the worker started them, as it does
         return _page(request, task)
 
     async def submit(request: Request) -> HTMLResponse:
+        task = current(request, name)
         _serving(request, task)
         form = {key: value for key, value in (await _form(request)).items() if isinstance(value, str)}
         values = {key: value for key, value in form.items() if value.strip() != "" and key != task.pasted_table}
@@ -178,14 +183,15 @@ def _task_routes(router: APIRouter, task: Task) -> None:
         return _page(request, task, answer=answer, submitted=form)
 
     async def upload(request: Request) -> HTMLResponse:
+        task = current(request, name)
         _serving(request, task)
         form = await _form(request)
         files, names = {}, {}
-        for name in task.upload_files:
-            part = form.get(name)
+        for file_name in task.upload_files:
+            part = form.get(file_name)
             if not isinstance(part, UploadFile) or not part.filename:
-                return _page(request, task, 422, upload_errors=[f"{name}: choose a CSV file to upload"])
-            files[name], names[name] = await part.read(), part.filename
+                return _page(request, task, 422, upload_errors=[f"{file_name}: choose a CSV file to upload"])
+            files[file_name], names[file_name] = await part.read(), part.filename
         try:
             ids, answers = await run_in_threadpool(task.predict_upload, files, names)
         except RecordError as error:
@@ -206,7 +212,11 @@ def _start(task: Task) -> None:
 
 
 def _action_routes(router: APIRouter, task: Task, action: Action) -> None:
+    name, action_name = task.name, action.name
+
     async def submit(request: Request) -> HTMLResponse:
+        task = current(request, name)
+        action = current_action(task, action_name)
         _serving(request, task)
         await run_in_threadpool(action.started)
         if action.unavailable:

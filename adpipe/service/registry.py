@@ -1,5 +1,6 @@
-"""The served models: each task's saved file, loaded once (before the server forks its workers), with what
-``GET /health`` says about it: version, when and from what data it was trained, or the command that makes it.
+"""The served models: each task's promoted version (adpipe.versions; the working file of a task that has none),
+loaded once before the server forks its workers, with what ``GET /health`` says about it: version, its card
+(when, from what data and code it was trained, its figures), or the command that makes it.
 
 Only the project's own model files are loaded, from its own models folder; nothing a client sends is ever
 unpickled.
@@ -7,7 +8,6 @@ unpickled.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from adpipe.io import load_model
 from adpipe.service.adapter import Reliability, Task
 from adpipe.task import command_line
 from adpipe.tasks import TASKS
+from adpipe.versions import ModelCard, find_version, read_card, served_file, version_of, versions_dir
 
 log = logging.getLogger("adpipe.service")
 
@@ -36,10 +37,12 @@ class ModelStatus(BaseModel):
     loaded: bool
     file: str
     version: str | None = None
+    promoted: bool = False  # served as the promoted version (False: the working file of a task never promoted)
     trained_at: str | None = None
     trained_on: dict[str, Any] = {}
     missing: str | None = None
     validation: Reliability | None = None
+    card: ModelCard | None = None
 
 
 def all_tasks() -> dict[str, Task]:
@@ -55,27 +58,51 @@ def make_command(task: Task) -> str:
 def load_models(
     tasks: dict[str, Task], models_dir: Path = config.MODELS_DIR, reports_dir: Path = config.REPORTS_DIR
 ) -> dict[str, ModelStatus]:
-    """Load every task's saved model (its own file name, in ``models_dir`` only) into its task, with its figures
-    from ``reports_dir``; a missing or unreadable model is reported, not fatal."""
-    statuses = {}
-    for name, task in tasks.items():
-        path = Path(models_dir) / task.model_file.name
-        status = ModelStatus(task=name, title=task.title, loaded=False, file=str(path))
-        try:
-            model, metadata = load_model(path, task=name)
-        except DataError as error:
-            status.missing = f"{error}; make it with: {make_command(task)}  (or `make serve`, which trains it)"
-            log.warning("%s model not served: %s", name, status.missing)
-            statuses[name] = status
-            continue
-        task.attach(model, metadata, Path(reports_dir))
-        status.loaded = True
-        status.version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-        status.trained_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
-        status.trained_on = {key: metadata[key] for key in _TRAINED_ON_KEYS if key in metadata}
-        status.validation = task.reliability_
-        statuses[name] = status
-    return statuses
+    """Load every task's served model (:func:`load_task`); a missing or unreadable one is reported, not fatal."""
+    return {name: load_task(task, models_dir, reports_dir) for name, task in tasks.items()}
+
+
+def load_task(task: Task, models_dir: Path = config.MODELS_DIR, reports_dir: Path = config.REPORTS_DIR) -> ModelStatus:
+    """Load ``task``'s promoted version from ``models_dir`` (its own file names only; the working file when nothing
+    was promoted) into the task, with its figures from ``reports_dir``."""
+    working = Path(models_dir) / task.model_file.name
+    path, promoted = served_file(working)
+    status = ModelStatus(task=task.name, title=task.title, loaded=False, file=str(path), promoted=promoted is not None)
+    try:
+        model, metadata = load_model(path, task=task.name)
+    except DataError as error:
+        status.missing = f"{error}; make it with: {make_command(task)}  (or `make serve`, which trains it)"
+        log.warning("%s model not served: %s", task.name, status.missing)
+        return status
+    task.attach(model, metadata, Path(reports_dir))
+    status.loaded = True
+    status.version = promoted or version_of(path)
+    card_file = versions_dir(working) / f"{status.version}.json"
+    status.card = read_card(card_file) if card_file.exists() else None
+    mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
+    status.trained_at = status.card.trained_at if status.card else mtime
+    status.trained_on = {key: metadata[key] for key in _TRAINED_ON_KEYS if key in metadata}
+    status.validation = task.reliability_
+    return status
+
+
+def check_version(folder: Path, version: str) -> ModelCard:
+    """The card of ``version`` (adpipe.versions) once its file loads as its task's model and, when it is a served
+    task's (``folder`` is named after the task's model file), predicts the task's example record: what the
+    service checks before serving it. A DataError otherwise."""
+    card = find_version(folder, version)
+    path = folder / card.file
+    model, metadata = load_model(path, task=card.task)
+    for spec in TASKS:
+        if spec.model_file.stem == folder.name:
+            task = spec.service_adapter()
+            task.attach(model, metadata, config.REPORTS_DIR)
+            try:
+                task.predict([task.record.model_validate(task.example)])
+            except Exception as error:
+                reason = f"{type(error).__name__}: {error}"
+                raise DataError(f"cannot predict the {spec.name} example record ({reason})", path=path) from error
+    return card
 
 
 def check_models(tasks: dict[str, Task], statuses: dict[str, ModelStatus]) -> None:
