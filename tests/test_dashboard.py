@@ -249,3 +249,16 @@ def test_page_renders_in_a_real_browser(root: Path, page: Path) -> None:
         finally:
             browser.close()
     assert errors == []
+
+
+def test_the_models_section_names_each_served_version(root: Path, page: Path) -> None:
+    """Every task the fixture trained kept its first version, promoted: the section's table names it; a task
+    without a kept version says so."""
+    from adpipe.versions import cards, promoted, versions_dir
+
+    html = page.read_text().split('data-section="models"', 1)[1].split("data-section=", 1)[0]
+    for name in ("clickstream", "ctr", "conversion", "segments_profiles"):
+        served = promoted(versions_dir(root / "models" / f"{name}.joblib"))
+        assert served is not None and served in html, name
+    assert "roas" in html and "no version kept yet" in html  # the fixture trains no ROAS model
+    assert all(len(cards(versions_dir(root / "models" / f"{n}.joblib"))) == 1 for n in ("ctr", "conversion"))

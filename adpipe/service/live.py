@@ -21,14 +21,23 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from adpipe.errors import DataError
 from adpipe.service.adapter import Task
 from adpipe.service.metrics import MODEL_INFO
 from adpipe.service.registry import ModelStatus, check_models, check_version, load_task, start_actions
 from adpipe.service.window import ServedWindow
-from adpipe.versions import ModelCard, newest, promote, promoted, rollback, rollback_target, versions_dir
+from adpipe.versions import (
+    VERSION_DIGITS,
+    ModelCard,
+    newest,
+    promote,
+    promoted,
+    rollback,
+    rollback_target,
+    versions_dir,
+)
 
 log = logging.getLogger("adpipe.service")
 
@@ -131,9 +140,15 @@ class LiveModels:
 class AdminRequest(BaseModel):
     """A promotion or a rollback of one task's model."""
 
-    task: str
-    version: str | None = Field(None, description="promote: the newest kept; rollback: the one promoted before")
-    reason: str = ""
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(max_length=64)
+    version: str | None = Field(
+        None,
+        pattern=f"^[0-9a-f]{{4,{VERSION_DIGITS}}}$",
+        description="promote: the newest kept; rollback: the one promoted before (the first 4+ hex digits name one)",
+    )
+    reason: str = Field("", max_length=500)
 
 
 class AdminAnswer(BaseModel):
@@ -158,30 +173,37 @@ async def _changed(request: Request, live: LiveModels, body: AdminRequest, actio
         raise HTTPException(404, f"no task {body.task!r}; the tasks are {', '.join(live.tasks)}")
     folder, before = live.folder(body.task), live.statuses[body.task].version
     try:
-        if action == "promote":
-            card = await asyncio.to_thread(_promote, folder, body)
-        else:
-            card = await asyncio.to_thread(_rollback, folder, body)
+        card, written = await asyncio.to_thread(_promote if action == "promote" else _rollback, folder, body)
     except DataError as error:  # an unknown version, nothing to roll back to, a version that cannot predict
         raise HTTPException(409, str(error)) from error
     except OSError as error:  # a read-only models folder (an image's): promote in the image's build instead
         raise HTTPException(409, f"cannot write the promotions log in {folder}: {error.strerror}") from error
     await live.refresh()
     here = live.statuses[body.task].version == card.version
-    note = "served here; the other workers swap within a second" if here else "not served: see the service's log"
+    if not written:
+        note = "already the promoted version; nothing changed"
+    else:
+        note = "served here; the other workers swap within a second" if here else "not served: see the service's log"
     return AdminAnswer(task=body.task, version=card.version, previous=before, served_here=here, note=note)
 
 
-def _promote(folder: Path, body: AdminRequest) -> ModelCard:
+def _promote(folder: Path, body: AdminRequest) -> tuple[ModelCard, bool]:
+    """The version promoted, and whether the log changed (not for the version already promoted)."""
     card = check_version(folder, body.version or newest(folder))
+    if card.version == promoted(folder):
+        return card, False
     promote(folder, card.version, body.reason or "admin call")
-    return card
+    return card, True
 
 
-def _rollback(folder: Path, body: AdminRequest) -> ModelCard:
+def _rollback(folder: Path, body: AdminRequest) -> tuple[ModelCard, bool]:
+    """The version rolled back to, and whether the log changed (not when it names the version promoted)."""
+    current = promoted(folder)
+    if body.version is not None and current is not None and current.startswith(body.version):
+        return check_version(folder, current), False
     card = check_version(folder, rollback_target(folder, body.version).version)
     rollback(folder, card, body.reason or "admin call")
-    return card
+    return card, True
 
 
 AdminKey = Annotated[str | None, Header(alias=ADMIN_HEADER)]
