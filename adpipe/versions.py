@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from adpipe import config
 from adpipe.errors import DataError, OptionError
-from adpipe.io import current_path, read_json, save_model, write_bytes_atomic, write_json
+from adpipe.io import all_or_nothing, current_path, read_json, save_model, write_bytes_atomic, write_json
 
 VERSIONS_FOLDER = "versions"
 PROMOTIONS_FILE = "promotions.json"
@@ -252,9 +252,10 @@ def newest(folder: Path) -> str:
 
 
 def promote(folder: Path, version: str, reason: str = "") -> ModelCard:
-    """Make ``version`` the served one."""
+    """Make ``version`` the served one (the log is published at once: running services read it)."""
     card = find_version(folder, version)
-    _log(folder, Promotion(action="promote", version=card.version, at=now(), reason=reason))
+    with all_or_nothing():
+        _log(folder, Promotion(action="promote", version=card.version, at=now(), reason=reason))
     return card
 
 
@@ -275,8 +276,10 @@ def rollback_target(folder: Path, version: str | None = None) -> ModelCard:
 
 
 def rollback(folder: Path, card: ModelCard, reason: str = "") -> None:
-    """Serve ``card``'s version again (a :func:`rollback_target`), dropping the promotions made after it."""
-    _log(folder, Promotion(action="rollback", version=card.version, at=now(), reason=reason))
+    """Serve ``card``'s version again (a :func:`rollback_target`), dropping the promotions made after it; the log
+    is published at once."""
+    with all_or_nothing():
+        _log(folder, Promotion(action="rollback", version=card.version, at=now(), reason=reason))
 
 
 def served_file(model_file: Path) -> tuple[Path, str | None]:

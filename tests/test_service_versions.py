@@ -10,6 +10,7 @@ import json
 import shutil
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -158,18 +159,31 @@ class Load:
             thread.join(60)
 
 
+def _served_by_each_worker(base: str, workers: int) -> set[str]:
+    """The CTR version each worker serves, asked on new connections until every worker has answered."""
+    seen: dict[int, str] = {}
+    deadline = time.monotonic() + 30
+    while len(seen) < workers:
+        assert time.monotonic() < deadline, f"only workers {sorted(seen)} answered /health"
+        with urllib.request.urlopen(f"{base}/health", timeout=10) as answer:
+            health = json.loads(answer.read())
+        seen[health["worker"]] = next(m["version"] for m in health["models"] if m["task"] == "ctr")
+    return set(seen.values())
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_swap_under_load_drops_no_request(workers: int, tmp_path: Path) -> None:
-    """Four clients keep requests in flight while a new version is promoted — by the admin call (one worker) or
-    by `models promote`, which every worker watches (two workers). No request fails; each connection's answers
-    name the old version, then the new one, never back; with one worker every request sent before the swap is
-    answered by the old version and every one answered after it by the new (a single point)."""
+    """Four clients keep requests in flight while a new version is promoted — by `models promote`, which every
+    worker watches (one worker), or by the admin call, which one worker answers and the others follow (two
+    workers). No request fails; each connection's answers name the old version, then the new one, never back; then
+    every worker serves the new one (/health names the worker); with one worker every request sent before the swap
+    is answered by the old version and every one answered after it by the new (a single point)."""
     models, first, second = _two_ctr_versions(tmp_path)
     options = ["--admin-keys", str(tmp_path / "admin-keys")]
     (tmp_path / "admin-keys").write_text(ADMIN + "\n")
     with running_server(models, trained_models()[1], workers, options) as (base, _), Load(base, 4) as load:
         time.sleep(1.5)
-        if workers == 1:
+        if workers == 2:
             request = http.client.HTTPConnection(*base.removeprefix("http://").split(":"), timeout=60)
             request.request(
                 "POST",
@@ -184,6 +198,7 @@ def test_a_swap_under_load_drops_no_request(workers: int, tmp_path: Path) -> Non
             assert result.exit_code == 0, result.output
         promoted_at = time.monotonic()
         time.sleep(POLL_SECONDS + 3)
+        assert _served_by_each_worker(base, workers) == {second}
     answers = [answer for client in load.answers for answer in client]
     failed = [answer for answer in answers if answer[2] != 200]
     assert not failed, f"{len(failed)} of {len(answers)} requests failed: {failed[:5]}"

@@ -7,6 +7,7 @@ request types are each task's record model (derived from its loader's schema), s
 document come from the same types.
 """
 
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
@@ -63,9 +64,10 @@ class BatchAnswer(BaseModel):
 
 
 class Health(BaseModel):
-    """Whether every model is served, and what each one is."""
+    """Whether every model is served, and what each one is, in the worker process that answered."""
 
     status: str
+    worker: int  # the process id: each worker swaps to a newly promoted version on its own
     models: list[ModelStatus]
 
 
@@ -190,4 +192,4 @@ def api_router(tasks: dict[str, Task]) -> APIRouter:
 def health(request: Request) -> Health:
     """Which models are loaded, their versions, when and from what data they were trained."""
     statuses = list(request.app.state.statuses.values())
-    return Health(status="ok" if all(s.loaded for s in statuses) else "degraded", models=statuses)
+    return Health(status="ok" if all(s.loaded for s in statuses) else "degraded", worker=os.getpid(), models=statuses)

@@ -133,7 +133,10 @@ class LiveModels:
     async def watch(self) -> None:
         """Refresh every ``POLL_SECONDS`` until cancelled (the app's lifespan runs it in each worker)."""
         while True:
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception:  # a bug: logged, and the watch goes on
+                log.exception("model versions not refreshed")
             await asyncio.sleep(POLL_SECONDS)
 
 
