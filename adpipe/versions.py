@@ -275,11 +275,13 @@ def rollback_target(folder: Path, version: str | None = None) -> ModelCard:
     return card
 
 
-def rollback(folder: Path, card: ModelCard, reason: str = "") -> None:
-    """Serve ``card``'s version again (a :func:`rollback_target`), dropping the promotions made after it; the log
-    is published at once."""
+def rollback(folder: Path, version: str, reason: str = "") -> ModelCard:
+    """Serve ``version`` again (a :func:`rollback_target`), dropping the promotions made after it; the log is
+    published at once."""
+    card = find_version(folder, version)
     with all_or_nothing():
         _log(folder, Promotion(action="rollback", version=card.version, at=now(), reason=reason))
+    return card
 
 
 def served_file(model_file: Path) -> tuple[Path, str | None]:

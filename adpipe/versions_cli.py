@@ -7,7 +7,7 @@ A running service watches the promotions log and swaps to a newly promoted versi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
@@ -91,18 +91,7 @@ def promote_command(
     reason: str = Reason,
 ) -> None:
     """Serve ``version``: it must load and predict its task's example first. A running service swaps to it."""
-    from adpipe.service.registry import check_version
-    from adpipe.versions import newest, promote, promoted, versions_dir
-
-    with exit_on_error():
-        folder = versions_dir(model_file(task, models))
-        before = promoted(folder)
-        card = check_version(folder, version or newest(folder))
-        if card.version == before:
-            typer.echo(f"{folder.name}: {card.version} is already the served version; nothing changed")
-            return
-        promote(folder, card.version, reason)
-    typer.echo(f"{folder.name}: {card.version} promoted (was {before or 'none'}); a running service swaps within 1 s")
+    _change(task, "promote", version, models, reason)
 
 
 @app.command("rollback")
@@ -113,12 +102,19 @@ def rollback_command(
     reason: str = Reason,
 ) -> None:
     """Serve again the version promoted before the current one (or an earlier one still standing)."""
-    from adpipe.service.registry import check_version
-    from adpipe.versions import promoted, rollback, rollback_target, versions_dir
+    _change(task, "rollback", version, models, reason)
+
+
+def _change(task: str, action: Literal["promote", "rollback"], version: str | None, models: Path, reason: str) -> None:
+    from adpipe.service.registry import change_version
+    from adpipe.versions import promoted, versions_dir
 
     with exit_on_error():
         folder = versions_dir(model_file(task, models))
         before = promoted(folder)
-        card = check_version(folder, rollback_target(folder, version).version)
-        rollback(folder, card, reason)
-    typer.echo(f"{folder.name}: back to {card.version} (was {before}); a running service swaps within 1 s")
+        card, changed = change_version(folder, action, version, reason)
+    if not changed:
+        typer.echo(f"{folder.name}: {card.version} is already the served version; nothing changed")
+    else:
+        done = f"{card.version} promoted" if action == "promote" else f"back to {card.version}"
+        typer.echo(f"{folder.name}: {done} (was {before or 'none'}); a running service swaps within 1 s")

@@ -68,10 +68,10 @@ def test_promote_and_rollback_keep_a_stack_of_promoted_versions(tmp_path: Path) 
     promote(folder, b)
     promote(folder, c[:6])  # a unique prefix names a version
     assert standing(promotions(folder)) == [a, b, c]
-    rollback(folder, rollback_target(folder))
+    rollback(folder, rollback_target(folder).version)
     assert promoted(folder) == b
     promote(folder, c)
-    rollback(folder, rollback_target(folder, a))  # straight back to an earlier promoted version
+    rollback(folder, rollback_target(folder, a).version)  # straight back to an earlier promoted version
     assert promoted(folder) == a and standing(promotions(folder)) == [a]
     with pytest.raises(OptionError, match="was not promoted before"):
         rollback_target(folder, c)
@@ -176,35 +176,13 @@ def test_predict_takes_a_version(models_copy: Path, tmp_path: Path) -> None:
     rows = tmp_path / "rows.csv"
     lines = (config.SHARED_DATA_DIR / "ctr" / "ad_10000records.csv").read_text().splitlines()[:21]
     rows.write_text("\n".join(lines) + "\n")
+    predict = ("ctr", "predict", "--input", str(rows), "--model", str(models_copy / "ctr.joblib"))
     outputs = {}
     for version in (first, "promoted"):
-        output = tmp_path / f"{version}.csv"
-        code, out = _cli(
-            "ctr",
-            "predict",
-            "--input",
-            str(rows),
-            "--output",
-            str(output),
-            "--model",
-            str(models_copy / "ctr.joblib"),
-            "--version",
-            version,
-        )
+        code, out = _cli(*predict, "--output", str(tmp_path / f"{version}.csv"), "--version", version)
         assert code == 0, out
-        outputs[version] = output.read_text()
+        outputs[version] = (tmp_path / f"{version}.csv").read_text()
     assert outputs[first] == outputs["promoted"] and len(outputs[first].splitlines()) == 21
-    code, out = _cli(
-        "ctr",
-        "predict",
-        "--input",
-        str(rows),
-        "--output",
-        str(tmp_path / "x.csv"),
-        "--model",
-        str(models_copy / "ctr.joblib"),
-        "--version",
-        "ffffffff",
-    )
+    code, out = _cli(*predict, "--output", str(tmp_path / "x.csv"), "--version", "ffffffff")
     assert code == 2 and "--version" in out and "is not a kept version" in out
     assert json.loads((folder / f"{first}.json").read_text())["version"] == first

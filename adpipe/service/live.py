@@ -26,16 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from adpipe.errors import DataError
 from adpipe.service.adapter import Task
 from adpipe.service.metrics import MODEL_INFO
-from adpipe.service.registry import ModelStatus, check_models, check_version, load_task, start_actions
+from adpipe.service.registry import ModelStatus, change_version, check_models, load_task, start_actions
 from adpipe.service.window import ServedWindow
 from adpipe.versions import (
     VERSION_DIGITS,
-    ModelCard,
-    newest,
-    promote,
     promoted,
-    rollback,
-    rollback_target,
     versions_dir,
 )
 
@@ -176,7 +171,9 @@ async def _changed(request: Request, live: LiveModels, body: AdminRequest, actio
         raise HTTPException(404, f"no task {body.task!r}; the tasks are {', '.join(live.tasks)}")
     folder, before = live.folder(body.task), live.statuses[body.task].version
     try:
-        card, written = await asyncio.to_thread(_promote if action == "promote" else _rollback, folder, body)
+        card, written = await asyncio.to_thread(
+            change_version, folder, action, body.version, body.reason or "admin call"
+        )
     except DataError as error:  # an unknown version, nothing to roll back to, a version that cannot predict
         raise HTTPException(409, str(error)) from error
     except OSError as error:  # a read-only models folder (an image's): promote in the image's build instead
@@ -188,25 +185,6 @@ async def _changed(request: Request, live: LiveModels, body: AdminRequest, actio
     else:
         note = "served here; the other workers swap within a second" if here else "not served: see the service's log"
     return AdminAnswer(task=body.task, version=card.version, previous=before, served_here=here, note=note)
-
-
-def _promote(folder: Path, body: AdminRequest) -> tuple[ModelCard, bool]:
-    """The version promoted, and whether the log changed (not for the version already promoted)."""
-    card = check_version(folder, body.version or newest(folder))
-    if card.version == promoted(folder):
-        return card, False
-    promote(folder, card.version, body.reason or "admin call")
-    return card, True
-
-
-def _rollback(folder: Path, body: AdminRequest) -> tuple[ModelCard, bool]:
-    """The version rolled back to, and whether the log changed (not when it names the version promoted)."""
-    current = promoted(folder)
-    if body.version is not None and current is not None and current.startswith(body.version):
-        return check_version(folder, current), False
-    card = check_version(folder, rollback_target(folder, body.version).version)
-    rollback(folder, card, body.reason or "admin call")
-    return card, True
 
 
 AdminKey = Annotated[str | None, Header(alias=ADMIN_HEADER)]

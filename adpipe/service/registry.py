@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -21,7 +21,19 @@ from adpipe.io import load_model
 from adpipe.service.adapter import Reliability, Task
 from adpipe.task import command_line
 from adpipe.tasks import TASKS
-from adpipe.versions import ModelCard, find_version, read_card, served_file, version_of, versions_dir
+from adpipe.versions import (
+    ModelCard,
+    find_version,
+    newest,
+    promote,
+    promoted,
+    read_card,
+    rollback,
+    rollback_target,
+    served_file,
+    version_of,
+    versions_dir,
+)
 
 log = logging.getLogger("adpipe.service")
 
@@ -103,6 +115,25 @@ def check_version(folder: Path, version: str) -> ModelCard:
                 reason = f"{type(error).__name__}: {error}"
                 raise DataError(f"cannot predict the {spec.name} example record ({reason})", path=path) from error
     return card
+
+
+def change_version(
+    folder: Path, action: Literal["promote", "rollback"], version: str | None, reason: str
+) -> tuple[ModelCard, bool]:
+    """Promote ``version`` (default: the newest kept) or roll back (to ``version``, default: the one promoted before
+    the current one), once the version passes :func:`check_version`. The second item says whether the promotions
+    log changed: naming the version already promoted changes nothing."""
+    current = promoted(folder)
+    if action == "promote":
+        card = check_version(folder, version or newest(folder))
+    elif version is not None and current is not None and current.startswith(version):
+        card = check_version(folder, current)
+    else:
+        card = check_version(folder, rollback_target(folder, version).version)
+    if card.version == current:
+        return card, False
+    (promote if action == "promote" else rollback)(folder, card.version, reason)
+    return card, True
 
 
 def check_models(tasks: dict[str, Task], statuses: dict[str, ModelStatus]) -> None:
