@@ -97,3 +97,29 @@ def test_a_bug_in_the_model_reaches_every_caller() -> None:
     coalescer = Coalescer(broken, key=lambda records: "same", max_records=100)
     with pytest.raises(ZeroDivisionError):
         asyncio.run(coalescer([1]))
+
+
+def test_a_closed_coalescer_answers_what_was_queued_then_its_thread_ends() -> None:
+    """A swapped-out model's coalescer (adpipe.service.live): the requests queued before close() are answered, its
+    thread ends, and a late request (one that read the old model just before the swap) starts a new one."""
+    import threading
+
+    def threads() -> int:
+        return sum(thread.name == "coalescer" and thread.is_alive() for thread in threading.enumerate())
+
+    model = Doubler()
+    coalescer = Coalescer(model, key=lambda records: "same", max_records=100)
+
+    async def queued_then_closed() -> list[list[int]]:
+        pending = [asyncio.ensure_future(coalescer([n])) for n in (1, 2, 3)]
+        await asyncio.sleep(0)  # each request is queued before the close mark
+        coalescer.close()
+        return list(await asyncio.gather(*pending))
+
+    before = threads()
+    assert asyncio.run(queued_then_closed()) == [[2], [4], [6]]
+    deadline = time.monotonic() + 5
+    while threads() > before:
+        assert time.monotonic() < deadline, "the closed coalescer's thread did not end"
+        time.sleep(0.01)
+    assert asyncio.run(_ask(coalescer, [[5]])) == [[10]]  # a late request is still answered
