@@ -270,6 +270,12 @@ def test_validate_writes_the_report(workdir: Path, tmp_path: Path) -> None:
                 assert set(part[metric]) == {"mean", "std"}
             assert 0.0 <= part["ece"] <= 1.0
             assert sum(b["n"] for b in part["reliability"]) == held_out[name]
+            assert set(part["normalized_entropy"]) == set(part["calibration_ratio"]) == {"mean", "std"}
+        # The base rate predicts each training window's click rate: its NE is the test block's cross-entropy
+        # under that rate over the rate's own entropy, near 1; the model's is below its baseline's.
+        base = protocol["baselines"]["base_rate"]
+        assert 0.95 < base["normalized_entropy"]["mean"] < 1.1
+        assert protocol["model"]["normalized_entropy"]["mean"] < base["normalized_entropy"]["mean"]
     assert [row["group"] for row in payload["audit"]] == ["numeric", "gender", *OPT_IN_GROUPS]
     assert all({"group", "forward_auc", "random_auc", "flagged"} <= set(row) for row in payload["audit"])
     assert payload["warnings"] == []  # the default groups

@@ -134,7 +134,27 @@ def test_holdout_goes_through_train_and_predict(tmp_path: Path) -> None:
     assert report["seen_in_training"]["City"] == 0.0 and report["seen_in_training"]["Timestamp"] == 0.0
     assert list(report["models"]) == ["LightGBM", "logistic baseline", "seed forest"]
     assert all(0.5 < m["roc_auc"] <= 1 and 0.5 < m["promised_auc"]["mean"] <= 1 for m in report["models"].values())
+    assert all(0 < m["normalized_entropy"] < 1 and 0.5 < m["calibration_ratio"] < 2 for m in report["models"].values())
+    assert "NE" in result.output and "calib" in result.output
     export = pd.read_csv(tmp_path / "export" / "export.csv")
     assert TARGET not in export.columns and len(export) == report["n_export"]
     predicted = pd.read_csv(tmp_path / "export" / "predictions.csv")
     assert list(predicted.columns[-2:]) == ["click_probability", "clicked"]
+
+
+def test_normalized_entropy_and_calibration_ratio_read_as_defined() -> None:
+    """NE (He et al. 2014): log-loss over the entropy of the training click rate; the calibration ratio: expected
+    over observed clicks."""
+    from sklearn.metrics import log_loss
+
+    from adpipe.ctr.report import background_entropy, calibration_ratio, normalized_entropy
+
+    truth = np.array([1, 0, 0, 0] * 25)
+    assert background_entropy(0.5) == pytest.approx(np.log(2))
+    constant = np.full(len(truth), truth.mean())  # the test data's own rate: NE exactly 1
+    assert normalized_entropy(log_loss(truth, constant), truth.mean()) == pytest.approx(1.0)
+    sharper = np.where(truth == 1, 0.6, 0.1)
+    assert normalized_entropy(log_loss(truth, sharper), truth.mean()) < 1
+    assert calibration_ratio(truth, constant) == pytest.approx(1.0)
+    assert calibration_ratio(truth, np.full(len(truth), 0.5)) == pytest.approx(2.0)  # promises twice the clicks
+    assert calibration_ratio(np.zeros(4), np.full(4, 0.1)) == float("inf")

@@ -28,6 +28,7 @@ from features.choices import CTR_FEATURE_GROUP_NAMES
 
 if TYPE_CHECKING:
     from adpipe.ctr.report import HoldoutReport, ProbabilityFigures, SeedApproachReport, ValidationReport
+    from adpipe.reports import MeanStd
     from adpipe.tuning.study import TuningTask
 
 # The implementation (pandas, LightGBM, scikit-learn, Optuna) is imported inside each command, where its work
@@ -96,13 +97,22 @@ def validate_command(
     typer.echo(f"report -> {report}")
 
 
-FIGURE_COLUMNS = ("roc_auc", "±std", "pr_auc", "log_loss", "±std", "brier", "ece", "f1", "precision", "recall")
+FIGURE_COLUMNS = (
+    "roc_auc", "±std", "pr_auc", "log_loss", "±std", "NE", "calib", "brier", "ece", "f1", "precision", "recall"
+)  # fmt: skip
+
+
+def _optional(value: MeanStd | float | None) -> object:
+    """A figure older reports do not have: '-'."""
+    if value is None:
+        return "-"
+    return value if isinstance(value, float) else value.mean
 
 
 def _figure_row(name: str, protocol: str, f: ProbabilityFigures) -> list[object]:
     ranking = [f.roc_auc.mean, f.roc_auc.std, f.pr_auc.mean]
-    probability = [f.log_loss.mean, f.log_loss.std, f.brier.mean, f.ece]
-    return [name, protocol, *ranking, *probability, f.f1.mean, f.precision.mean, f.recall.mean]
+    probability = [f.log_loss.mean, f.log_loss.std, _optional(f.normalized_entropy), _optional(f.calibration_ratio)]
+    return [name, protocol, *ranking, *probability, f.brier.mean, f.ece, f.f1.mean, f.precision.mean, f.recall.mean]
 
 
 def render_validation(report: ValidationReport) -> str:
@@ -126,7 +136,8 @@ def render_validation(report: ValidationReport) -> str:
     lines.append(
         f"LightGBM, random minus forward: ROC-AUC {gap['roc_auc']:+.4f}, PR-AUC {gap['pr_auc']:+.4f}, "
         f"log-loss {gap['log_loss']:+.4f}, Brier {gap['brier']:+.4f} (f1, precision, recall at the threshold below; "
-        "baselines at 0.5)"
+        "baselines at 0.5)\nNE: log-loss over the entropy of the training click rate (below 1: better than that "
+        "rate); calib: expected clicks / observed clicks (1: right on average)"
     )
     primary = report.protocols[report.primary].model
     lines += [
@@ -256,7 +267,8 @@ def render_holdout(report: HoldoutReport) -> str:
     """The terminal view of the export check."""
     seen = ", ".join(f"{column} {share:.0%}" for column, share in report.seen_in_training.items())
     rows = [
-        [name, s.promised_auc.mean, s.promised_auc.std, s.roc_auc, s.roc_auc - s.promised_auc.mean, s.log_loss, s.brier]
+        [name, s.promised_auc.mean, s.promised_auc.std, s.roc_auc, s.roc_auc - s.promised_auc.mean, s.log_loss]
+        + [_optional(s.normalized_entropy), _optional(s.calibration_ratio), s.brier]
         for name, s in report.models.items()
     ]
     return "\n".join(
@@ -268,7 +280,8 @@ def render_holdout(report: HoldoutReport) -> str:
             f"export values seen in training (share of rows): {seen}",
             f"LightGBM features: {', '.join(report.features)}",
             format_table(
-                ["model", "promised (forward AUC)", "±std", "export AUC", "export - promised", "log_loss", "brier"],
+                ["model", "promised (forward AUC)", "±std", "export AUC", "export - promised", "log_loss", "NE"]
+                + ["calib", "brier"],
                 rows,
             ),
         ]

@@ -133,6 +133,8 @@ def reliability(report: ValidationReport) -> Panel:
 
 def protocols(report: ValidationReport) -> Panel:
     metrics = (("roc_auc", "ROC-AUC (higher is better)"), ("log_loss", "log-loss (lower is better)"))
+    if report.protocols["forward"].model.normalized_entropy is not None:  # reports written before it have none
+        metrics += (("normalized_entropy", "normalized entropy (below 1: beats the click rate)"),)
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[title for _, title in metrics])
     for column, (metric, _) in enumerate(metrics, start=1):
         for protocol, colour in zip(report.protocols, (MODEL_COLOUR, CLASS_COLOURS[1]), strict=False):

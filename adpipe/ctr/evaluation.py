@@ -59,7 +59,7 @@ from features.ctr import (
 SEED_TEST_SHARE = 0.2
 BASELINES: dict[str, Callable[[], Any]] = {"base_rate": base_rate, "logistic": logistic_baseline}
 # The model's figures compared between the protocols (random minus forward).
-COMPARED = ("roc_auc", "pr_auc", "log_loss", "brier")
+COMPARED = ("roc_auc", "pr_auc", "log_loss", "normalized_entropy", "brier")
 
 
 def labelled_data(path: str | Path) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
@@ -168,14 +168,14 @@ def validate(
         results[name] = {"model": model}
         for baseline, make in BASELINES.items():
             results[name][baseline] = cross_validate(make, X, y, splits[name], probability_evaluator(), progress=False)
-    figures = {
-        name: ProtocolFigures(
+    figures = {}
+    for name in PROTOCOLS:
+        rates = [float(y.iloc[split.train].mean()) for split in splits[name]]  # each fold's background click rate
+        figures[name] = ProtocolFigures(
             description=protocols[name].describe(group_by),
-            model=ProbabilityFigures.from_folds(results[name]["model"]),
-            baselines={baseline: ProbabilityFigures.from_folds(results[name][baseline]) for baseline in BASELINES},
+            model=ProbabilityFigures.from_folds(results[name]["model"], rates),
+            baselines={b: ProbabilityFigures.from_folds(results[name][b], rates) for b in BASELINES},
         )
-        for name in PROTOCOLS
-    }
     audit_rows, audit_all = None, None
     if with_audit:
         audit_rows, audit_all = audit(

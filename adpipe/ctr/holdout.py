@@ -26,7 +26,7 @@ from adpipe.ctr.evaluation import labelled_data, probability_evaluator
 from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.models import ClickModel, logistic_baseline, seed_forest
 from adpipe.ctr.params import load_params
-from adpipe.ctr.report import ExportScore, HoldoutReport
+from adpipe.ctr.report import ExportScore, HoldoutReport, calibration_ratio, normalized_entropy
 from adpipe.errors import DataError, OptionError
 from adpipe.io import save_model, write_csv
 from adpipe.reports import MeanStd, write_report
@@ -55,12 +55,16 @@ def split_export(table: pd.DataFrame, months: int) -> tuple[np.ndarray, np.ndarr
     return np.flatnonzero(train), np.flatnonzero(export), [str(p) for p in known[-months:]], removed
 
 
-def _score(truth: np.ndarray, probability: np.ndarray, promised: MeanStd) -> ExportScore:
+def _score(truth: np.ndarray, probability: np.ndarray, promised: MeanStd, background: float) -> ExportScore:
+    """The export's scores; ``background``: the training part's click rate (the normalized entropy's reference)."""
+    loss = float(log_loss(truth, probability, labels=[0, 1]))
     return ExportScore(
         promised_auc=promised,
         roc_auc=float(roc_auc_score(truth, probability)),
-        log_loss=float(log_loss(truth, probability, labels=[0, 1])),
+        log_loss=loss,
         brier=float(brier_score_loss(truth, probability)),
+        normalized_entropy=normalized_entropy(loss, background),
+        calibration_ratio=calibration_ratio(truth, probability),
     )
 
 
@@ -110,11 +114,12 @@ def holdout(
             truth,
             predicted["click_probability"].to_numpy(dtype=float),
             promised(lambda: ClickModel.from_params(params, seed)),
+            float(y_train.mean()),
         )
     }
     for name, make in {"logistic baseline": logistic_baseline, "seed forest": lambda: seed_forest(seed)}.items():
         fitted = make().fit(X_train, y_train)
-        models[name] = _score(truth, fitted.predict_proba(X_export)[:, 1], promised(make))
+        models[name] = _score(truth, fitted.predict_proba(X_export)[:, 1], promised(make), float(y_train.mean()))
     report = HoldoutReport(
         months=export_months,
         n_train=len(train),

@@ -84,10 +84,29 @@ def reliability_table(truth: np.ndarray, probability: np.ndarray) -> tuple[list[
     return bins, float(ece)
 
 
+def background_entropy(rate: float) -> float:
+    """The log-loss of predicting the click rate ``rate`` for every impression of data clicked at that rate."""
+    p = min(max(rate, 1e-15), 1 - 1e-15)
+    return float(-(p * np.log(p) + (1 - p) * np.log(1 - p)))
+
+
+def normalized_entropy(log_loss: float, background: float) -> float:
+    """Log-loss over the entropy of the training data's click rate (He et al. 2014, Facebook): below 1, the
+    model knows more than the background click rate; 1, nothing more."""
+    return log_loss / background_entropy(background)
+
+
+def calibration_ratio(truth: np.ndarray, probability: np.ndarray) -> float:
+    """Expected clicks (the probabilities' sum) over observed clicks: 1 is right on average; above 1, the model
+    promises more clicks than came."""
+    observed = float(np.sum(truth))
+    return float(np.sum(probability)) / observed if observed else float("inf")
+
+
 class ProbabilityFigures(Report):
-    """What a CTR team reads, over the folds: ranking (ROC-AUC, PR-AUC), probability quality (log-loss,
-    Brier, the reliability table and its ECE, pooled over every held-out prediction) and the yes/no
-    figures at the model's threshold."""
+    """What a CTR team reads, over the folds: ranking (ROC-AUC, PR-AUC), probability quality (log-loss, its
+    normalized entropy, Brier, the calibration ratio, the reliability table and its ECE, pooled over every
+    held-out prediction) and the yes/no figures at the model's threshold."""
 
     roc_auc: MeanStd
     pr_auc: MeanStd
@@ -98,15 +117,26 @@ class ProbabilityFigures(Report):
     precision: MeanStd
     recall: MeanStd
     reliability: list[ReliabilityBin]
+    normalized_entropy: MeanStd | None = None  # None in reports written before it was measured
+    calibration_ratio: MeanStd | None = None
 
     @classmethod
-    def from_folds(cls, results: Sequence[FoldMetrics]) -> ProbabilityFigures:
+    def from_folds(cls, results: Sequence[FoldMetrics], backgrounds: Sequence[float]) -> ProbabilityFigures:
+        """``backgrounds``: each fold's training click rate, the normalized entropy's reference."""
         truth = np.concatenate([r["truth"] for r in results])
         probability = np.concatenate([r["probability"] for r in results])
         bins, ece = reliability_table(truth, probability)
         names = ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall")
         figures = {name: MeanStd.over([r[name] for r in results]) for name in names}
-        return cls(**figures, ece=ece, reliability=bins)
+        entropy = [normalized_entropy(r["log_loss"], rate) for r, rate in zip(results, backgrounds, strict=True)]
+        ratio = [calibration_ratio(r["truth"], r["probability"]) for r in results]
+        return cls(
+            **figures,
+            ece=ece,
+            reliability=bins,
+            normalized_entropy=MeanStd.over(entropy),
+            calibration_ratio=MeanStd.over(ratio),
+        )
 
 
 class ProtocolFigures(Report):
@@ -204,6 +234,8 @@ class ExportScore(Report):
     roc_auc: float
     log_loss: float
     brier: float
+    normalized_entropy: float | None = None  # None in reports written before it was measured
+    calibration_ratio: float | None = None
 
 
 class HoldoutReport(Report):
