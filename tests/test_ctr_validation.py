@@ -158,3 +158,37 @@ def test_normalized_entropy_and_calibration_ratio_read_as_defined() -> None:
     assert calibration_ratio(truth, constant) == pytest.approx(1.0)
     assert calibration_ratio(truth, np.full(len(truth), 0.5)) == pytest.approx(2.0)  # promises twice the clicks
     assert calibration_ratio(np.zeros(4), np.full(4, 0.1)) == float("inf")
+
+
+def test_nested_forward_searches_each_window_on_its_past_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each outer window's search sees only rows earlier than the window (its inner folds are drawn from the
+    window's past), then the window scores what it chose beside the params file and the logistic baseline."""
+    from adpipe.ctr import nested
+    from adpipe.ctr.report import NestedReport
+    from adpipe.reports import read_report
+
+    seen: list[np.ndarray] = []
+    original = nested.task_on
+
+    def recording(X: pd.DataFrame, y: pd.Series, splits: list, *args: object) -> object:
+        seen.append(X.index.to_numpy())  # the rows the search may read
+        assert all(split.train.max() < split.test.min() for split in splits)  # inner folds: forward too
+        return original(X, y, splits, *args)
+
+    monkeypatch.setattr(nested, "task_on", recording)
+    (tmp_path / "params.json").write_text(json.dumps({"lightgbm": SMALL_LIGHTGBM}))
+    args = ["--params", str(tmp_path / "params.json"), "--folds", "3", "--inner-folds", "2", "--trials", "2"]
+    result = CliRunner().invoke(app, ["ctr", "nested", *args, "--report", str(tmp_path / "nested.json")])
+    assert result.exit_code == 0, result.output
+    report = read_report(tmp_path / "nested.json", NestedReport)
+    table = load_impressions(REFERENCE, labelled=True)
+    outer = make_folds(table, CtrProtocol(folds=3, repeats=1, name="forward"))
+    assert len(report.windows) == len(seen) == len(outer) == 3
+    for window, rows, split in zip(report.windows, seen, outer, strict=True):
+        assert set(rows) == set(split.train)  # the window's past, nothing of the window itself
+        assert table[TIMESTAMP].iloc[rows].max() < table[TIMESTAMP].iloc[split.test].min()
+        assert (window.n_train, window.n_test) == (len(split.train), len(split.test))
+        assert set(window.scores) == {"nested search", "params file", "logistic baseline"}
+    assert set(report.models) == {"nested search", "params file", "logistic baseline"}
+    assert all(0.5 < m.roc_auc.mean <= 1 and 0 < m.normalized_entropy.mean < 1 for m in report.models.values())
+    assert "nested search" in result.output and "optimistic" in result.output

@@ -17,6 +17,7 @@ from adpipe.ctr.defaults import (
     DEFAULT_STUDY,
     HOLDOUT_REPORT,
     MODEL_FILE,
+    NESTED_REPORT,
     PARAMS_FILE,
     PREDICTIONS_FILE,
     SEED_APPROACH_REPORT,
@@ -27,7 +28,13 @@ from adpipe.tuning.command import tune_command as shared_tune_command
 from features.choices import CTR_FEATURE_GROUP_NAMES
 
 if TYPE_CHECKING:
-    from adpipe.ctr.report import HoldoutReport, ProbabilityFigures, SeedApproachReport, ValidationReport
+    from adpipe.ctr.report import (
+        HoldoutReport,
+        NestedReport,
+        ProbabilityFigures,
+        SeedApproachReport,
+        ValidationReport,
+    )
     from adpipe.reports import MeanStd
     from adpipe.tuning.study import TuningTask
 
@@ -238,6 +245,53 @@ def predict_command(
         rows, guarded = pipeline.predict(input_file, output, model_path(model, version))
     typer.echo(f"wrote {len(rows)} rows ({int(rows['clicked'].sum())} predicted clicks) to {output}")
     typer.echo(guarded.summary)
+
+
+@app.command("nested")
+def nested_command(
+    data: Path = DataFile,
+    folds: int = cli_support.folds_option(5, "Outer forward windows (those of ctr validate)."),
+    inner_folds: int = typer.Option(3, "--inner-folds", min=2, help="Forward folds of each window's past."),
+    trials: int = typer.Option(30, "--trials", min=1, help="Trials of each window's search."),
+    metric: str = typer.Option("roc_auc", "--metric", help="What the search maximises: roc_auc or log_loss."),
+    seed: int = Seed,
+    params: Path = ParamsFile,
+    report: Path = cli_support.report_option(NESTED_REPORT),
+) -> None:
+    """Nested forward validation: a search inside each outer window's past, scored on the window, beside the
+    params file (chosen on these windows) and the logistic baseline."""
+    from adpipe.ctr.nested import nested_forward
+
+    with exit_on_error(keeps=report):
+        result = nested_forward(data, folds, inner_folds, trials, metric, seed, params, report)
+    typer.echo(render_nested(result))
+    typer.echo(f"report -> {report}")
+
+
+def render_nested(report: NestedReport) -> str:
+    """The terminal view of nested forward validation: each model over the outer windows, then each window."""
+    rows = [
+        [name, s.roc_auc.mean, s.roc_auc.std, s.log_loss.mean, s.log_loss.std, s.normalized_entropy.mean]
+        + [s.calibration_ratio.mean]
+        for name, s in report.models.items()
+    ]
+    windows = [
+        [w.fold + 1, w.n_train, w.n_test, w.inner_score, *(w.scores[name].roc_auc for name in report.models)]
+        for w in report.windows
+    ]
+    return "\n".join(
+        [
+            f"outer: {report.outer}",
+            f"inner: {report.inner}; {report.trials} trials per window, maximising {report.metric}",
+            format_table(["model", "roc_auc", "±std", "log_loss", "±std", "NE", "calib"], rows),
+            f"'params file' ({report.params_file}) was chosen by a search on these same outer windows: "
+            "its figure is optimistic; the nested search's is not.",
+            format_table(
+                ["window", "train rows", "test rows", f"inner {report.metric}", *(f"{n} AUC" for n in report.models)],
+                windows,
+            ),
+        ]
+    )
 
 
 @app.command("holdout")

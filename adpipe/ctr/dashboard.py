@@ -20,10 +20,10 @@ from scipy.stats import binomtest
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
 from adpipe import config
-from adpipe.ctr.defaults import MODEL_FILE, TASK, VALIDATION_REPORT
+from adpipe.ctr.defaults import MODEL_FILE, NESTED_REPORT, TASK, VALIDATION_REPORT
 from adpipe.ctr.evaluation import BASELINES, cross_validate_params, labelled_data, probability_evaluator
 from adpipe.ctr.folds import CtrProtocol, make_folds
-from adpipe.ctr.report import ProbabilityFigures, ValidationReport
+from adpipe.ctr.report import NestedReport, ProbabilityFigures, ValidationReport
 from adpipe.dashboard.page import (
     BASELINE_COLOUR,
     CLASS_COLOURS,
@@ -241,6 +241,30 @@ def click_rate_by(table: pd.DataFrame, by: pd.Series, title: str, x_title: str, 
     )
 
 
+def nested(report: NestedReport) -> Panel:
+    """Each outer window's ROC-AUC: the search run on its past alone, the params file, the logistic baseline."""
+    fig = go.Figure()
+    colours = (MODEL_COLOUR, BASELINE_COLOUR, CLASS_COLOURS[1])
+    for name, colour in zip(report.models, colours, strict=False):
+        fig.add_bar(
+            name=name,
+            x=[f"window {w.fold + 1}" for w in report.windows],
+            y=[w.scores[name].roc_auc for w in report.windows],
+            marker_color=colour,
+            hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>",
+        )
+    summary = "; ".join(
+        f"{name} {mean_std(s.roc_auc)} (NE {s.normalized_entropy.mean:.3f})" for name, s in report.models.items()
+    )
+    return Panel(
+        title="Nested forward validation",
+        caption=f"ROC-AUC per forward window. {summary}. The params file was chosen on these same windows, so "
+        "its bars are optimistic; each window's search saw only that window's past.",
+        basis=f"reports/ctr_nested.json: {report.outer}; inner: {report.inner}; {report.trials} trials per window.",
+        figure=figure(fig, "A search scored on windows it never saw", "outer forward window", "ROC-AUC"),
+    )
+
+
 def card(report: ValidationReport | Missing) -> Card:
     if isinstance(report, Missing):
         return Card("Click-through (CTR)", "not validated yet", "-", f"run {report.command}", None)
@@ -274,6 +298,8 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
             panels += [roc(report, held_out), precision_recall(report, held_out)]
         if report.audit:
             panels.append(audit(report))
+    searched = sources.report(NESTED_REPORT, NestedReport, "Nested forward validation", "make ctr")
+    panels.append(searched if isinstance(searched, Missing) else nested(searched))
     panels.append(saved if isinstance(saved, Missing) else gain_importance(*saved))
     if data is None:
         panels.append(Missing("Click rate by hour and age", "make data", f"{config.CTR_FILE.name} does not exist"))

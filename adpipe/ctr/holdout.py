@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from adpipe import config
 from adpipe.ctr import pipeline
@@ -26,7 +25,7 @@ from adpipe.ctr.evaluation import labelled_data, probability_evaluator
 from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.models import ClickModel, logistic_baseline, seed_forest
 from adpipe.ctr.params import load_params
-from adpipe.ctr.report import ExportScore, HoldoutReport, calibration_ratio, normalized_entropy
+from adpipe.ctr.report import ExportScore, HoldoutReport
 from adpipe.errors import DataError, OptionError
 from adpipe.io import save_model, write_csv
 from adpipe.reports import MeanStd, write_report
@@ -53,19 +52,6 @@ def split_export(table: pd.DataFrame, months: int) -> tuple[np.ndarray, np.ndarr
     train = earlier & ~table["City"].isin(cities).to_numpy()
     removed = int(earlier.sum() - train.sum())
     return np.flatnonzero(train), np.flatnonzero(export), [str(p) for p in known[-months:]], removed
-
-
-def _score(truth: np.ndarray, probability: np.ndarray, promised: MeanStd, background: float) -> ExportScore:
-    """The export's scores; ``background``: the training part's click rate (the normalized entropy's reference)."""
-    loss = float(log_loss(truth, probability, labels=[0, 1]))
-    return ExportScore(
-        promised_auc=promised,
-        roc_auc=float(roc_auc_score(truth, probability)),
-        log_loss=loss,
-        brier=float(brier_score_loss(truth, probability)),
-        normalized_entropy=normalized_entropy(loss, background),
-        calibration_ratio=calibration_ratio(truth, probability),
-    )
 
 
 def holdout(
@@ -110,16 +96,17 @@ def holdout(
         return MeanStd.over([r["roc_auc"] for r in results])
 
     models = {
-        "LightGBM": _score(
+        "LightGBM": ExportScore.of(
             truth,
             predicted["click_probability"].to_numpy(dtype=float),
-            promised(lambda: ClickModel.from_params(params, seed)),
             float(y_train.mean()),
+            promised_auc=promised(lambda: ClickModel.from_params(params, seed)),
         )
     }
     for name, make in {"logistic baseline": logistic_baseline, "seed forest": lambda: seed_forest(seed)}.items():
         fitted = make().fit(X_train, y_train)
-        models[name] = _score(truth, fitted.predict_proba(X_export)[:, 1], promised(make), float(y_train.mean()))
+        probability = fitted.predict_proba(X_export)[:, 1]
+        models[name] = ExportScore.of(truth, probability, float(y_train.mean()), promised_auc=promised(make))
     report = HoldoutReport(
         months=export_months,
         n_train=len(train),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from adpipe.reports import MeanStd, Report
 from adpipe.validation import FoldMetrics, summarize_binary
@@ -226,16 +227,80 @@ class SeedApproachReport(Report):
     honest: HonestSummary
 
 
-class ExportScore(Report):
-    """A model trained on the training part and scored on the held-out export, beside what forward
-    validation of that training part promised."""
+class HeldOutScore(Report):
+    """A fitted model's scores on one block of impressions it never saw."""
 
-    promised_auc: MeanStd
     roc_auc: float
     log_loss: float
     brier: float
     normalized_entropy: float | None = None  # None in reports written before it was measured
     calibration_ratio: float | None = None
+
+    @classmethod
+    def of(cls, truth: np.ndarray, probability: np.ndarray, background: float, **extra: Any) -> Any:
+        """The scores of ``probability`` on ``truth``; ``background``: the training click rate (the normalized
+        entropy's reference)."""
+        loss = float(log_loss(truth, probability, labels=[0, 1]))
+        return cls(
+            roc_auc=float(roc_auc_score(truth, probability)),
+            log_loss=loss,
+            brier=float(brier_score_loss(truth, probability)),
+            normalized_entropy=normalized_entropy(loss, background),
+            calibration_ratio=calibration_ratio(truth, probability),
+            **extra,
+        )
+
+
+class ExportScore(HeldOutScore):
+    """A model trained on the training part and scored on the held-out export, beside what forward
+    validation of that training part promised."""
+
+    promised_auc: MeanStd
+
+
+class NestedWindow(Report):
+    """One outer forward window: the params the search chose on its past alone, and each model's scores on it."""
+
+    fold: int
+    n_train: int
+    n_test: int
+    inner_score: float  # the chosen params' mean score on the inner folds (the search's own figure)
+    chosen: dict[str, Any]
+    scores: dict[str, HeldOutScore]
+
+
+class NestedSummary(Report):
+    """One model over the outer windows."""
+
+    roc_auc: MeanStd
+    log_loss: MeanStd
+    normalized_entropy: MeanStd
+    calibration_ratio: MeanStd
+
+
+class NestedReport(Report):
+    """Nested forward validation (``ctr nested``): in each outer forward window a search on the window's past
+    only (inner forward folds) chooses the params, and the window scores what it chose, beside the params file
+    (chosen by a search on these same outer windows: optimistic) and the logistic baseline."""
+
+    outer: str
+    inner: str
+    metric: str
+    trials: int
+    params_file: str
+    windows: list[NestedWindow]
+    models: dict[str, NestedSummary]
+    data: str
+
+    @classmethod
+    def summarise(cls, windows: list[NestedWindow], **about: Any) -> NestedReport:
+        names = list(windows[0].scores) if windows else []
+        figures = ("roc_auc", "log_loss", "normalized_entropy", "calibration_ratio")
+        models = {
+            name: NestedSummary(**{f: MeanStd.over([getattr(w.scores[name], f) for w in windows]) for f in figures})
+            for name in names
+        }
+        return cls(windows=windows, models=models, **about)
 
 
 class HoldoutReport(Report):

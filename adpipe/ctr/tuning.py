@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pandas as pd
 
 from adpipe import config
 from adpipe.ctr.defaults import PARAMS_FILE, TASK
@@ -22,7 +23,7 @@ from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.params import CALIBRATIONS, check_params
 from adpipe.errors import OptionError
 from adpipe.tuning.study import OnFold, TuningTask
-from adpipe.validation import Protocol
+from adpipe.validation import Protocol, Split
 
 # Metric → direction of the search.
 METRICS = {"roc_auc": "maximize", "log_loss": "minimize"}
@@ -81,7 +82,14 @@ def tuning_task(
         raise OptionError(f"must be one of {', '.join(METRICS)}, got {metric!r}", option="--metric")
     folds = CtrProtocol(folds=protocol.folds, repeats=protocol.repeats, seed=protocol.seed, name=name, gap=gap)
     X, y, table = labelled_data(data)
-    splits = make_folds(table, folds, path=data)
+    return task_on(X, y, make_folds(table, folds, path=data), folds, params_file, metric)
+
+
+def task_on(
+    X: pd.DataFrame, y: pd.Series, splits: list[Split], folds: CtrProtocol, params_file: str | Path, metric: str
+) -> TuningTask:
+    """The search of :func:`tuning_task` over ``splits`` of the model inputs ``X`` (a nested validation's inner
+    folds: one outer window's past)."""
 
     def cross_validate(params: dict[str, Any], on_fold: OnFold) -> Any:
         return cross_validate_params(params, X, y, splits, folds.seed, decide=False, on_fold=on_fold, progress=False)

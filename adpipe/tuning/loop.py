@@ -30,6 +30,8 @@ from adpipe.tuning.study import (
     best_trial,
     count_trials,
     fail_stale_trials,
+    make_pruner,
+    make_sampler,
     open_study,
 )
 from adpipe.validation import FoldMetrics, mean_std
@@ -207,6 +209,21 @@ def run_tuning(
     else:
         result.params_written, result.params_note = write_best_params(task, study)
     return result
+
+
+def search(task: TuningTask, trials: int, seed: int = config.DEFAULT_SEED) -> FrozenTrial | None:
+    """The best of ``trials`` trials of ``task`` in a study held in memory: the objective, sampler and pruner of
+    :func:`run_tuning`, nothing stored and no params file written (a nested validation's inner search, run inside
+    one outer training window). It does not start from the params file: that file was chosen on the outer
+    windows, whose test blocks the inner search must not have seen in any form."""
+    if trials <= 0:
+        raise ValueError(f"trials must be a positive number, got {trials}")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(
+        sampler=make_sampler(seed), pruner=make_pruner("median", task.protocol), direction=task.direction
+    )
+    study.optimize(make_objective(task, CtrlC()), n_trials=trials)
+    return best_trial(study)
 
 
 @contextmanager
