@@ -64,7 +64,7 @@ tune: setup data ## Optuna search for macro-F1 (TRIALS=100, STORAGE=sqlite:///op
 task: setup data ## Run a task's full commands: make task NAME=ctr (python model.py tasks list names them)
 	$(PY) model.py tasks make $(NAME)
 
-ctr: setup data ## Click-through: seed forest; forward vs random folds, baselines, audit; nested search; held-out export; train
+ctr: setup data ## Click-through: seed forest; forward vs random folds, baselines, audit; nested search; candidates; held-out export; train
 	$(PY) model.py tasks make ctr
 roas: setup data ## ROAS and funnel validation, where-to-spend summaries, response curves, the budget plan and its back-test
 	$(PY) model.py tasks make roas

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from adpipe import config
 from adpipe.ctr.audit import audit
+from adpipe.ctr.candidates import LeavesLogistic
 from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.holdout import split_export
 from adpipe.ctr.models import ClickModel, base_rate, build_decision_model, logistic_baseline, seed_forest
@@ -95,8 +96,9 @@ def test_new_values_keep_numbers_and_calendar_but_no_key(table: pd.DataFrame) ->
         base_rate(),
         logistic_baseline(),
         seed_forest(),
+        LeavesLogistic(ClickModel(lightgbm=SMALL_LIGHTGBM)),
     ],
-    ids=["ClickModel", "ClickModel keys calibrated", "decision", "base_rate", "logistic", "seed forest"],
+    ids=["ClickModel", "ClickModel keys calibrated", "decision", "base_rate", "logistic", "seed forest", "leaves"],
 )
 def test_estimators_keep_the_scikit_learn_contract(table: pd.DataFrame, estimator) -> None:
     assert is_classifier(estimator)
@@ -192,3 +194,26 @@ def test_nested_forward_searches_each_window_on_its_past_only(tmp_path: Path, mo
     assert set(report.models) == {"nested search", "params file", "logistic baseline"}
     assert all(0.5 < m.roc_auc.mean <= 1 and 0 < m.normalized_entropy.mean < 1 for m in report.models.values())
     assert "nested search" in result.output and "optimistic" in result.output
+
+
+def test_candidates_are_scored_on_every_protocol(tmp_path: Path) -> None:
+    """Each candidate on the forward, random, city-, country- and ad-topic-grouped folds and the month export,
+    with the four figures; the leaves' logistic regression reads the trees of its own fit."""
+    from adpipe.ctr.report import CandidatesReport
+    from adpipe.reports import read_report
+
+    (tmp_path / "params.json").write_text(json.dumps({"lightgbm": SMALL_LIGHTGBM}))
+    args = ["--params", str(tmp_path / "params.json"), "--folds", "2", "--report", str(tmp_path / "c.json")]
+    result = CliRunner().invoke(app, ["ctr", "candidates", *args])
+    assert result.exit_code == 0, result.output
+    report = read_report(tmp_path / "c.json", CandidatesReport)
+    protocols = ["forward", "random", "grouped by city", "grouped by country", "grouped by ad_topic", "month export"]
+    assert list(report.protocols) == protocols
+    assert len(report.candidates) == 4
+    for by_protocol in report.candidates.values():
+        assert list(by_protocol) == protocols
+        assert all(0.5 < f.roc_auc <= 1 and 0 < f.normalized_entropy < 1.5 for f in by_protocol.values())
+    # The blend's probability is the mean of its two members': its log-loss lies between theirs or below.
+    for protocol in protocols:
+        pair = [report.candidates[n][protocol].log_loss for n in ("LightGBM (params file)", "logistic baseline")]
+        assert report.candidates["blend: mean of both probabilities"][protocol].log_loss <= max(pair) + 1e-9

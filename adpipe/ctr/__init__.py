@@ -24,7 +24,14 @@ SPEC = TaskSpec(
     service="adpipe.ctr.service:ClickThrough",
     dashboard="adpipe.ctr.dashboard:section",
     quick=(("ctr", "validate", "--repeats", "1"), ("ctr", "train")),
-    make=(("ctr", "seed-approach"), ("ctr", "validate"), ("ctr", "nested"), ("ctr", "holdout"), ("ctr", "train")),
+    make=(
+        ("ctr", "seed-approach"),
+        ("ctr", "validate"),
+        ("ctr", "nested"),
+        ("ctr", "candidates"),
+        ("ctr", "holdout"),
+        ("ctr", "train"),
+    ),
     outputs=(defaults.VALIDATION_REPORT, defaults.NESTED_REPORT, defaults.MODEL_FILE),
     load_target=(25.0, 400.0),
 )

@@ -14,6 +14,7 @@ import typer
 from adpipe import cli_support, config
 from adpipe.cli_support import exit_on_error, format_table
 from adpipe.ctr.defaults import (
+    CANDIDATES_REPORT,
     DEFAULT_STUDY,
     HOLDOUT_REPORT,
     MODEL_FILE,
@@ -292,6 +293,29 @@ def render_nested(report: NestedReport) -> str:
             ),
         ]
     )
+
+
+@app.command("candidates")
+def candidates_command(
+    data: Path = DataFile,
+    folds: int = cli_support.folds_option(5, "Forward windows, and folds of each random protocol."),
+    seed: int = Seed,
+    params: Path = ParamsFile,
+    report: Path = cli_support.report_option(CANDIDATES_REPORT),
+) -> None:
+    """The default's rivals (logistic, a blend, GBDT leaves -> logistic) on every protocol the project reports."""
+    from adpipe.ctr.candidates import compare
+
+    with exit_on_error(keeps=report):
+        result = compare(data, folds, seed, params, report)
+    rows = [
+        [name, protocol, f.roc_auc, f.log_loss, f.normalized_entropy, f.calibration_ratio]
+        for name, by_protocol in result.candidates.items()
+        for protocol, f in by_protocol.items()
+    ]
+    typer.echo("\n".join(f"{name}: {text}" for name, text in result.protocols.items()))
+    typer.echo(format_table(["candidate", "protocol", "roc_auc", "log_loss", "NE", "calib"], rows))
+    typer.echo(f"report -> {report}")
 
 
 @app.command("holdout")

@@ -316,3 +316,36 @@ class HoldoutReport(Report):
     features: list[str]
     models: dict[str, ExportScore]
     data: str
+
+
+class CandidateFigures(Report):
+    """One candidate on one protocol: means over its folds (or the one export)."""
+
+    roc_auc: float
+    log_loss: float
+    normalized_entropy: float
+    calibration_ratio: float
+
+    @classmethod
+    def of_folds(cls, figures: ProbabilityFigures) -> CandidateFigures:
+        entropy, ratio = figures.normalized_entropy, figures.calibration_ratio
+        assert entropy is not None and ratio is not None  # measured by from_folds
+        return cls(
+            roc_auc=figures.roc_auc.mean,
+            log_loss=figures.log_loss.mean,
+            normalized_entropy=entropy.mean,
+            calibration_ratio=ratio.mean,
+        )
+
+    @classmethod
+    def of_score(cls, score: HeldOutScore) -> CandidateFigures:
+        return cls.model_validate(score.model_dump(include=set(cls.model_fields)))
+
+
+class CandidatesReport(Report):
+    """``ctr candidates``: each candidate (by name) on each protocol (by name, described in ``protocols``)."""
+
+    protocols: dict[str, str]
+    candidates: dict[str, dict[str, CandidateFigures]]
+    params_file: str
+    data: str
