@@ -113,8 +113,8 @@ def test_a_closed_coalescer_answers_what_was_queued_then_its_thread_ends() -> No
     async def queued_then_closed() -> list[list[int]]:
         pending = [asyncio.ensure_future(coalescer([n])) for n in (1, 2, 3)]
         await asyncio.sleep(0)  # each request is queued before the close mark
-        coalescer.close()
-        return list(await asyncio.gather(*pending))
+        coalescer.close()  # inside the thread's 2 ms gathering window: the mark arrives among the requests
+        return list(await asyncio.wait_for(asyncio.gather(*pending), 10))  # a thread that died would hang them
 
     before = threads()
     assert asyncio.run(queued_then_closed()) == [[2], [4], [6]]
@@ -122,4 +122,4 @@ def test_a_closed_coalescer_answers_what_was_queued_then_its_thread_ends() -> No
     while threads() > before:
         assert time.monotonic() < deadline, "the closed coalescer's thread did not end"
         time.sleep(0.01)
-    assert asyncio.run(_ask(coalescer, [[5]])) == [[10]]  # a late request is still answered
+    assert asyncio.run(asyncio.wait_for(_ask(coalescer, [[5]]), 10)) == [[10]]  # a late request is still answered

@@ -113,20 +113,21 @@ class Coalescer(Generic[R, A]):
                 job = self._queue.get(timeout=left)
             except queue.Empty:
                 return
-            self._wait(job)
-            records += len(job[0])
+            records += self._wait(job)
 
-    def _wait(self, job: tuple[Sequence[R], Future]) -> None:
+    def _wait(self, job: tuple[Sequence[R], Future]) -> int:
+        """Put ``job`` among the waiting ones; how many records it added (none for the close mark)."""
         records, future = job
         if records is _CLOSE:
             self._closing = True
-            return
+            return 0
         try:
             key = self._key(records)
         except Exception as error:  # a bug in a key: this caller gets it, and the service answers 500
             future.set_exception(error)
-            return
+            return 0
         self._waiting.append((object() if key is None else key, records, future))
+        return len(records)
 
     def _run(self, jobs: list[tuple[Hashable, Sequence[R], Future]]) -> None:
         records = [record for _, batch, _ in jobs for record in batch]
