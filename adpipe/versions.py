@@ -88,7 +88,11 @@ def versions_dir(model_file: str | Path) -> Path:
 
 def version_of(path: str | Path) -> str:
     """The version name of a saved model file: its bytes' SHA-256, first 12 hex digits."""
-    return hashlib.sha256(current_path(path).read_bytes()).hexdigest()[:VERSION_DIGITS]
+    return _version(current_path(path).read_bytes())
+
+
+def _version(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()[:VERSION_DIGITS]
 
 
 def _file_hash(path: Path) -> DataFile:
@@ -149,14 +153,15 @@ def save_trained(model_file: str | Path, model: Any, metadata: dict[str, Any], d
     first version is promoted. Says on stderr what was kept and what is served."""
     model_file = Path(model_file)
     save_model(model_file, model, metadata)
-    version = version_of(model_file)
+    payload = current_path(model_file).read_bytes()  # read once: hashed, and copied as the version
+    version = _version(payload)
     folder = versions_dir(model_file)
     card_file = folder / f"{version}.json"
     if current_path(card_file).exists():
         card = read_card(card_file)
         _say(f"{metadata['task']}: version {version} (the same bytes as the one trained {card.trained_at})")
         return card
-    write_bytes_atomic(folder / f"{version}.joblib", current_path(model_file).read_bytes())
+    write_bytes_atomic(folder / f"{version}.joblib", payload)
     validation, written = _report_figure(metadata["task"], model_file)
     card = ModelCard(
         task=metadata["task"],

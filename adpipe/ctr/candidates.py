@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from adpipe import config
 from adpipe.ctr.defaults import CANDIDATES_REPORT, PARAMS_FILE
-from adpipe.ctr.evaluation import labelled_data, probability_evaluator
+from adpipe.ctr.evaluation import labelled_data, probability_evaluator, training_rates
 from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.holdout import split_export
 from adpipe.ctr.models import ClickModel, logistic_baseline
@@ -109,7 +109,7 @@ def compare(
     for protocol_name, (protocol, group) in protocols.items():
         splits = make_folds(table, protocol, group, data)
         described[protocol_name] = protocol.describe(group)
-        rates = [float(y.iloc[split.train].mean()) for split in splits]
+        rates = training_rates(y, splits)
         for name, make in made.items():
             with lightgbm_refusal(params_file):
                 results = cross_validate(make, X, y, splits, probability_evaluator(), progress=False)

@@ -92,6 +92,11 @@ def probability_evaluator() -> Evaluate:
     return evaluate
 
 
+def training_rates(y: pd.Series, splits: list[Split]) -> list[float]:
+    """Each split's training click rate: the background of its fold's normalized entropy."""
+    return [float(y.iloc[split.train].mean()) for split in splits]
+
+
 def cross_validate_params(
     params: dict[str, Any],
     X: pd.DataFrame,
@@ -170,7 +175,7 @@ def validate(
             results[name][baseline] = cross_validate(make, X, y, splits[name], probability_evaluator(), progress=False)
     figures = {}
     for name in PROTOCOLS:
-        rates = [float(y.iloc[split.train].mean()) for split in splits[name]]  # each fold's background click rate
+        rates = training_rates(y, splits[name])
         figures[name] = ProtocolFigures(
             description=protocols[name].describe(group_by),
             model=ProbabilityFigures.from_folds(results[name]["model"], rates),

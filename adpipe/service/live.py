@@ -100,20 +100,22 @@ class LiveModels:
         asyncio.get_running_loop().call_later(RETIRE_SECONDS, self._retire, old)
 
     def _retire(self, task: Task) -> None:
+        """On the event loop: close ``task`` on a thread (its window may write a file)."""
         if task in self._retiring:
             self._retiring.discard(task)
-            task.close()
+            asyncio.get_running_loop().run_in_executor(None, task.close)
 
     def close(self) -> None:
         """At shutdown: every swapped-out adapter's threads end and its window is written."""
-        for task in list(self._retiring):
-            self._retire(task)
+        while self._retiring:
+            self._retiring.pop().close()
 
     async def refresh(self) -> list[str]:
         """Swap every task whose promoted version changed; the tasks swapped."""
         swapped = []
         async with self._lock:
-            for name, version in self.changed().items():
+            changed = await asyncio.to_thread(self.changed)  # file reads, off the event loop
+            for name, version in changed.items():
                 try:
                     task, status = await asyncio.to_thread(self.prepare, name)
                 except Exception as error:  # whatever it is, the served version stays

@@ -109,11 +109,9 @@ def check_version(folder: Path, version: str) -> ModelCard:
         if spec.model_file.stem == folder.name:
             task = spec.service_adapter()
             task.attach(model, metadata, config.REPORTS_DIR)
-            try:
-                task.predict([task.record.model_validate(task.example)])
-            except Exception as error:
-                reason = f"{type(error).__name__}: {error}"
-                raise DataError(f"cannot predict the {spec.name} example record ({reason})", path=path) from error
+            failure = example_failure(task)
+            if failure is not None:
+                raise DataError(f"cannot predict the {spec.name} example record ({failure})", path=path)
     return card
 
 
@@ -136,6 +134,15 @@ def change_version(
     return card, True
 
 
+def example_failure(task: Task) -> str | None:
+    """Why ``task``'s model cannot predict its example record (a model saved by older code, say), or None."""
+    try:
+        task.predict([task.record.model_validate(task.example)])
+    except Exception as error:  # whatever the model raises, it is not served
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
 def check_models(tasks: dict[str, Task], statuses: dict[str, ModelStatus]) -> None:
     """Predict each loaded model's example record; a model that fails (saved by older code, say) is not served.
 
@@ -144,13 +151,10 @@ def check_models(tasks: dict[str, Task], statuses: dict[str, ModelStatus]) -> No
     """
     for name, task in tasks.items():
         status = statuses[name]
-        if not status.loaded:
-            continue
-        try:
-            task.predict([task.record.model_validate(task.example)])
-        except Exception as error:
+        failure = example_failure(task) if status.loaded else None
+        if failure is not None:
             status.loaded = False
-            status.missing = f"{status.file} cannot predict its example record ({type(error).__name__}: {error}); "
+            status.missing = f"{status.file} cannot predict its example record ({failure}); "
             status.missing += f"retrain it with: {make_command(task)}"
             log.warning("%s model not served: %s", name, status.missing)
 
