@@ -119,6 +119,42 @@ def test_click_model_params_round_trip() -> None:
     assert ClickModel(**model.get_params()).get_params() == model.get_params()
 
 
+def test_the_blend_is_the_weighted_mean_of_lightgbm_and_the_baseline_row_by_row(table: pd.DataFrame) -> None:
+    """``blend`` weighs the logistic baseline fitted on the same rows; each row's probability has the same bits
+    whatever batch it is predicted in (a coalesced service answer equals the same record alone)."""
+    sample = table.iloc[:1500]
+    X, y = build_features(sample), sample[TARGET]
+    alone = ClickModel(lightgbm=SMALL_LIGHTGBM, blend=0.0).fit(X, y).predict_proba(X)
+    blended = ClickModel(lightgbm=SMALL_LIGHTGBM, blend=0.3).fit(X, y)
+    baseline = logistic_baseline().fit(X, y).predict_proba(X)
+    probability = blended.predict_proba(X)
+    np.testing.assert_allclose(probability, 0.7 * alone + 0.3 * baseline, rtol=0, atol=1e-12)
+    assert not np.allclose(probability, alone)
+    for start, size in [(0, 1), (5, 3), (17, 10), (100, 64), (999, 257)]:
+        rows = slice(start, start + size)
+        np.testing.assert_array_equal(blended.predict_proba(X.iloc[rows]), probability[rows])
+
+
+def test_candidates_report_names_where_a_candidate_is_worse_than_the_baseline() -> None:
+    from adpipe.ctr.report import CandidateFigures, CandidatesReport
+
+    def figures(*losses: float) -> dict[str, CandidateFigures]:
+        return {
+            protocol: CandidateFigures(roc_auc=0.8, log_loss=loss, normalized_entropy=0.8, calibration_ratio=1.0)
+            for protocol, loss in zip(("forward", "month export"), losses, strict=True)
+        }
+
+    report = CandidatesReport(
+        protocols={"forward": "", "month export": ""},
+        candidates={"base": figures(0.56, 0.54), "trees": figures(0.49, 0.59), "blend": figures(0.50, 0.53)},
+        params_file="p.json",
+        data="d.csv",
+        baseline="base",
+    )
+    assert report.worse_than_baseline("trees") == ["month export"]
+    assert report.worse_than_baseline("blend") == []
+
+
 def test_held_out_export_has_only_new_cities_and_later_impressions(table: pd.DataFrame) -> None:
     train, export, months, removed = split_export(table, 1)
     assert months == ["2016-07"] and len(export) == int((table[TIMESTAMP].dt.month == 7).sum())
@@ -134,10 +170,18 @@ def test_holdout_goes_through_train_and_predict(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "holdout.json").read_text())
     assert report["seen_in_training"]["City"] == 0.0 and report["seen_in_training"]["Timestamp"] == 0.0
-    assert list(report["models"]) == ["LightGBM", "logistic baseline", "seed forest"]
+    assert list(report["models"]) == ["default model (params file)", "logistic baseline", "seed forest"]
     assert all(0.5 < m["roc_auc"] <= 1 and 0.5 < m["promised_auc"]["mean"] <= 1 for m in report["models"].values())
     assert all(0 < m["normalized_entropy"] < 1 and 0.5 < m["calibration_ratio"] < 2 for m in report["models"].values())
     assert "NE" in result.output and "calib" in result.output
+    differences = {d["metric"]: d for d in report["against_logistic"]}
+    assert list(differences) == ["roc_auc", "log_loss"]
+    for name, d in differences.items():
+        mine, theirs = (
+            report["models"]["default model (params file)"][name],
+            report["models"]["logistic baseline"][name],
+        )
+        assert d["difference"] == pytest.approx(mine - theirs) and d["low"] <= d["difference"] <= d["high"]
     export = pd.read_csv(tmp_path / "export" / "export.csv")
     assert TARGET not in export.columns and len(export) == report["n_export"]
     predicted = pd.read_csv(tmp_path / "export" / "predictions.csv")
@@ -215,5 +259,5 @@ def test_candidates_are_scored_on_every_protocol(tmp_path: Path) -> None:
         assert all(0.5 < f.roc_auc <= 1 and 0 < f.normalized_entropy < 1.5 for f in by_protocol.values())
     # The blend's probability is the mean of its two members': its log-loss lies between theirs or below.
     for protocol in protocols:
-        pair = [report.candidates[n][protocol].log_loss for n in ("LightGBM (params file)", "logistic baseline")]
-        assert report.candidates["blend: mean of both probabilities"][protocol].log_loss <= max(pair) + 1e-9
+        pair = [report.candidates[n][protocol].log_loss for n in ("LightGBM alone", "logistic baseline")]
+        assert report.candidates["blend: LightGBM and logistic, weight 0.5"][protocol].log_loss <= max(pair) + 1e-9

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import shutil
@@ -81,6 +82,16 @@ def test_params_file_records_study_trial_score_and_protocol(tmp_path):
     before = task.params_file.stat().st_mtime_ns
     again = run_tuning(task, storage=sqlite(tmp_path), study_name="s", trials=4, seed=1, progress=False)
     assert again.n_run_here == 0 and not again.params_written and task.params_file.stat().st_mtime_ns == before
+
+
+def test_a_search_keeps_the_record_of_how_the_model_family_was_chosen(tmp_path):
+    """The search tunes inside the family the file names, so the file's ``model_choice`` record stays."""
+    task = fake_task(tmp_path / "params.json")
+    choice = {"family": "blend 0.5", "chosen_by": "ctr candidates"}
+    task.params_file.write_text(json.dumps({"x": 0.0, "source": {"kind": "hand", "model_choice": choice}}))
+    run_tuning(task, storage=sqlite(tmp_path), study_name="s", trials=3, seed=1, progress=False)
+    written = read_json(task.params_file)
+    assert written["source"]["kind"] == "optuna" and written["source"]["model_choice"] == choice
 
 
 def test_ctrl_c_keeps_finished_trials_and_the_same_command_continues(tmp_path):

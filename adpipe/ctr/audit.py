@@ -79,12 +79,13 @@ def audit(
     """Score every group of ``groups`` (name → model input columns) alone and left out, and all of them together.
 
     The model is :class:`ClickModel` with the given LightGBM parameters, uncalibrated (calibration does not
-    change ranking); ``X_new`` holds the same rows as ``X`` with values no training row has.
+    change ranking) and unblended (the logistic part reads the numeric columns whatever the group); ``X_new``
+    holds the same rows as ``X`` with values no training row has.
     """
 
     def scores(columns: Sequence[str]) -> AuditScore:
         def make_model() -> ClickModel:
-            return ClickModel(tuple(columns), "none", "none", dict(lightgbm), seed)
+            return ClickModel(tuple(columns), "none", "none", dict(lightgbm), seed, blend=0.0)
 
         return _scores(make_model, X, X_new, y, forward, random)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from adpipe import cli_support, config
-from adpipe.cli_support import exit_on_error, format_table
+from adpipe.cli_support import exit_on_error
 from adpipe.ctr.defaults import (
     CANDIDATES_REPORT,
     DEFAULT_STUDY,
@@ -24,7 +24,13 @@ from adpipe.ctr.defaults import (
     SEED_APPROACH_REPORT,
     VALIDATION_REPORT,
 )
-from adpipe.ctr.views import render_holdout, render_nested, render_seed_approach, render_validation
+from adpipe.ctr.views import (
+    render_candidates,
+    render_holdout,
+    render_nested,
+    render_seed_approach,
+    render_validation,
+)
 from adpipe.protocol import Protocol
 from adpipe.tuning.command import tune_command as shared_tune_command
 from features.choices import CTR_FEATURE_GROUP_NAMES
@@ -187,13 +193,7 @@ def candidates_command(
 
     with exit_on_error(keeps=report):
         result = compare(data, folds, seed, params, report)
-    rows = [
-        [name, protocol, f.roc_auc, f.log_loss, f.normalized_entropy, f.calibration_ratio]
-        for name, by_protocol in result.candidates.items()
-        for protocol, f in by_protocol.items()
-    ]
-    typer.echo("\n".join(f"{name}: {text}" for name, text in result.protocols.items()))
-    typer.echo(format_table(["candidate", "protocol", "roc_auc", "log_loss", "NE", "calib"], rows))
+    typer.echo(render_candidates(result))
     typer.echo(f"report -> {report}")
 
 

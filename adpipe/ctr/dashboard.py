@@ -43,7 +43,7 @@ from features.ctr import TARGET
 TOP_FEATURES = 20
 AGE_BANDS = (18, 25, 35, 45, 55, 65)
 COLOURS = {"model": MODEL_COLOUR, "logistic": CLASS_COLOURS[1], "base_rate": BASELINE_COLOUR}
-NAMES = {"model": "LightGBM", "logistic": "logistic baseline", "base_rate": "base-rate baseline"}
+NAMES = {"model": "the model", "logistic": "logistic baseline", "base_rate": "base-rate baseline"}
 
 HeldOut = dict[str, tuple[np.ndarray, np.ndarray]]
 
@@ -195,10 +195,17 @@ def gain_importance(model: Any, metadata: dict[str, Any]) -> Panel:
     gain = np.mean([f.booster_.feature_importance("gain") for f in fitted], axis=0)
     top = sorted(zip(names, gain, strict=True), key=lambda item: item[1])[-TOP_FEATURES:]
     fig = go.Figure(go.Bar(x=[v for _, v in top], y=[k for k, _ in top], orientation="h", marker_color=MODEL_COLOUR))
+    blend = model.estimator_.blend if getattr(model.estimator_, "logistic_", None) is not None else 0.0
+    blended = (
+        f" Its trees make {1 - blend:.0%} of the click probability; the logistic baseline on the four numeric "
+        f"columns makes the other {blend:.0%}."
+        if blend
+        else ""
+    )
     return Panel(
         title="Feature importance (gain)",
-        caption="Loss reduction per input in the saved model: what it leans on (the audit says which groups hold "
-        "on tomorrow's impressions).",
+        caption="Loss reduction per input in the saved model's trees: what they lean on (the audit says which groups "
+        f"hold on tomorrow's impressions).{blended}",
         basis=f"The saved model, fitted on all {metadata['n_rows']} impressions (no held-out data, no baseline).",
         figure=figure(
             fig,

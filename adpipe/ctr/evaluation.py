@@ -119,7 +119,7 @@ def cross_validate_params(
         return build_decision_model(params, seed, threshold) if decide else ClickModel.from_params(params, seed)
 
     return cross_validate(
-        make_model, X, y, splits, probability_evaluator(), description="LightGBM", on_fold=on_fold, progress=progress
+        make_model, X, y, splits, probability_evaluator(), description="click model", on_fold=on_fold, progress=progress
     )
 
 
@@ -213,6 +213,7 @@ def validate(
             imbalance=params["imbalance"],
             calibration=params["calibration"],
             params_source=params["source"],
+            blend=params["blend"],
         ),
         baselines={
             "majority": BinarySummary.from_folds(main["base_rate"]),

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import bootstrap
+from sklearn.metrics import log_loss, roc_auc_score
 
 from adpipe import config
 from adpipe.ctr import pipeline
@@ -25,13 +27,19 @@ from adpipe.ctr.evaluation import labelled_data, probability_evaluator
 from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.models import ClickModel, logistic_baseline, seed_forest
 from adpipe.ctr.params import load_params
-from adpipe.ctr.report import ExportScore, HoldoutReport
+from adpipe.ctr.report import ExportScore, HoldoutReport, PairedDifference
 from adpipe.errors import DataError, OptionError
 from adpipe.io import save_model, write_csv
 from adpipe.reports import MeanStd, write_report
 from adpipe.validation import cross_validate
 from features.ctr import TARGET, TARGET_COLUMN, TIMESTAMP, load_impressions
 
+DEFAULT, LOGISTIC = "default model (params file)", "logistic baseline"
+RESAMPLES = 1000  # of the paired bootstrap of the default minus the logistic baseline
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "roc_auc": roc_auc_score,
+    "log_loss": lambda truth, probability: log_loss(truth, probability, labels=[0, 1]),
+}
 # The export's columns whose values the report says training has seen (share of export rows).
 SEEN_COLUMNS = ("Ad Topic Line", "City", "Country", "Daily Time Spent on Site", "Area Income", "Timestamp")
 
@@ -52,6 +60,35 @@ def split_export(table: pd.DataFrame, months: int) -> tuple[np.ndarray, np.ndarr
     train = earlier & ~table["City"].isin(cities).to_numpy()
     removed = int(earlier.sum() - train.sum())
     return np.flatnonzero(train), np.flatnonzero(export), [str(p) for p in known[-months:]], removed
+
+
+def paired_difference(
+    truth: np.ndarray, model: np.ndarray, baseline: np.ndarray, metric: str, seed: int
+) -> PairedDifference:
+    """``metric`` of ``model`` minus that of ``baseline`` on the same rows, with its 95 % paired bootstrap
+    interval (scipy's ``bootstrap``, percentile method, :data:`RESAMPLES` resamples of the rows)."""
+    score = METRICS[metric]
+
+    def difference(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+        return float(score(t, a) - score(t, b))
+
+    result = bootstrap(
+        (truth, model, baseline),
+        difference,
+        paired=True,
+        vectorized=False,
+        n_resamples=RESAMPLES,
+        method="percentile",
+        random_state=seed,
+    )
+    interval = result.confidence_interval
+    return PairedDifference(
+        metric=metric,
+        difference=difference(truth, model, baseline),
+        low=float(interval.low),
+        high=float(interval.high),
+        resamples=RESAMPLES,
+    )
 
 
 def holdout(
@@ -95,18 +132,19 @@ def holdout(
         results = cross_validate(make_model, X_train, y_train, splits, probability_evaluator(), progress=False)
         return MeanStd.over([r["roc_auc"] for r in results])
 
+    probabilities = {DEFAULT: predicted["click_probability"].to_numpy(dtype=float)}
+    makers = {DEFAULT: lambda: ClickModel.from_params(params, seed), LOGISTIC: logistic_baseline}
+    makers["seed forest"] = lambda: seed_forest(seed)
+    for name in (LOGISTIC, "seed forest"):
+        probabilities[name] = makers[name]().fit(X_train, y_train).predict_proba(X_export)[:, 1]
     models = {
-        "LightGBM": ExportScore.of(
-            truth,
-            predicted["click_probability"].to_numpy(dtype=float),
-            float(y_train.mean()),
-            promised_auc=promised(lambda: ClickModel.from_params(params, seed)),
-        )
+        name: ExportScore.of(truth, probabilities[name], float(y_train.mean()), promised_auc=promised(makers[name]))
+        for name in makers
     }
-    for name, make in {"logistic baseline": logistic_baseline, "seed forest": lambda: seed_forest(seed)}.items():
-        fitted = make().fit(X_train, y_train)
-        probability = fitted.predict_proba(X_export)[:, 1]
-        models[name] = ExportScore.of(truth, probability, float(y_train.mean()), promised_auc=promised(make))
+    against = [
+        paired_difference(truth, probabilities[DEFAULT], probabilities[LOGISTIC], metric, seed)
+        for metric in ("roc_auc", "log_loss")
+    ]
     report = HoldoutReport(
         months=export_months,
         n_train=len(train),
@@ -120,6 +158,7 @@ def holdout(
         features=params["features"],
         models=models,
         data=str(data),
+        against_logistic=against,
     )
     if report_file is not None:
         write_report(report_file, report)

@@ -27,6 +27,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "features": list(DEFAULT_GROUPS),
     "imbalance": "none",
     "calibration": "none",
+    "blend": 0.5,
     "lightgbm": {
         "n_estimators": 600,
         "learning_rate": 0.04,
@@ -54,11 +55,15 @@ def parse_features(text: str | None) -> list[str] | None:
 
 
 class CtrParams(ParamsFile):
-    """``params/ctr.json``: the feature groups, the imbalance strategy, the calibration and LightGBM's parameters."""
+    """``params/ctr.json``: the feature groups, the imbalance strategy, the calibration, the blend (the logistic
+    baseline's weight) and LightGBM's parameters."""
 
     features: list[str] = Field(description="a non-empty list of distinct groups")
     imbalance: Imbalance
     calibration: Calibration
+    blend: float = Field(
+        ge=0.0, lt=1.0, description="the logistic baseline's weight in the click probability, from 0 (LightGBM alone)"
+    )
 
 
 def check_params(params: Any, source: str | Path = "params") -> dict[str, Any]:

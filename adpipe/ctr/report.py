@@ -53,6 +53,12 @@ class ModelSummary(BinarySummary):
     imbalance: str
     calibration: str
     params_source: dict[str, Any]
+    blend: float = 0.0  # the logistic baseline's weight in the probability (0 in reports written before it)
+
+    @property
+    def name(self) -> str:
+        """The model in words: LightGBM, or LightGBM blended with the logistic baseline."""
+        return f"LightGBM + logistic baseline (weight {self.blend:g})" if self.blend else "LightGBM"
 
 
 class ReliabilityBin(Report):
@@ -303,6 +309,18 @@ class NestedReport(Report):
         return cls(windows=windows, models=models, **about)
 
 
+class PairedDifference(Report):
+    """One figure of the default minus the same figure of the logistic baseline on the export, with a 95 % paired
+    bootstrap interval (the export's rows resampled, both models scored on each resample): an interval holding 0
+    is a difference this export cannot tell from chance."""
+
+    metric: str
+    difference: float
+    low: float
+    high: float
+    resamples: int
+
+
 class HoldoutReport(Report):
     """Another export made from the reference file: its last ``months`` held out, and every impression of a
     city seen in them removed from training; which of its values training has seen, and the scores."""
@@ -316,6 +334,7 @@ class HoldoutReport(Report):
     features: list[str]
     models: dict[str, ExportScore]
     data: str
+    against_logistic: list[PairedDifference] = []  # empty in reports written before it was measured
 
 
 class CandidateFigures(Report):
@@ -349,3 +368,9 @@ class CandidatesReport(Report):
     candidates: dict[str, dict[str, CandidateFigures]]
     params_file: str
     data: str
+    baseline: str  # the candidate the others are held against
+
+    def worse_than_baseline(self, name: str) -> list[str]:
+        """The protocols on which candidate ``name``'s log-loss is above the baseline's (issue 24's rule)."""
+        baseline = self.candidates[self.baseline]
+        return [protocol for protocol, f in self.candidates[name].items() if f.log_loss > baseline[protocol].log_loss]

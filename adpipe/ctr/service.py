@@ -58,9 +58,13 @@ class ClickThrough(TableTask):
     def answer(self, table: pd.DataFrame, explain: bool = True) -> list[Prediction]:
         # Only the inputs the model uses, encoded once: the wrappers and the pipeline pass predict_proba through to
         # the final model, whose probability at the threshold is the decision and whose trees explain it.
-        final, inputs = final_model_inputs(self.model, build_features(table, self.model.estimator_.columns))
+        click_model = self.model.estimator_
+        features = build_features(table, click_model.columns)
+        final, inputs = final_model_inputs(self.model, features)
         positive = list(self.model.classes_).index(1)
-        probability = final.predict_proba(inputs)[:, positive]
+        # LightGBM's probability, blended with the logistic baseline's as the model's predict_proba does; the trees
+        # explain their part.
+        probability = click_model.blended(final.predict_proba(inputs), features)[:, positive]
         clicked = np.where(probability >= decision_threshold(self.model), 1, 0)
         contributions = (tree_contributions(final, inputs) if explain else None) or [None] * len(inputs)
         return [

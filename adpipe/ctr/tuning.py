@@ -20,7 +20,7 @@ from adpipe import config
 from adpipe.ctr.defaults import PARAMS_FILE, TASK
 from adpipe.ctr.evaluation import cross_validate_params, labelled_data
 from adpipe.ctr.folds import CtrProtocol, make_folds
-from adpipe.ctr.params import CALIBRATIONS, check_params
+from adpipe.ctr.params import CALIBRATIONS, DEFAULT_PARAMS, check_params, load_params
 from adpipe.errors import OptionError
 from adpipe.tuning.study import OnFold, TuningTask
 from adpipe.validation import Protocol, Split
@@ -33,11 +33,14 @@ MIN_LEAF_ROWS = 20
 MAX_LEAVES = 15
 
 
-def suggest_params(trial: optuna.Trial, metric: str = "roc_auc") -> dict[str, Any]:
+def suggest_params(
+    trial: optuna.Trial, metric: str = "roc_auc", blend: float = DEFAULT_PARAMS["blend"]
+) -> dict[str, Any]:
     """One point of the search space, as a params mapping that :func:`check_params` accepts.
 
     Small, regularised models only: at most :data:`MAX_LEAVES` leaves, at least :data:`MIN_LEAF_ROWS` impressions
-    per leaf, an L2 penalty of at least 1.
+    per leaf, an L2 penalty of at least 1. ``blend`` (the logistic baseline's weight) is the params file's, not
+    searched: the search tunes LightGBM inside the model family the file names.
     """
     lightgbm = {
         "n_estimators": trial.suggest_int("n_estimators", 50, 600, log=True),
@@ -58,6 +61,7 @@ def suggest_params(trial: optuna.Trial, metric: str = "roc_auc") -> dict[str, An
         "features": ["numeric", "gender"] if gender else ["numeric"],
         "imbalance": "none",
         "calibration": calibration,
+        "blend": blend,
         "lightgbm": lightgbm,
     }
 
@@ -94,12 +98,14 @@ def task_on(
     def cross_validate(params: dict[str, Any], on_fold: OnFold) -> Any:
         return cross_validate_params(params, X, y, splits, folds.seed, decide=False, on_fold=on_fold, progress=False)
 
+    # The model family is the params file's (a new file being tuned into: the defaults'); the search tunes LightGBM.
+    blend = load_params(params_file)["blend"] if Path(params_file).exists() else DEFAULT_PARAMS["blend"]
     return TuningTask(
         name=TASK,
         metric=metric,
         protocol=folds,
         params_file=Path(params_file),
-        suggest=functools.partial(suggest_params, metric=metric),
+        suggest=functools.partial(suggest_params, metric=metric, blend=blend),
         cross_validate=cross_validate,
         check_params=check_params,
         direction=METRICS[metric],  # type: ignore[arg-type]

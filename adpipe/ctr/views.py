@@ -1,5 +1,5 @@
-"""The terminal views of the CTR reports (``ctr validate``, ``nested``, ``holdout``, ``seed-approach``): plain-text
-tables read from the typed reports, as the commands print them."""
+"""The terminal views of the CTR reports (``ctr validate``, ``nested``, ``candidates``, ``holdout``,
+``seed-approach``): plain-text tables read from the typed reports, as the commands print them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from adpipe.cli_support import format_table
 
 if TYPE_CHECKING:
     from adpipe.ctr.report import (
+        CandidatesReport,
         HoldoutReport,
         NestedReport,
         ProbabilityFigures,
@@ -40,14 +41,15 @@ def render_validation(report: ValidationReport) -> str:
     """The terminal view of a validation report: both protocols, baselines, reliability, audit, warnings."""
     about, model = report.protocol, report.model
     balance = "close to balanced" if 0.4 <= about.clicked_share <= 0.6 else "imbalanced"
+    described = model.name
     lines = [
         f"{about.n_rows} impressions ({about.clicked_share:.1%} clicked: {balance}), {report.duplicates_found} "
-        f"exact duplicate rows; model: LightGBM, features {', '.join(model.features)}, imbalance "
+        f"exact duplicate rows; model: {described}, features {', '.join(model.features)}, imbalance "
         f"{model.imbalance}, calibration {model.calibration}",
         *(f"{name}{' (primary)' * (name == report.primary)}: {p.description}" for name, p in report.protocols.items()),
         "",
     ]
-    names = {"model": "LightGBM", "base_rate": "base rate (training click rate)", "logistic": "logistic (numeric)"}
+    names = {"model": described, "base_rate": "base rate (training click rate)", "logistic": "logistic (numeric)"}
     rows = []
     for key, name in names.items():
         for protocol, figures in report.protocols.items():
@@ -55,14 +57,14 @@ def render_validation(report: ValidationReport) -> str:
     lines.append(format_table(["model", "folds", *FIGURE_COLUMNS], rows))
     gap = report.random_minus_forward
     lines.append(
-        f"LightGBM, random minus forward: ROC-AUC {gap['roc_auc']:+.4f}, PR-AUC {gap['pr_auc']:+.4f}, "
+        f"{described}, random minus forward: ROC-AUC {gap['roc_auc']:+.4f}, PR-AUC {gap['pr_auc']:+.4f}, "
         f"log-loss {gap['log_loss']:+.4f}, Brier {gap['brier']:+.4f} (f1, precision, recall at the threshold below; "
         "baselines at 0.5)\nNE: log-loss over the entropy of the training click rate (below 1: better than that "
         "rate); calib: expected clicks / observed clicks (1: right on average)"
     )
     primary = report.protocols[report.primary].model
     lines += [
-        f"\nreliability of LightGBM, {report.primary} folds (every held-out prediction; ECE {primary.ece:.4f}):",
+        f"\nreliability of {described}, {report.primary} folds (every held-out prediction; ECE {primary.ece:.4f}):",
         format_table(
             ["predicted", "n", "mean predicted", "observed click rate"],
             [[f"{b.lower:.1f}-{b.upper:.1f}", b.n, b.predicted, b.observed] for b in primary.reliability],
@@ -75,7 +77,7 @@ def render_validation(report: ValidationReport) -> str:
     lines += [
         f"\n{report.primary} folds, threshold ({about.threshold}): {model.threshold.mean:.3f} ± "
         f"{model.threshold.std:.3f}",
-        "LightGBM classification report (mean over folds; support summed over folds):",
+        f"{described}: classification report (mean over folds; support summed over folds):",
         format_table(["clicked", "precision", "recall", "f1", "support"], report_rows),
     ]
     return "\n".join(lines)
@@ -132,6 +134,29 @@ def render_nested(report: NestedReport) -> str:
     )
 
 
+def render_candidates(report: CandidatesReport) -> str:
+    """Each candidate on each protocol, and where its log-loss is above the logistic baseline's."""
+    rows = [
+        [name, protocol, f.roc_auc, f.log_loss, f.normalized_entropy, f.calibration_ratio]
+        for name, by_protocol in report.candidates.items()
+        for protocol, f in by_protocol.items()
+    ]
+    verdicts = []
+    for name in report.candidates:
+        if name != report.baseline:
+            worse = report.worse_than_baseline(name)
+            verdict = f"log-loss above the {report.baseline}'s on: {', '.join(worse)}" if worse else "nowhere worse"
+            verdicts.append(f"{name}: {verdict}")
+    return "\n".join(
+        [
+            *(f"{name}: {text}" for name, text in report.protocols.items()),
+            format_table(["candidate", "protocol", "roc_auc", "log_loss", "NE", "calib"], rows),
+            f"against the {report.baseline} (issue 24: a default may be worse on no protocol):",
+            *verdicts,
+        ]
+    )
+
+
 def render_holdout(report: HoldoutReport) -> str:
     """The terminal view of the export check."""
     seen = ", ".join(f"{column} {share:.0%}" for column, share in report.seen_in_training.items())
@@ -147,11 +172,16 @@ def render_holdout(report: HoldoutReport) -> str:
             f"({report.clicked_share['train']:.1%} clicked), {report.n_removed_for_cities} more left out for "
             "sharing a city with the export",
             f"export values seen in training (share of rows): {seen}",
-            f"LightGBM features: {', '.join(report.features)}",
+            f"default model's features: {', '.join(report.features)}",
             format_table(
                 ["model", "promised (forward AUC)", "±std", "export AUC", "export - promised", "log_loss", "NE"]
                 + ["calib", "brier"],
                 rows,
+            ),
+            *(
+                f"default minus logistic baseline, {d.metric}: {d.difference:+.4f} (95% paired bootstrap over the "
+                f"export's rows, {d.resamples} resamples: {d.low:+.4f} to {d.high:+.4f})"
+                for d in report.against_logistic
             ),
         ]
     )

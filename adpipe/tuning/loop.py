@@ -275,6 +275,9 @@ def write_best_params(task: TuningTask, study: optuna.Study) -> tuple[bool, str]
             current = read_json(task.params_file)
         except DataError:
             current = None
+        # How the file's model family was chosen outlives a search inside that family (ctr: docs/ctr.md).
+        if isinstance(current, dict) and "model_choice" in current.get("source", {}):
+            payload["source"]["model_choice"] = current["source"]["model_choice"]
         if current == payload:
             return False, f"{task.params_file} already holds trial {best.number} of study {study.study_name!r}"
         write_json(task.params_file, payload)
