@@ -73,7 +73,7 @@ segments: setup data ## Segment profiles and ClickStream users (per-k scores, st
 conversion: setup data ## Conversion-rate models vs a mean baseline, permutation test; saves the model or the baseline
 	$(PY) model.py tasks make conversion
 
-bench: setup data ## Feature build + predict at 1e5/1e6/1e7 sessions vs DuckDB and pandas -> reports/bench.json (~15 min)
+bench: setup data ## Feature build + predict at 1e5/1e6/1e7 sessions vs the parse floor, DuckDB and pandas -> reports/bench.json (~15 min)
 	$(PY) model.py bench run
 
 # `make report` first runs the full commands of each task with a missing input (never `make tune` or

@@ -8,7 +8,10 @@ feature table in a fresh Python process, ``--repeats`` times (the median is repo
   engine=...))`` (every value checked), from the CSV file or (``-parquet``) from Parquet parts of the
   same sessions; adpipe/bench_scale.py has the inputs, the Dask cluster and the sample check;
 - ``duckdb`` and ``baseline`` (plain pandas): the same table computed independently
-  (adpipe/bench_engines.py), the reference for what this machine can do and the notebooks' approach.
+  (adpipe/bench_engines.py), the reference for what this machine can do and the notebooks' approach;
+- ``read-csv``, ``read-parquet``: the parse floor, Polars reading the sessions whole (no feature). Every
+  engine's time is also printed as a ratio to the floor of its input and to DuckDB, from the same run, and
+  the engine ``--engine auto`` picks is marked (adpipe/bench_targets.py reads the targets from the ratios).
 
 Timed: from after the imports to the feature table in memory (the interpreter start and imports are
 not). Peak memory is the measuring process's peak resident set size (VmHWM, reset when the
@@ -43,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from adpipe import cli_support, config
+from adpipe import bench_targets, cli_support, config
 from adpipe.errors import OptionError
 
 if TYPE_CHECKING:
@@ -54,7 +57,7 @@ if TYPE_CHECKING:
 
 SIZES = (100_000, 1_000_000, 10_000_000)
 OUR_ENGINES = ("memory", "chunked", "dask", "memory-parquet", "chunked-parquet", "dask-parquet")
-ENGINES = (*OUR_ENGINES, "duckdb", "baseline")
+ENGINES = (*OUR_ENGINES, "duckdb", "baseline", "read-csv", "read-parquet")
 SAMPLED = ("chunked", "dask")  # engines whose first users are checked against the in-memory path
 SESSIONS_PER_USER = 10
 BENCH_REPORT = config.REPORTS_DIR / "bench.json"
@@ -102,6 +105,13 @@ def independent_runners() -> dict[str, Callable[[Path], pd.DataFrame]]:
     return {"duckdb": bench_engines.reference_duckdb, "baseline": bench_engines.baseline_pandas}
 
 
+def floor_runners() -> dict[str, Callable[[Path], Any]]:
+    """The parse floors: the sessions read whole, no feature (a Polars frame of every session)."""
+    from adpipe import bench_engines
+
+    return {"read-csv": bench_engines.read_floor, "read-parquet": bench_engines.read_floor}
+
+
 def _rss_mb() -> float:
     import psutil
 
@@ -120,7 +130,7 @@ def measure_features(engine: str, directory: Path, sample: Path | None = None) -
     the first users' rows saved to ``sample`` (Parquet) when given."""
     from adpipe import bench_scale
 
-    runners = independent_runners()  # imports every engine's modules, before the clock starts
+    runners = {**independent_runners(), **floor_runners()}  # imports every engine's modules, before the clock
     with bench_scale.cluster_for(engine) as (scheduler, workers):
         import_rss = _rss_mb()
         start = time.perf_counter()
@@ -223,6 +233,21 @@ def machine() -> dict[str, Any]:
     }
 
 
+def auto_choices(directory: Path, engines: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """What ``--engine auto`` picks, and why, for this size's CSV file and (when a Parquet engine runs) its
+    Parquet parts, on this machine now."""
+    from adpipe import bench_scale
+    from adpipe.clickstream.engines import choose_engine
+    from features.clickstream_loaders import session_parts, sessions_source
+
+    kinds = {"csv": "memory", **({"parquet": "memory-parquet"} if any(e.endswith("-parquet") for e in engines) else {})}
+    choices = {}
+    for kind, engine in kinds.items():
+        choice = choose_engine(session_parts(sessions_source(bench_scale.input_dir(directory, engine), "test")))
+        choices[kind] = {"engine": choice.engine, "reason": choice.reason}
+    return choices
+
+
 def run_benchmark(
     sizes: tuple[int, ...] = SIZES,
     engines: tuple[str, ...] = ENGINES,
@@ -237,6 +262,7 @@ def run_benchmark(
     from adpipe import bench_scale
     from adpipe.clickstream.pipeline import train
     from adpipe.io import all_or_nothing, write_json
+    from features.clickstream import FEATURE_COLUMNS
 
     data_dir.mkdir(parents=True, exist_ok=True)
     model_file = data_dir / "clickstream-model.joblib"
@@ -267,6 +293,8 @@ def run_benchmark(
                 "sessions": n_sessions,
                 "users": users_for(size),
                 "session_csv_mb": round(sessions_path.stat().st_size / 2**20, 1),
+                "feature_columns": len(FEATURE_COLUMNS),
+                "auto": auto_choices(directory, engines),
             }
             samples = {}
             for engine in engines:
@@ -277,10 +305,12 @@ def run_benchmark(
                     samples[engine] = data_dir / f"sample-{engine}.parquet"
                     arguments += ["--sample", str(samples[engine])]
                 dask_keys = ("worker_peak_rss_mb", "workers", "cluster_start_s")
-                keys = ("wall_s", "peak_rss_mb", *(dask_keys if engine.startswith("dask") else ()))
+                keys = ("wall_s", "peak_rss_mb", "users", *(dask_keys if engine.startswith("dask") else ()))
                 figures = _repeated(arguments, source, repeats, keys)
                 figures["sessions_per_s"] = n_sessions / figures["wall_s"]
                 entry[engine] = figures
+            for engine in (e for e in engines if e in entry):
+                entry[engine] |= bench_targets.ratios(entry, engine)
             if any(engine.endswith("-parquet") for engine in engines):
                 parquet = bench_scale.input_dir(directory, "memory-parquet") / "session_test"
                 entry["parquet_mb"] = round(sum(p.stat().st_size for p in parquet.iterdir()) / 2**20, 1)
@@ -297,7 +327,7 @@ def run_benchmark(
                     ("predict_s", "features_s", "end_to_end_s", "peak_rss_mb", "users"),
                 )
             result["sizes"].append(entry)
-            result["targets"] = targets(result)
+            result["targets"] = bench_targets.targets(result)
             if report is not None:
                 with all_or_nothing():  # published now: the sizes done so far survive a later failure
                     write_json(report, result)
@@ -305,84 +335,6 @@ def run_benchmark(
         if not keep_data:
             shutil.rmtree(data_dir, ignore_errors=True)
     return result
-
-
-def targets(result: dict[str, Any]) -> dict[str, Any]:
-    """The issue's targets, checked on the largest size measured (None when an engine was not run)."""
-    entry = max(result["sizes"], key=lambda e: e["sessions"])
-    ours_figures, duckdb, baseline = entry.get("memory"), entry.get("duckdb"), entry.get("baseline")
-    parquet, dask, chunked = entry.get("memory-parquet"), entry.get("dask"), entry.get("chunked")
-    predict = entry.get("predict", {"predict_s": None, "users": None})
-
-    def check(value: float | None, limit: float, at_least: bool) -> dict[str, Any]:
-        met = None if value is None else (value >= limit if at_least else value <= limit)
-        return {"value": None if value is None else round(value, 3), "limit": limit, "met": met}
-
-    return {
-        "at_sessions": entry["sessions"],
-        "sessions_per_s_at_least_1e6": check(ours_figures and ours_figures["sessions_per_s"], 1e6, True),
-        "wall_vs_duckdb_at_most_2x": check(
-            ours_figures and duckdb and ours_figures["wall_s"] / duckdb["wall_s"], 2.0, False
-        ),
-        "speedup_vs_baseline_at_least_3x": check(
-            ours_figures and baseline and baseline["wall_s"] / ours_figures["wall_s"], 3.0, True
-        ),
-        "peak_rss_vs_session_csv_at_most_2x": check(
-            ours_figures and ours_figures["peak_rss_mb"] / entry["session_csv_mb"], 2.0, False
-        ),
-        "parquet_vs_csv_sessions_per_s_at_least_2x": check(
-            ours_figures and parquet and parquet["sessions_per_s"] / ours_figures["sessions_per_s"], 2.0, True
-        ),
-        "dask_wall_vs_memory_at_most_2x": check(
-            ours_figures and dask and dask["wall_s"] / ours_figures["wall_s"], 2.0, False
-        ),
-        "dask_worker_peak_rss_mb_under_4096": check(dask and dask["worker_peak_rss_mb"], 4096.0, False),
-        "chunked_peak_rss_mb_under_4096": check(chunked and chunked["peak_rss_mb"], 4096.0, False),
-        "predict_s_under_10_for_users": {**check(predict["predict_s"], 10.0, False), "users": predict["users"]},
-    }
-
-
-def summary_rows(result: dict[str, Any]) -> tuple[list[str], list[list[object]]]:
-    """The printed table: one row per size and engine, then the predict row."""
-    header = ["sessions", "engine", "wall_s", "sessions/s", "peak_rss_mb", "rss/csv", "vs memory", "runs"]
-    rows: list[list[object]] = []
-    for entry in result["sizes"]:
-        ours_wall = entry.get("memory", {}).get("wall_s")
-        for engine in ENGINES:
-            if engine not in entry:
-                continue
-            figures = entry[engine]
-            relative = f"{figures['wall_s'] / ours_wall:.2f}x" if ours_wall else "-"
-            rows.append(
-                [
-                    f"{entry['sessions']:,}",
-                    engine,
-                    round(figures["wall_s"], 2),
-                    f"{figures['sessions_per_s']:,.0f}",
-                    round(figures["peak_rss_mb"])
-                    if "worker_peak_rss_mb" not in figures
-                    else f"{figures['peak_rss_mb']:.0f} + {figures['workers']}x{figures['worker_peak_rss_mb']:.0f}",
-                    round(figures["peak_rss_mb"] / entry["session_csv_mb"], 2),
-                    relative,
-                    figures["runs"],
-                ]
-            )
-        if "predict" not in entry:
-            continue
-        predict = entry["predict"]
-        rows.append(
-            [
-                f"{entry['sessions']:,}",
-                f"predict {int(predict['users']):,} users",
-                round(predict["predict_s"], 2),
-                f"features+predict+file {predict['end_to_end_s']:.1f} s",
-                round(predict["peak_rss_mb"]),
-                "-",
-                "-",
-                predict["runs"],
-            ]
-        )
-    return header, rows
 
 
 app = typer.Typer(help=__doc__, add_completion=False, no_args_is_help=True)
@@ -411,13 +363,57 @@ def run(
         f"\n{info['cores']} cores ({info['cpu']}), {info['memory_gb']} GB, load average at start "
         f"{info['load_average_at_start']}; median of up to {repeats} fresh-process runs"
     )
-    typer.echo(cli_support.format_table(*summary_rows(result)))
+    typer.echo(cli_support.format_table(*bench_targets.summary_rows(result, ENGINES)))
+    for entry in result["sizes"]:
+        picked = "; ".join(f"{kind}: {choice['reason']}" for kind, choice in entry["auto"].items())
+        typer.echo(f"auto at {entry['sessions']:,} sessions (* above) -> {picked}")
     typer.echo(f"\ntargets at {result['targets']['at_sessions']:,} sessions:")
+    typer.echo(f"  auto picks: {result['targets']['auto_engine']}")
     for name, check in result["targets"].items():
-        if isinstance(check, dict):
+        if isinstance(check, dict) and "met" in check:
             verdict = {True: "met", False: "MISSED", None: "not measured"}[check["met"]]
             typer.echo(f"  {name}: {check['value']} (limit {check['limit']}) -> {verdict}")
     typer.echo(f"report -> {report}")
+
+
+@app.command("profile")
+def profile_command(
+    sessions: str = typer.Option("1e7", "--sessions", help="Session count of the synthetic input (1e7 allowed)."),
+    engines: str = typer.Option("memory,chunked", "--engines", help="Comma-separated, of: memory, chunked."),
+    parquet: bool = typer.Option(False, "--parquet", help="Profile the same sessions read from Parquet parts."),
+    repeats: int = cli_support.repeats_option(3, "Runs per stage (median reported)."),
+    data_dir: Path = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Where the synthetic data go (not the repo)."),
+    report: Path = cli_support.report_option(config.REPORTS_DIR / "bench_profile.json"),
+    seed: int = cli_support.seed_option("Seed of the synthetic data."),
+    keep_data: bool = typer.Option(False, "--keep-data", help="Keep the generated files (the next run reuses them)."),
+) -> None:
+    """Where the feature build spends its time: cumulative stages, each stage's own cost (adpipe/bench_profile.py)."""
+    from adpipe import bench_profile, bench_scale
+    from adpipe.io import write_json
+
+    with cli_support.exit_on_error(keeps=report):
+        (count,) = session_counts(sessions)
+        chosen = tuple(e.strip() for e in engines.split(",") if e.strip())
+        if not chosen or set(chosen) - {"memory", "chunked"}:
+            raise OptionError(f"must list memory and/or chunked, got {engines!r}", option="--engines")
+        typer.echo(f"generating about {count:,} sessions in {data_dir} ...")
+        try:
+            directory = dataset(data_dir, count, seed)
+            if parquet:
+                directory = bench_scale.input_dir(directory, "memory-parquet")
+            _warm(directory)
+            kind = "parquet" if parquet else "csv"
+            result: dict[str, Any] = {"machine": machine(), "sessions": count, "input": kind}
+            for engine in chosen:
+                typer.echo(f"profiling the {engine} engine ({repeats} runs per stage) ...")
+                result[engine] = bench_profile.profile(directory, engine, repeats)  # type: ignore[arg-type]
+                rows = [[row["stage"], row["cumulative_s"], row["own_s"]] for row in result[engine]]
+                typer.echo(cli_support.format_table([f"{engine}: stage", "cumulative s", "own s"], rows))
+        finally:
+            if not keep_data:
+                shutil.rmtree(data_dir, ignore_errors=True)
+        write_json(report, result)
+    typer.echo(f"load average at start {result['machine']['load_average_at_start']}; report -> {report}")
 
 
 @app.command(hidden=True)

@@ -1,11 +1,13 @@
-"""The benchmark's two other engines: the same feature table from DuckDB SQL and from plain pandas.
+"""The benchmark's other engines: the same feature table from DuckDB SQL and from plain pandas, and the floor.
 
-Both are written independently of features.clickstream's definitions, so the engine-equality tests
+The two tables are written independently of features.clickstream's definitions, so the engine-equality tests
 (tests/test_feature_engines.py) compare three implementations, and ``make bench`` times them:
 
 - ``duckdb``: one SQL query, DuckDB reading the same CSV files in-process (what this machine can do);
 - ``baseline``: the source notebooks' pandas approach: ``read_csv`` with defaults, merge users and
-  sessions, then one ``groupby``.
+  sessions, then one ``groupby``;
+- ``read-csv``, ``read-parquet``: the parse floor, no feature at all: Polars reading the session file (or
+  the Parquet parts) whole into memory, every column — what any engine pays before its first aggregate.
 """
 
 from __future__ import annotations
@@ -13,9 +15,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 
 from features.clickstream import FEATURE_COLUMNS
-from features.clickstream_loaders import FILES, SESSION_VOCABULARIES, TARGET, TIMESTAMP_FORMAT, USER_CATEGORIES, Split
+from features.clickstream_loaders import (
+    FILES,
+    SESSION_VOCABULARIES,
+    TARGET,
+    TIMESTAMP_FORMAT,
+    USER_CATEGORIES,
+    Split,
+    session_parts,
+    sessions_source,
+)
 
 
 def _duckdb_sql(users_path: Path, sessions_path: Path, key: str) -> str:
@@ -174,3 +186,12 @@ def baseline_pandas(directory: Path, split: Split = "test") -> pd.DataFrame:
     for category in USER_CATEGORIES:
         table[f"user_category_{category}"] = (users["user_category"] == category).to_numpy(dtype=float)
     return table[list(FEATURE_COLUMNS)].astype("float64")
+
+
+def read_floor(directory: Path, split: Split = "test") -> pl.DataFrame:
+    """The parse floor: the split's sessions (its CSV file, or its Parquet parts) read whole by Polars, every
+    column, types as Polars infers them; no check, no feature."""
+    parts = session_parts(sessions_source(directory, split))
+    if parts[0].suffix == ".parquet":
+        return pl.read_parquet(list(parts))
+    return pl.concat([pl.read_csv(part) for part in parts])

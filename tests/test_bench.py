@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from adpipe import bench, config
+from adpipe import bench, bench_targets, config
 from adpipe.clickstream.engines import build_features, load_split
 from features.clickstream_loaders import load_sessions
 from features.synth import END, START, SynthConfig, generate
@@ -70,3 +70,32 @@ def test_bench_dask_and_parquet_rows_and_sample_check(tmp_path: Path) -> None:
     assert entry["dask-parquet"]["workers"] == os.cpu_count() and entry["dask-parquet"]["worker_peak_rss_mb"] > 50
     assert entry["parquet_mb"] > 0 and entry["chunked"]["wall_s"] > 0
     assert entry["sample_check"]["chunked"]["same"] and entry["sample_check"]["users"] == bench.users_for(2000)
+
+
+def test_bench_ratios_read_from_the_parse_floor_and_duckdb_of_the_same_run(tmp_path: Path) -> None:
+    engines = ("memory", "duckdb", "read-csv")
+    result = bench.run_benchmark((2000,), engines, 1, tmp_path / "data", None, echo=lambda _: None)
+    entry = result["sizes"][0]
+    assert entry["auto"]["csv"]["engine"] == "memory" and "memory engine" in entry["auto"]["csv"]["reason"]
+    memory, floor, duckdb = entry["memory"], entry["read-csv"], entry["duckdb"]
+    assert memory["vs_read"] == pytest.approx(memory["wall_s"] / floor["wall_s"])
+    assert memory["vs_duckdb"] == pytest.approx(memory["wall_s"] / duckdb["wall_s"])
+    assert floor["users"] == entry["sessions"]  # the floor reads the sessions, it builds no table
+    targets = result["targets"]
+    assert targets["auto_engine"] == {"csv": "memory", "parquet": None}
+    assert targets["auto_csv_vs_read_csv_at_most_2.5x"]["value"] == pytest.approx(memory["vs_read"], abs=1e-3)
+    assert targets["auto_csv_engine_parquet_vs_csv_throughput_at_least_2x"]["met"] is None  # no Parquet run
+    header, rows = bench_targets.summary_rows(result, bench.ENGINES)
+    assert [row[1] for row in rows[:3]] == ["memory *", "duckdb", "read-csv"] and "÷ read" in header
+
+
+def test_profile_stages_end_in_the_feature_table_the_engines_build(synthetic: Path) -> None:
+    from adpipe.bench_profile import profile, stages
+
+    for engine in ("memory", "chunked"):
+        built = stages(synthetic / "test", engine)
+        assert list(built)[0].startswith("read") and list(built)[-1] == "+ pandas feature table"
+        expected = build_features(load_split(synthetic / "test", "test", engine=engine)).drop(columns="test_id")
+        pd.testing.assert_frame_equal(built["+ pandas feature table"](), expected)
+    rows = profile(synthetic / "test", "memory", repeats=1)
+    assert len(rows) == 7 and sum(row["own_s"] for row in rows) == pytest.approx(rows[-1]["cumulative_s"])

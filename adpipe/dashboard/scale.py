@@ -28,16 +28,24 @@ def _basis(report: dict[str, Any]) -> str:
     )
 
 
+def _family(engine: str) -> str:
+    """An engine without its input: one colour per family, dotted for Parquet."""
+    return "read" if engine.startswith("read-") else engine.removesuffix("-parquet")
+
+
 def by_size(report: dict[str, Any], key: str, title: str, y_title: str, caption: str) -> Panel:
     fig = go.Figure()
-    for engine, colour in zip(_engines(report), CLASS_COLOURS, strict=False):
+    engines = _engines(report)
+    families = list(dict.fromkeys(_family(engine) for engine in engines))
+    for engine in engines:
         sizes = [size for size in report["sizes"] if engine in size]
+        colour = CLASS_COLOURS[families.index(_family(engine)) % len(CLASS_COLOURS)]
         fig.add_scatter(
             x=[size["sessions"] for size in sizes],
             y=[size[engine][key] for size in sizes],
             mode="lines+markers",
             name=engine,
-            line={"color": colour},
+            line={"color": colour, "dash": "dot" if engine.endswith("-parquet") else "solid"},
             hovertemplate="%{x:,} sessions: %{y:,.0f}<extra>" + engine + "</extra>",
         )
     fig.update_xaxes(type="log", dtick=1)
@@ -53,7 +61,10 @@ def by_size(report: dict[str, Any], key: str, title: str, y_title: str, caption:
 def section(sources: Sources) -> tuple[Section, list[Card]]:
     """The scale section; no overview card (it measures speed, not a signal)."""
     report = sources.json(bench.BENCH_REPORT, "Throughput and peak memory by input size", "make bench")
-    intro = "How the per-user feature build scales with the number of sessions, for each engine (log-log)."
+    intro = (
+        "How the per-user feature build scales with the number of sessions, for each engine (log-log); dotted: "
+        "from Parquet. read-csv and read-parquet are the parse floor: Polars reading the sessions whole, no feature."
+    )
     if isinstance(report, Missing):
         return Section("scale", "Scale", intro, [report]), []
     panels: list[Panel | Missing] = [
