@@ -1,6 +1,7 @@
 """``python model.py bench profile``: where the in-memory and chunked engines spend a feature build's time.
 
-The build is cut into cumulative stages — the raw read (every field as text), the typed and checked scan,
+The build is cut into cumulative stages — the raw read (every field as text), the typed and checked scan (the
+fast path the engines try first, :mod:`features.schema_typed`),
 the per-user aggregates without the distinct counts and medians, then with the distinct counts, then with the
 medians (the whole of :func:`features.clickstream.aggregate_per_user`), the join onto the user table, and the
 conversion to the pandas feature table. Each stage's query is run from scratch by the chosen Polars engine, in
@@ -64,13 +65,16 @@ def stages(directory: Path, engine: Literal["memory", "chunked"]) -> dict[str, C
         return pl.concat(scans).select(pl.all().max()).collect(engine=polars_engine)
 
     def checked() -> Any:
-        return scan_sessions(source).frame.select(pl.all().max()).collect(engine=polars_engine)
+        return scan_sessions(source, typed=True).frame.select(pl.all().max()).collect(engine=polars_engine)
 
     def aggregated(distinct: bool) -> Callable[[], Any]:
-        return lambda: _aggregates(scan_sessions(source).frame, distinct=distinct).collect(engine=polars_engine)
+        def run() -> Any:
+            return _aggregates(scan_sessions(source, typed=True).frame, distinct=distinct).collect(engine=polars_engine)
+
+        return run
 
     def per_user() -> pl.DataFrame:
-        return aggregate_per_user(scan_sessions(source).frame).collect(engine=polars_engine)
+        return aggregate_per_user(scan_sessions(source, typed=True).frame).collect(engine=polars_engine)
 
     return {
         "read every field (CSV: as text)": raw,

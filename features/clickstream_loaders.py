@@ -34,6 +34,7 @@ from features.schema import (
     wanted_columns,
 )
 from features.schema_parquet import read_parquet_table
+from features.schema_typed import scan_typed_csv
 
 Split = Literal["train", "test"]
 Format = Literal["csv", "parquet"]
@@ -143,10 +144,15 @@ def _the_one(directory: Path, candidates: tuple[Path, ...]) -> Path:
 
 @dataclass(frozen=True)
 class SessionScan:
-    """The session rows of one or more CSV or Parquet parts, typed, with AT (where each came from) and BAD."""
+    """The session rows of one or more CSV or Parquet parts, typed, with AT (where each came from) and BAD.
+
+    ``typed``: the CSV parts are read the fast way (:mod:`features.schema_typed`), a shortcut whose failure or BAD
+    row means "read them again by the text path" (:meth:`as_text`), whose answer is the one given.
+    """
 
     parts: tuple[Path, ...]
     frame: pl.LazyFrame
+    typed: bool = False
 
     @property
     def format(self) -> Format:
@@ -173,11 +179,17 @@ class SessionScan:
 
     def collect(self, query: pl.LazyFrame, engine: Literal["memory", "chunked"] = "chunked") -> pl.DataFrame:
         """``query`` (over :attr:`frame`) run by Polars' in-memory or streaming engine; a part Polars cannot
-        read becomes a one-line error."""
+        read becomes a one-line error (:class:`TextScanNeeded` for a typed scan)."""
         try:
             return query.collect(engine="in-memory" if engine == "memory" else "streaming")
         except pl.exceptions.PolarsError as error:
+            if self.typed:
+                raise TextScanNeeded(str(error)) from error
             raise self._unreadable(error) from error
+
+    def as_text(self) -> SessionScan:
+        """The same parts read by the text path (what a typed scan falls back to)."""
+        return _scan(self.parts, typed=False)
 
     def _unreadable(self, error: pl.exceptions.PolarsError) -> DataError:
         """The first part that cannot be read, said in one line."""
@@ -229,17 +241,29 @@ def session_parts(source: str | Path) -> tuple[Path, ...]:
     return tuple(parts)
 
 
-def scan_part(part: Path, position: int = 0) -> pl.LazyFrame:
-    """One part's checked rows (columns and types checked now), AT counting from ``position``'s block."""
+class TextScanNeeded(Exception):
+    """A typed scan met a value Polars could not parse: read the parts by the text path."""
+
+
+def scan_part(part: Path, position: int = 0, typed: bool = False) -> pl.LazyFrame:
+    """One part's checked rows (columns and types checked now), AT counting from ``position``'s block; ``typed``
+    reads a CSV part the fast way (:mod:`features.schema_typed`)."""
     if file_format(part) == "parquet":
         frame = schema_parquet.scan_parquet_table(part, _fields(part))
+    elif typed:
+        frame = scan_typed_csv(part, SESSIONS_SCHEMA, _wanted(part))
     else:
         frame = scan_table(part, SESSIONS_SCHEMA, _wanted(part))
     return frame.with_columns((pl.col(ROW).cast(pl.Int64) + (position << _PART_SHIFT)).alias(AT)).drop(ROW)
 
 
-def scan_sessions(source: str | Path) -> SessionScan:
-    """The session rows of ``source`` (one file, a folder or a glob of parts, CSV or Parquet), lazily."""
-    parts = session_parts(source)
-    frames = [scan_part(part, position) for position, part in enumerate(parts)]
-    return SessionScan(parts, pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0])
+def scan_sessions(source: str | Path, typed: bool = False) -> SessionScan:
+    """The session rows of ``source`` (one file, a folder or a glob of parts, CSV or Parquet), lazily; ``typed``:
+    see :class:`SessionScan`."""
+    return _scan(session_parts(source), typed)
+
+
+def _scan(parts: tuple[Path, ...], typed: bool) -> SessionScan:
+    frames = [scan_part(part, position, typed) for position, part in enumerate(parts)]
+    typed = typed and file_format(parts[0]) == "csv"
+    return SessionScan(parts, pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0], typed)

@@ -130,12 +130,31 @@ def rules(field: Field) -> list[tuple[pl.Expr, str]]:
     return out
 
 
-def _typed(path: Path, fields: Sequence[Field]) -> pl.LazyFrame:
-    """ROW, each field's stored column under its canonical name, and beside it its typed value."""
-    stored = pl.scan_parquet(path, row_index_name=ROW).select(
+def _stored(path: Path, fields: Sequence[Field]) -> pl.LazyFrame:
+    """ROW and each field's stored column under its canonical name."""
+    return pl.scan_parquet(path, row_index_name=ROW).select(
         pl.col(ROW), *(pl.col(f.stored_as).alias(f.column.name) for f in fields)
     )
+
+
+def _with_values(stored: pl.LazyFrame, fields: Sequence[Field]) -> pl.LazyFrame:
+    """``stored`` and, beside each field's stored column, its typed value."""
     return stored.with_columns(_value(f).alias(f.column.name + _VALUE) for f in fields)
+
+
+def _typed(path: Path, fields: Sequence[Field]) -> pl.LazyFrame:
+    return _with_values(_stored(path, fields), fields)
+
+
+def checked(stored: pl.LazyFrame, fields: Sequence[Field], also_bad: Sequence[pl.Expr] = ()) -> pl.LazyFrame:
+    """ROW, each field as its kind, and BAD (the row breaks a rule, or one of ``also_bad`` is true), from
+    ``stored``: ROW and each field's stored column under its canonical name, typed as ``fields`` say."""
+    broken = [condition for field in fields for condition, _ in rules(field)] + list(also_bad)
+    return _with_values(stored, fields).select(
+        pl.col(ROW),
+        *(pl.col(f.column.name + _VALUE).alias(f.column.name) for f in fields),
+        pl.any_horizontal(*broken).fill_null(False).alias(BAD) if broken else pl.lit(False).alias(BAD),
+    )
 
 
 def scan_parquet_table(path: str | Path, fields: Sequence[Field]) -> pl.LazyFrame:
@@ -144,12 +163,7 @@ def scan_parquet_table(path: str | Path, fields: Sequence[Field]) -> pl.LazyFram
     Call :func:`parquet_fields` first (it checks the columns and their types); :func:`first_problem`
     names a BAD row.
     """
-    broken = [condition for field in fields for condition, _ in rules(field)]
-    return _typed(Path(path), fields).select(
-        pl.col(ROW),
-        *(pl.col(f.column.name + _VALUE).alias(f.column.name) for f in fields),
-        pl.any_horizontal(*broken).fill_null(False).alias(BAD) if broken else pl.lit(False).alias(BAD),
-    )
+    return checked(_stored(Path(path), fields), fields)
 
 
 def _shown(value: object) -> str:

@@ -27,6 +27,7 @@ from features.clickstream_loaders import (
     Format,
     SessionScan,
     Split,
+    TextScanNeeded,
     file_format,
     load_users,
     scan_sessions,
@@ -132,8 +133,11 @@ def load_split(
     """
     users_path, sessions_path = users_file(directory, split), _sessions(directory, split, sessions)
     users = load_users(users_path, split)
-    scan = scan_sessions(sessions_path)
-    return _aggregated(users, users_path, scan, sessions_path, choose_engine(scan.parts, engine), scheduler)
+    choice = choose_engine(session_parts(sessions_path), engine)
+    # Polars' own number parsing first (the text path only if that fails or finds a bad row); Dask workers read
+    # their slices by the text path.
+    scan = scan_sessions(sessions_path, typed=choice.engine != "dask")
+    return _aggregated(users, users_path, scan, sessions_path, choice, scheduler)
 
 
 def records_split(
@@ -158,12 +162,11 @@ def _aggregated(
     scheduler: str | None = None,
 ) -> ClickstreamSplit:
     """``scan``'s sessions aggregated per user by ``choice``'s engine and placed against ``users``."""
-    if choice.engine == "dask":
-        from adpipe.clickstream.engine_dask import aggregate  # dask is imported only when asked for
-
-        per_user = aggregate(scan, scheduler)
-    else:
-        per_user = scan.collect(aggregate_per_user(scan.frame), choice.engine)
+    per_user = _per_user(scan, choice, scheduler)
+    if per_user is None:  # the typed scan's shortcut did not hold: the text path's answer is the one given
+        scan = scan.as_text()
+        per_user = _per_user(scan, choice, scheduler)
+    assert per_user is not None  # a text scan's problems are errors
     first_bad = per_user["_first_bad"].min()
     if first_bad is not None:
         raise scan.problem(int(first_bad))
@@ -172,6 +175,20 @@ def _aggregated(
     if orphans.height:
         raise unknown_users(scan, users_path, orphans)
     return ClickstreamSplit(users, rows, users_path, sessions_path, choice)
+
+
+def _per_user(scan: SessionScan, choice: EngineChoice, scheduler: str | None) -> pl.DataFrame | None:
+    """``aggregate_per_user`` of ``scan`` by ``choice``'s engine; None when a typed scan met a value it could not
+    parse or a row breaking a rule (the text path then reads the parts again)."""
+    if choice.engine == "dask":
+        from adpipe.clickstream.engine_dask import aggregate  # dask is imported only when asked for
+
+        return aggregate(scan, scheduler)
+    try:
+        per_user = scan.collect(aggregate_per_user(scan.frame), choice.engine)
+    except TextScanNeeded:
+        return None
+    return None if scan.typed and per_user["_first_bad"].min() is not None else per_user
 
 
 def unknown_users(scan: SessionScan, users_path: Path, orphans: pl.DataFrame) -> DataError:
