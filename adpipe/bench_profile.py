@@ -64,17 +64,17 @@ def stages(directory: Path, engine: Literal["memory", "chunked"]) -> dict[str, C
         ]
         return pl.concat(scans).select(pl.all().max()).collect(engine=polars_engine)
 
+    def sessions() -> pl.LazyFrame:  # the checked scan the engines try first (each stage plans it afresh)
+        return scan_sessions(source, typed=True).frame
+
     def checked() -> Any:
-        return scan_sessions(source, typed=True).frame.select(pl.all().max()).collect(engine=polars_engine)
+        return sessions().select(pl.all().max()).collect(engine=polars_engine)
 
     def aggregated(distinct: bool) -> Callable[[], Any]:
-        def run() -> Any:
-            return _aggregates(scan_sessions(source, typed=True).frame, distinct=distinct).collect(engine=polars_engine)
-
-        return run
+        return lambda: _aggregates(sessions(), distinct=distinct).collect(engine=polars_engine)
 
     def per_user() -> pl.DataFrame:
-        return aggregate_per_user(scan_sessions(source, typed=True).frame).collect(engine=polars_engine)
+        return aggregate_per_user(sessions()).collect(engine=polars_engine)
 
     return {
         "read every field (CSV: as text)": raw,

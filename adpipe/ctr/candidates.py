@@ -27,7 +27,7 @@ from adpipe.ctr.defaults import CANDIDATES_REPORT, PARAMS_FILE
 from adpipe.ctr.evaluation import labelled_data, probability_evaluator, training_rates
 from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.holdout import split_export
-from adpipe.ctr.models import ClickModel, logistic_baseline
+from adpipe.ctr.models import LOGISTIC_BASELINE, ClickModel, logistic_baseline
 from adpipe.ctr.params import load_params
 from adpipe.ctr.report import CandidateFigures, CandidatesReport, HeldOutScore, ProbabilityFigures
 from adpipe.errors import OptionError
@@ -36,7 +36,6 @@ from adpipe.reports import write_report
 from adpipe.validation import cross_validate
 
 LEAF_PENALTY = 0.1  # C of the leaves' logistic regression: fixed beforehand, not searched
-BASELINE = "logistic baseline"
 BLEND = 0.5  # the blend candidate: the mean of the two probabilities, fixed beforehand
 
 
@@ -77,7 +76,7 @@ def candidates(params: dict[str, Any], seed: int) -> dict[str, Callable[[], Any]
     alone, blended = {**params, "blend": 0.0}, {**params, "blend": BLEND}
     return {
         "LightGBM alone": lambda: ClickModel.from_params(alone, seed),
-        BASELINE: logistic_baseline,
+        LOGISTIC_BASELINE: logistic_baseline,
         f"blend: LightGBM and logistic, weight {BLEND}": lambda: ClickModel.from_params(blended, seed),
         "GBDT leaves -> logistic": lambda: LeavesLogistic(ClickModel.from_params(alone, seed)),
     }
@@ -125,7 +124,11 @@ def compare(
         steps.update()
     steps.close()
     report = CandidatesReport(
-        protocols=described, candidates=figures, params_file=str(params_file), data=str(data), baseline=BASELINE
+        protocols=described,
+        candidates=figures,
+        params_file=str(params_file),
+        data=str(data),
+        baseline=LOGISTIC_BASELINE,
     )
     if report_file is not None:
         write_report(report_file, report)

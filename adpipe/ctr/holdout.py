@@ -25,7 +25,7 @@ from adpipe.ctr import pipeline
 from adpipe.ctr.defaults import HOLDOUT_REPORT, PARAMS_FILE
 from adpipe.ctr.evaluation import labelled_data, probability_evaluator
 from adpipe.ctr.folds import CtrProtocol, make_folds
-from adpipe.ctr.models import ClickModel, logistic_baseline, seed_forest
+from adpipe.ctr.models import LOGISTIC_BASELINE, ClickModel, logistic_baseline, seed_forest
 from adpipe.ctr.params import load_params
 from adpipe.ctr.report import ExportScore, HoldoutReport, PairedDifference
 from adpipe.errors import DataError, OptionError
@@ -34,7 +34,7 @@ from adpipe.reports import MeanStd, write_report
 from adpipe.validation import cross_validate
 from features.ctr import TARGET, TARGET_COLUMN, TIMESTAMP, load_impressions
 
-DEFAULT, LOGISTIC = "default model (params file)", "logistic baseline"
+DEFAULT = "default model (params file)"
 RESAMPLES = 1000  # of the paired bootstrap of the default minus the logistic baseline
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "roc_auc": roc_auc_score,
@@ -133,16 +133,19 @@ def holdout(
         return MeanStd.over([r["roc_auc"] for r in results])
 
     probabilities = {DEFAULT: predicted["click_probability"].to_numpy(dtype=float)}
-    makers = {DEFAULT: lambda: ClickModel.from_params(params, seed), LOGISTIC: logistic_baseline}
-    makers["seed forest"] = lambda: seed_forest(seed)
-    for name in (LOGISTIC, "seed forest"):
+    makers = {
+        DEFAULT: lambda: ClickModel.from_params(params, seed),
+        LOGISTIC_BASELINE: logistic_baseline,
+        "seed forest": lambda: seed_forest(seed),
+    }
+    for name in (LOGISTIC_BASELINE, "seed forest"):
         probabilities[name] = makers[name]().fit(X_train, y_train).predict_proba(X_export)[:, 1]
     models = {
         name: ExportScore.of(truth, probabilities[name], float(y_train.mean()), promised_auc=promised(makers[name]))
         for name in makers
     }
     against = [
-        paired_difference(truth, probabilities[DEFAULT], probabilities[LOGISTIC], metric, seed)
+        paired_difference(truth, probabilities[DEFAULT], probabilities[LOGISTIC_BASELINE], metric, seed)
         for metric in ("roc_auc", "log_loss")
     ]
     report = HoldoutReport(

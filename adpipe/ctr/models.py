@@ -180,6 +180,9 @@ def base_rate() -> DummyClassifier:
     return DummyClassifier(strategy="prior")
 
 
+LOGISTIC_BASELINE = "logistic baseline"  # the baseline's name in every report that sets a model beside it
+
+
 def logistic_baseline() -> Pipeline:
     """The plain baseline: a logistic regression on the numeric columns, imputed and scaled in the folds."""
     numeric = ColumnTransformer([("numeric", SimpleImputer(strategy="median"), list(BASELINE_NUMERIC))])

@@ -18,7 +18,7 @@ from adpipe import config
 from adpipe.ctr.defaults import NESTED_REPORT, PARAMS_FILE
 from adpipe.ctr.evaluation import labelled_data
 from adpipe.ctr.folds import CtrProtocol, make_folds
-from adpipe.ctr.models import ClickModel, logistic_baseline
+from adpipe.ctr.models import LOGISTIC_BASELINE, ClickModel, logistic_baseline
 from adpipe.ctr.params import load_params
 from adpipe.ctr.report import HeldOutScore, NestedReport, NestedWindow
 from adpipe.ctr.tuning import METRICS, task_on
@@ -29,7 +29,6 @@ from adpipe.tuning.loop import search
 
 NESTED = "nested search"
 PARAMS = "params file"
-LOGISTIC = "logistic baseline"
 
 
 def nested_forward(
@@ -62,7 +61,7 @@ def nested_forward(
         models = {
             NESTED: ClickModel.from_params(chosen, seed),
             PARAMS: ClickModel.from_params(params, seed),
-            LOGISTIC: logistic_baseline(),
+            LOGISTIC_BASELINE: logistic_baseline(),
         }
         truth, rate = y.iloc[split.test].to_numpy(), float(y_past.mean())
         scores = {}
