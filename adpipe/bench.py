@@ -392,7 +392,10 @@ def profile_command(
     from adpipe.io import write_json
 
     with cli_support.exit_on_error(keeps=report):
-        (count,) = session_counts(sessions)
+        counts = session_counts(sessions)
+        if len(counts) != 1:
+            raise OptionError(f"profiles one size, got {sessions!r}", option="--sessions")
+        (count,) = counts
         chosen = tuple(e.strip() for e in engines.split(",") if e.strip())
         if not chosen or set(chosen) - {"memory", "chunked"}:
             raise OptionError(f"must list memory and/or chunked, got {engines!r}", option="--engines")

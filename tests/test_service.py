@@ -149,6 +149,11 @@ def test_health_names_every_model_with_version_and_training(client: TestClient) 
     assert statuses["clickstream"]["trained_on"]["n_users"] == 700
 
 
+def test_ctr_effects_say_they_explain_the_trees_part(client: TestClient, examples: dict[str, dict]) -> None:
+    body = client.post("/api/v1/ctr/predict", json=examples["ctr"]).json()
+    assert body["effect_unit"].startswith("log-odds of a click in LightGBM's trees (50% of the probability")
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_one_record_answer(client: TestClient, examples: dict[str, dict], task: str) -> None:
     answer = client.post(f"/api/v1/{task}/predict", json=examples[task])

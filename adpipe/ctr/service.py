@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,16 @@ class ClickThrough(TableTask):
         "Country": "Svalbard & Jan Mayen Islands",
         "Timestamp": "6/9/2016 21:43",
     }
+
+    def attach(self, model: Any, metadata: dict[str, Any], reports_dir: Path) -> None:
+        """As every task attaches its model; a blended model's effects say they are its trees' part only."""
+        super().attach(model, metadata, reports_dir)
+        click_model = model.estimator_
+        if getattr(click_model, "logistic_", None) is not None:
+            self.effect_unit = (
+                f"log-odds of a click in LightGBM's trees ({1 - click_model.blend:.0%} of the probability; a logistic "
+                "regression on the four numbers makes the rest)"
+            )
 
     def key(self, records: Sequence[BaseModel]) -> Hashable | None:
         """The fields set and the timestamps' format: the loader picks one format per file, the first that reads
