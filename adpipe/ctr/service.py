@@ -41,7 +41,7 @@ class ClickThrough(TableTask):
     def attach(self, model: Any, metadata: dict[str, Any], reports_dir: Path) -> None:
         """As every task attaches its model; a blended model's effects say they are its trees' part only."""
         super().attach(model, metadata, reports_dir)
-        click_model = model.estimator_
+        click_model = getattr(model, "estimator_", None)  # a file that is no decision model fails its example check
         if getattr(click_model, "logistic_", None) is not None:
             self.effect_unit = (
                 f"log-odds of a click in LightGBM's trees ({1 - click_model.blend:.0%} of the probability; a logistic "
