@@ -164,22 +164,27 @@ def feature_table(users: pd.DataFrame, placed: pl.DataFrame) -> pd.DataFrame:
 
     ``placed`` holds the users' session and derived features, each row at its user's POSITION.
     """
-    # Polars puts the rows in the user file's order (a join on POSITION) and fills the users without sessions,
-    # then hands pandas one float64 block (to_numpy's column-major array is that block, transposed, without a
-    # copy). Its allocator reuses the memory the aggregation freed; a numpy array filled by scattering rows at
-    # their positions touched fresh pages in random order, 1-5 s at 10^6 users (docs/bench.md).
-    own = pl.DataFrame(users[["age", "abandoned_cart", "user_category"]]).with_row_index(POSITION)
-    rows = own.join(placed, on=POSITION, how="left", maintain_order="left")
-    values = rows.select(_AS_FLOAT).to_numpy()
+    own = pl.DataFrame(users[["age", "abandoned_cart", "user_category"]]).select(_USER_FLOATS)
+    # One select for every session feature (a Polars call per column costs more than the work on a web request's
+    # one user), then each column gathered into the user file's order, written front to back into pandas' one
+    # float64 block: scattering the rows to their positions touched fresh pages in random order instead, 2-5 s
+    # at 10^6 users on this project's VM (docs/bench.md); a Polars join does it in 1 s with twice the memory.
+    values = placed.select(_SESSION_FLOATS)
+    source = np.full(len(users), -1, dtype=np.intp)  # each user's row in ``placed``; -1 for none
+    source[placed[POSITION].to_numpy()] = np.arange(placed.height)
+    without_sessions = source < 0
+    source[without_sessions] = 0
+    columns = np.empty((len(users), len(FEATURES)), order="F")  # column-major: the block pandas keeps
+    for at, feature in enumerate(FEATURES):
+        if feature.source == "user":
+            columns[:, at] = own[feature.name].to_numpy()
+        else:
+            np.take(values[feature.name].to_numpy(), source, out=columns[:, at])
+            columns[without_sessions, at] = 0.0 if feature.zero else np.nan
     index = pd.Index(users["user_id"], name="user_id")
-    return pd.DataFrame(values, index=index, columns=list(FEATURE_COLUMNS), copy=False)
+    return pd.DataFrame(columns, index=index, columns=list(FEATURE_COLUMNS), copy=False)
 
 
-def _as_float(feature: Feature) -> pl.Expr:
-    """A feature's column as float64; for a user without sessions 0 (a count or a sum) or NaN."""
-    if feature.source == "user":
-        return feature.expr.cast(pl.Float64).alias(feature.name)
-    return pl.col(feature.name).cast(pl.Float64).fill_null(0.0 if feature.zero else np.nan)
-
-
-_AS_FLOAT = [_as_float(feature) for feature in FEATURES]  # built once: 63 expressions cost a web request 0.6 ms
+# Built once: 63 expressions cost a web request 0.6 ms.
+_USER_FLOATS = [f.expr.cast(pl.Float64).alias(f.name) for f in FEATURES if f.source == "user"]
+_SESSION_FLOATS = [pl.col(f.name).cast(pl.Float64).fill_null(np.nan) for f in FEATURES if f.source != "user"]
