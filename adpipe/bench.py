@@ -17,7 +17,9 @@ Timed: from after the imports to the feature table in memory (the interpreter st
 not). Peak memory is the measuring process's peak resident set size (VmHWM, reset when the
 measurement starts so the parent's peak is not inherited), imports included; the RSS after the
 imports is reported beside it; a Dask run also reports its workers' peak RSS (the largest) and the
-cluster's start-up, which is not timed. The chunked and Dask runs' first users are checked against
+cluster's start-up, which is not timed. The measuring process's CPU seconds (the kernel's beside them: on
+a VM, mostly first touches of fresh memory) and page faults are kept too. The chunked and Dask runs' first
+users are checked against
 the in-memory table of those users alone (``sample_check``). ``predict`` trains the ClickStream model
 on the reference training data once, then times ``model.predict`` on each size's feature table (and
 the features + predictions + predictions file end to end), when ``memory`` is among the engines (at
@@ -35,6 +37,7 @@ import json
 import math
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -133,15 +136,28 @@ def measure_features(engine: str, directory: Path, sample: Path | None = None) -
     runners = {**independent_runners(), **floor_runners()}  # imports every engine's modules, before the clock
     with bench_scale.cluster_for(engine) as (scheduler, workers):
         import_rss = _rss_mb()
-        start = time.perf_counter()
+        before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         runner = runners.get(engine) or (lambda path: bench_scale.ours(engine, path, scheduler))
         table = runner(directory)
-        wall = time.perf_counter() - start
+        wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
         figures = {"wall_s": wall, "users": len(table), "peak_rss_mb": bench_scale.peak_rss_mb()}
-        figures |= {"import_rss_mb": import_rss, **workers()}
+        figures |= {"import_rss_mb": import_rss, **workers(), **_cpu(before, after)}
     if sample is not None:
         table.head(bench_scale.SAMPLE_USERS).to_parquet(sample)
     return figures
+
+
+def _cpu(before: resource.struct_rusage, after: resource.struct_rusage) -> dict[str, float]:
+    """This process's CPU seconds between two readings, the kernel's share of them, and the fresh memory it touched.
+
+    On this project's VM the kernel's part is mostly first touches of fresh pages, which the host backs lazily
+    (freed memory goes back to it): their cost varies from run to run and day to day (docs/bench.md).
+    """
+    return {
+        "cpu_s": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+        "kernel_cpu_s": after.ru_stime - before.ru_stime,
+        "page_faults_gb": (after.ru_minflt - before.ru_minflt) * resource.getpagesize() / 2**30,
+    }
 
 
 def measure_predict(directory: Path, model_file: Path, output: Path) -> dict[str, Any]:
@@ -305,7 +321,8 @@ def run_benchmark(
                     samples[engine] = data_dir / f"sample-{engine}.parquet"
                     arguments += ["--sample", str(samples[engine])]
                 dask_keys = ("worker_peak_rss_mb", "workers", "cluster_start_s")
-                keys = ("wall_s", "peak_rss_mb", "users", *(dask_keys if engine.startswith("dask") else ()))
+                cpu_keys = ("cpu_s", "kernel_cpu_s", "page_faults_gb")
+                keys = ("wall_s", "peak_rss_mb", "users", *cpu_keys, *(dask_keys if engine.startswith("dask") else ()))
                 figures = _repeated(arguments, source, repeats, keys)
                 figures["sessions_per_s"] = n_sessions / figures["wall_s"]
                 entry[engine] = figures

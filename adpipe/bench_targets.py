@@ -105,10 +105,18 @@ def _times(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def _cpu(figures: dict[str, Any]) -> str:
+    """CPU seconds of the measuring process and the kernel's part; a Dask run's workers are not in it."""
+    if "cpu_s" not in figures or "workers" in figures:  # a report from before issue 25, or the client alone
+        return "-"
+    return f"{figures['cpu_s']:.1f} ({figures['kernel_cpu_s']:.1f})"
+
+
 def summary_rows(result: dict[str, Any], engines: tuple[str, ...]) -> tuple[list[str], list[list[object]]]:
     """The printed table: one row per size and engine (its ratios to the floor and to DuckDB; '*' marks the
     engine ``auto`` picks), then the predict row."""
-    header = ["sessions", "engine", "wall_s", "sessions/s", "peak_rss_mb", "rss/csv", "÷ read", "÷ duckdb", "runs"]
+    header = ["sessions", "engine", "wall_s", "cpu s (kernel)", "sessions/s", "peak_rss_mb", "rss/csv", "÷ read"]
+    header += ["÷ duckdb", "runs"]
     rows: list[list[object]] = []
     for entry in result["sizes"]:
         picked = {auto_engine(entry, kind) for kind in ("csv", "parquet")}
@@ -125,6 +133,7 @@ def summary_rows(result: dict[str, Any], engines: tuple[str, ...]) -> tuple[list
                     f"{entry['sessions']:,}",
                     f"{engine}{' *' * (engine in picked)}",
                     round(figures["wall_s"], 2),
+                    _cpu(figures),
                     f"{figures['sessions_per_s']:,.0f}",
                     memory,
                     round(peak / entry["session_csv_mb"], 2),
@@ -141,6 +150,7 @@ def summary_rows(result: dict[str, Any], engines: tuple[str, ...]) -> tuple[list
                 f"{entry['sessions']:,}",
                 f"predict {int(predict['users']):,} users",
                 round(predict["predict_s"], 2),
+                "-",
                 f"features+predict+file {predict['end_to_end_s']:.1f} s",
                 round(predict["peak_rss_mb"]),
                 "-",

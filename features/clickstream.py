@@ -155,8 +155,11 @@ POSITION = "_position"  # a per-user row's position in the user file
 
 def placed(users: pd.DataFrame, per_user: pl.DataFrame) -> pl.DataFrame:
     """``per_user`` with POSITION, each row's position in ``users`` (null for a user not in it)."""
-    positions = pl.from_pandas(users[["user_id"]]).with_row_index(POSITION)
-    return per_user.join(positions, on="user_id", how="left", maintain_order="left")
+    positions = pl.DataFrame(users[["user_id"]]).with_row_index(POSITION)
+    # Only the key is joined, and its positions put beside per_user's columns, which are not copied: at 10^8
+    # sessions on Dask the gathered per-user rows are 5 GB.
+    found = per_user.select("user_id").join(positions, on="user_id", how="left", maintain_order="left")
+    return per_user.with_columns(found[POSITION])
 
 
 def feature_table(users: pd.DataFrame, placed: pl.DataFrame) -> pd.DataFrame:
@@ -165,11 +168,8 @@ def feature_table(users: pd.DataFrame, placed: pl.DataFrame) -> pd.DataFrame:
     ``placed`` holds the users' session and derived features, each row at its user's POSITION.
     """
     own = pl.DataFrame(users[["age", "abandoned_cart", "user_category"]]).select(_USER_FLOATS)
-    # One select for every session feature (a Polars call per column costs more than the work on a web request's
-    # one user), then each column gathered into the user file's order, written front to back into pandas' one
-    # float64 block: scattering the rows to their positions touched fresh pages in random order instead, 2-5 s
-    # at 10^6 users on this project's VM (docs/bench.md); a Polars join does it in 1 s with twice the memory.
-    values = placed.select(_SESSION_FLOATS)
+    # Each session column is gathered into the user file's order and written into pandas' one float64 block, one
+    # column at a time: a copy of every column at once was the peak of a Dask client at 10^8 sessions.
     source = np.full(len(users), -1, dtype=np.intp)  # each user's row in ``placed``; -1 for none
     source[placed[POSITION].to_numpy()] = np.arange(placed.height)
     without_sessions = source < 0
@@ -179,12 +179,10 @@ def feature_table(users: pd.DataFrame, placed: pl.DataFrame) -> pd.DataFrame:
         if feature.source == "user":
             columns[:, at] = own[feature.name].to_numpy()
         else:
-            np.take(values[feature.name].to_numpy(), source, out=columns[:, at])
+            np.take(placed[feature.name].cast(pl.Float64).to_numpy(), source, out=columns[:, at])  # null: NaN
             columns[without_sessions, at] = 0.0 if feature.zero else np.nan
     index = pd.Index(users["user_id"], name="user_id")
     return pd.DataFrame(columns, index=index, columns=list(FEATURE_COLUMNS), copy=False)
 
 
-# Built once: 63 expressions cost a web request 0.6 ms.
-_USER_FLOATS = [f.expr.cast(pl.Float64).alias(f.name) for f in FEATURES if f.source == "user"]
-_SESSION_FLOATS = [pl.col(f.name).cast(pl.Float64).fill_null(np.nan) for f in FEATURES if f.source != "user"]
+_USER_FLOATS = [f.expr.cast(pl.Float64).alias(f.name) for f in FEATURES if f.source == "user"]  # built once

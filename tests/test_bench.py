@@ -59,6 +59,8 @@ def test_bench_smoke_writes_its_report(tmp_path: Path) -> None:
     entry = result["sizes"][0]
     assert report.exists() and result["cores"] >= 1
     assert entry["sessions"] > 1000 and entry["memory"]["wall_s"] > 0 and entry["memory"]["peak_rss_mb"] > 50
+    memory = entry["memory"]
+    assert 0 < memory["kernel_cpu_s"] < memory["cpu_s"] and memory["page_faults_gb"] > 0
     assert entry["predict"]["users"] == bench.users_for(2000) and entry["predict"]["predict_s"] > 0
     assert result["targets"]["wall_vs_duckdb_at_most_2x"]["met"] is None  # DuckDB was not run
     assert not (tmp_path / "data").exists()  # generated data deleted
@@ -87,6 +89,8 @@ def test_bench_ratios_read_from_the_parse_floor_and_duckdb_of_the_same_run(tmp_p
     assert targets["auto_csv_engine_parquet_vs_csv_throughput_at_least_2x"]["met"] is None  # no Parquet run
     header, rows = bench_targets.summary_rows(result, bench.ENGINES)
     assert [row[1] for row in rows[:3]] == ["memory *", "duckdb", "read-csv"] and "÷ read" in header
+    cpu = rows[0][header.index("cpu s (kernel)")]
+    assert cpu == f"{memory['cpu_s']:.1f} ({memory['kernel_cpu_s']:.1f})"
 
 
 def test_profile_stages_end_in_the_feature_table_the_engines_build(synthetic: Path) -> None:
