@@ -16,7 +16,8 @@ feature table in a fresh Python process, ``--repeats`` times (the median is repo
 Timed: from after the imports to the feature table in memory (the interpreter start and imports are
 not). Peak memory is the measuring process's peak resident set size (VmHWM, reset when the
 measurement starts so the parent's peak is not inherited), imports included; the RSS after the
-imports is reported beside it; a Dask run also reports its workers' peak RSS (the largest) and the
+imports is reported beside it, and the peak of its anonymous memory (RssAnon, sampled: VmHWM also counts
+memory-mapped input); a Dask run also reports its workers' peak RSS (the largest) and the
 cluster's start-up, which is not timed. The measuring process's CPU seconds (the kernel's beside them: on
 a VM, mostly first touches of fresh memory) and page faults are kept too. The chunked and Dask runs' first
 users are checked against
@@ -136,11 +137,13 @@ def measure_features(engine: str, directory: Path, sample: Path | None = None) -
     runners = {**independent_runners(), **floor_runners()}  # imports every engine's modules, before the clock
     with bench_scale.cluster_for(engine) as (scheduler, workers):
         import_rss = _rss_mb()
-        before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         runner = runners.get(engine) or (lambda path: bench_scale.ours(engine, path, scheduler))
-        table = runner(directory)
-        wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
+        with bench_scale.anonymous_peak() as anonymous_peak:
+            before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            table = runner(directory)
+            wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
         figures = {"wall_s": wall, "users": len(table), "peak_rss_mb": bench_scale.peak_rss_mb()}
+        figures["peak_anonymous_mb"] = anonymous_peak()
         figures |= {"import_rss_mb": import_rss, **workers(), **_cpu(before, after)}
     if sample is not None:
         table.head(bench_scale.SAMPLE_USERS).to_parquet(sample)
@@ -322,7 +325,8 @@ def run_benchmark(
                     arguments += ["--sample", str(samples[engine])]
                 dask_keys = ("worker_peak_rss_mb", "workers", "cluster_start_s")
                 cpu_keys = ("cpu_s", "kernel_cpu_s", "page_faults_gb")
-                keys = ("wall_s", "peak_rss_mb", "users", *cpu_keys, *(dask_keys if engine.startswith("dask") else ()))
+                keys = ("wall_s", "peak_rss_mb", "peak_anonymous_mb", "users", *cpu_keys)
+                keys += dask_keys if engine.startswith("dask") else ()
                 figures = _repeated(arguments, source, repeats, keys)
                 figures["sessions_per_s"] = n_sessions / figures["wall_s"]
                 entry[engine] = figures

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -70,6 +72,7 @@ def test_bench_dask_and_parquet_rows_and_sample_check(tmp_path: Path) -> None:
     result = bench.run_benchmark((2000,), ("chunked", "dask-parquet"), 1, tmp_path / "data", None, echo=lambda _: None)
     entry = result["sizes"][0]
     assert entry["dask-parquet"]["workers"] == os.cpu_count() and entry["dask-parquet"]["worker_peak_rss_mb"] > 50
+    assert 50 < entry["dask-parquet"]["peak_anonymous_mb"] <= entry["dask-parquet"]["peak_rss_mb"]
     assert entry["parquet_mb"] > 0 and entry["chunked"]["wall_s"] > 0
     assert entry["sample_check"]["chunked"]["same"] and entry["sample_check"]["users"] == bench.users_for(2000)
 
@@ -103,3 +106,15 @@ def test_profile_stages_end_in_the_feature_table_the_engines_build(synthetic: Pa
         pd.testing.assert_frame_equal(built["+ pandas feature table"](), expected)
     rows = profile(synthetic / "test", "memory", repeats=1)
     assert len(rows) == 7 and sum(row["own_s"] for row in rows) == pytest.approx(rows[-1]["cumulative_s"])
+
+
+@pytest.mark.parametrize(("environment", "expected"), [({}, "False"), ({"NUMPY_MADVISE_HUGEPAGE": "1"}, "True")])
+def test_numpy_huge_pages_are_off_unless_the_environment_asks(environment: dict[str, str], expected: str) -> None:
+    """adpipe turns numpy's transparent huge pages off before numpy loads (docs/bench.md: on this project's VM a
+    large array's first touch compacted memory for seconds); a value already in the environment wins."""
+    code = "import adpipe, numpy._core.multiarray as m; print(m._get_madvise_hugepage())"
+    env = {key: value for key, value in os.environ.items() if key != "NUMPY_MADVISE_HUGEPAGE"} | environment
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=config.PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == expected
