@@ -19,9 +19,9 @@ measurement starts so the parent's peak is not inherited), imports included; the
 imports is reported beside it, and the peak of its anonymous memory (RssAnon, sampled: VmHWM also counts
 memory-mapped input); a Dask run also reports its workers' peak RSS (the largest) and the
 cluster's start-up, which is not timed. The measuring process's CPU seconds (the kernel's beside them: on
-a VM, mostly first touches of fresh memory) and page faults are kept too. The chunked and Dask runs' first
-users are checked against
-the in-memory table of those users alone (``sample_check``). ``predict`` trains the ClickStream model
+a VM, mostly first touches of fresh memory) and page faults are kept too (adpipe/bench_measure.py). The
+chunked and Dask runs' first users are checked against the in-memory table of those users alone
+(``sample_check``). ``predict`` trains the ClickStream model
 on the reference training data once, then times ``model.predict`` on each size's feature table (and
 the features + predictions + predictions file end to end), when ``memory`` is among the engines (at
 10^8, ~18 GB of CSV in /tmp, the engine it would pick does not fit). docs/bench.md has the figures.
@@ -33,28 +33,22 @@ the features + predictions + predictions file end to end), when ``memory`` is am
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from adpipe import bench_targets, cli_support, config
 from adpipe.errors import OptionError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 # The engines and their inputs (adpipe.bench_engines, adpipe.bench_scale: pandas, Polars, DuckDB) are imported
 # where a measurement starts, before its clock: building the commands, and any --help, needs none of them.
@@ -99,96 +93,6 @@ def dataset(root: Path, sessions: int, seed: int) -> Path:
     if not (directory / "test" / config.SESSIONS_TEST_FILE).exists():
         generate(directory, SynthConfig(users=users_for(sessions), seed=seed), ("test",), progress=False)
     return directory / "test"
-
-
-def independent_runners() -> dict[str, Callable[[Path], pd.DataFrame]]:
-    """The independent engines: each returns the feature table (index user_id, FEATURE_COLUMNS); ours are
-    bench_scale.ours."""
-    from adpipe import bench_engines
-
-    return {"duckdb": bench_engines.reference_duckdb, "baseline": bench_engines.baseline_pandas}
-
-
-def floor_runners() -> dict[str, Callable[[Path], Any]]:
-    """The parse floors: the sessions read whole, no feature (a Polars frame of every session)."""
-    from adpipe import bench_engines
-
-    return {"read-csv": bench_engines.read_floor, "read-parquet": bench_engines.read_floor}
-
-
-def _rss_mb() -> float:
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**20
-
-
-def _reset_peak_rss() -> None:
-    """Restart this process's peak-RSS count from its current RSS (Linux: the peak survives fork/exec,
-    so a child would otherwise report its parent's peak)."""
-    with contextlib.suppress(OSError):  # not Linux: the peak below may then include the parent's
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def measure_features(engine: str, directory: Path, sample: Path | None = None) -> dict[str, Any]:
-    """Run one engine once, in this process: wall seconds, rows, this process's (and Dask workers') peak RSS;
-    the first users' rows saved to ``sample`` (Parquet) when given."""
-    from adpipe import bench_scale
-
-    runners = {**independent_runners(), **floor_runners()}  # imports every engine's modules, before the clock
-    with bench_scale.cluster_for(engine) as (scheduler, workers):
-        import_rss = _rss_mb()
-        runner = runners.get(engine) or (lambda path: bench_scale.ours(engine, path, scheduler))
-        with bench_scale.anonymous_peak() as anonymous_peak:
-            before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-            table = runner(directory)
-            wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
-        figures = {"wall_s": wall, "users": len(table), "peak_rss_mb": bench_scale.peak_rss_mb()}
-        figures["peak_anonymous_mb"] = anonymous_peak()
-        figures |= {"import_rss_mb": import_rss, **workers(), **_cpu(before, after)}
-    if sample is not None:
-        table.head(bench_scale.SAMPLE_USERS).to_parquet(sample)
-    return figures
-
-
-def _cpu(before: resource.struct_rusage, after: resource.struct_rusage) -> dict[str, float]:
-    """This process's CPU seconds between two readings, the kernel's share of them, and the fresh memory it touched.
-
-    On this project's VM the kernel's part is mostly first touches of fresh pages, which the host backs lazily
-    (freed memory goes back to it): their cost varies from run to run and day to day (docs/bench.md).
-    """
-    return {
-        "cpu_s": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
-        "kernel_cpu_s": after.ru_stime - before.ru_stime,
-        "page_faults_gb": (after.ru_minflt - before.ru_minflt) * resource.getpagesize() / 2**30,
-    }
-
-
-def measure_predict(directory: Path, model_file: Path, output: Path) -> dict[str, Any]:
-    """Features, ``model.predict`` and the predictions file for one split, each timed, in this process."""
-    from adpipe import bench_scale
-    from adpipe.clickstream.defaults import TASK
-    from adpipe.clickstream.engines import build_features, load_split
-    from adpipe.clickstream.submission import predictions_payload
-    from adpipe.io import dumps_json, load_model, write_bytes_atomic
-
-    model, _ = load_model(model_file, task=TASK)
-    import_rss = _rss_mb()
-    start = time.perf_counter()
-    table = build_features(load_split(directory, "test"))
-    test_ids = table.pop("test_id")
-    features_done = time.perf_counter()
-    predicted = model.predict(table)
-    predicted_done = time.perf_counter()
-    write_bytes_atomic(output, dumps_json(predictions_payload(test_ids, predicted)))
-    end = time.perf_counter()
-    return {
-        "users": len(table),
-        "predict_s": predicted_done - features_done,
-        "features_s": features_done - start,
-        "end_to_end_s": end - start,
-        "peak_rss_mb": bench_scale.peak_rss_mb(),
-        "import_rss_mb": import_rss,
-    }
 
 
 def _warm(directory: Path) -> None:
@@ -450,11 +354,13 @@ def measure(
     sample: Path = typer.Option(None, "--sample"),
 ) -> None:
     """One measurement in this process; prints one JSON line (used by `run`, one process each)."""
-    _reset_peak_rss()
+    from adpipe import bench_measure
+
+    bench_measure.reset_peak_rss()
     if kind == "features":
-        figures = measure_features(first, Path(second), sample)
+        figures = bench_measure.measure_features(first, Path(second), sample)
     else:
-        figures = measure_predict(Path(first), model, output)
+        figures = bench_measure.measure_predict(Path(first), model, output)
     typer.echo(json.dumps(figures))
 
 

@@ -1,10 +1,10 @@
 """``python model.py bench profile``: where the in-memory and chunked engines spend a feature build's time.
 
 The build is cut into cumulative stages — the raw read (every field as text), the typed and checked scan (the
-fast path the engines try first, :mod:`features.schema_typed`),
-the per-user aggregates without the distinct counts and medians, then with the distinct counts, then with the
-medians (the whole of :func:`features.clickstream.aggregate_per_user`), the join onto the user table, and the
-conversion to the pandas feature table. Each stage's query is run from scratch by the chosen Polars engine, in
+fast path the engines try first, :mod:`features.schema_typed`), the per-user aggregates without the distinct
+counts and medians, then with the distinct counts, then with the medians (the whole of
+:func:`features.clickstream.aggregate_per_user`), the join onto the user table, and the conversion to the pandas
+feature table. Each stage's query is run from scratch by the chosen Polars engine, in
 this one process with the files in the page cache, ``--repeats`` times (the median); a stage's own cost is its
 time minus the previous stage's. The two reading stages end in each column's maximum, so every value is produced
 without holding the whole table. A subtractive profile: Polars may fuse work across stages, so the parts are

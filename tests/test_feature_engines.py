@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adpipe import bench, bench_engines, bench_scale, config
+from adpipe import bench_engines, bench_measure, bench_scale, config
 from adpipe.clickstream.engines import build_features, load_split
 from features.clickstream import FEATURE_COLUMNS
 from features.synth import SynthConfig, generate
@@ -34,7 +34,7 @@ def assert_same_table(table: pd.DataFrame, expected: pd.DataFrame, name: str) ->
 
 
 def test_bench_engines_compute_the_same_table(synthetic: Path) -> None:
-    tables = {name: runner(synthetic / "test") for name, runner in bench.independent_runners().items()}
+    tables = {name: runner(synthetic / "test") for name, runner in bench_measure.independent_runners().items()}
     tables["ours"] = bench_scale.ours("memory", synthetic / "test", None)
     assert len(tables["ours"]) == 400 and (tables["ours"]["n_sessions"] == 0).any()
     for name, table in tables.items():
