@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import typer
 
-from adpipe import task_commands, versions_cli
 from adpipe.bench import app as bench_app
 from adpipe.cli_support import ErrorBoundary
+from adpipe.commands import tasks as task_commands
+from adpipe.commands import versions as versions_commands
 from adpipe.dashboard.cli import report_command
 from adpipe.service import cli as service_cli
 from adpipe.tasks import TASKS
@@ -34,7 +35,7 @@ for task in TASKS:
 app.add_typer(task_commands.app, name="tasks")
 app.add_typer(bench_app, name="bench")
 app.add_typer(study_app, name="study")
-app.add_typer(versions_cli.app, name="models")
+app.add_typer(versions_commands.app, name="models")
 app.command("report")(report_command)
 service_cli.register(app)
 

@@ -38,3 +38,5 @@ DEFAULT_SEED = 42
 
 # Optuna storage of `tune` (any SQLAlchemy URL; SQLite needs no server) and its git-ignored file.
 DEFAULT_STORAGE = f"sqlite:///{PROJECT_ROOT / 'optuna.db'}"
+# The main task's study there: what its `tune` writes and the dashboard's tuning history reads.
+DEFAULT_STUDY = "clickstream"

@@ -4,11 +4,13 @@ service read.
 A report is a tree of frozen pydantic models (:class:`Report`). It is written with orjson under the field
 names, so the JSON keys are the field names, and read back into the same types by :func:`read_report`,
 which validates it with pydantic: a key the model does not declare, or one it lacks, is an error.
+Where a missing or older report is no error (the figure the service shows, a model's card), :func:`read_typed`
+reads it as None.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -72,3 +74,13 @@ def read_report(path: str | Path, report_type: type[ReportType]) -> ReportType:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '$'}: {e['msg']}" for e in error.errors())
         message = f"is not a {report_type.__name__} report ({problems}); rerun the command that writes it"
         raise DataError(message, path=path) from error
+
+
+def read_typed(path: Path, reader: Callable[[Path], Any]) -> Any:
+    """``reader(path)``, or None when the report is missing or not the expected shape (the page says so)."""
+    if not path.exists():
+        return None
+    try:
+        return reader(path)
+    except (DataError, KeyError, TypeError, ValueError):
+        return None

@@ -35,7 +35,7 @@ class TaskSpec:
     model_file: Path  # the saved model its `train` writes and the service serves
     report_file: Path  # the validation report whose figure travels beside every served answer
     report: str  # "module:Type" of that typed report
-    service: str  # "module:Class" of its service adapter (adpipe.service.adapter.Task)
+    service: str  # "module:Class" of its service adapter (adpipe.serving.adapter.Task)
     dashboard: str  # "module:function" of its dashboard section: (Sources) -> (Section, cards)
     quick: tuple[Argv, ...]  # commands that make its model and report with quick settings (`serve --train-missing`)
     make: tuple[Argv, ...]  # the full run (`model.py tasks make NAME`): every output its dashboard section reads

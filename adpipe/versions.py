@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from adpipe import config
 from adpipe.errors import DataError, OptionError
 from adpipe.io import all_or_nothing, current_path, read_json, save_model, write_bytes_atomic, write_json
+from adpipe.reports import read_typed
 
 VERSIONS_FOLDER = "versions"
 PROMOTIONS_FILE = "promotions.json"
@@ -126,7 +127,6 @@ def code_commit() -> str | None:
 def _report_figure(task: str, model_file: Path) -> tuple[dict[str, Any] | None, str | None]:
     """The task's report figure (what the service shows beside its answers) and when the report was written, for
     the project's own model file only: a model saved elsewhere has no report of ours."""
-    from adpipe.service.adapter import read_typed  # the adapters only when a model is saved
     from adpipe.task import declared
 
     spec = declared(task)

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from adpipe.service import coalesce
-from adpipe.service.coalesce import Coalescer
-from adpipe.service.records import RecordError
+from adpipe.serving import coalesce
+from adpipe.serving.coalesce import Coalescer
+from adpipe.serving.records import RecordError
 
 
 class Doubler:

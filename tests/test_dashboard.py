@@ -20,12 +20,12 @@ from typer.testing import CliRunner
 from adpipe import config
 from adpipe.clickstream.report import ValidationReport
 from adpipe.dashboard.build import build
-from adpipe.dashboard.page import Missing, Panel
-from adpipe.dashboard.sources import Sources
 from adpipe.errors import DataError
 from adpipe.reports import read_report
 from adpipe.roas import plan_dashboard
 from adpipe.roas.plan_report import CurvesReport, PlanReport, PlanValidationReport
+from adpipe.sections.page import Missing, Panel
+from adpipe.sections.sources import Sources
 from model import app
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 

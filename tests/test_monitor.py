@@ -19,7 +19,7 @@ from adpipe.reference import InputReference, PredictionReference
 from adpipe.reports import read_report
 from adpipe.service.app import create_app
 from adpipe.service.registry import all_tasks
-from adpipe.service.window import ServedWindow
+from adpipe.serving.window import ServedWindow
 from model import app as cli_app
 
 CTR_DATA = config.SHARED_DATA_DIR / "ctr" / "ad_10000records.csv"

@@ -40,8 +40,8 @@ from adpipe.service import app as service_app
 from adpipe.service import cli as service_cli
 from adpipe.service.api import MAX_BATCH
 from adpipe.service.app import create_app
-from adpipe.service.records import in_memory_folder
 from adpipe.service.registry import all_tasks
+from adpipe.serving.records import in_memory_folder
 from features.ctr import build_features as build_ctr_features
 from features.ctr import load_impressions
 from model import app as cli_app

@@ -21,14 +21,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adpipe.clickstream.service import SESSIONS_FILE, USERS_FILE, UserRecord
-from adpipe.service.adapter import TableTask, Task
 from adpipe.service.api import MAX_BATCH, VERSION
 from adpipe.service.app import MAX_BODY_BYTES, create_app
 from adpipe.service.echo import cut, elide, trimmed
 from adpipe.service.keys import KEY_PAGE, ApiKeys
 from adpipe.service.pages import form_fields, page_router
-from adpipe.service.records import csv_bytes, rows_of
 from adpipe.service.registry import all_tasks
+from adpipe.serving.adapter import TableTask, Task
+from adpipe.serving.records import csv_bytes, rows_of
 from features.clickstream_loaders import USERS_TEST_SCHEMA
 from tests.test_service import trained_models
 

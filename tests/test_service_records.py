@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from adpipe.clickstream.service import SESSIONS_FILE, USERS_FILE
-from adpipe.service.adapter import TableTask
-from adpipe.service.records import RecordError, csv_bytes, rows_of
 from adpipe.service.registry import all_tasks, load_models
+from adpipe.serving.adapter import TableTask
+from adpipe.serving.records import RecordError, csv_bytes, rows_of
 from features.clickstream_loaders import SESSIONS_SCHEMA, USERS_TEST_SCHEMA
 from tests.test_service import trained_models
 

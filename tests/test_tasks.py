@@ -10,9 +10,9 @@ from typer.core import TyperGroup
 
 import model
 from adpipe import config
-from adpipe.dashboard.page import Section
-from adpipe.dashboard.sources import Sources
 from adpipe.errors import OptionError
+from adpipe.sections.page import Section
+from adpipe.sections.sources import Sources
 from adpipe.task import TaskSpec
 from adpipe.tasks import TASKS, by_name
 

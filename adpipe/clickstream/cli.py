@@ -15,7 +15,7 @@ import typer
 
 from adpipe import cli_support, config
 from adpipe.cli_support import exit_on_error, format_table
-from adpipe.clickstream.defaults import DEFAULT_STUDY, MODEL_FILE, VALIDATION_REPORT
+from adpipe.clickstream.defaults import MODEL_FILE, VALIDATION_REPORT
 from adpipe.clickstream.engine_options import (
     Engine,
     check_scheduler,
@@ -206,7 +206,7 @@ def _tuning_task(train_dir: Path, protocol: Protocol, params_file: Path) -> Tuni
 tune_command = shared_tune_command(
     _tuning_task,
     data=TrainDir,
-    study=DEFAULT_STUDY,
+    study=config.DEFAULT_STUDY,
     params_file=config.CLICKSTREAM_PARAMS_FILE,
     metric="macro-F1",
     validate="validate",

@@ -16,11 +16,11 @@ import plotly.graph_objects as go
 from optuna.visualization import plot_optimization_history, plot_param_importances
 
 from adpipe import config
-from adpipe.clickstream.defaults import DEFAULT_STUDY, MODEL_FILE, VALIDATION_REPORT
+from adpipe.clickstream.defaults import MODEL_FILE, VALIDATION_REPORT
 from adpipe.clickstream.estimators import fitted_pipeline
 from adpipe.clickstream.explain import PERMUTATION_REPEATS, Explanation, explain
 from adpipe.clickstream.report import ValidationReport
-from adpipe.dashboard.page import (
+from adpipe.sections.page import (
     BASELINE_COLOUR,
     CLASS_COLOURS,
     MODEL_COLOUR,
@@ -31,7 +31,7 @@ from adpipe.dashboard.page import (
     figure,
     mean_std,
 )
-from adpipe.dashboard.sources import Sources
+from adpipe.sections.sources import Sources
 from features.clickstream_loaders import CLASSES
 
 CLASS_NAMES = {"1": "1 (low)", "2": "2 (medium)", "3": "3 (high)"}
@@ -312,7 +312,7 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
     else:
         explanation = explain(train_dir, saved[1]["params"])
         panels += [gain_importance(*saved), permutation(explanation), shap_summary(explanation)]
-    panels += study_panels(sources.storage, sources.study or DEFAULT_STUDY, sources)
+    panels += study_panels(sources.storage, sources.study or config.DEFAULT_STUDY, sources)
     intro = (
         "Engagement class (1 low, 2 medium, 3 high) of each user from their sessions, scored by macro-F1, so the "
         "rare high-engagement users count as much as the many low ones."

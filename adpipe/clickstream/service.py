@@ -26,9 +26,9 @@ from adpipe.clickstream.estimators import decided, fitted_pipeline
 from adpipe.clickstream.report import ValidationReport
 from adpipe.errors import DataError
 from adpipe.reports import read_report
-from adpipe.service.adapter import Prediction, Reliability, Task
-from adpipe.service.explain import final_model_inputs, tree_contributions
-from adpipe.service.records import RecordError, csv_bytes, read_files, record_error, record_model, rows_of
+from adpipe.serving.adapter import Prediction, Reliability, Task
+from adpipe.serving.explain import final_model_inputs, tree_contributions
+from adpipe.serving.records import RecordError, csv_bytes, read_files, record_error, record_model, rows_of
 from features.clickstream_loaders import (
     SESSION_COLUMNS_USED,
     SESSIONS_SCHEMA,

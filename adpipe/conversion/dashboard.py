@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 
 from adpipe.conversion.defaults import VALIDATION_REPORT
 from adpipe.conversion.report import ConversionReport
-from adpipe.dashboard.page import BASELINE_COLOUR, MODEL_COLOUR, REFERENCE_COLOUR, Card, Missing, Panel, Section, figure
-from adpipe.dashboard.sources import Sources
+from adpipe.sections.page import BASELINE_COLOUR, MODEL_COLOUR, REFERENCE_COLOUR, Card, Missing, Panel, Section, figure
+from adpipe.sections.sources import Sources
 
 
 def permutation_test(report: ConversionReport) -> Panel:

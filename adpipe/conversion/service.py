@@ -11,9 +11,9 @@ from adpipe.conversion import SPEC
 from adpipe.conversion.models import BASELINE, FEATURES
 from adpipe.conversion.report import ConversionReport
 from adpipe.reports import read_report
-from adpipe.service.adapter import Prediction, Reliability
-from adpipe.service.explain import linear_contributions, tree_contributions
-from adpipe.service.profiles import PROFILE_EXAMPLE, ProfileTask
+from adpipe.serving.adapter import Prediction, Reliability
+from adpipe.serving.explain import linear_contributions, tree_contributions
+from adpipe.serving.profiles import PROFILE_EXAMPLE, ProfileTask
 from features.profiles import CTR, PREDICT_SCHEMA, TARGET, USER_ID, feature_frame
 
 

@@ -24,7 +24,7 @@ from adpipe.ctr.defaults import MODEL_FILE, NESTED_REPORT, TASK, VALIDATION_REPO
 from adpipe.ctr.evaluation import BASELINES, cross_validate_params, labelled_data, probability_evaluator
 from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.report import NestedReport, ProbabilityFigures, ValidationReport
-from adpipe.dashboard.page import (
+from adpipe.sections.page import (
     BASELINE_COLOUR,
     CLASS_COLOURS,
     MODEL_COLOUR,
@@ -36,7 +36,7 @@ from adpipe.dashboard.page import (
     figure,
     mean_std,
 )
-from adpipe.dashboard.sources import Sources
+from adpipe.sections.sources import Sources
 from adpipe.validation import cross_validate
 from features.ctr import TARGET
 

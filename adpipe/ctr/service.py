@@ -16,8 +16,8 @@ from adpipe.ctr import SPEC
 from adpipe.ctr.models import decision_threshold
 from adpipe.ctr.report import ValidationReport
 from adpipe.reports import read_report
-from adpipe.service.adapter import Prediction, Reliability, TableTask
-from adpipe.service.explain import final_model_inputs, tree_contributions
+from adpipe.serving.adapter import Prediction, Reliability, TableTask
+from adpipe.serving.explain import final_model_inputs, tree_contributions
 from features.ctr import TIMESTAMP, TIMESTAMP_FORMATS, UNLABELLED_SCHEMA, build_features, impressions, load_impressions
 
 

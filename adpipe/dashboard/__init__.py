@@ -1,9 +1,10 @@
 """``make report``: one self-contained HTML page of every task's results, read from ``reports/*.json`` and the
 saved models (nothing long is re-run), with plotly figures and plotly.js embedded once so it opens offline.
 
-- ``page``: what a section is made of (figures with their caption and protocol, tables, notes) and the
-  rendering into one HTML file through the Jinja2 template ``templates/index.html.j2``;
-- ``sources``: reading each input, or saying which command produces it;
+An app: the sections it hosts are built with the dashboard kit below the tasks (:mod:`adpipe.sections`).
+
 - ``build``: the overview, each task's section (its package's ``dashboard`` module, in the task list's
-  order) and ``scale`` (the benchmark's); ``cli``: the ``report`` command.
+  order), ``models`` (the served versions), ``monitor`` and ``scale`` (the benchmark's);
+- ``render``: the page as one HTML file through the Jinja2 template ``templates/index.html.j2``;
+- ``cli``: the ``report`` command.
 """

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from adpipe import config
 from adpipe.dashboard import models, monitor, scale
-from adpipe.dashboard.page import Card, Section, render, write_page
-from adpipe.dashboard.sources import Sources
+from adpipe.dashboard.render import render, write_page
+from adpipe.sections.page import Card, Section
+from adpipe.sections.sources import Sources
 
 TITLE = "adpipe: every task's validated results"
 

@@ -10,7 +10,6 @@ import typer
 
 from adpipe import cli_support, config
 from adpipe.cli_support import exit_on_error
-from adpipe.clickstream.defaults import DEFAULT_STUDY
 from adpipe.io import current_path
 
 REPORT_FILE = config.REPORTS_DIR / "index.html"
@@ -19,7 +18,7 @@ REPORT_FILE = config.REPORTS_DIR / "index.html"
 def report_command(
     output: Path = typer.Option(REPORT_FILE, "--output", help="The HTML page to write."),
     storage: str = cli_support.storage_option(),
-    study: str = cli_support.study_option(DEFAULT_STUDY, "The tuning study whose history the page shows."),
+    study: str = cli_support.study_option(config.DEFAULT_STUDY, "The tuning study whose history the page shows."),
 ) -> None:
     """Write one self-contained HTML page (opens offline) of every task's saved results and models."""
     started = time.perf_counter()

@@ -8,10 +8,10 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from adpipe import config
-from adpipe.dashboard.page import MODEL_COLOUR, REFERENCE_COLOUR, Missing, Panel, Section, Table
-from adpipe.dashboard.page import figure as styled
-from adpipe.dashboard.sources import Sources
 from adpipe.errors import DataError
+from adpipe.sections.page import MODEL_COLOUR, REFERENCE_COLOUR, Missing, Panel, Section, Table
+from adpipe.sections.page import figure as styled
+from adpipe.sections.sources import Sources
 from adpipe.versions import ModelCard, cards, promoted, versions_dir
 
 INTRO = (

@@ -14,10 +14,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from adpipe import config
-from adpipe.dashboard.page import BASELINE_COLOUR, MODEL_COLOUR, REFERENCE_COLOUR, Card, Missing, Panel, Section, Table
-from adpipe.dashboard.page import figure as styled
-from adpipe.dashboard.sources import Sources
 from adpipe.drift import DriftReport, InputDrift
+from adpipe.sections.page import BASELINE_COLOUR, MODEL_COLOUR, REFERENCE_COLOUR, Card, Missing, Panel, Section, Table
+from adpipe.sections.page import figure as styled
+from adpipe.sections.sources import Sources
 
 COLUMNS = 3
 

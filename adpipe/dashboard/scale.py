@@ -12,8 +12,8 @@ from typing import Any
 import plotly.graph_objects as go
 
 from adpipe import bench
-from adpipe.dashboard.page import CLASS_COLOURS, Card, Missing, Panel, Section, figure
-from adpipe.dashboard.sources import Sources
+from adpipe.sections.page import CLASS_COLOURS, Card, Missing, Panel, Section, figure
+from adpipe.sections.sources import Sources
 
 
 def _engines(report: dict[str, Any]) -> list[str]:

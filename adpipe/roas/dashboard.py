@@ -16,7 +16,12 @@ from plotly.subplots import make_subplots
 from scipy.stats import bootstrap
 
 from adpipe import config
-from adpipe.dashboard.page import (
+from adpipe.roas import plan_dashboard
+from adpipe.roas.defaults import FUNNEL_REPORT, VALIDATION_REPORT
+from adpipe.roas.evaluation import grouping_splits, summary_path
+from adpipe.roas.models import BASELINES, LABELS, MEAN_BASELINE, MEDIAN_BASELINE, roas_models
+from adpipe.roas.report import FunnelValidationReport, RoasValidationReport
+from adpipe.sections.page import (
     BASELINE_COLOUR,
     CLASS_COLOURS,
     MODEL_COLOUR,
@@ -29,12 +34,7 @@ from adpipe.dashboard.page import (
     figure,
     mean_std,
 )
-from adpipe.dashboard.sources import Sources
-from adpipe.roas import plan_dashboard
-from adpipe.roas.defaults import FUNNEL_REPORT, VALIDATION_REPORT
-from adpipe.roas.evaluation import grouping_splits, summary_path
-from adpipe.roas.models import BASELINES, LABELS, MEAN_BASELINE, MEDIAN_BASELINE, roas_models
-from adpipe.roas.report import FunnelValidationReport, RoasValidationReport
+from adpipe.sections.sources import Sources
 from adpipe.validation import Protocol
 from features.campaigns import BUDGET, FEATURES, SUMMARY_KEYS, conversion_value, load_campaigns, model_inputs, roas_rows
 

@@ -18,17 +18,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from adpipe import config
-from adpipe.dashboard.page import (
-    BASELINE_COLOUR,
-    MODEL_COLOUR,
-    REFERENCE_COLOUR,
-    Card,
-    Missing,
-    Panel,
-    Table,
-    figure,
-)
-from adpipe.dashboard.sources import Sources
 from adpipe.reports import MeanStd
 from adpipe.roas.budget import read_ads
 from adpipe.roas.curves import SEGMENT_SEPARATOR, VALUE, PooledPowerCurves, SegmentResponse
@@ -42,6 +31,17 @@ from adpipe.roas.plan_report import (
     PlanValidationReport,
 )
 from adpipe.roas.plan_validation import CONSTANT_ROAS, CURVES, LIGHTGBM
+from adpipe.sections.page import (
+    BASELINE_COLOUR,
+    MODEL_COLOUR,
+    REFERENCE_COLOUR,
+    Card,
+    Missing,
+    Panel,
+    Table,
+    figure,
+)
+from adpipe.sections.sources import Sources
 
 COMMAND = "make roas"
 COLUMNS = 6  # small multiples per row

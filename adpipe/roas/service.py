@@ -15,16 +15,16 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from adpipe import config
 from adpipe.errors import DataError, OptionError
-from adpipe.reports import read_report
+from adpipe.reports import read_report, read_typed
 from adpipe.roas import SPEC, defaults
 from adpipe.roas.budget import FittedPlan, fit_plan, matching_validation, objective_values, plan_on, same_ranking
 from adpipe.roas.models import MEDIAN_BASELINE, ROAS_MODEL
 from adpipe.roas.plan import Limits, parse_limits
 from adpipe.roas.plan_report import PlanReport, PlanValidationReport
 from adpipe.roas.report import RoasValidationReport
-from adpipe.service.adapter import Action, Prediction, Reliability, TableTask, read_typed
-from adpipe.service.explain import tree_contributions
-from adpipe.service.records import RecordError
+from adpipe.serving.adapter import Action, Prediction, Reliability, TableTask
+from adpipe.serving.explain import tree_contributions
+from adpipe.serving.records import RecordError
 from features.campaigns import PLANNED_AD_SCHEMA, checked_planned_ads, load_planned_ads, model_inputs
 from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE
 

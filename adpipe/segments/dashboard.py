@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from sklearn.decomposition import PCA
 
 from adpipe import config
-from adpipe.dashboard.page import (
+from adpipe.sections.page import (
     BASELINE_COLOUR,
     CLASS_COLOURS,
     MODEL_COLOUR,
@@ -27,7 +27,7 @@ from adpipe.dashboard.page import (
     Table,
     figure,
 )
-from adpipe.dashboard.sources import Sources
+from adpipe.sections.sources import Sources
 from adpipe.segments.defaults import TASK, Source, model_path, profile_path, report_path
 from adpipe.segments.models import assign_segments
 from adpipe.segments.report import SegmentsReport

@@ -14,9 +14,9 @@ from adpipe.segments.cli import WARNINGS
 from adpipe.segments.defaults import Source
 from adpipe.segments.report import SegmentsReport
 from adpipe.segments.source import SPECS
-from adpipe.service.adapter import Prediction, Reliability
-from adpipe.service.explain import centre_contributions
-from adpipe.service.profiles import PROFILE_EXAMPLE, ProfileTask
+from adpipe.serving.adapter import Prediction, Reliability
+from adpipe.serving.explain import centre_contributions
+from adpipe.serving.profiles import PROFILE_EXAMPLE, ProfileTask
 from features.profiles import CTR, PREDICT_SCHEMA, TARGET, USER_ID, feature_frame
 
 

@@ -1,7 +1,7 @@
 """The JSON API, version 1: per task, one record or a batch (at most ``MAX_BATCH``), each answer with the
 model's version and its validation figure beside its baseline.
 
-Endpoints await their task's coalescer (adpipe.service.coalesce), whose own thread predicts: a CPU-bound
+Endpoints await their task's coalescer (adpipe.serving.coalesce), whose own thread predicts: a CPU-bound
 prediction never runs on the event loop, and no thread-pool hop sits between a request and the queue. The
 request types are each task's record model (derived from its loader's schema), so validation and the OpenAPI
 document come from the same types.
@@ -14,10 +14,10 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from adpipe.service.adapter import Action, Prediction, Reliability, Task, refuse_unguarded
 from adpipe.service.metrics import observe
-from adpipe.service.records import RecordError
 from adpipe.service.registry import ModelStatus
+from adpipe.serving.adapter import Action, Prediction, Reliability, Task, refuse_unguarded
+from adpipe.serving.records import RecordError
 
 VERSION = "v1"
 MAX_BATCH = 1000

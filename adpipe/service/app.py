@@ -30,9 +30,9 @@ from adpipe.service.live import LiveModels, admin_router
 from adpipe.service.metrics import instrument
 from adpipe.service.monitor import monitor_router
 from adpipe.service.pages import page_router, templates
-from adpipe.service.records import RecordError
 from adpipe.service.registry import all_tasks, check_models, load_models, start_actions
-from adpipe.service.window import DEFAULT_MAX_BYTES, DEFAULT_SIZE, ServedWindow
+from adpipe.serving.records import RecordError
+from adpipe.serving.window import DEFAULT_MAX_BYTES, DEFAULT_SIZE, ServedWindow
 
 log = logging.getLogger("adpipe.service")
 

@@ -25,7 +25,7 @@ from adpipe.cli_support import exit_on_error
 from adpipe.service.image import image_command
 from adpipe.service.keys import ADMIN_KEYS_ENV, KEYS_ENV, bind_warning, read_keys
 from adpipe.service.monitor_cli import calibrate_command, monitor_command
-from adpipe.service.window import DEFAULT_SIZE
+from adpipe.serving.window import DEFAULT_SIZE
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000

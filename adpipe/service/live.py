@@ -24,10 +24,10 @@ from fastapi import APIRouter, Body, Header, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from adpipe.errors import DataError
-from adpipe.service.adapter import Task
 from adpipe.service.metrics import MODEL_INFO
 from adpipe.service.registry import ModelStatus, change_version, check_models, load_task, start_actions
-from adpipe.service.window import ServedWindow
+from adpipe.serving.adapter import Task
+from adpipe.serving.window import ServedWindow
 from adpipe.versions import (
     VERSION_DIGITS,
     promoted,

@@ -1,7 +1,7 @@
 """Drift of what was served, and of a batch file, against each model's training reference.
 
 ``GET /api/v1/<task>/drift`` answers the :class:`~adpipe.drift.DriftReport` of the worker's window (each worker
-keeps its own, :mod:`adpipe.service.window`: a request is answered by one worker, so two calls may read two
+keeps its own, :mod:`adpipe.serving.window`: a request is answered by one worker, so two calls may read two
 windows); ``/monitor`` draws every task's. ``python model.py monitor`` makes the same report for a file read by
 the task's loader, and the dashboard shows it.
 """
@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from adpipe.drift import DriftReport, drift_report
 from adpipe.errors import DataError
-from adpipe.service.adapter import Task
+from adpipe.serving.adapter import Task
 
 PLOTLY_JS = "/static/plotly.js"
 

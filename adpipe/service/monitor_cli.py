@@ -2,7 +2,7 @@
 (how often that verdict cries wolf and how often it finds a known shift, on the task's own data).
 
 Both read the file the way the service reads an upload: the task's loader, then the saved model's guarded
-answers (adpipe.service.adapter ``Task.batch``).
+answers (adpipe.serving.adapter ``Task.batch``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from adpipe.cli_support import exit_on_error, format_table
 from adpipe.errors import DataError, OptionError
 
 if TYPE_CHECKING:
-    from adpipe.service.adapter import Task
+    from adpipe.serving.adapter import Task
 
 TaskName = typer.Option(..., "--task", help="The task whose model and reference to use (python model.py tasks list).")
 MIN_WINDOW = 20  # rows: below this a chi-square test has almost no expected count per bin

@@ -15,12 +15,12 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
-from adpipe.service.adapter import Action, Task, refuse_unguarded
 from adpipe.service.api import current, current_action
 from adpipe.service.echo import elide
 from adpipe.service.keys import KEY_COOKIE, KEY_PAGE, unauthorised
 from adpipe.service.metrics import observe
-from adpipe.service.records import RecordError
+from adpipe.serving.adapter import Action, Task, refuse_unguarded
+from adpipe.serving.records import RecordError
 from adpipe.tasks import TASKS
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from adpipe import config
 from adpipe.errors import DataError
 from adpipe.io import load_model
-from adpipe.service.adapter import Reliability, Task
+from adpipe.serving.adapter import Reliability, Task
 from adpipe.task import command_line
 from adpipe.tasks import TASKS
 from adpipe.versions import (
@@ -173,7 +173,7 @@ def train_missing() -> None:
     """Run the quick commands that make each missing model (and its validation report)."""
     import typer
 
-    from adpipe.task_commands import run_commands
+    from adpipe.commands.tasks import run_commands
 
     for task in TASKS:
         if task.model_file.exists():

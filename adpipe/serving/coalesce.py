@@ -27,7 +27,7 @@ from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
-from adpipe.service.records import RecordError
+from adpipe.serving.records import RecordError
 
 # How long a request that finds the predicting thread idle waits for others to share its call.
 GATHER_SECONDS = 0.002

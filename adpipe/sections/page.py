@@ -1,25 +1,17 @@
-"""What the page is made of, and how it becomes one HTML file.
+"""What a dashboard section is made of: panels, notes, overview cards, and the page's look for a figure.
 
 A section is a list of panels. A panel is a plotly figure or a table, always with a title, a one-line caption
 saying what to read in it and the protocol and baseline behind its numbers; or a note saying which command fills
-it. The page embeds plotly.js once (no CDN), so the file opens offline and can be mailed.
+it.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 
-import jinja2
 import plotly.graph_objects as go
-import plotly.io as pio
-from markupsafe import Markup
-from plotly.offline import get_plotlyjs
 
-from adpipe.io import write_bytes_atomic
 from adpipe.reports import MeanStd
 
 # One colour per role, the same in every figure: the model, its baseline, a reference (shuffled data, chance).
@@ -27,8 +19,6 @@ MODEL_COLOUR = "#1f77b4"
 BASELINE_COLOUR = "#7f7f7f"
 REFERENCE_COLOUR = "#d62728"
 CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
-
-_PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
 
 @dataclass(frozen=True)
@@ -119,35 +109,3 @@ def figure(
 def mean_std(value: MeanStd, digits: int = 4) -> str:
     """A figure over folds as the page prints it everywhere: mean ± std."""
     return f"{value.mean:.{digits}f} ± {value.std:.{digits}f}"
-
-
-def render(sections: Sequence[Section], *, title: str, sources: Sequence[str]) -> str:
-    """The whole page as one HTML string: plotly.js once, then every section in order."""
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("adpipe.dashboard", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    numbers = itertools.count()
-
-    def plot(fig: go.Figure) -> Markup:  # stable element ids: the same results give the same page
-        div_id = f"figure-{next(numbers)}"
-        return Markup(pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id, config=_PLOTLY_CONFIG))
-
-    environment.filters["plot"] = plot
-    environment.tests["missing"] = lambda panel: isinstance(panel, Missing)
-    template = environment.get_template("index.html.j2")
-    return template.render(
-        title=title,
-        sections=sections,
-        sources=sources,
-        built=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        plotlyjs=Markup(get_plotlyjs()),
-    )
-
-
-def write_page(path: Path, html: str) -> Path:
-    """Write the page atomically, so a failed build leaves the previous one in place."""
-    return write_bytes_atomic(path, html.encode("utf-8"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,11 @@ from pydantic import BaseModel
 
 from adpipe.errors import DataError
 from adpipe.reference import NO_REFERENCE, STRICT_KINDS, InputReference, InputWarning
-from adpipe.reports import MeanStd
-from adpipe.service.coalesce import Coalescer
-from adpipe.service.explain import Contribution
-from adpipe.service.records import RecordError, read_files, record_error, record_model, rows_of
-from adpipe.service.window import ServedWindow
+from adpipe.reports import MeanStd, read_typed
+from adpipe.serving.coalesce import Coalescer
+from adpipe.serving.explain import Contribution
+from adpipe.serving.records import RecordError, read_files, record_error, record_model, rows_of
+from adpipe.serving.window import ServedWindow
 from adpipe.task import TaskSpec
 from features.schema import TableSchema
 from features.schema_records import records_table
@@ -321,13 +321,3 @@ def refuse_unguarded(predictions: Sequence[Prediction], batch: bool) -> None:
     if refused:
         refused[0].others = refused[1:]
         raise refused[0]
-
-
-def read_typed(path: Path, reader: Callable[[Path], Any]) -> Any:
-    """``reader(path)``, or None when the report is missing or not the expected shape (the page says so)."""
-    if not path.exists():
-        return None
-    try:
-        return reader(path)
-    except (DataError, KeyError, TypeError, ValueError):
-        return None

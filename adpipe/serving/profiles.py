@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from adpipe.service.adapter import TableTask
+from adpipe.serving.adapter import TableTask
 from features.profiles import USER_ID, checked_profiles, load_profiles
 
 PROFILE_EXAMPLE = {

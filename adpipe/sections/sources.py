@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from adpipe import config
-from adpipe.dashboard.page import Missing
 from adpipe.errors import DataError
 from adpipe.io import load_model, read_json
 from adpipe.reports import read_report
+from adpipe.sections.page import Missing
 
 T = TypeVar("T")
 

@@ -1,0 +1,52 @@
+"""How the page becomes one HTML file: every section through the Jinja2 template ``templates/index.html.j2``,
+with plotly.js embedded once (no CDN), so the file opens offline and can be mailed."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+import plotly.graph_objects as go
+import plotly.io as pio
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
+
+from adpipe.io import write_bytes_atomic
+from adpipe.sections.page import Missing, Section
+
+_PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def render(sections: Sequence[Section], *, title: str, sources: Sequence[str]) -> str:
+    """The whole page as one HTML string: plotly.js once, then every section in order."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("adpipe.dashboard", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    numbers = itertools.count()
+
+    def plot(fig: go.Figure) -> Markup:  # stable element ids: the same results give the same page
+        div_id = f"figure-{next(numbers)}"
+        return Markup(pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id, config=_PLOTLY_CONFIG))
+
+    environment.filters["plot"] = plot
+    environment.tests["missing"] = lambda panel: isinstance(panel, Missing)
+    template = environment.get_template("index.html.j2")
+    return template.render(
+        title=title,
+        sections=sections,
+        sources=sources,
+        built=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        plotlyjs=Markup(get_plotlyjs()),
+    )
+
+
+def write_page(path: Path, html: str) -> Path:
+    """Write the page atomically, so a failed build leaves the previous one in place."""
+    return write_bytes_atomic(path, html.encode("utf-8"))
