@@ -14,6 +14,7 @@ from adpipe import task_commands, versions_cli
 from adpipe.bench import app as bench_app
 from adpipe.cli_support import ErrorBoundary
 from adpipe.dashboard.cli import report_command
+from adpipe.explore.cli import explore_command
 from adpipe.service import cli as service_cli
 from adpipe.tasks import TASKS
 from adpipe.tuning.command import study_app
@@ -36,6 +37,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(study_app, name="study")
 app.add_typer(versions_cli.app, name="models")
 app.command("report")(report_command)
+app.command("explore")(explore_command)
 service_cli.register(app)
 
 
