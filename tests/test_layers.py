@@ -38,6 +38,7 @@ SHARED = (
     "adpipe.service.profiles",
     "adpipe.dashboard.page",
     "adpipe.dashboard.sources",
+    "adpipe.explore",
 )
 # A task package may use another's public API where its data is that task's: segments of ClickStream users
 # read them with the main task's loader.

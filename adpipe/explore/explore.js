@@ -153,14 +153,54 @@
     });
   }
 
-  function layout(title, xTitle) {
-    return {
+  // A chart in view is drawn at once; one out of view is marked stale and drawn when it scrolls into view, so
+  // a filter change costs the charts one can see (each Plotly.react is most of a redraw's time).
+  const pending = new Map(); // chart div -> its latest figure, not drawn yet
+  const inView = new Set();
+  const watcher = new IntersectionObserver((entries) => {
+    entries.forEach((entry) => {
+      if (!entry.isIntersecting) return void inView.delete(entry.target);
+      inView.add(entry.target);
+      if (pending.has(entry.target)) plot(entry.target, pending.get(entry.target));
+    });
+  });
+  function plot(div, figure) {
+    pending.delete(div);
+    delete div.dataset.stale;
+    Plotly.react(div, figure.traces, figure.layout, PLOT);
+    window.exploreTimings.drawn = performance.now();
+    if (figure.once && !div.dataset.listening) {
+      div.dataset.listening = "1";
+      figure.once();
+    }
+  }
+  function draw(div, traces, chartLayout, once) {
+    if (!div.dataset.watched) {
+      div.dataset.watched = "1";
+      watcher.observe(div);
+    }
+    const figure = { traces, layout: chartLayout, once };
+    if (inView.has(div)) plot(div, figure);
+    else {
+      pending.set(div, figure);
+      div.dataset.stale = "1";
+    }
+  }
+
+  // One layout object per chart, changed only when its title does: Plotly.react then redraws the data alone.
+  const layouts = new Map();
+  function layout(div, title, xTitle) {
+    const known = layouts.get(div);
+    if (known && known.title.text === title) return known;
+    const fresh = {
       title: { text: title, x: 0.01, font: { size: 14 } },
       margin: { l: 60, r: 20, t: 40, b: 70 },
       xaxis: { title: { text: xTitle }, automargin: true },
       template: "plotly_white",
       height: 300,
     };
+    layouts.set(div, fresh);
+    return fresh;
   }
 
   function drawTrend(result, kpi) {
@@ -169,8 +209,9 @@
     const buckets = Array.from(result.trend.keys()).sort((a, b) => a - b);
     const y = buckets.map((b) => kpiValue(result.trend.get(b), kpi));
     const per = grain.value === "week" ? "week (starting Monday)" : "day";
-    const trace = { x: buckets.map(toIso), y, type: "scatter", mode: "lines+markers", marker: { size: 4 } };
-    Plotly.react(div, [trace], layout(`${kpi.label} by ${per}`, per), PLOT);
+    const mode = buckets.length > 120 ? "lines" : "lines+markers"; // thousands of SVG markers cost the redraw
+    const trace = { x: buckets.map(toIso), y, type: "scatter", mode, marker: { size: 4 } };
+    draw(div, [trace], layout(div, `${kpi.label} by ${per}`, per));
   }
 
   function drawBars(result, kpi) {
@@ -188,13 +229,9 @@
         marker: { color: shown.map((c) => (cross.get(k) === c ? "#ff7f0e" : "#1f77b4")) },
       };
       const more = codes.length > TOP ? ` (the ${TOP} with most rows of ${codes.length})` : "";
-      const chart = layout(`${kpi.label} by ${d.label}${more}`, d.label);
+      const chart = layout(div, `${kpi.label} by ${d.label}${more}`, d.label);
       chart.xaxis.type = "category";
-      Plotly.react(div, [trace], chart, PLOT);
-      if (!div.dataset.clickable) {
-        div.dataset.clickable = "1";
-        div.on("plotly_click", (event) => toggleCross(k, event.points[0].customdata));
-      }
+      draw(div, [trace], chart, () => div.on("plotly_click", (event) => toggleCross(k, event.points[0].customdata)));
     });
   }
 
@@ -255,12 +292,14 @@
     const started = performance.now();
     const kpi = data.kpis.find((k) => k.name === chartKpi.value);
     last = compute(readState(), kpi);
+    const computed = performance.now();
     drawCards(last);
-    drawTrend(last, kpi);
-    drawBars(last, kpi);
     drawChips();
     writeFragment();
-    window.exploreTimings.render = performance.now() - started;
+    drawTrend(last, kpi);
+    drawBars(last, kpi);
+    const done = performance.now();
+    Object.assign(window.exploreTimings, { compute: computed - started, draw: done - computed, render: done - started });
   }
 
   function csvField(value) {
