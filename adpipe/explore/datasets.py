@@ -57,16 +57,16 @@ def campaign_facts(path: str | Path, mapping: CampaignMapping | None = None) -> 
         kpis.append(Kpi("conversions", f"Conversions ({mapping.sales})", "conversions"))
     kpis += [
         Kpi("value", "Value", "value", unit="$"),
-        Kpi("ctr", "CTR", "clicks", "impressions", unit="%"),
-        Kpi("cpc", "CPC", "spend", "clicks", unit="$"),
-        Kpi("cpm", "CPM", "spend", "impressions", scale=1000.0, unit="$"),
+        Kpi("ctr", "CTR", "clicks", "impressions", unit="%", better="higher"),
+        Kpi("cpc", "CPC", "spend", "clicks", unit="$", better="lower"),
+        Kpi("cpm", "CPM", "spend", "impressions", scale=1000.0, unit="$", better="lower"),
     ]
     if mapping.sales is not None:
         kpis += [
-            Kpi("conversion_rate", "Conversion rate", "conversions", "clicks", unit="%"),
-            Kpi("cpa", "CPA", "spend", "conversions", unit="$"),
+            Kpi("conversion_rate", "Conversion rate", "conversions", "clicks", unit="%", better="higher"),
+            Kpi("cpa", "CPA", "spend", "conversions", unit="$", better="lower"),
         ]
-    kpis.append(Kpi("roas", "ROAS", "value", "spend"))
+    kpis.append(Kpi("roas", "ROAS", "value", "spend", better="higher"))
     has_date = campaign_mapping.DATE in table
     dates = {DATE: _iso(table[campaign_mapping.DATE])} if has_date else {}
     frame = fact_frame({n: written[n] for n in names}, measures, **dates)
@@ -117,7 +117,7 @@ def ctr_facts(path: str | Path) -> Facts:
         (
             Kpi("impressions", "Impressions", "impressions"),
             Kpi("clicks", "Clicks", "clicks"),
-            Kpi("ctr", "Click rate", "clicks", "impressions", unit="%"),
+            Kpi("ctr", "Click rate", "clicks", "impressions", unit="%", better="higher"),
         ),
         has_date=True,
     )

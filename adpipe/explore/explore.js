@@ -146,7 +146,7 @@
       if (value !== null && before !== 0) {
         const change = (value - before) / Math.abs(before);
         const span = document.createElement("span");
-        span.className = change >= 0 ? "up" : "down";
+        if (kpi.better && change !== 0) span.className = (change > 0) === (kpi.better === "higher") ? "better" : "worse";
         span.textContent = ` (${change >= 0 ? "+" : ""}${(100 * change).toFixed(1)} %)`;
         line.appendChild(span);
       }

@@ -32,6 +32,7 @@ class Kpi:
     denominator: str | None = None
     scale: float = 1.0
     unit: str = ""  # how the page formats it: "", "%", "$" or "s"
+    better: str | None = None  # "higher" or "lower": the colour of a change against the previous period
 
 
 @dataclass(frozen=True)
