@@ -15,6 +15,7 @@ from adpipe.cli_support import ErrorBoundary
 from adpipe.commands import tasks as task_commands
 from adpipe.commands import versions as versions_commands
 from adpipe.dashboard.cli import report_command
+from adpipe.explore.cli import explore_command
 from adpipe.service import cli as service_cli
 from adpipe.tasks import TASKS
 from adpipe.tuning.command import study_app
@@ -37,6 +38,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(study_app, name="study")
 app.add_typer(versions_commands.app, name="models")
 app.command("report")(report_command)
+app.command("explore")(explore_command)
 service_cli.register(app)
 
 

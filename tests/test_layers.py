@@ -56,7 +56,7 @@ KIT_MODULES = (
     "adpipe.versions",
     "adpipe.tasks",  # the registry: at the root, below the tasks it imports (UPWARD)
 )
-KITS = (*KIT_MODULES, "adpipe.tuning", "adpipe.serving", "adpipe.sections")
+KITS = (*KIT_MODULES, "adpipe.tuning", "adpipe.serving", "adpipe.sections", "adpipe.explore")
 TASK_PACKAGES = tuple(task_package(spec) for spec in TASKS)
 APPS = ("model", "adpipe.service", "adpipe.dashboard", "adpipe.bench", "adpipe.commands")
 APP_PREFIXES = ("adpipe.bench_",)  # the benchmark's modules, until they sit in their own package

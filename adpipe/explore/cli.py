@@ -1,0 +1,63 @@
+"""The ``explore`` command: the offline Explore page of a reference data set or of a user's campaign export.
+Light: ``model.py`` loads it for every command, so the facts and the page (Polars, plotly) load when it runs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+import typer
+
+from adpipe import config
+from adpipe.cli_support import exit_on_error
+from adpipe.errors import OptionError
+from adpipe.io import current_path
+
+Dataset = Literal["campaigns", "ctr", "clickstream"]
+DEFAULT_DATA: dict[str, Path] = {
+    "campaigns": config.CAMPAIGNS_FILE,
+    "ctr": config.CTR_FILE,
+    "clickstream": config.PROJECT_ROOT,
+}
+
+
+def explore_command(
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        help="campaigns: the CSV export (read through --mapping/--column); ctr: the impressions CSV; clickstream: "
+        "the folder holding train/ and test/ [default: the reference data]",
+    ),
+    dataset: Dataset = typer.Option("campaigns", "--dataset", help="What --data holds: campaigns, ctr, clickstream."),
+    mapping_file: Path | None = typer.Option(None, "--mapping", help="TOML file naming your export's column per role."),
+    columns: list[str] | None = typer.Option(
+        None, "--column", help="ROLE=NAME, repeatable (conversion=NAME:VALUE, segment=NAME once per column)."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", help="The HTML page [default: reports/explore_<dataset>.html]."
+    ),
+) -> None:
+    """Write the Explore page: slicers, KPI cards, trend and bars over one data set, in one offline HTML file."""
+    started = time.perf_counter()
+    output = output or config.REPORTS_DIR / f"explore_{dataset}.html"
+    with exit_on_error(keeps=output):
+        if dataset != "campaigns" and (mapping_file is not None or columns):
+            raise OptionError("a mapping reads a campaign export: use it with --dataset campaigns", option="--mapping")
+        from adpipe.explore import datasets
+        from adpipe.explore.page import write_page
+
+        source = data or DEFAULT_DATA[dataset]
+        if dataset == "campaigns":
+            from features.campaign_mapping import resolve
+            from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE
+
+            mapping = resolve(mapping_file, columns or [], DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE)
+            facts = datasets.campaign_facts(source, mapping)
+        elif dataset == "ctr":
+            facts = datasets.ctr_facts(source)
+        else:
+            facts = datasets.clickstream_facts({"train": source / "train", "test": source / "test"})
+        path = write_page(facts, output)
+    size = current_path(path).stat().st_size / 1e6
+    typer.echo(f"explore -> {path} ({facts.frame.height:,} rows, {size:.1f} MB, {time.perf_counter() - started:.1f} s)")

@@ -1,0 +1,354 @@
+// The Explore page's filtering and aggregation (docs/explore.md). The facts come column by column from the
+// #explore-data payload; every KPI is scale * sum(numerator) / sum(denominator) over the kept rows, as in
+// adpipe/explore/facts.py. One pass over the rows fills the cards, the previous period, the trend and the bars.
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("explore-data").textContent);
+  const n = data.rows;
+  const dims = data.dimensions.map((d) => ({ ...d, codes: Int32Array.from(d.codes) }));
+  const measureNames = Object.keys(data.measures);
+  const measures = measureNames.map((m) => Float64Array.from(data.measures[m]));
+  const M = measureNames.length;
+  const days = data.date ? Int32Array.from(data.date.days) : null;
+  const distinct = data.distinct ? Int32Array.from(data.distinct.codes) : null;
+  const NO_DAY = data.date ? data.date.missing : 0;
+  const DAY = 86400000;
+  const cross = new Map(); // dimension index -> value code clicked on its bars
+  const slicers = Array.from(document.querySelectorAll("[data-slicer]"));
+  const chartKpi = document.getElementById("chart-kpi");
+  const grain = document.getElementById("trend-grain");
+  const PLOT = { displaylogo: false, responsive: true, displayModeBar: false };
+  const TOP = 15; // bars per dimension: its values with the most rows (all, in order, when it has an order)
+
+  const toDay = (iso) => (iso ? Date.UTC(+iso.slice(0, 4), +iso.slice(5, 7) - 1, +iso.slice(8, 10)) / DAY : null);
+  const toIso = (day) => new Date(day * DAY).toISOString().slice(0, 10);
+  const slicer = (name) => document.querySelector(`[data-slicer="${CSS.escape(name)}"]`);
+
+  // A group of totals: the measures' sums and the distinct keys seen (a Set only where a KPI needs it).
+  function totals(withDistinct) {
+    return { sums: new Float64Array(M), seen: withDistinct && distinct ? new Set() : null };
+  }
+  function add(t, i) {
+    for (let m = 0; m < M; m++) t.sums[m] += measures[m][i];
+    if (t.seen) t.seen.add(distinct[i]);
+  }
+  function total(t, name) {
+    if (data.distinct && name === data.distinct.name) return t.seen.size;
+    return t.sums[measureNames.indexOf(name)];
+  }
+  // The KPI of a group: null when no row matched or its denominator is 0.
+  function kpiValue(t, kpi) {
+    if (t.sums[0] === 0) return null; // measure 0 is "rows"
+    const num = total(t, kpi.numerator);
+    if (kpi.denominator === null) return num * kpi.scale;
+    const den = total(t, kpi.denominator);
+    return den === 0 ? null : (kpi.scale * num) / den;
+  }
+  const needsDistinct = (kpi) => data.distinct !== null && [kpi.numerator, kpi.denominator].includes(data.distinct.name);
+
+  function readState() {
+    const keep = dims.map((d) => {
+      const chosen = Array.from(slicer(d.name).selectedOptions, (o) => o.value);
+      if (chosen.length === 0) return null;
+      const mask = new Uint8Array(d.values.length);
+      chosen.forEach((v) => (mask[d.values.indexOf(v)] = 1));
+      return mask;
+    });
+    let range = null;
+    if (days) {
+      const from = toDay(slicer("date-from").value);
+      const to = toDay(slicer("date-to").value);
+      if (from !== null || to !== null) {
+        const lo = from ?? data.date.min;
+        const hi = to ?? data.date.max;
+        range = { lo, hi, prevLo: lo - (hi - lo + 1), prevHi: lo - 1 };
+      }
+    }
+    return { keep, range };
+  }
+
+  // One pass: the kept rows' totals, the previous period's, the trend's buckets, each dimension's bars
+  // (a dimension's bars ignore its own cross-filter, so the clicked bar's siblings stay visible).
+  function compute(state, kpi) {
+    const wantDistinct = needsDistinct(kpi);
+    const current = totals(true);
+    const previous = totals(true);
+    const active = [];
+    state.keep.forEach((mask, k) => mask && active.push(k));
+    const crossed = Array.from(cross.keys());
+    const bars = dims.map(() => new Map());
+    const trend = new Map();
+    const week = grain && grain.value === "week";
+    const kept = [];
+    const r = state.range;
+    rows: for (let i = 0; i < n; i++) {
+      let inCurrent = true;
+      let inPrevious = false;
+      if (r) {
+        const d = days[i];
+        inCurrent = d >= r.lo && d <= r.hi;
+        inPrevious = d >= r.prevLo && d <= r.prevHi;
+        if (!inCurrent && !inPrevious) continue;
+      }
+      for (const k of active) if (!state.keep[k][dims[k].codes[i]]) continue rows;
+      let missed = -1;
+      for (const k of crossed) {
+        if (dims[k].codes[i] !== cross.get(k)) {
+          if (missed >= 0) continue rows;
+          missed = k;
+        }
+      }
+      if (missed < 0 && inPrevious) add(previous, i);
+      if (!inCurrent) continue;
+      for (let k = 0; k < dims.length; k++) {
+        if (missed >= 0 && missed !== k) continue;
+        const code = dims[k].codes[i];
+        let t = bars[k].get(code);
+        if (!t) bars[k].set(code, (t = totals(wantDistinct)));
+        add(t, i);
+      }
+      if (missed >= 0) continue;
+      add(current, i);
+      kept.push(i);
+      if (days && days[i] !== NO_DAY) {
+        const bucket = week ? days[i] - ((days[i] + 3) % 7) : days[i]; // weeks start on Monday (day 0 is a Thursday)
+        let t = trend.get(bucket);
+        if (!t) trend.set(bucket, (t = totals(wantDistinct)));
+        add(t, i);
+      }
+    }
+    return { current, previous: r ? previous : null, bars, trend, kept };
+  }
+
+  function format(value, kpi) {
+    if (kpi.unit === "%") return (100 * value).toLocaleString(undefined, { maximumFractionDigits: 2 }) + " %";
+    const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 1 ? 2 : 4;
+    const text = value.toLocaleString(undefined, { maximumFractionDigits: digits });
+    return kpi.unit === "$" ? "$" + text : kpi.unit === "s" ? text + " s" : text;
+  }
+
+  function drawCards(result) {
+    const empty = result.current.sums[0] === 0;
+    data.kpis.forEach((kpi) => {
+      const card = document.querySelector(`[data-kpi="${kpi.name}"]`);
+      const value = kpiValue(result.current, kpi);
+      card.dataset.value = value === null ? "" : String(value);
+      card.querySelector(".value").textContent = empty ? "no rows" : value === null ? "—" : format(value, kpi);
+      card.querySelector(".value").title = value === null && !empty ? `no ${kpi.denominator}` : "";
+      const line = card.querySelector(".previous");
+      line.textContent = "";
+      card.dataset.previous = "";
+      if (!result.previous) return;
+      const before = kpiValue(result.previous, kpi);
+      card.dataset.previous = before === null ? "" : String(before);
+      if (before === null) return void (line.textContent = "previous period: no value");
+      line.textContent = `previous period: ${format(before, kpi)}`;
+      if (value !== null && before !== 0) {
+        const change = (value - before) / Math.abs(before);
+        const span = document.createElement("span");
+        if (kpi.better && change !== 0) span.className = (change > 0) === (kpi.better === "higher") ? "better" : "worse";
+        span.textContent = ` (${change >= 0 ? "+" : ""}${(100 * change).toFixed(1)} %)`;
+        line.appendChild(span);
+      }
+    });
+  }
+
+  // A chart in view is drawn at once; one out of view is marked stale and drawn when it scrolls into view, so
+  // a filter change costs the charts one can see (each Plotly.react is most of a redraw's time).
+  const pending = new Map(); // chart div -> its latest figure, not drawn yet
+  const inView = new Set();
+  const watcher = new IntersectionObserver((entries) => {
+    entries.forEach((entry) => {
+      if (!entry.isIntersecting) return void inView.delete(entry.target);
+      inView.add(entry.target);
+      if (pending.has(entry.target)) plot(entry.target, pending.get(entry.target));
+    });
+  });
+  function plot(div, figure) {
+    pending.delete(div);
+    delete div.dataset.stale;
+    Plotly.react(div, figure.traces, figure.layout, PLOT);
+    window.exploreTimings.drawn = performance.now();
+    if (figure.once && !div.dataset.listening) {
+      div.dataset.listening = "1";
+      figure.once();
+    }
+  }
+  function draw(div, traces, chartLayout, once) {
+    if (!div.dataset.watched) {
+      div.dataset.watched = "1";
+      watcher.observe(div);
+    }
+    const figure = { traces, layout: chartLayout, once };
+    if (inView.has(div)) plot(div, figure);
+    else {
+      pending.set(div, figure);
+      div.dataset.stale = "1";
+    }
+  }
+
+  // One layout object per chart, changed only when its title does: Plotly.react then redraws the data alone.
+  const layouts = new Map();
+  function layout(div, title, xTitle) {
+    const known = layouts.get(div);
+    if (known && known.title.text === title) return known;
+    const fresh = {
+      title: { text: title, x: 0.01, font: { size: 14 } },
+      margin: { l: 60, r: 20, t: 40, b: 70 },
+      xaxis: { title: { text: xTitle }, automargin: true },
+      template: "plotly_white",
+      height: 300,
+    };
+    layouts.set(div, fresh);
+    return fresh;
+  }
+
+  function drawTrend(result, kpi) {
+    const div = document.getElementById("trend");
+    if (!div) return;
+    const buckets = Array.from(result.trend.keys()).sort((a, b) => a - b);
+    const y = buckets.map((b) => kpiValue(result.trend.get(b), kpi));
+    const per = grain.value === "week" ? "week (starting Monday)" : "day";
+    const mode = buckets.length > 120 ? "lines" : "lines+markers"; // thousands of SVG markers cost the redraw
+    const trace = { x: buckets.map(toIso), y, type: "scatter", mode, marker: { size: 4 } };
+    draw(div, [trace], layout(div, `${kpi.label} by ${per}`, per));
+  }
+
+  function drawBars(result, kpi) {
+    dims.forEach((d, k) => {
+      const div = document.querySelector(`[data-bars="${CSS.escape(d.name)}"]`);
+      let codes = Array.from(result.bars[k].keys());
+      if (d.ordered) codes.sort((a, b) => a - b);
+      else codes.sort((a, b) => result.bars[k].get(b).sums[0] - result.bars[k].get(a).sums[0] || a - b);
+      const shown = codes.slice(0, TOP);
+      const trace = {
+        x: shown.map((c) => d.values[c] || "(empty)"),
+        y: shown.map((c) => kpiValue(result.bars[k].get(c), kpi)),
+        customdata: shown,
+        type: "bar",
+        marker: { color: shown.map((c) => (cross.get(k) === c ? "#ff7f0e" : "#1f77b4")) },
+      };
+      const more = codes.length > TOP ? ` (the ${TOP} with most rows of ${codes.length})` : "";
+      const chart = layout(div, `${kpi.label} by ${d.label}${more}`, d.label);
+      chart.xaxis.type = "category";
+      draw(div, [trace], chart, () => div.on("plotly_click", (event) => toggleCross(k, event.points[0].customdata)));
+    });
+  }
+
+  function drawChips() {
+    const chips = document.getElementById("chips");
+    chips.replaceChildren();
+    cross.forEach((code, k) => {
+      const chip = document.createElement("span");
+      chip.className = "chip";
+      chip.dataset.cross = dims[k].name;
+      chip.dataset.value = dims[k].values[code];
+      chip.textContent = `${dims[k].label}: ${dims[k].values[code] || "(empty)"} `;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", `remove the filter on ${dims[k].label}`);
+      remove.addEventListener("click", () => toggleCross(k, code));
+      chip.appendChild(remove);
+      chips.appendChild(chip);
+    });
+  }
+
+  function toggleCross(k, code) {
+    if (cross.get(k) === code) cross.delete(k);
+    else cross.set(k, code);
+    render();
+  }
+
+  // The fragment: the slicers' names as keys (date-from, date-to, one entry per chosen option), then
+  // cross.<dimension> for a clicked bar; application/x-www-form-urlencoded, as URLSearchParams writes it.
+  function writeFragment() {
+    const params = new URLSearchParams();
+    slicers.forEach((s) => {
+      if (s.tagName === "SELECT") Array.from(s.selectedOptions, (o) => params.append(s.dataset.slicer, o.value));
+      else if (s.value) params.append(s.dataset.slicer, s.value);
+    });
+    cross.forEach((code, k) => params.append(`cross.${dims[k].name}`, dims[k].values[code]));
+    const hash = params.toString();
+    if (location.hash.slice(1) !== hash) history.replaceState(null, "", hash ? `#${hash}` : location.pathname);
+  }
+
+  function readFragment() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    slicers.forEach((s) => {
+      const chosen = params.getAll(s.dataset.slicer);
+      if (s.tagName === "SELECT") Array.from(s.options).forEach((o) => (o.selected = chosen.includes(o.value)));
+      else s.value = chosen[0] || "";
+    });
+    cross.clear();
+    dims.forEach((d, k) => {
+      const value = params.get(`cross.${d.name}`);
+      if (value !== null && d.values.includes(value)) cross.set(k, d.values.indexOf(value));
+    });
+  }
+
+  let last = null;
+  function render() {
+    const started = performance.now();
+    const kpi = data.kpis.find((k) => k.name === chartKpi.value);
+    last = compute(readState(), kpi);
+    const computed = performance.now();
+    drawCards(last);
+    drawChips();
+    writeFragment();
+    drawTrend(last, kpi);
+    drawBars(last, kpi);
+    const done = performance.now();
+    Object.assign(window.exploreTimings, { compute: computed - started, draw: done - computed, render: done - started });
+  }
+
+  function csvField(value) {
+    const text = String(value);
+    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  }
+
+  // The kept rows (the embedded rows: facts, or cube rows summing several) as CSV.
+  function download() {
+    const header = [...dims.map((d) => d.name), ...(days ? ["date"] : []), ...(distinct ? [data.distinct.name] : [])];
+    const lines = [[...header, ...measureNames].map(csvField).join(",")];
+    for (const i of last.kept) {
+      const row = dims.map((d) => d.values[d.codes[i]]);
+      if (days) row.push(days[i] === NO_DAY ? "" : toIso(days[i]));
+      if (distinct) row.push(data.distinct.values[distinct[i]]);
+      measures.forEach((m) => row.push(m[i]));
+      lines.push(row.map(csvField).join(","));
+    }
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
+    link.download = `${data.name}-filtered.csv`;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+  }
+
+  function preset(daysBack) {
+    slicer("date-from").value = toIso(data.date.max - daysBack + 1);
+    slicer("date-to").value = toIso(data.date.max);
+    slicer("date-to").dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  window.exploreTimings = {};
+  slicers.forEach((s) => s.addEventListener("change", render));
+  chartKpi.addEventListener("change", render);
+  if (grain) grain.addEventListener("change", render);
+  document.querySelectorAll("[data-preset]").forEach((b) => b.addEventListener("click", () => preset(+b.dataset.preset)));
+  document.getElementById("reset").addEventListener("click", () => {
+    history.replaceState(null, "", location.pathname);
+    readFragment();
+    render();
+  });
+  document.getElementById("download").addEventListener("click", download);
+  window.addEventListener("hashchange", () => {
+    readFragment();
+    render();
+  });
+  readFragment();
+  render();
+  window.exploreTimings.ready = performance.now();
+  document.body.dataset.ready = "1";
+})();

@@ -1,0 +1,157 @@
+"""The fact layer: a data set as additive measures over dimensions, and every KPI defined once as a ratio of sums.
+
+A :class:`Facts` is a tidy Polars table, one row per fact (an ad, an ad-day, an impression, a session), with
+additive measures (spend, clicks, sessions, ...), text dimensions (every value the string the page shows and a
+slicer's ``<option>`` carries), an optional ISO date column and an optional *distinct* key (the user of a
+session: distinct users are not additive, so the key stays in every row and every cube, and the count of
+distinct keys among the filtered rows is taken where the filter is applied). A KPI is ``scale * numerator /
+denominator`` of two totals (a measure's sum or the distinct count), never a mean of per-row ratios; without a
+denominator it is the total itself. :func:`aggregate` is the one aggregation (Polars) the page's cube and any
+server answer use; the page's script applies the same definitions, shipped in its payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+DATE = "date"  # the ISO day (YYYY-MM-DD) of a fact, when the data set has one
+ROWS = "rows"  # every fact table's count of source rows: the measure a cube keeps of how many rows it sums
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """``scale * numerator / denominator`` of totals; no denominator: the numerator's total.
+    The value is undefined (None, an empty card) when no row matches or the denominator is 0."""
+
+    name: str
+    label: str
+    numerator: str
+    denominator: str | None = None
+    scale: float = 1.0
+    unit: str = ""  # how the page formats it: "", "%", "$" or "s"
+    better: str | None = None  # "higher" or "lower": the colour of a change against the previous period
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A column to slice by; ``order`` fixes the options' order where the values have a natural one."""
+
+    name: str
+    label: str
+    order: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """One data set's facts: ``frame`` holds the measures (floats), the dimensions (strings; a missing value is
+    ""), :data:`DATE` (ISO strings) when ``has_date``, and the ``distinct`` key column when there is one."""
+
+    name: str
+    title: str
+    frame: pl.DataFrame
+    measures: tuple[str, ...]
+    dimensions: tuple[Dimension, ...]
+    kpis: tuple[Kpi, ...]
+    has_date: bool
+    distinct: str | None = None  # the key counted distinct (a total named like the column)
+    notes: tuple[str, ...] = field(default=())  # what the page says about the data (no date, how it was read)
+
+    def __post_init__(self) -> None:
+        totals = {*self.measures, *([self.distinct] if self.distinct else [])}
+        for kpi in self.kpis:
+            unknown = {kpi.numerator, kpi.denominator} - totals - {None}
+            if unknown:
+                raise ValueError(f"KPI {kpi.name!r} uses {sorted(unknown)}, not a measure of {self.name}")
+
+    @property
+    def dimension_names(self) -> list[str]:
+        return [d.name for d in self.dimensions]
+
+
+def fact_frame(
+    dimensions: Mapping[str, Sequence[object]], measures: Mapping[str, Sequence[object]], **keys: Sequence[object]
+) -> pl.DataFrame:
+    """One fact per position: the dimensions as strings (missing: ""), :data:`ROWS` (1 per fact) and the measures
+    as floats (missing: 0), then ``keys`` as given (the date, a distinct key)."""
+    texts = [
+        dimension_text(pl.Series(name, list(values), dtype=pl.String, strict=False))
+        for name, values in dimensions.items()
+    ]
+    numbers = [
+        pl.Series(name, values, dtype=pl.Float64, strict=False).fill_null(0.0) for name, values in measures.items()
+    ]
+    height = len(numbers[0])
+    extra = [pl.Series(name, values, strict=False) for name, values in keys.items()]
+    return pl.DataFrame([*texts, pl.Series(ROWS, [1.0] * height), *numbers, *extra])
+
+
+def dimension_text(values: pl.Series) -> pl.Series:
+    """A dimension's values as the strings the page shows: missing becomes ""."""
+    return values.cast(pl.String).fill_null("")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which facts count: the values kept per dimension (absent: all) and an inclusive ISO date range."""
+
+    values: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def expression(self, facts: Facts) -> pl.Expr:
+        conditions = [pl.col(name).is_in(list(kept)) for name, kept in self.values.items()]
+        if self.date_from is not None:
+            conditions.append(pl.col(DATE) >= self.date_from)
+        if self.date_to is not None:
+            conditions.append(pl.col(DATE) <= self.date_to)
+        return pl.all_horizontal(conditions) if conditions else pl.lit(True)
+
+
+def _totals(facts: Facts) -> list[pl.Expr]:
+    sums = [pl.col(m).sum().cast(pl.Float64) for m in facts.measures]
+    return sums + ([pl.col(facts.distinct).n_unique().cast(pl.Float64)] if facts.distinct else [])
+
+
+def _kpi(kpi: Kpi) -> pl.Expr:
+    """The KPI over a frame of totals: None where no row matched or its denominator is 0."""
+    matched = pl.col(ROWS) > 0
+    if kpi.denominator is None:
+        return pl.when(matched).then(pl.col(kpi.numerator) * kpi.scale).alias(kpi.name)
+    usable = matched & (pl.col(kpi.denominator) != 0)
+    return pl.when(usable).then(kpi.scale * pl.col(kpi.numerator) / pl.col(kpi.denominator)).alias(kpi.name)
+
+
+def aggregate(facts: Facts, where: Filter | None = None, by: Sequence[str] = ()) -> pl.DataFrame:
+    """The totals and every KPI of the facts ``where`` keeps, one row per value of ``by`` (one row overall
+    without it; with no fact kept, that row has 0 rows and every KPI null)."""
+    frame = facts.frame.lazy().filter((where or Filter()).expression(facts))
+    grouped = frame.group_by(list(by)).agg(_totals(facts)).sort(list(by)) if by else None
+    totals = grouped if grouped is not None else frame.select(_totals(facts))
+    return totals.with_columns([_kpi(k) for k in facts.kpis]).collect()
+
+
+def kpi_values(facts: Facts, where: Filter | None = None) -> dict[str, float | None]:
+    """Every KPI of the facts ``where`` keeps: what each card shows."""
+    row = aggregate(facts, where).row(0, named=True)
+    return {k.name: row[k.name] for k in facts.kpis}
+
+
+def cube(facts: Facts) -> Facts:
+    """The facts summed over every dimension, the date and the distinct key: the same KPIs for any filter on
+    those columns, in as many rows as there are distinct combinations (what a large data set embeds)."""
+    keys = [*facts.dimension_names, *([DATE] if facts.has_date else []), *([facts.distinct] if facts.distinct else [])]
+    summed = facts.frame.group_by(keys).agg([pl.col(m).sum() for m in facts.measures]).sort(keys)
+    return Facts(
+        facts.name,
+        facts.title,
+        summed,
+        facts.measures,
+        facts.dimensions,
+        facts.kpis,
+        facts.has_date,
+        facts.distinct,
+        (*facts.notes, f"Embedded as a cube: {summed.height:,} rows summing {facts.frame.height:,} facts."),
+    )
