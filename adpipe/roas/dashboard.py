@@ -31,8 +31,8 @@ from adpipe.dashboard.page import (
 )
 from adpipe.dashboard.sources import Sources
 from adpipe.roas import plan_dashboard
-from adpipe.roas.defaults import FUNNEL_REPORT, VALIDATION_REPORT
-from adpipe.roas.evaluation import grouping_splits, summary_path
+from adpipe.roas.defaults import FUNNEL_REPORT, VALIDATION_REPORT, summary_path
+from adpipe.roas.evaluation import grouping_splits
 from adpipe.roas.models import BASELINES, LABELS, MEAN_BASELINE, MEDIAN_BASELINE, roas_models
 from adpipe.roas.report import FunnelValidationReport, RoasValidationReport
 from adpipe.validation import Protocol
