@@ -31,8 +31,8 @@ SPEC = TaskSpec(
     make=(("predict",), ("validate",)),
     small=(
         ("train", "--train-dir", str(config.TRAIN_DIR), "--model", str(defaults.MODEL_FILE)),
-        ("predict", "--use-saved", "--test-dir", str(config.TEST_DIR), "--model", str(defaults.MODEL_FILE))
-        + ("--output", str(config.PREDICTIONS_FILE)),
+        ("predict", "--use-saved", "--train-dir", str(config.TRAIN_DIR), "--test-dir", str(config.TEST_DIR))
+        + ("--model", str(defaults.MODEL_FILE), "--output", str(config.PREDICTIONS_FILE)),
         ("validate", "--train-dir", str(config.TRAIN_DIR), "--folds", "2", "--repeats", "1")
         + ("--report", str(defaults.VALIDATION_REPORT)),
     ),
