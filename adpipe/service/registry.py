@@ -59,6 +59,7 @@ class ModelStatus(BaseModel):
 def all_tasks() -> dict[str, Task]:
     """Every task of the task list, by its name in the URLs, as a new adapter with no model yet."""
     from adpipe.tasks import TASKS  # read when called: a test may register a task
+
     return {spec.name: spec.service_adapter() for spec in TASKS}
 
 
