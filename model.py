@@ -17,29 +17,37 @@ from adpipe.commands import versions as versions_commands
 from adpipe.dashboard.cli import report_command
 from adpipe.explore.cli import explore_command
 from adpipe.service import cli as service_cli
-from adpipe.tasks import TASKS
 from adpipe.tuning.command import study_app
 
-# One error boundary for every command (adpipe.cli_support, docs/errors.md). Help texts are plain text: Rich
-# markup would swallow their "[default: ...]" notes.
-app = typer.Typer(
-    help=__doc__,
-    cls=ErrorBoundary,
-    rich_markup_mode=None,
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-# Each task's commands, from the task list (the main task's at the top level: they are the challenge's).
-for task in TASKS:
-    app.add_typer(task.cli, name=task.command)
-app.add_typer(task_commands.app, name="tasks")
-app.add_typer(bench_app, name="bench")
-app.add_typer(study_app, name="study")
-app.add_typer(versions_commands.app, name="models")
-app.command("report")(report_command)
-app.command("explore")(explore_command)
-service_cli.register(app)
+
+def build_app() -> typer.Typer:
+    """The CLI: each task's commands from the task list (read when called: a test may register a task), then the
+    commands that serve them all."""
+    from adpipe.tasks import TASKS
+
+    # One error boundary for every command (adpipe.cli_support, docs/errors.md). Help texts are plain text: Rich
+    # markup would swallow their "[default: ...]" notes.
+    cli = typer.Typer(
+        help=__doc__,
+        cls=ErrorBoundary,
+        rich_markup_mode=None,
+        add_completion=False,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
+    for task in TASKS:  # the main task's commands at the top level: they are the challenge's
+        cli.add_typer(task.cli, name=task.command)
+    cli.add_typer(task_commands.app, name="tasks")
+    cli.add_typer(bench_app, name="bench")
+    cli.add_typer(study_app, name="study")
+    cli.add_typer(versions_commands.app, name="models")
+    cli.command("report")(report_command)
+    cli.command("explore")(explore_command)
+    service_cli.register(cli)
+    return cli
+
+
+app = build_app()
 
 
 def main() -> None:

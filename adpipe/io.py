@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-# The command that makes each task's model, for the message when a model file is missing or unreadable.
-TRAIN_COMMANDS = {"clickstream": "python model.py train", "segments": "python model.py segment fit"}
+# The command that makes each task's model, for the message when a model file is missing or unreadable: each task's
+# spec declares its own (adpipe.task.TaskSpec.train) when its package is imported; io sits below the tasks.
+_train_commands: dict[str, str] = {}
 
 # (temporary file, target) of the outputs written so far in each open all_or_nothing block, innermost last.
 _staged: ContextVar[tuple[list[tuple[Path, Path]], ...]] = ContextVar("adpipe_staged_outputs", default=())
@@ -174,6 +175,11 @@ def write_csv(path: str | Path, frame: pd.DataFrame, *, index: bool = False) -> 
     return _atomic_write(Path(path), lambda temp: frame.to_csv(temp, index=index))
 
 
+def declare_train_command(task: str, command: str) -> None:
+    """``command`` makes ``task``'s model: :func:`load_model` names it when that model is missing or unreadable."""
+    _train_commands[task] = command
+
+
 def save_model(path: str | Path, model: Any, metadata: dict[str, Any]) -> Path:
     """Save a fitted model with the metadata that says how it was made (task, params, features)."""
     import joblib  # with NumPy: only where a model is saved or loaded
@@ -188,7 +194,7 @@ def load_model(path: str | Path, *, task: str) -> tuple[Any, dict[str, Any]]:
     import joblib
 
     path = Path(path)
-    command = TRAIN_COMMANDS.get(task, f"python model.py {task} train")
+    command = _train_commands.get(task, f"python model.py {task} train")
     remedy = f"run `{command}` to make one"
     current = current_path(path)
     if not current.exists():

@@ -15,6 +15,8 @@ from typing import Any
 
 import typer
 
+from adpipe import io
+
 Argv = tuple[str, ...]  # a command as ``python model.py`` takes it: ("ctr", "validate", "--repeats", "1")
 
 
@@ -33,17 +35,22 @@ class TaskSpec:
     cli: typer.Typer  # the task's commands
     command: str | None  # the CLI group they sit under (`model.py ctr ...`); None: at the top level (the main task)
     model_file: Path  # the saved model its `train` writes and the service serves
+    train: Argv  # the command that writes model_file: what a missing model's message says to run
     report_file: Path  # the validation report whose figure travels beside every served answer
     report: str  # "module:Type" of that typed report
     service: str  # "module:Class" of its service adapter (adpipe.serving.adapter.Task)
     dashboard: str  # "module:function" of its dashboard section: (Sources) -> (Section, cards)
     quick: tuple[Argv, ...]  # commands that make its model and report with quick settings (`serve --train-missing`)
     make: tuple[Argv, ...]  # the full run (`model.py tasks make NAME`): every output its dashboard section reads
+    # The smallest settings that still make its model, its report and its dashboard's main inputs, every data file
+    # and output named (project paths): the tests run them with those paths moved into a temporary project.
+    small: tuple[Argv, ...]
     outputs: tuple[Path, ...]  # those outputs: `make report` runs `make` for a task when one of them is missing
     load_target: tuple[float, float | None]  # the load test's targets: p99 ms of one record, predictions/s
 
     def __post_init__(self) -> None:
         _DECLARED[self.name] = self
+        io.declare_train_command(self.name, command_line(self.train))
 
     def report_type(self) -> type:
         return resolve(self.report)

@@ -1,8 +1,8 @@
 """`make report`: the page is built from the tasks' own outputs, its numbers are theirs, a missing input costs one
 panel with the command that fills it, and a real browser renders every section and figure without errors.
 
-The tasks' outputs are made once, in a temporary project root, by their own commands with small protocols; the
-data comes from ../shared/data (as in CI).
+The tasks' outputs are the tests' project's (tests.project.small_project): made once per test run, in a temporary
+project root, by each task's own small commands; the data comes from ../shared/data (as in CI).
 """
 
 from __future__ import annotations
@@ -26,76 +26,41 @@ from adpipe.roas import plan_dashboard
 from adpipe.roas.plan_report import CurvesReport, PlanReport, PlanValidationReport
 from adpipe.sections.page import Missing, Panel
 from adpipe.sections.sources import Sources
+from adpipe.tasks import TASKS
 from model import app
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
-
-SECTIONS = ("overview", "main", "ctr", "roas", "segments", "scale")
-# project path -> path under ../shared/data (the Makefile's DATA_MAP, for the folders the tasks read)
-DATA_LINKS = {"train": "clickstream/train", "test": "clickstream/test", "data/ctr": "ctr"}
-DATA_LINKS |= {"data/campaigns": "campaigns", "data/profiles": "profiles"}
-
-
-def run(*arguments: str) -> None:
-    result = CliRunner().invoke(app, list(arguments))
-    assert result.exit_code == 0, f"{' '.join(arguments)}: {result.output}"
+from tests.project import small_project
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project root holding the data (linked) and the tasks' quick outputs, made by their own commands with
-    small protocols (the funnel, ClickStream segments, the study and the benchmark are left out: their panels
-    must say which command fills them)."""
-    root = tmp_path_factory.mktemp("project")
-    for link, shared in DATA_LINKS.items():
-        source = config.SHARED_DATA_DIR / shared
-        if not source.exists():
-            pytest.fail(f"reference data missing: {source} (../shared/data must sit beside the project)")
-        (root / link).parent.mkdir(parents=True, exist_ok=True)
-        (root / link).symlink_to(source)
-    reports, models, train = root / "reports", root / "models", str(root / "train")
-    small = ("--folds", "2", "--repeats", "1")
-    run("train", "--train-dir", train, "--model", str(models / "clickstream.joblib"))
-    run("predict", "--use-saved", "--test-dir", str(root / "test"), "--model", str(models / "clickstream.joblib"),
-        "--output", str(root / "predictions" / "predictions.json"))  # fmt: skip
-    run("validate", "--train-dir", train, *small, "--report", str(reports / "validation.json"))
-    # A fixed threshold: no inner folds to choose it, so the CTR commands take seconds.
-    ctr = ("--data", str(root / "data" / "ctr" / "ad_10000records.csv"), "--threshold", "0.5")
-    run("ctr", "validate", *ctr, *small, "--no-audit", "--report", str(reports / "ctr_validation.json"))
-    run("ctr", "train", *ctr, "--model", str(models / "ctr.joblib"))
-    campaigns = ("--data", str(root / "data" / "campaigns" / "KAG_conversion_data.csv"))
-    run("roas", "validate", *campaigns, *small, "--report", str(reports / "roas_validation.json"))
-    for by in ("campaign", "age", "gender", "interest"):
-        run("roas", "summary", *campaigns, "--by", by, "--output", str(reports / f"roas_summary_{by}.csv"))
-    # The budget plan, as `make roas` makes it: curves, the validation, then the plan reading that validation.
-    run("roas", "curves", *campaigns, "--report", str(reports / "roas_curves.json"))
-    validation = reports / "roas_plan_validation.json"
-    run("roas", "plan-validate", *campaigns, *small, "--report", str(validation))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("adpipe.roas.defaults.PLAN_VALIDATION_REPORT", validation)
-        run("roas", "plan", *campaigns, *small, "--report", str(reports / "roas_plan.json"))
-    profiles = root / "data" / "profiles" / "user_profiles_for_ads.csv"
-    segment = ("--source", "profiles", "--input", str(profiles), "--model", str(models / "segments_profiles.joblib"))
-    run("segment", "fit", *segment, "--k-range", "2-3", "--bootstraps", "2", "--shuffles", "2",
-        "--report", str(reports / "segments_profiles.json"))  # fmt: skip
-    run("segment", "profile", *segment, "--output", str(reports / "segments_profiles_profile.csv"))
-    conversion = ("--input", str(profiles), *small, "--models", "linear", "--permutations", "3")
-    outputs = ("--model", str(models / "conversion.joblib"), "--report", str(reports / "conversion_validation.json"))
-    run("conversion", "train", *conversion, *outputs)
-    return root
+def root() -> Path:
+    """The tests' project (tests.project.small_project): every task's outputs made by its own small commands."""
+    return small_project()
 
 
 @pytest.fixture(scope="module")
-def page(root: Path) -> Path:
-    """The page built from ``root``, with a study that does not exist (its panels say `make tune`)."""
-    return build(root / "reports" / "index.html", storage=f"sqlite:///{root / 'optuna.db'}", root=root)
+def page(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The page built from ``root`` into a folder of its own (the project's reports are the service tests' too),
+    with a study that does not exist (its panels say `make tune`)."""
+    output = tmp_path_factory.mktemp("page") / "index.html"
+    return build(output, storage=f"sqlite:///{root / 'optuna.db'}", root=root)
 
 
-def test_page_is_one_offline_file_under_8_mb(page: Path) -> None:
+@pytest.fixture(scope="module")
+def sections(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The page's section keys: the overview, each task's in the task list's order (read from its section on an
+    empty project), then the served models, monitoring and scale."""
+    empty = tmp_path_factory.mktemp("empty")
+    sources = Sources(empty, storage=f"sqlite:///{empty / 'none.db'}")
+    return ["overview", *(task.dashboard_section()(sources)[0].key for task in TASKS), "models", "monitor", "scale"]
+
+
+def test_page_is_one_offline_file_under_8_mb(page: Path, sections: list[str]) -> None:
     html = page.read_text()
     assert page.stat().st_size < 8e6
     assert not re.search(r"<script[^>]+src=", html), "every script is inline: the page opens offline"
     assert html.count("Plotly.newPlot") > 5 and html.count("plotly.js v") <= 2  # plotly.js embedded once
-    for key in SECTIONS:
+    for key in sections:
         assert f'data-section="{key}"' in html
 
 
@@ -195,6 +160,7 @@ def test_an_unreadable_report_becomes_a_note_not_a_crash(tmp_path: Path) -> None
     (tmp_path / "reports" / "validation.json").write_text('{"protocol": {}}')
     html = build(tmp_path / "index.html", storage=f"sqlite:///{tmp_path / 'optuna.db'}", root=tmp_path).read_text()
     assert "could not be read" in html and 'data-missing="make validate"' in html
+    assert "no version kept yet" in html  # the models section, without a model
     assert not (tmp_path / "optuna.db").exists()  # looking for a study never creates a database
 
 
@@ -219,7 +185,7 @@ def test_report_command_prints_path_and_size_and_keeps_the_old_page_on_error(
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
-def test_page_renders_in_a_real_browser(root: Path, page: Path) -> None:
+def test_page_renders_in_a_real_browser(page: Path, sections: list[str]) -> None:
     from playwright.sync_api import sync_playwright
 
     screenshots = config.REPORTS_DIR / "dashboard-screenshots"
@@ -235,7 +201,7 @@ def test_page_renders_in_a_real_browser(root: Path, page: Path) -> None:
             view.route("http*://**", lambda route: (errors.append(f"network: {route.request.url}"), route.abort()))
             view.goto(page.as_uri())
             view.wait_for_load_state("load")
-            for key in SECTIONS:
+            for key in sections:
                 section = view.locator(f'section[data-section="{key}"]')
                 assert section.count() == 1, f"section {key} missing"
                 section.screenshot(path=str(screenshots / f"{key}.png"))
@@ -252,13 +218,13 @@ def test_page_renders_in_a_real_browser(root: Path, page: Path) -> None:
 
 
 def test_the_models_section_names_each_served_version(root: Path, page: Path) -> None:
-    """Every task the fixture trained kept its first version, promoted: the section's table names it; a task
-    without a kept version says so."""
+    """Every task's model the small commands trained kept its first version, promoted: the section's table names
+    it."""
     from adpipe.versions import cards, promoted, versions_dir
 
     html = page.read_text().split('data-section="models"', 1)[1].split("data-section=", 1)[0]
-    for name in ("clickstream", "ctr", "conversion", "segments_profiles"):
-        served = promoted(versions_dir(root / "models" / f"{name}.joblib"))
-        assert served is not None and served in html, name
-    assert "roas" in html and "no version kept yet" in html  # the fixture trains no ROAS model
-    assert all(len(cards(versions_dir(root / "models" / f"{n}.joblib"))) == 1 for n in ("ctr", "conversion"))
+    for task in TASKS:
+        folder = versions_dir(root / "models" / task.model_file.name)
+        served = promoted(folder)
+        assert served is not None and served in html, task.name
+        assert len(cards(folder)) == 1, task.name

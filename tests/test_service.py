@@ -1,23 +1,18 @@
-"""The prediction service: each endpoint's contract, every kind of bad request (a 4xx naming the field, never a
-500), answers equal to the CLI's, uploads kept in memory, the shipped container command, graceful shutdown.
+"""The prediction service: each endpoint's contract, answers equal to the CLI's, the shipped container command,
+graceful shutdown (bad requests, pages and uploads: tests/test_service_requests.py).
 
-Models are trained once for the module by the tasks' own commands on the reference data, with small settings,
-into a temporary folder: the service is tested on what the commands save.
+The models are the tests' project's (tests.project.small_project): made once per test run by the tasks' own small
+commands on the reference data, in a temporary folder, so the service is tested on what the commands save.
 """
 
 from __future__ import annotations
 
-import atexit
-import functools
 import json
-import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -29,61 +24,29 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sklearn.dummy import DummyRegressor
-from starlette.formparsers import MultiPartParser
-from typer.testing import CliRunner
 
 from adpipe import config
 from adpipe.clickstream.engines import build_features, load_split
-from adpipe.io import load_model, save_model
-from adpipe.service import app as service_app
+from adpipe.io import load_model
 from adpipe.service import cli as service_cli
 from adpipe.service.api import MAX_BATCH
 from adpipe.service.app import create_app
 from adpipe.service.registry import all_tasks
-from adpipe.serving.records import in_memory_folder
+from adpipe.tasks import TASKS
 from features.ctr import build_features as build_ctr_features
 from features.ctr import load_impressions
-from model import app as cli_app
+from tests.project import small_project
 
 SHARED = config.SHARED_DATA_DIR
-TASKS = ("clickstream", "ctr", "conversion", "segments", "roas")
+TASK_NAMES = [task.name for task in TASKS]
 
 
-def train_models(models: Path, reports: Path) -> None:
-    """Each task's model (and two reports) made by its own command, quickly."""
-    profiles = str(SHARED / "profiles" / "user_profiles_for_ads.csv")
-    train_dir = str(SHARED / "clickstream" / "train")
-    commands = [
-        ["train", "--train-dir", train_dir, "--model", str(models / "clickstream.joblib")],
-        ["validate", "--train-dir", train_dir, "--folds", "2", "--repeats", "1"]
-        + ["--report", str(reports / "validation.json")],
-        ["ctr", "train", "--data", str(SHARED / "ctr" / "ad_10000records.csv"), "--model", str(models / "ctr.joblib")],
-        ["conversion", "train", "--input", profiles, "--folds", "2", "--repeats", "1", "--models", "linear"]
-        + ["--permutations", "1", "--model", str(models / "conversion.joblib")]
-        + ["--report", str(reports / "conversion_validation.json")],
-        ["segment", "fit", "--source", "profiles", "--input", profiles, "--k", "2", "--bootstraps", "2"]
-        + ["--shuffles", "1", "--model", str(models / "segments_profiles.joblib")]
-        + ["--report", str(reports / "segments_profiles.json")],
-        ["roas", "train", "--data", str(SHARED / "campaigns" / "KAG_conversion_data.csv")]
-        + ["--model", str(models / "roas.joblib")],
-    ]
-    for command in commands:
-        result = CliRunner().invoke(cli_app, command)
-        assert result.exit_code == 0, f"{' '.join(command)}: {result.output}"
-
-
-@functools.cache
 def trained_models() -> tuple[Path, Path]:
-    """Folders of freshly trained models and their reports, made once per test run (the browser test shares
-    them), removed at exit."""
-    root = Path(tempfile.mkdtemp(prefix="adpipe-service-test-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    models, reports = root / "models", root / "reports"
-    models.mkdir()
-    reports.mkdir()
-    train_models(models, reports)
-    return models, reports
+    """The models folder and the reports folder of the tests' project (tests.project.small_project: each task's
+    model and reports made by its own small commands), made once per test run; the other service tests share
+    them."""
+    root = small_project()
+    return root / "models", root / "reports"
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +105,7 @@ def test_health_names_every_model_with_version_and_training(client: TestClient) 
     health = client.get("/health").json()
     assert health["status"] == "ok"
     statuses = {m["task"]: m for m in health["models"]}
-    assert set(statuses) == set(TASKS)
+    assert set(statuses) == set(TASK_NAMES)
     for status in statuses.values():
         assert status["loaded"] and re.fullmatch(r"[0-9a-f]{12}", status["version"])
         assert status["trained_at"] and status["trained_on"]
@@ -154,7 +117,7 @@ def test_ctr_effects_say_they_explain_the_trees_part(client: TestClient, example
     assert body["effect_unit"].startswith("log-odds of a click in LightGBM's trees (50% of the probability")
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", TASK_NAMES)
 def test_one_record_answer(client: TestClient, examples: dict[str, dict], task: str) -> None:
     answer = client.post(f"/api/v1/{task}/predict", json=examples[task])
     assert answer.status_code == 200, answer.text
@@ -170,8 +133,10 @@ def test_one_record_answer(client: TestClient, examples: dict[str, dict], task: 
     if task == "conversion":
         low, high = prediction["interval"]
         assert low <= prediction["prediction"] <= high
-    if task == "roas":  # no ROAS validation report here: no figure, so no error band either
-        assert body["validation"] is None and prediction["interval"] is None
+    if task == "roas":  # the band is ± the validation report's cross-validated MAE (at least 0)
+        low, high = prediction["interval"]
+        assert low <= prediction["prediction"] <= high
+        assert high == pytest.approx(prediction["prediction"] + body["validation"]["model"]["mean"])
     if task == "segments":
         distances = prediction["distances"]
         assert prediction["prediction"] == int(min(distances, key=distances.get))
@@ -281,7 +246,7 @@ def test_unknown_categories_are_served(client: TestClient, examples: dict[str, d
 
 def test_openapi_documents_every_endpoint_with_examples(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
-    for task in TASKS:
+    for task in TASK_NAMES:
         assert f"/api/v1/{task}/predict" in document["paths"]
         assert f"/api/v1/{task}/predict-batch" in document["paths"]
     assert "cdn" not in client.get("/docs").text.lower()  # the page's scripts are served locally
@@ -292,160 +257,6 @@ def test_openapi_documents_every_endpoint_with_examples(client: TestClient) -> N
         "premium_subscriber",
         "recurring_user",
     ]
-
-
-# --- bad requests: a 4xx naming the field, never a 500 ----------------------------------------------------------
-
-
-def _located(response, *path: str | int) -> None:
-    assert response.status_code == 422, response.text
-    assert any(error["loc"][1 : 1 + len(path)] == list(path) for error in response.json()["detail"]), response.text
-
-
-def test_wrong_type_names_the_field(client: TestClient, examples: dict[str, dict]) -> None:
-    record = dict(examples["ctr"], Age="thirty")
-    _located(client.post("/api/v1/ctr/predict", json=record), "Age")
-
-
-def test_missing_field_names_the_field(client: TestClient, examples: dict[str, dict]) -> None:
-    user = {k: v for k, v in examples["clickstream"]["user"].items() if k != "age"}
-    _located(client.post("/api/v1/clickstream/predict", json={"user": user, "sessions": []}), "user", "age")
-
-
-def test_value_outside_a_closed_vocabulary_names_the_field(client: TestClient, examples: dict[str, dict]) -> None:
-    user = dict(examples["clickstream"]["user"], user_category="vip")
-    _located(client.post("/api/v1/clickstream/predict", json={"user": user}), "user", "user_category")
-
-
-def test_unknown_field_is_named(client: TestClient, examples: dict[str, dict]) -> None:
-    _located(client.post("/api/v1/roas/predict", json=dict(examples["roas"], budgett=3)), "budgett")
-
-
-@pytest.mark.parametrize(
-    ("task", "change", "field"),
-    [
-        ("roas", {"Spent": 0}, "Spent"),  # the planned-ads loader: ROAS is undefined without spend
-        ("roas", {"Clicks": 50, "Impressions": 10}, "Clicks"),  # more clicks than impressions
-        ("conversion", {"Time Spent Online (hrs/weekday)": 30}, "Time Spent Online (hrs/weekday)"),
-        ("ctr", {"Gender": "robot"}, "Gender"),
-    ],
-)
-def test_loader_rules_apply_and_name_the_field(
-    client: TestClient, examples: dict[str, dict], task: str, change: dict, field: str
-) -> None:
-    """Rules the loaders hold beyond the column types reach the web unchanged, located in the record."""
-    _located(client.post(f"/api/v1/{task}/predict", json=dict(examples[task], **change)), field)
-    batch = {"records": [examples[task], dict(examples[task], **change)]}
-    _located(client.post(f"/api/v1/{task}/predict-batch", json=batch), "records", 1, field)
-
-
-def test_loader_rule_on_a_session_names_user_and_session(client: TestClient, examples: dict[str, dict]) -> None:
-    record = examples["clickstream"]
-    sessions = [record["sessions"][0], dict(record["sessions"][0], page_views=-3)]
-    response = client.post(
-        "/api/v1/clickstream/predict-batch", json={"records": [record, dict(record, sessions=sessions)]}
-    )
-    if response.status_code == 200:
-        pytest.skip("the ClickStream session loader does not refuse negative page views yet")
-    _located(response, "records", 1, "sessions", 1, "page_views")
-
-
-def test_too_large_batch_is_refused(client: TestClient, examples: dict[str, dict]) -> None:
-    records = [examples["segments"]] * (MAX_BATCH + 1)
-    _located(client.post("/api/v1/segments/predict-batch", json={"records": records}), "records")
-
-
-def test_oversized_body_is_refused_before_parsing(client: TestClient, examples: dict[str, dict]) -> None:
-    padding = "x" * (service_app.MAX_BODY_BYTES + 1)
-    response = client.post("/api/v1/ctr/predict", json=dict(examples["ctr"], City=padding))
-    assert response.status_code == 413
-
-
-def test_malformed_json_is_a_4xx(client: TestClient) -> None:
-    response = client.post("/api/v1/ctr/predict", content=b'{"Age": 3', headers={"content-type": "application/json"})
-    assert response.status_code == 422
-
-
-def test_missing_model_is_a_503_naming_the_command(served: tuple[Path, Path], tmp_path: Path) -> None:
-    empty = TestClient(create_app(tmp_path, served[1]))
-    health = empty.get("/health").json()
-    assert health["status"] == "degraded"
-    response = empty.post("/api/v1/roas/predict", json=all_tasks()["roas"].example)
-    assert response.status_code == 503
-    assert "python model.py roas train" in response.json()["detail"]
-
-
-def test_model_that_cannot_predict_is_not_served(served: tuple[Path, Path], tmp_path: Path) -> None:
-    """A model file the code no longer fits (here: an estimator fitted on other columns) is refused at start."""
-    stale = DummyRegressor().fit(pd.DataFrame({"other": [1.0, 2.0]}), [0.0, 1.0])
-    save_model(tmp_path / "roas.joblib", stale, {"task": "roas", "mode": "planned", "features": ["other"]})
-    with TestClient(create_app(tmp_path, served[1])) as fresh:
-        roas = {m["task"]: m for m in fresh.get("/health").json()["models"]}["roas"]
-        assert not roas["loaded"] and "cannot predict its example record" in roas["missing"]
-        assert fresh.post("/api/v1/roas/predict", json=all_tasks()["roas"].example).status_code == 503
-
-
-# --- pages and uploads ---------------------------------------------------------------------------------------
-
-
-def test_every_page_renders_its_form(client: TestClient) -> None:
-    assert client.get("/").status_code == 200
-    for task in TASKS:
-        page = client.get(f"/{task}")
-        assert page.status_code == 200 and 'id="predict"' in page.text
-
-
-def test_form_with_pasted_sessions_predicts(client: TestClient) -> None:
-    sessions = (SHARED / "clickstream" / "test" / "session_test.csv").read_text().splitlines()
-    user_id = sessions[1].split(",")[0]
-    pasted = "\n".join([sessions[0], *(line for line in sessions[1:] if line.startswith(user_id))])
-    form = {"user_id": user_id, "age": "40", "abandoned_cart": "TRUE", "user_category": "new_user", "sessions": pasted}
-    page = client.post("/clickstream", data=form)
-    assert page.status_code == 200 and 'id="prediction"' in page.text and "engagement" in page.text
-
-
-def test_form_error_is_shown_on_the_page(client: TestClient) -> None:
-    form = {"user_id": "u", "age": "old", "abandoned_cart": "TRUE", "user_category": "new_user", "sessions": ""}
-    page = client.post("/clickstream", data=form)
-    assert page.status_code == 422 and "age" in page.text and 'id="errors"' in page.text
-
-
-def test_pasted_sessions_of_another_user_are_refused(client: TestClient) -> None:
-    sessions = (SHARED / "clickstream" / "test" / "session_test.csv").read_text().splitlines()[:3]
-    form = {"user_id": "someone", "age": "40", "abandoned_cart": "TRUE", "user_category": "new_user"}
-    page = client.post("/clickstream", data={**form, "sessions": "\n".join(sessions)})
-    assert page.status_code == 422 and "pasted sessions" in page.text and "user_id" in page.text
-
-
-def test_upload_of_the_challenge_files_predicts_every_user(client: TestClient) -> None:
-    test_dir = SHARED / "clickstream" / "test"
-    files = {
-        name: (name, (test_dir / name).read_bytes(), "text/csv")
-        for name in (config.USERS_TEST_FILE, config.SESSIONS_TEST_FILE)
-    }
-    page = client.post("/clickstream/upload", files=files)
-    assert page.status_code == 200 and "300 predictions" in page.text
-
-
-def test_malformed_upload_names_file_and_problem(client: TestClient) -> None:
-    semicolons = (SHARED / "profiles" / "user_profiles_for_ads.csv").read_text().replace(",", ";")
-    page = client.post("/conversion/upload", files={"conversion.csv": ("mine.csv", semicolons, "text/csv")})
-    assert page.status_code == 422 and "mine.csv" in page.text and "separated by" in page.text
-
-
-def test_report_page_says_how_to_make_it(client: TestClient) -> None:
-    page = client.get("/report")
-    assert page.status_code == 404 and "make report" in page.text
-
-
-def test_uploads_never_reach_the_disk() -> None:
-    """Bodies are capped below Starlette's in-memory spool size, and loaders read memory files via links."""
-    assert MultiPartParser.spool_max_size >= service_app.MAX_BODY_BYTES
-    with in_memory_folder({"a.csv": b"x,y\n1,2\n"}) as folder:
-        link = folder / "a.csv"
-        assert link.is_symlink() and os.readlink(link).startswith("/proc/self/fd/")
-        assert link.read_bytes() == b"x,y\n1,2\n"
-    assert not folder.exists()
 
 
 # --- the server as shipped ------------------------------------------------------------------------------------

@@ -55,8 +55,18 @@ def _parse(argv: tuple[str, ...]) -> typer.Context:
 
 @pytest.mark.parametrize("task", TASKS, ids=IDS)
 def test_its_commands_are_the_clis(task: TaskSpec) -> None:
-    for argv in (*task.quick, *task.make):
+    for argv in (task.train, *task.quick, *task.make, *task.small):
         assert _parse(argv).command.callback is not None
+
+
+@pytest.mark.parametrize("task", TASKS, ids=IDS)
+def test_its_small_commands_name_their_files(task: TaskSpec) -> None:
+    """In the tests' project (tests/project.py) a small command must not touch the project's own data and outputs:
+    every file option at a project path (the tracked params aside) is named in the command, where it is moved."""
+    for argv in task.small:
+        for name, value in _parse(argv).params.items():
+            if isinstance(value, Path) and value.is_relative_to(config.PROJECT_ROOT):
+                assert value.is_relative_to(config.PARAMS_DIR) or str(value) in argv, f"{argv}: {name} at {value}"
 
 
 @pytest.mark.parametrize("task", TASKS, ids=IDS)

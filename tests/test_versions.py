@@ -12,6 +12,7 @@ from sklearn.dummy import DummyClassifier
 from typer.testing import CliRunner
 
 from adpipe.errors import DataError, OptionError
+from adpipe.tasks import TASKS
 from adpipe.versions import (
     cards,
     find_version,
@@ -137,7 +138,7 @@ def test_models_commands_list_promote_and_roll_back(models_copy: Path) -> None:
     assert code == 0, out
     lines = [line for line in out.splitlines() if line.startswith("ctr ")]
     assert len(lines) == 2 and "served" in next(line for line in lines if first in line)
-    assert {"clickstream", "conversion", "roas", "segments_profiles"} <= {line.split()[0] for line in out.splitlines()}
+    assert {task.model_file.stem for task in TASKS} <= {line.split()[0] for line in out.splitlines()}
     code, out = _cli("models", "promote", "ctr", "--models", str(models_copy), "--reason", "test")
     assert code == 0 and f"{second} promoted (was {first})" in out, out
     assert promotions(folder)[-1].reason == "test"

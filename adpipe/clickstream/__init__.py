@@ -22,12 +22,20 @@ SPEC = TaskSpec(
     cli=app,
     command=None,
     model_file=defaults.MODEL_FILE,
+    train=("train",),
     report_file=defaults.VALIDATION_REPORT,
     report="adpipe.clickstream.report:ValidationReport",
     service="adpipe.clickstream.service:Clickstream",
     dashboard="adpipe.clickstream.dashboard:section",
     quick=(("train",), ("validate", "--repeats", "1")),
     make=(("predict",), ("validate",)),
+    small=(
+        ("train", "--train-dir", str(config.TRAIN_DIR), "--model", str(defaults.MODEL_FILE)),
+        ("predict", "--use-saved", "--train-dir", str(config.TRAIN_DIR), "--test-dir", str(config.TEST_DIR))
+        + ("--model", str(defaults.MODEL_FILE), "--output", str(config.PREDICTIONS_FILE)),
+        ("validate", "--train-dir", str(config.TRAIN_DIR), "--folds", "2", "--repeats", "1")
+        + ("--report", str(defaults.VALIDATION_REPORT)),
+    ),
     outputs=(defaults.MODEL_FILE, config.PREDICTIONS_FILE, defaults.VALIDATION_REPORT),
     load_target=(50.0, None),
 )

@@ -10,6 +10,7 @@ permutation test that decides whether any of them is worth saving.
 - ``defaults``: its name, files and option defaults (light: the CLI reads them).
 """
 
+from adpipe import config
 from adpipe.conversion import defaults
 from adpipe.conversion.cli import app
 from adpipe.task import TaskSpec
@@ -20,12 +21,18 @@ SPEC = TaskSpec(
     cli=app,
     command="conversion",
     model_file=defaults.MODEL_FILE,
+    train=("conversion", "train"),
     report_file=defaults.VALIDATION_REPORT,
     report="adpipe.conversion.report:ConversionReport",
     service="adpipe.conversion.service:ConversionRate",
     dashboard="adpipe.conversion.dashboard:section",
     quick=(("conversion", "train", "--repeats", "1", "--permutations", "19"),),
     make=(("conversion", "train"),),
+    small=(
+        ("conversion", "train", "--input", str(config.PROFILES_FILE), "--folds", "2", "--repeats", "1")
+        + ("--models", "linear", "--permutations", "3", "--model", str(defaults.MODEL_FILE))
+        + ("--report", str(defaults.VALIDATION_REPORT)),
+    ),
     outputs=(defaults.VALIDATION_REPORT,),
     load_target=(25.0, 400.0),
 )

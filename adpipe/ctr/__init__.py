@@ -9,16 +9,19 @@
 - ``defaults``: its name, files and option defaults (light: the CLI reads them).
 """
 
+from adpipe import config
 from adpipe.ctr import defaults
 from adpipe.ctr.cli import app
 from adpipe.task import TaskSpec
 
+_DATA = ("--data", str(config.CTR_FILE), "--threshold", "0.5")
 SPEC = TaskSpec(
     name=defaults.TASK,
     title="Click-through (CTR)",
     cli=app,
     command="ctr",
     model_file=defaults.MODEL_FILE,
+    train=("ctr", "train"),
     report_file=defaults.VALIDATION_REPORT,
     report="adpipe.ctr.report:ValidationReport",
     service="adpipe.ctr.service:ClickThrough",
@@ -31,6 +34,11 @@ SPEC = TaskSpec(
         ("ctr", "candidates"),
         ("ctr", "holdout"),
         ("ctr", "train"),
+    ),
+    small=(  # a fixed threshold: no inner folds to choose it, so each command takes seconds
+        ("ctr", "validate", *_DATA, "--folds", "2", "--repeats", "1", "--no-audit")
+        + ("--report", str(defaults.VALIDATION_REPORT)),
+        ("ctr", "train", *_DATA, "--model", str(defaults.MODEL_FILE)),
     ),
     outputs=(defaults.VALIDATION_REPORT, defaults.NESTED_REPORT, defaults.MODEL_FILE),
     load_target=(25.0, 400.0),

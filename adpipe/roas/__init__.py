@@ -12,16 +12,20 @@
 - ``defaults``: its name, files and option defaults (light: the CLI reads them).
 """
 
+from adpipe import config
 from adpipe.roas import defaults
 from adpipe.roas.cli import app
 from adpipe.task import TaskSpec
 
+_SUMMARIES = ("campaign", "age", "gender", "interest")
+_DATA, _FEW = ("--data", str(config.CAMPAIGNS_FILE)), ("--folds", "2", "--repeats", "1")
 SPEC = TaskSpec(
     name=defaults.TASK,
     title="ROAS and funnel",
     cli=app,
     command="roas",
     model_file=defaults.MODEL_FILE,
+    train=("roas", "train"),
     report_file=defaults.VALIDATION_REPORT,
     report="adpipe.roas.report:RoasValidationReport",
     service="adpipe.roas.service:ReturnOnAdSpend",
@@ -30,10 +34,19 @@ SPEC = TaskSpec(
     make=(
         ("roas", "validate"),
         ("roas", "funnel"),
-        *(("roas", "summary", "--by", by) for by in ("campaign", "age", "gender", "interest")),
+        *(("roas", "summary", "--by", by) for by in _SUMMARIES),
         ("roas", "curves"),
         ("roas", "plan-validate"),
         ("roas", "plan"),
+    ),
+    small=(  # `make roas` without the funnel, on 2 folds x 1 repeat: the plan reads the validation made beside it
+        ("roas", "validate", *_DATA, *_FEW, "--report", str(defaults.VALIDATION_REPORT)),
+        ("roas", "train", *_DATA, "--model", str(defaults.MODEL_FILE)),
+        *(("roas", "summary", *_DATA, "--by", by, "--output", str(defaults.summary_path(by))) for by in _SUMMARIES),
+        ("roas", "curves", *_DATA, "--report", str(defaults.CURVES_REPORT)),
+        ("roas", "plan-validate", *_DATA, *_FEW, "--report", str(defaults.PLAN_VALIDATION_REPORT)),
+        ("roas", "plan", *_DATA, *_FEW, "--validation", str(defaults.PLAN_VALIDATION_REPORT))
+        + ("--report", str(defaults.PLAN_REPORT)),
     ),
     outputs=(
         defaults.VALIDATION_REPORT,

@@ -213,7 +213,7 @@ def summary_command(
     by = by if by is not None else next(iter(keys))
     if by not in keys:  # the choices depend on the mapping: Typer's own message, checked here
         raise typer.BadParameter(f"{by!r} is not one of {', '.join(map(repr, keys))}.", param_hint="'--by'")
-    path = output if output is not None else evaluation.summary_path(by)
+    path = output if output is not None else defaults.summary_path(by)
     with exit_on_error(keeps=path):
         table = evaluation.summary(data, by, value_enquiry, value_sale, path, mapping=mapping)
     rows = [[v if v == v else "-" for v in row] for row in table.astype(object).itertuples(index=False)]

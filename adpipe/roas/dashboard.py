@@ -17,8 +17,8 @@ from scipy.stats import bootstrap
 
 from adpipe import config
 from adpipe.roas import plan_dashboard
-from adpipe.roas.defaults import FUNNEL_REPORT, VALIDATION_REPORT
-from adpipe.roas.evaluation import grouping_splits, summary_path
+from adpipe.roas.defaults import FUNNEL_REPORT, VALIDATION_REPORT, summary_path
+from adpipe.roas.evaluation import grouping_splits
 from adpipe.roas.models import BASELINES, LABELS, MEAN_BASELINE, MEDIAN_BASELINE, roas_models
 from adpipe.roas.report import FunnelValidationReport, RoasValidationReport
 from adpipe.sections.page import (

@@ -3,6 +3,7 @@ options (and ``--help``) are built from these without loading pandas, LightGBM o
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from adpipe import config
@@ -16,6 +17,13 @@ PROTOCOL = Protocol(folds=5, repeats=3, seed=config.DEFAULT_SEED, stratify=False
 CURVES_REPORT = config.REPORTS_DIR / "roas_curves.json"
 PLAN_REPORT = config.REPORTS_DIR / "roas_plan.json"
 PLAN_VALIDATION_REPORT = config.REPORTS_DIR / "roas_plan_validation.json"
+
+
+def summary_path(by: str) -> Path:
+    """Where `roas summary --by BY` writes its table."""
+    return config.REPORTS_DIR / f"roas_summary_{by}.csv"
+
+
 PLAN_BY = "xyz_campaign_id,age,gender"  # the segment level of the budget plan: campaign x age x gender
 PLAN_WINDOWS = 5  # `roas plan-validate` on an export with a date: expanding windows forward in time
 

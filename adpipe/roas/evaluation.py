@@ -21,7 +21,7 @@ from adpipe.errors import DataError
 from adpipe.io import load_model, write_csv
 from adpipe.reference import WARNINGS_COLUMN, InputReference, PredictionReference, guard_rows
 from adpipe.reports import write_report
-from adpipe.roas.defaults import FUNNEL_REPORT, MODEL_FILE, PROTOCOL, TASK, VALIDATION_REPORT
+from adpipe.roas.defaults import FUNNEL_REPORT, MODEL_FILE, PROTOCOL, TASK, VALIDATION_REPORT, summary_path
 from adpipe.roas.models import (
     BASELINES,
     LABELS,
@@ -356,10 +356,6 @@ def predict(
     result = table[shown].assign(predicted_roas=predicted, **{WARNINGS_COLUMN: guarded.messages})
     write_csv(output, result)
     return result, guarded.summary
-
-
-def summary_path(by: str) -> Path:
-    return config.REPORTS_DIR / f"roas_summary_{by}.csv"
 
 
 def summary(

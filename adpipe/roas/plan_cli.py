@@ -99,6 +99,11 @@ def plan_command(
     seed: int = Seed,
     mapping_file: Path | None = MappingFile,
     columns: list[str] | None = ColumnRoles,
+    validation: Path = typer.Option(
+        defaults.PLAN_VALIDATION_REPORT,
+        "--validation",
+        help="The `roas plan-validate` report whose back-tested gain the plan quotes.",
+    ),
     report: Path = cli_support.report_option(defaults.PLAN_REPORT),
 ) -> None:
     """Split the budget across the segments for the most expected value, within the limits given (kept as today
@@ -116,7 +121,7 @@ def plan_command(
         result = work.plan_report(
             data, _by(by, mapping), value_enquiry, value_sale, budget, limits, objective, target_roas,  # type: ignore[arg-type]
             allow_extrapolation, force, report, Protocol(folds, repeats, seed, stratify=False),
-            defaults.PLAN_VALIDATION_REPORT, mapping,
+            validation, mapping,
         )  # fmt: skip
     rows = [
         [s.segment, s.today, s.planned, s.expected_value,
@@ -137,7 +142,7 @@ def plan_command(
         backtest = f"back-tested gain: not yet at this level: run roas plan-validate --by {','.join(result.by)}"
     else:
         backtest = (
-            f"back-tested at this level (plans within [0.5x, 2x], {defaults.PLAN_VALIDATION_REPORT.name}): promised "
+            f"back-tested at this level (plans within [0.5x, 2x], {validation.name}): promised "
             f"{tested.promised.mean:+.1%} ± {tested.promised.std:.1%} of today's value on training folds, realised "
             f"{tested.realised_refitted_curves.mean:+.1%} ± {tested.realised_refitted_curves.std:.1%} on held-out "
             "campaigns: expect the realised figure, not the promise"

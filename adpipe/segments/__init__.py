@@ -12,11 +12,14 @@ the segments are.
 - ``defaults``: its name, files and option defaults (light: the CLI reads them).
 """
 
+from adpipe import config
 from adpipe.segments import defaults
 from adpipe.segments.cli import app
 from adpipe.segments.defaults import Source
 from adpipe.task import TaskSpec
 
+_PROFILES = ("--source", "profiles", "--input", str(config.PROFILES_FILE))
+_PROFILES += ("--model", str(defaults.model_path(Source.profiles)))
 SPEC = TaskSpec(
     name=defaults.TASK,
     title="Segments",
@@ -24,6 +27,7 @@ SPEC = TaskSpec(
     command="segment",
     model_file=defaults.model_path(Source.profiles),  # the served one; ClickStream users' model sits beside it
     report_file=defaults.report_path(Source.profiles),
+    train=("segment", "fit"),
     report="adpipe.segments.report:SegmentsReport",
     service="adpipe.segments.service:Segment",
     dashboard="adpipe.segments.dashboard:section",
@@ -32,6 +36,11 @@ SPEC = TaskSpec(
         ("segment", step, "--source", source.value)
         for source in (Source.profiles, Source.clickstream)
         for step in ("fit", "profile")
+    ),
+    small=(
+        ("segment", "fit", *_PROFILES, "--k-range", "2-3", "--bootstraps", "2", "--shuffles", "2")
+        + ("--report", str(defaults.report_path(Source.profiles))),
+        ("segment", "profile", *_PROFILES, "--output", str(defaults.profile_path(Source.profiles))),
     ),
     outputs=(defaults.report_path(Source.profiles), defaults.report_path(Source.clickstream)),
     load_target=(25.0, 400.0),

@@ -21,11 +21,9 @@ from adpipe.service.keys import KEY_COOKIE, KEY_PAGE, unauthorised
 from adpipe.service.metrics import observe
 from adpipe.serving.adapter import Action, Task, refuse_unguarded
 from adpipe.serving.records import RecordError
-from adpipe.tasks import TASKS
 
 TEMPLATES = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
-templates.env.globals["task_names"] = [task.name for task in TASKS]  # the navigation, in the task list's order
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")  # what a browser's form sends
 
 
@@ -118,6 +116,7 @@ def page_router(tasks: dict[str, Task]) -> APIRouter:
     """``/`` (the index), ``/<task>`` (form, answer, upload) and ``/<task>/<action>`` (each of the task's own
     forms) for every task, ``/key`` (a browser's API key) and ``/report``."""
     router = APIRouter(include_in_schema=False)
+    templates.env.globals["task_names"] = list(tasks)  # the navigation, in the task list's order
     # An action's template is found under its task's name: "roas/plan.html" in the task's templates folder.
     folders = {name: {str(a.template.parent) for a in task.actions()} for name, task in tasks.items()}
     templates.env.loader = ChoiceLoader(

@@ -20,7 +20,6 @@ from adpipe.errors import DataError
 from adpipe.io import load_model
 from adpipe.serving.adapter import Reliability, Task
 from adpipe.task import command_line
-from adpipe.tasks import TASKS
 from adpipe.versions import (
     ModelCard,
     find_version,
@@ -59,6 +58,8 @@ class ModelStatus(BaseModel):
 
 def all_tasks() -> dict[str, Task]:
     """Every task of the task list, by its name in the URLs, as a new adapter with no model yet."""
+    from adpipe.tasks import TASKS  # read when called: a test may register a task
+
     return {spec.name: spec.service_adapter() for spec in TASKS}
 
 
@@ -102,6 +103,8 @@ def check_version(folder: Path, version: str) -> ModelCard:
     """The card of ``version`` (adpipe.versions) once its file loads as its task's model and, when it is a served
     task's (``folder`` is named after the task's model file), predicts the task's example record: what the
     service checks before serving it. A DataError otherwise."""
+    from adpipe.tasks import TASKS
+
     card = find_version(folder, version)
     path = folder / card.file
     model, metadata = load_model(path, task=card.task)
@@ -174,6 +177,7 @@ def train_missing() -> None:
     import typer
 
     from adpipe.commands.tasks import run_commands
+    from adpipe.tasks import TASKS
 
     for task in TASKS:
         if task.model_file.exists():

@@ -1,0 +1,44 @@
+"""The toy task's service adapter: one number in a one-column table, the number times the model's factor out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from adpipe.reports import MeanStd, read_report
+from adpipe.serving.adapter import Prediction, Reliability, TableTask
+from features.schema import Column, TableSchema, read_table
+from tests.toy import SPEC
+from tests.toy.report import ToyReport
+
+SCHEMA = TableSchema("toy", ",", (Column("x", "float"),))
+
+
+class Toy(TableTask):
+    spec = SPEC
+    title = "The toy task"
+    schema = SCHEMA
+    example = {"x": 3.0}
+    effect_unit = "x"
+
+    def load(self, path: Path) -> pd.DataFrame:
+        return read_table(path, SCHEMA)
+
+    def check(self, table: pd.DataFrame, path: Path) -> pd.DataFrame:
+        return table
+
+    def answer(self, table: pd.DataFrame, explain: bool = True) -> list[Prediction]:
+        factor = self.model["factor"]
+        return [Prediction(prediction=float(x) * factor, label=f"{x} x {factor}") for x in table["x"]]
+
+    def reliability(self, report: Path) -> Reliability | None:
+        figures = read_report(report, ToyReport)
+        return Reliability(
+            metric="MAE",
+            model=MeanStd(mean=figures.model_mae, std=0.0),
+            baseline=MeanStd(mean=figures.baseline_mae, std=0.0),
+            baseline_name="zero",
+            higher_is_better=False,
+            protocol="none: a toy",
+        )
