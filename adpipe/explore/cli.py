@@ -14,7 +14,7 @@ from adpipe.cli_support import exit_on_error
 from adpipe.errors import OptionError
 from adpipe.io import current_path
 
-Dataset = Literal["campaigns", "ctr", "clickstream"]
+Dataset = Literal["campaigns", "ctr", "clickstream"]  # names tasks: explore's data sets, not the task list
 DEFAULT_DATA: dict[str, Path] = {
     "campaigns": config.CAMPAIGNS_FILE,
     "ctr": config.CTR_FILE,
