@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from adpipe.errors import DataError, OptionError
 from features.campaign_dates import DATE, parse_date, parse_year_month_day
 from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, GROUP
-from features.schema import Column, TableSchema, check_rows, read_table, wanted_columns
+from features.schema import Column, TableSchema, check_rows
+from features.tables import reader_for
 
 SPEND, IMPRESSIONS, CLICKS = "Spent", "Impressions", "Clicks"
 VALUE = "conversion_value"  # a mapped frame's value per row (a target, never an input)
@@ -249,13 +250,13 @@ def read_mapped(path: str | Path, mapping: CampaignMapping, roles: Sequence[str]
     ``roles`` are the roles the file must have (all mapped ones if None); other mapped columns are read if there.
     """
     path = Path(path)
-    schema = _schema(mapping)
-    present = {c.name for c in wanted_columns(path, schema)}
+    reader = reader_for(path, _schema(mapping))
+    present = {field.column.name for field in reader.fields()}
     required = set(roles) if roles is not None else {role for role, _ in mapping.columns()}
     for role, name in mapping.columns():
         if role in required and name not in present:
             raise DataError(f"role '{role}': the file has no column '{name}'", path=path, column=name)
-    table = read_table(path, schema, columns=sorted(present))
+    table = reader.read(columns=sorted(present))
     frame = pd.DataFrame(index=table.index)
     for role, canonical in CANONICAL.items():
         name = getattr(mapping, role)

@@ -24,7 +24,8 @@ import pandas as pd
 from adpipe.errors import DataError
 from features.campaign_mapping import VALUE, CampaignMapping, read_mapped
 from features.choices import GROUP, Mode, SummaryBy
-from features.schema import Column, TableSchema, check_rows, check_unique, read_table
+from features.schema import Column, TableSchema, check_rows, check_unique
+from features.tables import read_table
 
 MODES: tuple[Mode, ...] = ("planned", "delivery")
 

@@ -1,10 +1,10 @@
 """ClickStream files: the user and session schemas, with their value rules, and the strict loaders.
 
-Users are read whole, from CSV (:func:`features.schema.read_table`) or Parquet
-(:func:`features.schema_parquet.read_parquet_table`). Sessions are scanned lazily (:func:`scan_sessions`)
-from one file, a folder or a glob of parts, all CSV or all Parquet, each part checked against the same
-schema; the features module aggregates the scan with the engine :func:`choose_engine` picks and reports
-the first bad row with :meth:`SessionScan.problem`, naming the part, column and line (CSV) or row (Parquet).
+Users are read whole, from CSV or Parquet (:func:`features.tables.read_table`). Sessions are scanned lazily
+(:func:`scan_sessions`) from one file, a folder or a glob of parts, all CSV or all Parquet, each part checked
+against the same schema by its format's reader (:func:`features.tables.reader_for`); the engines aggregate the
+scan and report the first bad row with :meth:`SessionScan.problem`, naming the part, column and line (CSV) or
+row (Parquet).
 """
 
 from __future__ import annotations
@@ -19,25 +19,10 @@ import polars as pl
 
 from adpipe import config
 from adpipe.errors import DataError
-from features import schema_parquet
-from features.schema import (
-    BAD,
-    ROW,
-    Column,
-    TableSchema,
-    bad_line,
-    diagnose,
-    first_problem,
-    line_of,
-    read_table,
-    scan_table,
-    wanted_columns,
-)
-from features.schema_parquet import read_parquet_table
-from features.schema_typed import scan_typed_csv
+from features.schema import ROW, Column, TableSchema
+from features.tables import TableReader, file_format, read_table, reader_for, scan_table
 
 Split = Literal["train", "test"]
-Format = Literal["csv", "parquet"]
 
 TARGET = "marketing_target"
 CLASSES = (1, 2, 3)
@@ -64,9 +49,13 @@ USERS_TRAIN_SCHEMA = TableSchema(
     "ClickStream user",
     ";",
     (*_USER_COLUMNS, Column(TARGET, "str", allowed=tuple(str(c) for c in CLASSES))),
+    formats=("csv", "parquet"),
 )
 USERS_TEST_SCHEMA = TableSchema(
-    "ClickStream user", ";", (*_USER_COLUMNS, Column("test_id", "int", minimum=0, unique=True))
+    "ClickStream user",
+    ";",
+    (*_USER_COLUMNS, Column("test_id", "int", minimum=0, unique=True)),
+    formats=("csv", "parquet"),
 )
 SESSIONS_SCHEMA = TableSchema(
     "ClickStream session",
@@ -85,6 +74,7 @@ SESSIONS_SCHEMA = TableSchema(
         Column("session_duration", "float", minimum=0, maximum=86_400),  # seconds: a session is under a day
     ),
     allow_empty=True,
+    formats=("csv", "parquet"),
 )
 # search_query (free text) and session_id are checked in the header but not read: no feature uses
 # them, and on a large export they are a third of the bytes.
@@ -102,7 +92,7 @@ _PART_SHIFT = 40
 def load_users(path: str | Path, split: Split) -> pd.DataFrame:
     """Read a user file (``;``-separated CSV, or Parquet); the target (train) or a unique ``test_id`` (test)."""
     schema = USERS_TRAIN_SCHEMA if split == "train" else USERS_TEST_SCHEMA
-    users = read_parquet_table(path, schema) if file_format(path) == "parquet" else read_table(path, schema)
+    users = read_table(path, schema)
     if split == "train":
         users[TARGET] = users[TARGET].astype("int64")
     return users
@@ -110,14 +100,7 @@ def load_users(path: str | Path, split: Split) -> pd.DataFrame:
 
 def load_sessions(path: str | Path) -> pd.DataFrame:
     """Read one session file whole, CSV or Parquet (``search_query`` and ``session_id`` are not read)."""
-    if file_format(path) == "parquet":
-        return read_parquet_table(path, SESSIONS_SCHEMA, columns=SESSION_COLUMNS_USED)
     return read_table(path, SESSIONS_SCHEMA, columns=SESSION_COLUMNS_USED)
-
-
-def file_format(path: str | Path) -> Format:
-    """A file's format, from its name: ``*.parquet`` is Parquet, anything else is read as CSV."""
-    return "parquet" if Path(path).suffix == ".parquet" else "csv"
 
 
 def users_file(directory: str | Path, split: Split) -> Path:
@@ -133,6 +116,30 @@ def sessions_source(directory: str | Path, split: Split) -> Path:
     return _the_one(Path(directory), (csv, csv.with_suffix(".parquet"), csv.with_suffix("")))
 
 
+def split_sessions(directory: str | Path, split: Split, sessions: str | Path | None = None) -> tuple[Path, ...]:
+    """The session parts of a split: of ``sessions`` (a file, a folder or a glob) if given, else of the folder's."""
+    return session_parts(Path(sessions) if sessions is not None else sessions_source(directory, split))
+
+
+@dataclass(frozen=True)
+class SplitFiles:
+    """A split's files: its user file read (whole) and its session source's parts listed (scanned later)."""
+
+    users_path: Path
+    users: pd.DataFrame
+    sessions_path: Path
+    parts: tuple[Path, ...]
+
+
+def read_split_files(directory: str | Path, split: Split, sessions: str | Path | None = None) -> SplitFiles:
+    """The user file of ``directory`` read as ``split``'s, and the parts of its sessions (``sessions`` replaces the
+    folder's): both paths are resolved before either is read, the users read before the parts are listed."""
+    users_path = users_file(directory, split)
+    sessions_path = Path(sessions) if sessions is not None else sessions_source(directory, split)
+    users = load_users(users_path, split)
+    return SplitFiles(users_path, users, sessions_path, session_parts(sessions_path))
+
+
 def _the_one(directory: Path, candidates: tuple[Path, ...]) -> Path:
     """The candidate that exists; two side by side is an error (which is meant?); none gives the CSV's name,
     for the reader's "file not found"."""
@@ -146,18 +153,13 @@ def _the_one(directory: Path, candidates: tuple[Path, ...]) -> Path:
 class SessionScan:
     """The session rows of one or more CSV or Parquet parts, typed, with AT (where each came from) and BAD.
 
-    ``typed``: the CSV parts are read the fast way (:mod:`features.schema_typed`), a shortcut whose failure or BAD
+    ``typed``: the CSV parts are read the fast way (:mod:`features.tables.csv_typed`), a shortcut whose failure or BAD
     row means "read them again by the text path" (:meth:`as_text`), whose answer is the one given.
     """
 
     parts: tuple[Path, ...]
     frame: pl.LazyFrame
     typed: bool = False
-
-    @property
-    def format(self) -> Format:
-        """CSV or Parquet: one source's parts share a format (:func:`session_parts` checks it)."""
-        return file_format(self.parts[0])
 
     def where(self, at: int) -> tuple[Path, int]:
         """The part and the 0-based data row of an AT value."""
@@ -166,16 +168,13 @@ class SessionScan:
     def problem(self, at: int) -> DataError:
         """The one-line error for the bad row at ``at``."""
         part, row = self.where(at)
-        if self.format == "parquet":
-            return schema_parquet.first_problem(part, _fields(part), row)
-        return first_problem(part, SESSIONS_SCHEMA, _wanted(part), row)
+        reader = _reader(part)
+        return reader.problem(reader.fields(SESSION_COLUMNS_USED), row)
 
     def error(self, at: int, message: str, column: str) -> DataError:
         """A one-line error about the row at ``at``: its part and line (CSV) or row (Parquet, from 1)."""
         part, row = self.where(at)
-        if self.format == "parquet":
-            return DataError(f"{message} in row {row + 1}", path=part, column=column)
-        return DataError(message, path=part, column=column, line=line_of(row))
+        return _reader(part).row_error(message, row, column)
 
     def collect(self, query: pl.LazyFrame, engine: Literal["memory", "chunked"] = "chunked") -> pl.DataFrame:
         """``query`` (over :attr:`frame`) run by Polars' in-memory or streaming engine; a part Polars cannot
@@ -189,30 +188,19 @@ class SessionScan:
 
     def as_text(self) -> SessionScan:
         """The same parts read by the text path (what a typed scan falls back to)."""
-        return _scan(self.parts, typed=False)
+        return scan_parts(self.parts, typed=False)
 
     def _unreadable(self, error: pl.exceptions.PolarsError) -> DataError:
         """The first part that cannot be read, said in one line."""
-        for position, part in enumerate(self.parts):
-            if self.format == "csv":
-                if (found := bad_line(part, SESSIONS_SCHEMA)) is not None:
-                    return found
-                continue
-            try:
-                scan_part(part, position).select(pl.col(BAD).sum()).collect()
-            except pl.exceptions.PolarsError as own:
-                return schema_parquet.unreadable(part, own)
-        if self.format == "parquet":
-            return schema_parquet.unreadable(self.parts[0], error)
-        return diagnose(self.parts[0], SESSIONS_SCHEMA, error)
+        for part in self.parts:
+            reader = _reader(part)
+            if (found := reader.damage(reader.fields(SESSION_COLUMNS_USED))) is not None:
+                return found
+        return _reader(self.parts[0]).unreadable(error)
 
 
-def _wanted(part: Path) -> list[Column]:
-    return wanted_columns(part, SESSIONS_SCHEMA, SESSION_COLUMNS_USED)
-
-
-def _fields(part: Path) -> list[schema_parquet.Field]:
-    return schema_parquet.parquet_fields(part, SESSIONS_SCHEMA, SESSION_COLUMNS_USED)
+def _reader(part: Path) -> TableReader:
+    return reader_for(part, SESSIONS_SCHEMA)
 
 
 def session_parts(source: str | Path) -> tuple[Path, ...]:
@@ -247,23 +235,19 @@ class TextScanNeeded(Exception):
 
 def scan_part(part: Path, position: int = 0, typed: bool = False) -> pl.LazyFrame:
     """One part's checked rows (columns and types checked now), AT counting from ``position``'s block; ``typed``
-    reads a CSV part the fast way (:mod:`features.schema_typed`)."""
-    if file_format(part) == "parquet":
-        frame = schema_parquet.scan_parquet_table(part, _fields(part))
-    elif typed:
-        frame = scan_typed_csv(part, SESSIONS_SCHEMA, _wanted(part))
-    else:
-        frame = scan_table(part, SESSIONS_SCHEMA, _wanted(part))
+    reads a CSV part the fast way (:mod:`features.tables.csv_typed`)."""
+    frame = scan_table(part, SESSIONS_SCHEMA, columns=SESSION_COLUMNS_USED, typed=typed)
     return frame.with_columns((pl.col(ROW).cast(pl.Int64) + (position << _PART_SHIFT)).alias(AT)).drop(ROW)
 
 
 def scan_sessions(source: str | Path, typed: bool = False) -> SessionScan:
     """The session rows of ``source`` (one file, a folder or a glob of parts, CSV or Parquet), lazily; ``typed``:
     see :class:`SessionScan`."""
-    return _scan(session_parts(source), typed)
+    return scan_parts(session_parts(source), typed)
 
 
-def _scan(parts: tuple[Path, ...], typed: bool) -> SessionScan:
+def scan_parts(parts: tuple[Path, ...], typed: bool = False) -> SessionScan:
+    """The session rows of ``parts`` (:func:`session_parts`), lazily; ``typed``: see :class:`SessionScan`."""
     frames = [scan_part(part, position, typed) for position, part in enumerate(parts)]
     typed = typed and file_format(parts[0]) == "csv"
     return SessionScan(parts, pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0], typed)

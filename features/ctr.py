@@ -20,7 +20,8 @@ import pandas as pd
 
 from adpipe.errors import DataError
 from features.choices import CTR_FEATURE_GROUP_NAMES
-from features.schema import Column, TableSchema, check_rows, line_of, read_table
+from features.schema import Column, TableSchema, check_rows, line_of
+from features.tables import read_table
 
 TARGET = "Clicked on Ad"
 NUMERIC_COLUMNS = ("Daily Time Spent on Site", "Age", "Area Income", "Daily Internet Usage")

@@ -21,7 +21,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from features.schema import Column, TableSchema, check_rows, check_unique, read_table
+from features.schema import Column, TableSchema, check_rows, check_unique
+from features.tables import read_table
 
 USER_ID = "User ID"
 TARGET = "Conversion Rates"

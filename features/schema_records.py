@@ -1,4 +1,4 @@
-"""A web request's records as the tables the readers of :mod:`features.schema` give for their CSV, without
+"""A web request's records as the tables the readers of :mod:`features.tables` give for their CSV, without
 writing or parsing one: the service's records path.
 
 Each record has already been checked field by field against the schema's columns (pydantic types derived
@@ -18,7 +18,8 @@ import pandas as pd
 import polars as pl
 
 from adpipe.errors import DataError
-from features.schema import Column, TableSchema, _to_pandas, check_unique
+from features.schema import Column, TableSchema, check_unique
+from features.tables import to_pandas
 
 _POLARS_KINDS = {
     "int": pl.Int64,
@@ -44,7 +45,8 @@ def _as_read(value: object, column: Column) -> object:
 
 def records_frame(rows: Sequence[dict[str, object]], columns: Sequence[Column]) -> pl.DataFrame:
     """Rows already checked one by one against ``columns`` (a web request's records: kinds, closed sets and
-    ranges) as Polars columns of the types :func:`scan_table` gives for their CSV, without writing or parsing it."""
+    ranges) as Polars columns of the types a reader's scan (:meth:`features.tables.TableReader.scan`) gives for
+    their CSV, without writing or parsing it."""
     return pl.DataFrame(
         [
             pl.Series(
@@ -67,7 +69,7 @@ def records_table(rows: Sequence[dict[str, object]], schema: TableSchema, *, pat
     present = {key for row in rows for key, value in row.items() if value is not None}
     wanted = [c for c in schema.columns if c.name in present or c.required]
     frame = records_frame(rows, wanted)
-    table = pd.DataFrame({column.name: _to_pandas(frame[column.name], column) for column in wanted})
+    table = pd.DataFrame({column.name: to_pandas(frame[column.name], column) for column in wanted})
     if table.empty and not schema.allow_empty:
         raise DataError("file has a header but no data rows", path=Path(path))
     for column in wanted:

@@ -1,4 +1,4 @@
-"""The one CSV reader (features.schema): declared kinds and value rules, and one line naming file, column and line."""
+"""The one CSV reader (features.tables): declared kinds and value rules, and one line naming file, column and line."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from adpipe.errors import DataError
-from features.schema import Column, TableSchema, check_rows, read_table
+from features.schema import Column, TableSchema, check_rows
+from features.tables import read_table
 
 SCHEMA = TableSchema(
     "test",

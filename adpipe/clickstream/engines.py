@@ -24,18 +24,15 @@ from features.clickstream import POSITION, aggregate_per_user, feature_table, pl
 from features.clickstream_loaders import (
     AT,
     TARGET,
-    Format,
     SessionScan,
     Split,
     TextScanNeeded,
     file_format,
-    load_users,
-    scan_sessions,
-    session_parts,
-    sessions_source,
-    users_file,
+    read_split_files,
+    scan_parts,
+    split_sessions,
 )
-from features.schema import BAD
+from features.schema import BAD, Format
 
 # Measured on this project's 2-core machine (Polars 2.1, synthetic sessions, fresh process per run, median of
 # 2-4 runs under a shared load; docs/clickstream.md, "Engines"): the in-memory engine is up to 10% faster up
@@ -104,15 +101,11 @@ class ClickstreamSplit:
     engine: EngineChoice  # which engine aggregated the sessions, and why
 
 
-def _sessions(directory: str | Path, split: Split, sessions: str | Path | None) -> Path:
-    return Path(sessions) if sessions is not None else sessions_source(directory, split)
-
-
 def split_engine(
     directory: str | Path, split: Split, engine: Engine = "auto", sessions: str | Path | None = None
 ) -> EngineChoice:
     """The engine :func:`load_split` uses for these sessions, and why: what a command prints before loading."""
-    return choose_engine(session_parts(_sessions(directory, split, sessions)), engine)
+    return choose_engine(split_sessions(directory, split, sessions), engine)
 
 
 def load_split(
@@ -131,13 +124,12 @@ def load_split(
     a session whose user is not in the user file raises a :class:`DataError` naming the file, column and
     line (or row).
     """
-    users_path, sessions_path = users_file(directory, split), _sessions(directory, split, sessions)
-    users = load_users(users_path, split)
-    choice = choose_engine(session_parts(sessions_path), engine)
+    files = read_split_files(directory, split, sessions)
+    choice = choose_engine(files.parts, engine)
     # Polars' own number parsing first (the text path only if that fails or finds a bad row); Dask workers read
     # their slices by the text path.
-    scan = scan_sessions(sessions_path, typed=choice.engine != "dask")
-    return _aggregated(users, users_path, scan, sessions_path, choice, scheduler)
+    scan = scan_parts(files.parts, typed=choice.engine != "dask")
+    return _aggregated(files.users, files.users_path, scan, files.sessions_path, choice, scheduler)
 
 
 def records_split(
