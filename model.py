@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from adpipe import task_commands, versions_cli
-from adpipe.bench import app as bench_app
+from adpipe.bench.cli import app as bench_app
 from adpipe.cli_support import ErrorBoundary
 from adpipe.dashboard.cli import report_command
 from adpipe.service import cli as service_cli
