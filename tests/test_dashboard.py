@@ -24,8 +24,8 @@ from adpipe.dashboard.page import Missing, Panel
 from adpipe.dashboard.sources import Sources
 from adpipe.errors import DataError
 from adpipe.reports import read_report
-from adpipe.roas import plan_dashboard
-from adpipe.roas.plan_report import CurvesReport, PlanReport, PlanValidationReport
+from adpipe.roas.plan import dashboard as plan_dashboard
+from adpipe.roas.plan.report import CurvesReport, PlanReport, PlanValidationReport
 from model import app
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 

@@ -2,7 +2,7 @@
 
 Read from ``reports/roas_validation.json`` and ``reports/funnel_validation.json`` (typed reports of
 :mod:`adpipe.roas.report`) and the ``roas summary`` tables (``reports/roas_summary_<by>.csv``); the budget plan's
-panels are :mod:`adpipe.roas.plan_dashboard`'s. Computed here, because no report carries them: bootstrap
+panels are :mod:`adpipe.roas.plan.dashboard`'s. Computed here, because no report carries them: bootstrap
 intervals of each group's ROAS (resampling its ads), the funnel sums per segment and the ROAS model's held-out
 predictions (one repeat of the report's campaign-grouped folds).
 """
@@ -30,10 +30,10 @@ from adpipe.dashboard.page import (
     mean_std,
 )
 from adpipe.dashboard.sources import Sources
-from adpipe.roas import plan_dashboard
 from adpipe.roas.defaults import FUNNEL_REPORT, VALIDATION_REPORT
 from adpipe.roas.evaluation import grouping_splits, summary_path
 from adpipe.roas.models import BASELINES, LABELS, MEAN_BASELINE, MEDIAN_BASELINE, roas_models
+from adpipe.roas.plan import dashboard as plan_dashboard
 from adpipe.roas.report import FunnelValidationReport, RoasValidationReport
 from adpipe.validation import Protocol
 from features.campaigns import BUDGET, FEATURES, SUMMARY_KEYS, conversion_value, load_campaigns, model_inputs, roas_rows
