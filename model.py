@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from adpipe.bench import app as bench_app
+from adpipe.bench.cli import app as bench_app
 from adpipe.cli_support import ErrorBoundary
 from adpipe.commands import tasks as task_commands
 from adpipe.commands import versions as versions_commands

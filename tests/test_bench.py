@@ -10,7 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from adpipe import bench, bench_targets, config
+from adpipe import config
+from adpipe.bench import run as bench_run
+from adpipe.bench.targets import summary_rows
 from adpipe.clickstream.engines import build_features, load_split
 from features.clickstream_loaders import load_sessions
 from features.synth import END, START, SynthConfig, generate
@@ -57,29 +59,31 @@ def test_generator_is_seeded(tmp_path: Path) -> None:
 
 def test_bench_smoke_writes_its_report(tmp_path: Path) -> None:
     report = tmp_path / "bench.json"
-    result = bench.run_benchmark((2000,), ("memory",), 1, tmp_path / "data", report, echo=lambda _: None)
+    result = bench_run.run_benchmark((2000,), ("memory",), 1, tmp_path / "data", report, echo=lambda _: None)
     entry = result["sizes"][0]
     assert report.exists() and result["cores"] >= 1
     assert entry["sessions"] > 1000 and entry["memory"]["wall_s"] > 0 and entry["memory"]["peak_rss_mb"] > 50
     memory = entry["memory"]
     assert 0 < memory["kernel_cpu_s"] < memory["cpu_s"] and memory["page_faults_gb"] > 0
-    assert entry["predict"]["users"] == bench.users_for(2000) and entry["predict"]["predict_s"] > 0
+    assert entry["predict"]["users"] == bench_run.users_for(2000) and entry["predict"]["predict_s"] > 0
     assert result["targets"]["wall_vs_duckdb_at_most_2x"]["met"] is None  # DuckDB was not run
     assert not (tmp_path / "data").exists()  # generated data deleted
 
 
 def test_bench_dask_and_parquet_rows_and_sample_check(tmp_path: Path) -> None:
-    result = bench.run_benchmark((2000,), ("chunked", "dask-parquet"), 1, tmp_path / "data", None, echo=lambda _: None)
+    result = bench_run.run_benchmark(
+        (2000,), ("chunked", "dask-parquet"), 1, tmp_path / "data", None, echo=lambda _: None
+    )
     entry = result["sizes"][0]
     assert entry["dask-parquet"]["workers"] == os.cpu_count() and entry["dask-parquet"]["worker_peak_rss_mb"] > 50
     assert 50 < entry["dask-parquet"]["peak_anonymous_mb"] <= entry["dask-parquet"]["peak_rss_mb"]
     assert entry["parquet_mb"] > 0 and entry["chunked"]["wall_s"] > 0
-    assert entry["sample_check"]["chunked"]["same"] and entry["sample_check"]["users"] == bench.users_for(2000)
+    assert entry["sample_check"]["chunked"]["same"] and entry["sample_check"]["users"] == bench_run.users_for(2000)
 
 
 def test_bench_ratios_read_from_the_parse_floor_and_duckdb_of_the_same_run(tmp_path: Path) -> None:
     engines = ("memory", "duckdb", "read-csv")
-    result = bench.run_benchmark((2000,), engines, 1, tmp_path / "data", None, echo=lambda _: None)
+    result = bench_run.run_benchmark((2000,), engines, 1, tmp_path / "data", None, echo=lambda _: None)
     entry = result["sizes"][0]
     assert entry["auto"]["csv"]["engine"] == "memory" and "memory engine" in entry["auto"]["csv"]["reason"]
     memory, floor, duckdb = entry["memory"], entry["read-csv"], entry["duckdb"]
@@ -90,14 +94,14 @@ def test_bench_ratios_read_from_the_parse_floor_and_duckdb_of_the_same_run(tmp_p
     assert targets["auto_engine"] == {"csv": "memory", "parquet": None}
     assert targets["auto_csv_vs_read_csv_at_most_2.5x"]["value"] == pytest.approx(memory["vs_read"], abs=1e-3)
     assert targets["auto_csv_engine_parquet_vs_csv_throughput_at_least_2x"]["met"] is None  # no Parquet run
-    header, rows = bench_targets.summary_rows(result, bench.ENGINES)
+    header, rows = summary_rows(result, bench_run.ENGINES)
     assert [row[1] for row in rows[:3]] == ["memory *", "duckdb", "read-csv"] and "÷ read" in header
     cpu = rows[0][header.index("cpu s (kernel)")]
     assert cpu == f"{memory['cpu_s']:.1f} ({memory['kernel_cpu_s']:.1f})"
 
 
 def test_profile_stages_end_in_the_feature_table_the_engines_build(synthetic: Path) -> None:
-    from adpipe.bench_profile import profile, stages
+    from adpipe.bench.profile import profile, stages
 
     for engine in ("memory", "chunked"):
         built = stages(synthetic / "test", engine)

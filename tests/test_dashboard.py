@@ -22,8 +22,8 @@ from adpipe.clickstream.report import ValidationReport
 from adpipe.dashboard.build import build
 from adpipe.errors import DataError
 from adpipe.reports import read_report
-from adpipe.roas import plan_dashboard
-from adpipe.roas.plan_report import CurvesReport, PlanReport, PlanValidationReport
+from adpipe.roas.plan import dashboard as plan_dashboard
+from adpipe.roas.plan.report import CurvesReport, PlanReport, PlanValidationReport
 from adpipe.sections.page import Missing, Panel
 from adpipe.sections.sources import Sources
 from adpipe.tasks import TASKS

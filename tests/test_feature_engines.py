@@ -1,6 +1,6 @@
 """Engine equality: the declared features computed by Polars equal two independent implementations.
 
-The oracles are adpipe/bench_engines.py's DuckDB SQL and plain pandas (the notebooks' approach),
+The oracles are adpipe/bench/engines.py's DuckDB SQL and plain pandas (the notebooks' approach),
 written without features.clickstream's definitions; hand-computed values are in
 test_clickstream_features.py.
 """
@@ -13,7 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adpipe import bench_engines, bench_measure, bench_scale, config
+from adpipe import config
+from adpipe.bench import engines as bench_engines
+from adpipe.bench import measure as bench_measure
+from adpipe.bench import scale as bench_scale
 from adpipe.clickstream.engines import build_features, load_split
 from features.clickstream import FEATURE_COLUMNS
 from features.synth import SynthConfig, generate

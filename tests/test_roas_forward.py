@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from adpipe.errors import OptionError
 from adpipe.io import read_json, write_json
 from adpipe.reports import read_report, write_report
-from adpipe.roas.curves import VALUE, PooledPowerCurves, plan_frame
-from adpipe.roas.plan_report import PlanValidationReport
-from adpipe.roas.plan_validation import CONSTANT_ROAS, CURVES, period_splits
+from adpipe.roas.plan.backtest import CONSTANT_ROAS, CURVES, period_splits
+from adpipe.roas.plan.curves import VALUE, PooledPowerCurves, plan_frame
+from adpipe.roas.plan.report import PlanValidationReport
 from features.campaign_dates import DATE
 from features.campaign_mapping import VALUE as MAPPED_VALUE
 from features.campaign_mapping import from_file, read_mapped
@@ -46,11 +46,13 @@ def test_a_report_without_forward_reads_and_writes_it_as_null(tmp_path: Path) ->
     is there, null."""
     from adpipe import config
     from adpipe.protocol import Protocol
-    from adpipe.roas.budget import validate_plan
+    from adpipe.roas.plan.commands import validate_plan
+    from adpipe.roas.plan.options import PlanData
     from adpipe.roas.report import ConversionValues
 
     path = tmp_path / "v.json"
-    report = validate_plan(config.CAMPAIGNS_FILE, ["gender"], 5.0, 100.0, Protocol(2, 1, 0, stratify=False), path, 10)
+    data = PlanData(config.CAMPAIGNS_FILE, ["gender"], 5.0, 100.0)
+    report = validate_plan(data, Protocol(2, 1, 0, stratify=False), path, 10)
     assert report.forward is None and read_json(path)["forward"] is None
     old = read_json(path)
     del old["forward"]

@@ -14,8 +14,8 @@ from scipy.optimize import minimize
 from adpipe import config
 from adpipe.errors import OptionError
 from adpipe.protocol import Protocol
-from adpipe.roas.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse
-from adpipe.roas.plan import Limits, allocate, solve, spend_bounds
+from adpipe.roas.plan.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse
+from adpipe.roas.plan.solver import Limits, allocate, solve, spend_bounds
 
 
 def synthetic_ads(exponents: list[float], n_ads: list[int], seed: int = 0) -> pd.DataFrame:
@@ -152,12 +152,15 @@ def test_infeasible_limits_name_the_conflict(limits: Limits, budget: float, name
 
 def test_validation_report_round_trips(tmp_path: Path) -> None:
     from adpipe.reports import read_report
-    from adpipe.roas.budget import validate_plan
-    from adpipe.roas.plan_report import PlanValidationReport
+    from adpipe.roas.plan.commands import validate_plan
+    from adpipe.roas.plan.options import PlanData
+    from adpipe.roas.plan.report import PlanValidationReport
 
     path = tmp_path / "plan_validation.json"
     protocol = Protocol(folds=2, repeats=1, seed=0, stratify=False)
-    report = validate_plan(config.CAMPAIGNS_FILE, ["xyz_campaign_id", "gender"], 5.0, 100.0, protocol, path, 20)
+    report = validate_plan(
+        PlanData(config.CAMPAIGNS_FILE, ["xyz_campaign_id", "gender"], 5.0, 100.0), protocol, path, 20
+    )
     assert read_report(path, PlanValidationReport) == report
     assert set(report.value_accuracy) == {"pooled_curves", "constant_roas", "lightgbm_roas"}
     assert report.n_segments == 6 and len(report.targets) == 5
@@ -168,7 +171,7 @@ def test_plan_command_spends_today_s_budget_by_default(tmp_path: Path) -> None:
 
     import model
     from adpipe.reports import read_report
-    from adpipe.roas.plan_report import PlanReport
+    from adpipe.roas.plan.report import PlanReport
 
     path = tmp_path / "plan.json"
     args = ["roas", "plan", "--by", "age", "--folds", "2", "--repeats", "1", "--force", "--max-change", "2"]
@@ -182,18 +185,18 @@ def test_plan_command_spends_today_s_budget_by_default(tmp_path: Path) -> None:
 def test_a_plan_carries_the_back_tested_gain_of_its_own_level_only(tmp_path: Path) -> None:
     """The promise a plan makes is shown beside what plans at the same level realised on held-out campaigns; a
     validation made at another segment level is not borrowed."""
-    from adpipe.roas.budget import plan_report, validate_plan
-    from adpipe.roas.plan import Limits
+    from adpipe.roas.plan.commands import plan_report, validate_plan
+    from adpipe.roas.plan.options import PlanChoices, PlanData
+    from adpipe.roas.plan.solver import Limits
 
     protocol = Protocol(folds=2, repeats=1, seed=0, stratify=False)
     validation = tmp_path / "plan_validation.json"
-    validated = validate_plan(config.CAMPAIGNS_FILE, ["age"], 5.0, 100.0, protocol, validation, 20)
-    limits = Limits({}, {}, {}, {}, 2.0, ())
-    same = plan_report(config.CAMPAIGNS_FILE, ["age"], 5.0, 100.0, None, limits, "value", None, False, True, None,
-                       protocol, validation)  # fmt: skip
+    by_age, by_gender = (PlanData(config.CAMPAIGNS_FILE, [by], 5.0, 100.0) for by in ("age", "gender"))
+    validated = validate_plan(by_age, protocol, validation, 20)
+    choices = PlanChoices(None, Limits({}, {}, {}, {}, 2.0, ()), "value", None, allow_extrapolation=False, force=True)
+    same = plan_report(by_age, choices, None, protocol, validation)
     assert same.backtested_gain == validated.gain
-    other = plan_report(config.CAMPAIGNS_FILE, ["gender"], 5.0, 100.0, None, limits, "value", None, False, True, None,
-                        protocol, validation)  # fmt: skip
+    other = plan_report(by_gender, choices, None, protocol, validation)
     assert other.backtested_gain is None
 
 
@@ -212,7 +215,7 @@ def test_on_the_synthetic_export_the_plan_reaches_90_percent_of_the_best_achieva
     """The issue's target on `roas synth`'s export: curves fitted on its noisy daily rows, a plan of today's budget
     within [1/2, 2] x today's split, its value under the TRUE curves against the best the true curves allow within
     the same limits (a segment at the true curves' level: campaign x placement x banner, 36 segments)."""
-    from adpipe.roas.curves import plan_frame
+    from adpipe.roas.plan.curves import plan_frame
     from features.campaign_mapping import from_file, read_mapped
     from features.synth_campaigns import MAPPING_FILE, daily_export, true_curves
 

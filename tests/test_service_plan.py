@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from adpipe import config
 from adpipe.reports import read_report
-from adpipe.roas.plan_report import PlanReport, PlanValidationReport
+from adpipe.roas.plan.report import PlanReport, PlanValidationReport
 from adpipe.service.app import create_app
 from model import app as cli_app
 from tests.test_service import trained_models

@@ -81,25 +81,24 @@ def validate_command(
 ) -> None:
     """Forward-in-time and random folds side by side: model, baselines, reliability and the feature audit."""
     from adpipe.ctr.evaluation import validate
+    from adpipe.ctr.options import ValidationOptions
     from adpipe.ctr.params import parse_features
 
     with exit_on_error(keeps=report):
-        result = validate(
-            data,
-            protocol,
-            folds,
-            repeats,
-            gap,
-            seed,
-            params,
-            report,
+        options = ValidationOptions(
+            primary=protocol,
+            folds=folds,
+            repeats=repeats,
+            gap=gap,
+            seed=seed,
             group_by=group_by,
             threshold=threshold,
             imbalance=imbalance,
             features=parse_features(features),
             calibration=calibration,
-            with_audit=audit,
+            audit=audit,
         )
+        result = validate(data, options, params, report)
     typer.echo(render_validation(result))
     typer.echo(f"report -> {report}")
 

@@ -29,6 +29,7 @@ from adpipe.ctr.models import (
     seed_forest,
     threshold_rule,
 )
+from adpipe.ctr.options import ValidationOptions
 from adpipe.ctr.params import load_params
 from adpipe.ctr.report import (
     AuditRow,
@@ -139,27 +140,20 @@ def feature_warnings(features: list[str], audit_rows: list[AuditRow] | None) -> 
 
 def validate(
     data: str | Path = config.CTR_FILE,
-    primary: str = "forward",
-    folds: int = 5,
-    repeats: int = 3,
-    gap: int = 0,
-    seed: int = config.DEFAULT_SEED,
+    options: ValidationOptions = ValidationOptions(),
     params_file: str | Path = PARAMS_FILE,
     report_file: str | Path | None = VALIDATION_REPORT,
-    *,
-    group_by: str | None = None,
-    threshold: float | None = None,
-    imbalance: str | None = None,
-    features: list[str] | None = None,
-    calibration: str | None = None,
-    with_audit: bool = True,
     progress: bool = True,
 ) -> ValidationReport:
-    """Both protocols (``primary`` fills the report's original keys), the baselines on the same folds and the
-    audit; writes the JSON report. ``repeats`` redraws the random folds, ``gap`` spaces the forward ones."""
+    """Both protocols (``options.primary`` fills the report's original keys), the baselines on the same folds and
+    the audit; writes the JSON report."""
+    primary, folds, repeats, gap, seed = options.primary, options.folds, options.repeats, options.gap, options.seed
+    group_by, threshold = options.group_by, options.threshold
     if primary not in PROTOCOLS:
         raise OptionError(f"must be one of {', '.join(PROTOCOLS)}, got {primary!r}", option="--protocol")
-    params = load_params(params_file, imbalance=imbalance, features=features, calibration=calibration)
+    params = load_params(
+        params_file, imbalance=options.imbalance, features=options.features, calibration=options.calibration
+    )
     X, y, table = labelled_data(data)
     protocols = {
         "forward": CtrProtocol(folds=folds, repeats=1, seed=seed, name="forward", gap=gap),
@@ -182,7 +176,7 @@ def validate(
             baselines={b: ProbabilityFigures.from_folds(results[name][b], rates) for b in BASELINES},
         )
     audit_rows, audit_all = None, None
-    if with_audit:
+    if options.audit:
         audit_rows, audit_all = audit(
             FEATURE_GROUPS,
             X,

@@ -11,13 +11,13 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from adpipe import bench
+from adpipe.bench.run import BENCH_REPORT, ENGINES
 from adpipe.sections.page import CLASS_COLOURS, Card, Missing, Panel, Section, figure
 from adpipe.sections.sources import Sources
 
 
 def _engines(report: dict[str, Any]) -> list[str]:
-    return [e for e in bench.ENGINES if any(e in size for size in report["sizes"])]
+    return [e for e in ENGINES if any(e in size for size in report["sizes"])]
 
 
 def _basis(report: dict[str, Any]) -> str:
@@ -60,7 +60,7 @@ def by_size(report: dict[str, Any], key: str, title: str, y_title: str, caption:
 
 def section(sources: Sources) -> tuple[Section, list[Card]]:
     """The scale section; no overview card (it measures speed, not a signal)."""
-    report = sources.json(bench.BENCH_REPORT, "Throughput and peak memory by input size", "make bench")
+    report = sources.json(BENCH_REPORT, "Throughput and peak memory by input size", "make bench")
     intro = (
         "How the per-user feature build scales with the number of sessions, for each engine (log-log); dotted: "
         "from Parquet. read-csv and read-parquet are the parse floor: Polars reading the sessions whole, no feature."

@@ -4,11 +4,10 @@
 - ``evaluation``: validation on grouped and plain folds (a protocol in, a typed report out), train, predict,
   the where-to-spend summaries;
 - ``report``: the typed reports (their field names are the JSON keys);
-- ``curves``, ``plan``, ``plan_validation``, ``budget``, ``plan_report``: where the next dollar should go (pooled
-  value-vs-spend curves per segment, the budget split, its back-test, the commands' work, their reports);
-- ``cli`` (with ``plan_cli`` for the plan's commands and ``options`` for the options they share): the commands
-  and their terminal output;
-- ``service``, ``dashboard`` (with ``plan_dashboard``): its service adapter and dashboard section;
+- ``plan/``: where the next dollar should go (pooled value-vs-spend curves per segment, the budget split, its
+  back-test, the commands ``curves``, ``plan``, ``plan-validate``, their reports and views);
+- ``cli`` (with ``options`` for the options the commands share): the commands and their terminal output;
+- ``service``, ``dashboard`` (with ``plan.dashboard``): its service adapter and dashboard section;
 - ``defaults``: its name, files and option defaults (light: the CLI reads them).
 """
 

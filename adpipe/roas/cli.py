@@ -10,7 +10,7 @@ import typer
 from adpipe import cli_support, config
 from adpipe.cli_support import exit_on_error, format_table
 from adpipe.protocol import Protocol
-from adpipe.roas import defaults, plan_cli
+from adpipe.roas import defaults
 from adpipe.roas.options import (
     ColumnRoles,
     Data,
@@ -22,6 +22,7 @@ from adpipe.roas.options import (
     ValueSale,
     campaign_mapping,
 )
+from adpipe.roas.plan import cli as plan_cli
 from features.choices import GROUP, Mode
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 Read from ``reports/roas_validation.json`` and ``reports/funnel_validation.json`` (typed reports of
 :mod:`adpipe.roas.report`) and the ``roas summary`` tables (``reports/roas_summary_<by>.csv``); the budget plan's
-panels are :mod:`adpipe.roas.plan_dashboard`'s. Computed here, because no report carries them: bootstrap
+panels are :mod:`adpipe.roas.plan.dashboard`'s. Computed here, because no report carries them: bootstrap
 intervals of each group's ROAS (resampling its ads), the funnel sums per segment and the ROAS model's held-out
 predictions (one repeat of the report's campaign-grouped folds).
 """
@@ -16,10 +16,10 @@ from plotly.subplots import make_subplots
 from scipy.stats import bootstrap
 
 from adpipe import config
-from adpipe.roas import plan_dashboard
 from adpipe.roas.defaults import FUNNEL_REPORT, VALIDATION_REPORT, summary_path
 from adpipe.roas.evaluation import grouping_splits
 from adpipe.roas.models import BASELINES, LABELS, MEAN_BASELINE, MEDIAN_BASELINE, roas_models
+from adpipe.roas.plan import dashboard as plan_dashboard
 from adpipe.roas.report import FunnelValidationReport, RoasValidationReport
 from adpipe.sections.page import (
     BASELINE_COLOUR,

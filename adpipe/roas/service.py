@@ -17,10 +17,10 @@ from adpipe import config
 from adpipe.errors import DataError, OptionError
 from adpipe.reports import read_report, read_typed
 from adpipe.roas import SPEC, defaults
-from adpipe.roas.budget import FittedPlan, fit_plan, matching_validation, objective_values, plan_on, same_ranking
 from adpipe.roas.models import MEDIAN_BASELINE, ROAS_MODEL
-from adpipe.roas.plan import Limits, parse_limits
-from adpipe.roas.plan_report import PlanReport, PlanValidationReport
+from adpipe.roas.plan.options import PlanChoices, PlanData
+from adpipe.roas.plan.planner import FittedPlan, fit_plan, for_objective, matching_validation, plan_on, same_ranking
+from adpipe.roas.plan.report import PlanReport, PlanValidationReport
 from adpipe.roas.report import RoasValidationReport
 from adpipe.serving.adapter import Action, Prediction, Reliability, TableTask
 from adpipe.serving.explain import tree_contributions
@@ -190,11 +190,11 @@ class BudgetPlan(Action):
         self.fitted: dict[tuple[float, float], FittedPlan] = {}  # by (enquiry, sale) values
         self.validation: PlanValidationReport | None = None
 
-    def values(self, objective: str) -> tuple[float, float]:
+    def plan_data(self, objective: str) -> PlanData:
+        """The served data at the saved model's conversion values, as ``objective`` plans it."""
         values = self.task.metadata.get("values") or {}
-        return objective_values(  # type: ignore[arg-type]
-            objective, values.get("enquiry", DEFAULT_VALUE_ENQUIRY), values.get("sale", DEFAULT_VALUE_SALE)
-        )
+        enquiry, sale = values.get("enquiry", DEFAULT_VALUE_ENQUIRY), values.get("sale", DEFAULT_VALUE_SALE)
+        return for_objective(PlanData(self.data, self.by, enquiry, sale), objective)  # type: ignore[arg-type]
 
     def start(self) -> None:
         """Fit the curves of the value and of the enquiries once, with the ranking back-test's verdict read
@@ -203,40 +203,35 @@ class BudgetPlan(Action):
         validation = read_typed(validation_file, lambda path: read_report(path, PlanValidationReport))
         try:
             for objective in ("value", "conversions"):
-                values = self.values(objective)
-                if values not in self.fitted:
-                    ranking = same_ranking(
-                        matching_validation(validation, self.data, self.by, values), defaults.PROTOCOL
-                    )
-                    self.fitted[values] = fit_plan(self.data, self.by, *values, defaults.PROTOCOL, None, ranking)
+                planned = self.plan_data(objective)
+                if planned.values not in self.fitted:
+                    ranking = same_ranking(matching_validation(validation, planned), defaults.PROTOCOL)
+                    self.fitted[planned.values] = fit_plan(planned, defaults.PROTOCOL, ranking)
         except (DataError, OSError) as error:
             self.unavailable = f"the plan's data cannot be read ({error}); the service plans {self.data}"
             return
-        self.validation = matching_validation(validation, self.data, self.by, self.values("value"))
+        self.validation = matching_validation(validation, self.plan_data("value"))
 
     def run(self, request: BaseModel) -> PlanAnswer:
         assert isinstance(request, PlanRequest)
         try:
-            values = self.values(request.objective)
+            values = self.plan_data(request.objective).values
             fitted = self.fitted[values]
-            min_spend, min_share = parse_limits([f"{k}={v}" for k, v in request.min.items()], "--min")
-            max_spend, max_share = parse_limits([f"{k}={v}" for k, v in request.max.items()], "--max")
-            given = request.max_change is not None
-            change = request.max_change if given else defaults.DEFAULT_MAX_CHANGE
-            limits = Limits(
-                min_spend, max_spend, min_share, max_share, change, tuple(request.fix), max_change_given=given
-            )
-            validation = self.validation if self.validation is not None and values == self.values("value") else None
-            report = plan_on(
-                fitted,
+            choices = PlanChoices.from_options(
                 request.budget,
-                limits,
                 request.objective,
                 request.target_roas,
+                [f"{k}={v}" for k, v in request.min.items()],
+                [f"{k}={v}" for k, v in request.max.items()],
+                request.max_change,
+                request.fix,
                 request.allow_extrapolation,
                 request.force,
-                defaults.PROTOCOL.seed,
-                validation.gain if validation is not None else None,
+            )
+            served = self.plan_data("value").values
+            validation = self.validation if self.validation is not None and values == served else None
+            report = plan_on(
+                fitted, choices, defaults.PROTOCOL.seed, validation.gain if validation is not None else None
             )
         except OptionError as error:
             field = FIELDS.get(error.option.split()[0], error.option)
@@ -249,7 +244,7 @@ class BudgetPlan(Action):
 
     def today_total(self) -> float:
         """Today's total spend over the planned segments."""
-        fitted = self.fitted.get(self.values("value"))
+        fitted = self.fitted.get(self.plan_data("value").values)
         return float(fitted.response.today.sum()) if fitted is not None else 0.0
 
     def form_values(self) -> dict[str, Any]:
@@ -257,7 +252,7 @@ class BudgetPlan(Action):
         return {"budget": f"{self.today_total():.2f}", "objective": "value"}
 
     def segments(self) -> list[str]:
-        fitted = self.fitted.get(self.values("value"))
+        fitted = self.fitted.get(self.plan_data("value").values)
         return list(fitted.names) if fitted is not None else []
 
     def form_request(self, form: dict[str, str]) -> dict[str, Any]:

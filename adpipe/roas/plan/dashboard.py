@@ -2,7 +2,7 @@
 the plan, its back-test on held-out campaigns, and its overview card.
 
 Read from ``reports/roas_curves.json``, ``reports/roas_plan.json`` and ``reports/roas_plan_validation.json``
-(typed reports of :mod:`adpipe.roas.plan_report`). Computed here, because no report carries it: each segment's
+(typed reports of :mod:`adpipe.roas.plan.report`). Computed here, because no report carries it: each segment's
 curve of expected value against its total spend, drawn with the project's own :class:`SegmentResponse` (its ads'
 spends scaled in proportion, ads without spend keeping their base value) on the report's parameters, and its 80%
 band from the plan's draws of those parameters.
@@ -19,18 +19,19 @@ from plotly.subplots import make_subplots
 
 from adpipe import config
 from adpipe.reports import MeanStd
-from adpipe.roas.budget import read_ads
-from adpipe.roas.curves import SEGMENT_SEPARATOR, VALUE, PooledPowerCurves, SegmentResponse
 from adpipe.roas.defaults import CURVES_REPORT, PLAN_REPORT, PLAN_VALIDATION_REPORT, PROTOCOL
-from adpipe.roas.plan import N_DRAWS
-from adpipe.roas.plan_report import (
+from adpipe.roas.plan.backtest import CONSTANT_ROAS, CURVES, LIGHTGBM
+from adpipe.roas.plan.curves import SEGMENT_SEPARATOR, VALUE, PooledPowerCurves, SegmentResponse
+from adpipe.roas.plan.options import PlanData
+from adpipe.roas.plan.planner import read_ads
+from adpipe.roas.plan.report import (
     CurvesReport,
     GainBacktest,
     PlannedSegment,
     PlanReport,
     PlanValidationReport,
 )
-from adpipe.roas.plan_validation import CONSTANT_ROAS, CURVES, LIGHTGBM
+from adpipe.roas.plan.solver import N_DRAWS
 from adpipe.sections.page import (
     BASELINE_COLOUR,
     MODEL_COLOUR,
@@ -85,7 +86,7 @@ def _response(curves: CurvesReport, sources: Sources) -> SegmentResponse | Missi
     data = sources.data(config.CAMPAIGNS_FILE)
     if data is None:
         return Missing(title, "make data", "no campaigns file: the curves need its ads")
-    frame = read_ads(data, curves.by, curves.values.enquiry, curves.values.sale, None)
+    frame = read_ads(PlanData(data, curves.by, curves.values.enquiry, curves.values.sale))
     names = [s.segment for s in curves.segments]
     fitted = PooledPowerCurves().fit(frame, frame[VALUE])
     response = SegmentResponse.from_ads(fitted, frame, names)

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from adpipe.errors import OptionError
-from adpipe.roas.curves import SegmentResponse
+from adpipe.roas.plan.curves import SegmentResponse
 
 ALL_SEGMENTS = "*"
 DEFAULT_EXTRAPOLATION = 2.0

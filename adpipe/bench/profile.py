@@ -1,7 +1,7 @@
 """``python model.py bench profile``: where the in-memory and chunked engines spend a feature build's time.
 
 The build is cut into cumulative stages — the raw read (every field as text), the typed and checked scan (the
-fast path the engines try first, :mod:`features.schema_typed`), the per-user aggregates without the distinct
+fast path the engines try first, :mod:`features.tables.csv_typed`), the per-user aggregates without the distinct
 counts and medians, then with the distinct counts, then with the medians (the whole of
 :func:`features.clickstream.aggregate_per_user`), the join onto the user table, and the conversion to the pandas
 feature table. Each stage's query is run from scratch by the chosen Polars engine, in

@@ -1,9 +1,9 @@
-"""One measurement of ``make bench``, in the fresh process that makes it (``python -m adpipe.bench measure``).
+"""One measurement of ``make bench``, in the fresh process that makes it (``python -m adpipe.bench.cli measure``).
 
 :func:`measure_features` runs one engine once and :func:`measure_predict` the features, ``model.predict`` and
 the predictions file: wall seconds after the imports, the peak resident set (VmHWM, restarted by
 :func:`reset_peak_rss`) and the peak of anonymous memory, CPU seconds with the kernel's part, page faults.
-adpipe/bench.py runs them, repeats them and reports the medians.
+adpipe/bench/cli.py runs them, repeats them and reports the medians.
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ if TYPE_CHECKING:
 
 def independent_runners() -> dict[str, Callable[[Path], pd.DataFrame]]:
     """The independent engines: each returns the feature table (index user_id, FEATURE_COLUMNS); ours are
-    bench_scale.ours."""
-    from adpipe import bench_engines
+    scale.ours."""
+    from adpipe.bench import engines
 
-    return {"duckdb": bench_engines.reference_duckdb, "baseline": bench_engines.baseline_pandas}
+    return {"duckdb": engines.reference_duckdb, "baseline": engines.baseline_pandas}
 
 
 def floor_runners() -> dict[str, Callable[[Path], Any]]:
     """The parse floors: the sessions read whole, no feature (a Polars frame of every session)."""
-    from adpipe import bench_engines
+    from adpipe.bench import engines
 
-    return {"read-csv": bench_engines.read_floor, "read-parquet": bench_engines.read_floor}
+    return {"read-csv": engines.read_floor, "read-parquet": engines.read_floor}
 
 
 def _rss_mb() -> float:
@@ -50,21 +50,21 @@ def reset_peak_rss() -> None:
 def measure_features(engine: str, directory: Path, sample: Path | None = None) -> dict[str, Any]:
     """Run one engine once, in this process: wall seconds, rows, this process's (and Dask workers') peak RSS;
     the first users' rows saved to ``sample`` (Parquet) when given."""
-    from adpipe import bench_scale
+    from adpipe.bench import scale
 
     runners = {**independent_runners(), **floor_runners()}  # imports every engine's modules, before the clock
-    with bench_scale.cluster_for(engine) as (scheduler, workers):
+    with scale.cluster_for(engine) as (scheduler, workers):
         import_rss = _rss_mb()
-        runner = runners.get(engine) or (lambda path: bench_scale.ours(engine, path, scheduler))
-        with bench_scale.anonymous_peak() as anonymous_peak:
+        runner = runners.get(engine) or (lambda path: scale.ours(engine, path, scheduler))
+        with scale.anonymous_peak() as anonymous_peak:
             before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
             table = runner(directory)
             wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
-        figures = {"wall_s": wall, "users": len(table), "peak_rss_mb": bench_scale.peak_rss_mb()}
+        figures = {"wall_s": wall, "users": len(table), "peak_rss_mb": scale.peak_rss_mb()}
         figures["peak_anonymous_mb"] = anonymous_peak()
         figures |= {"import_rss_mb": import_rss, **workers(), **_cpu(before, after)}
     if sample is not None:
-        table.head(bench_scale.SAMPLE_USERS).to_parquet(sample)
+        table.head(scale.SAMPLE_USERS).to_parquet(sample)
     return figures
 
 
@@ -83,7 +83,7 @@ def _cpu(before: resource.struct_rusage, after: resource.struct_rusage) -> dict[
 
 def measure_predict(directory: Path, model_file: Path, output: Path) -> dict[str, Any]:
     """Features, ``model.predict`` and the predictions file for one split, each timed, in this process."""
-    from adpipe import bench_scale
+    from adpipe.bench import scale
     from adpipe.clickstream.defaults import TASK
     from adpipe.clickstream.engines import build_features, load_split
     from adpipe.clickstream.submission import predictions_payload
@@ -104,6 +104,6 @@ def measure_predict(directory: Path, model_file: Path, output: Path) -> dict[str
         "predict_s": predicted_done - features_done,
         "features_s": features_done - start,
         "end_to_end_s": end - start,
-        "peak_rss_mb": bench_scale.peak_rss_mb(),
+        "peak_rss_mb": scale.peak_rss_mb(),
         "import_rss_mb": import_rss,
     }

@@ -24,9 +24,8 @@ from threadpoolctl import threadpool_limits
 
 from adpipe.errors import OptionError
 from adpipe.reports import MeanStd
-from adpipe.roas.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse
-from adpipe.roas.plan import solve
-from adpipe.roas.plan_report import (
+from adpipe.roas.plan.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse
+from adpipe.roas.plan.report import (
     ForwardValidation,
     ForwardWindow,
     GainBacktest,
@@ -34,6 +33,7 @@ from adpipe.roas.plan_report import (
     Target,
     ValueAccuracy,
 )
+from adpipe.roas.plan.solver import solve
 from adpipe.validation import Protocol, Split, forward_splits, make_splits, spearman
 from features.campaign_dates import DATE
 from features.campaign_mapping import CampaignMapping

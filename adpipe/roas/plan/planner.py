@@ -1,23 +1,25 @@
-"""The work of ``roas curves``, ``roas plan`` and ``roas plan-validate``: read the ads, fit, plan, validate,
-write the typed report."""
+"""The planner: the ads of a :class:`PlanData` read through its mapping, each segment's curve and whether its
+data pin it, the curves fitted once (:class:`FittedPlan`: ``roas plan`` fits it per command, the service once per
+worker) and the plan of a :class:`PlanChoices` on them (:func:`plan_on`)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from adpipe.errors import DataError, OptionError
-from adpipe.reports import read_report, write_report
-from adpipe.roas.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse, plan_frame
-from adpipe.roas.defaults import PLAN_WINDOWS, PROTOCOL, TASK, Objective
-from adpipe.roas.plan import DEFAULT_EXTRAPOLATION, Limits, allocate, extrapolation_factor, spend_bounds
-from adpipe.roas.plan_report import (
-    CurvesReport,
+from adpipe.roas.defaults import PROTOCOL, TASK, Objective
+from adpipe.roas.plan.backtest import (
+    RANKING_SHUFFLES,
+    ranking_signal,
+)
+from adpipe.roas.plan.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse, plan_frame
+from adpipe.roas.plan.options import PlanChoices, PlanData
+from adpipe.roas.plan.report import (
     GainBacktest,
     Interval,
     PlannedSegment,
@@ -26,22 +28,8 @@ from adpipe.roas.plan_report import (
     RankingBacktest,
     SegmentCurve,
 )
-from adpipe.roas.plan_validation import (
-    BASELINES,
-    RANKING_SHUFFLES,
-    campaign_splits,
-    forward_validation,
-    period_splits,
-    ranking_backtest,
-    ranking_signal,
-    segment_roas,
-    targets,
-    timed_fit_and_plan,
-    value_accuracy,
-)
-from adpipe.roas.report import CampaignProtocol, ConversionValues
+from adpipe.roas.plan.solver import DEFAULT_EXTRAPOLATION, allocate, extrapolation_factor, spend_bounds
 from adpipe.validation import Protocol
-from features.campaign_dates import DATE
 from features.campaign_mapping import CampaignMapping
 from features.campaigns import BUDGET, conversion_value, load_campaigns
 from features.choices import GROUP
@@ -58,14 +46,13 @@ def read_export(data: str | Path, mapping: CampaignMapping | None) -> tuple[pd.D
     return load_campaigns(data, mapping), group
 
 
-def read_ads(
-    data: str | Path, by: Sequence[str], value_enquiry: float, value_sale: float, mapping: CampaignMapping | None
-) -> pd.DataFrame:
-    table, group = read_export(data, mapping)
-    return plan_frame(table, conversion_value(table, value_enquiry, value_sale), by, group)
+def read_ads(data: PlanData) -> pd.DataFrame:
+    """One row per ad: its segment, spend and conversion value (at ``data``'s values), and its group."""
+    table, group = read_export(data.data, data.mapping)
+    return plan_frame(table, conversion_value(table, data.value_enquiry, data.value_sale), data.by, group)
 
 
-def _with_spend(frame: pd.DataFrame, data: str | Path) -> tuple[list[str], list[str]]:
+def segments_with_spend(frame: pd.DataFrame, data: str | Path) -> tuple[list[str], list[str]]:
     """Segments with spend, and those without any (excluded: no curve can be read from them)."""
     spent = frame.groupby(SEGMENT)[SPEND].sum()
     names, excluded = sorted(spent.index[spent > 0]), sorted(spent.index[spent <= 0])
@@ -111,54 +98,12 @@ def segment_curves(frame: pd.DataFrame, curves: PooledPowerCurves, names: Sequen
     return segments
 
 
-def curves_report(
-    data: str | Path,
-    by: Sequence[str],
-    value_enquiry: float,
-    value_sale: float,
-    report_file: Path | None,
-    mapping: CampaignMapping | None = None,
-) -> CurvesReport:
-    frame = read_ads(data, by, value_enquiry, value_sale, mapping)
-    names, excluded = _with_spend(frame, data)
-    curves = PooledPowerCurves().fit(frame, frame[VALUE])
-    segments = segment_curves(frame, curves, names)
-    note = (
-        "no saturation identifiable (the global exponent cannot be told from 1): every curve is constant ROAS"
-        if curves.fallback_
-        else "saturating curves, segment offsets and exponents shrunk toward the global fit"
-    )
-    if excluded:
-        note += f"; {len(excluded)} segment(s) without any spend excluded: {', '.join(excluded[:5])}"
-    report = CurvesReport(
-        task=TASK,
-        data=str(data),
-        by=list(by),
-        target="conversion value",
-        values=ConversionValues(enquiry=value_enquiry, sale=value_sale),
-        family=FAMILY,
-        fallback_to_constant_roas=curves.fallback_,
-        note=note,
-        global_alpha=float(curves.global_[0]),
-        global_exponent=float(curves.global_[1]),
-        between_segment_variance=[float(v) for v in curves.between_variance_],
-        dispersion=curves.dispersion_,
-        excluded=excluded,
-        segments=segments,
-    )
-    if report_file is not None:
-        write_report(report_file, report)
-    return report
-
-
-def matching_validation(
-    validation: PlanValidationReport | None, data: str | Path, by: Sequence[str], values: tuple[float, float]
-) -> PlanValidationReport | None:
+def matching_validation(validation: PlanValidationReport | None, data: PlanData) -> PlanValidationReport | None:
     """``validation`` when it was made on the same data, segment level and conversion values as a plan: its
     back-tested gain is then the plan's, else None."""
-    if validation is None or validation.data != str(data) or validation.by != list(by):
+    if validation is None or validation.data != str(data.data) or validation.by != list(data.by):
         return None
-    return validation if (validation.values.enquiry, validation.values.sale) == values else None
+    return validation if (validation.values.enquiry, validation.values.sale) == data.values else None
 
 
 def same_ranking(validation: PlanValidationReport | None, protocol: Protocol) -> RankingBacktest | None:
@@ -191,40 +136,31 @@ class FittedPlan:
     highest: np.ndarray
 
 
-def objective_values(
-    objective: Objective, value_enquiry: float, value_sale: float, mapping: CampaignMapping | None = None
-) -> tuple[float, float]:
-    """The conversion values an objective's curves are of: enquiries alone (1, 0) for ``conversions``."""
+def for_objective(data: PlanData, objective: Objective) -> PlanData:
+    """The data whose curves an objective plans: their value, or enquiries alone (values 1, 0) for
+    ``conversions``."""
     if objective == "conversions":  # the curves of enquiries (Total_Conversion) instead of their value
-        if mapping is not None and not mapping.built_in:
+        if data.mapping is not None and not data.mapping.built_in:
             raise OptionError(
                 "is for the reference file's enquiries; with a mapping, plan its value", option="--objective"
             )
-        return 1.0, 0.0
-    return value_enquiry, value_sale
+        return replace(data, value_enquiry=1.0, value_sale=0.0)
+    return data
 
 
-def fit_plan(
-    data: str | Path,
-    by: Sequence[str],
-    value_enquiry: float,
-    value_sale: float,
-    protocol: Protocol = PROTOCOL,
-    mapping: CampaignMapping | None = None,
-    ranking: RankingBacktest | None = None,
-) -> FittedPlan:
+def fit_plan(data: PlanData, protocol: Protocol = PROTOCOL, ranking: RankingBacktest | None = None) -> FittedPlan:
     """Read the ads, run the ranking back-test at this level (unless ``ranking`` is given), fit the curves."""
-    frame = read_ads(data, by, value_enquiry, value_sale, mapping)
-    names, excluded = _with_spend(frame, data)
+    frame = read_ads(data)
+    names, excluded = segments_with_spend(frame, data.data)
     ranking = ranking_signal(frame, protocol) if ranking is None else ranking
     curves = PooledPowerCurves().fit(frame, frame[VALUE])
     response = SegmentResponse.from_ads(curves, frame, names)
     ads = frame[frame[SPEND] > 0].groupby(SEGMENT)[SPEND]
     n_ads, lowest, highest = (ads.agg(f).reindex(names).to_numpy() for f in ("size", "min", "max"))
     return FittedPlan(
-        data=str(data),
-        by=list(by),
-        values=(value_enquiry, value_sale),
+        data=str(data.data),
+        by=list(data.by),
+        values=data.values,
         frame=frame,
         names=names,
         excluded=excluded,
@@ -238,38 +174,6 @@ def fit_plan(
     )
 
 
-def plan_report(
-    data: str | Path,
-    by: Sequence[str],
-    value_enquiry: float,
-    value_sale: float,
-    budget: float | None,
-    limits: Limits,
-    objective: Objective,
-    target_roas: float | None,
-    allow_extrapolation: bool,
-    force: bool,
-    report_file: Path | None,
-    protocol: Protocol = PROTOCOL,
-    validation_file: Path | None = None,
-    mapping: CampaignMapping | None = None,
-) -> PlanReport:
-    """The plan of ``budget`` (today's total when None) across the segments, with the back-tested gain of
-    ``validation_file`` when that validation was made on the same data, segment level and values."""
-    check_objective(objective, target_roas)
-    values = objective_values(objective, value_enquiry, value_sale, mapping)
-    saved = read_report(validation_file, PlanValidationReport) if validation_file and validation_file.exists() else None
-    validation = matching_validation(saved, data, by, values)
-    fitted = fit_plan(data, by, *values, protocol, mapping, same_ranking(validation, protocol))
-    backtested = validation.gain if validation is not None else None
-    report = plan_on(
-        fitted, budget, limits, objective, target_roas, allow_extrapolation, force, protocol.seed, backtested
-    )
-    if report_file is not None:
-        write_report(report_file, report)
-    return report
-
-
 def check_objective(objective: Objective, target_roas: float | None) -> None:
     """A target-ROAS plan needs its floor."""
     if objective == "target-roas" and target_roas is None:
@@ -277,22 +181,15 @@ def check_objective(objective: Objective, target_roas: float | None) -> None:
 
 
 def plan_on(
-    fitted: FittedPlan,
-    budget: float | None,
-    limits: Limits,
-    objective: Objective,
-    target_roas: float | None,
-    allow_extrapolation: bool,
-    force: bool,
-    seed: int = PROTOCOL.seed,
-    backtested: GainBacktest | None = None,
+    fitted: FittedPlan, choices: PlanChoices, seed: int = PROTOCOL.seed, backtested: GainBacktest | None = None
 ) -> PlanReport:
-    """The plan of ``budget`` on curves fitted once (:func:`fit_plan`): milliseconds, no data read."""
+    """The plan of ``choices`` on curves fitted once (:func:`fit_plan`): milliseconds, no data read."""
+    budget, limits, objective, target_roas = choices.budget, choices.limits, choices.objective, choices.target_roas
     check_objective(objective, target_roas)
     names, ranking, response = fitted.names, fitted.ranking, fitted.response
     notes = [f"segment {name} has no spend today: excluded, its spend stays 0" for name in fitted.excluded]
-    reallocate = ranking.signal or force
-    signal = ranking.verdict + ("" if ranking.signal or not force else "; reallocated anyway (--force)")
+    reallocate = ranking.signal or choices.force
+    signal = ranking.verdict + ("" if ranking.signal or not choices.force else "; reallocated anyway (--force)")
     if fitted.curves.fallback_:
         notes.append("no saturation identifiable: the curves are constant ROAS, the plan goes to the best ROAS")
     today = response.today
@@ -306,7 +203,7 @@ def plan_on(
         notes.append("today's split kept (scaled to the budget): " + ranking.verdict)
     factor = extrapolation_factor(allocation.planned, fitted.n_ads, fitted.lowest, fitted.highest)
     beyond = [n for n, f in zip(names, factor, strict=True) if f > DEFAULT_EXTRAPOLATION]
-    if beyond and not allow_extrapolation:
+    if beyond and not choices.allow_extrapolation:
         k = names.index(beyond[0])
         raise OptionError(
             f"the plan moves {len(beyond)} segment(s) beyond their observed spend per ad by more than "
@@ -347,53 +244,3 @@ def plan_on(
             for k, name in enumerate(names)
         ],
     )
-
-
-def validate_plan(
-    data: str | Path,
-    by: Sequence[str],
-    value_enquiry: float,
-    value_sale: float,
-    protocol: Protocol,
-    report_file: Path | None,
-    n_shuffles: int = RANKING_SHUFFLES,
-    mapping: CampaignMapping | None = None,
-    windows: int = PLAN_WINDOWS,
-) -> PlanValidationReport:
-    """The grouped measurements (the targets read them) and, when the export has a date, the same forward in time
-    on ``windows`` expanding windows."""
-    table, group = read_export(data, mapping)
-    frame = plan_frame(table, conversion_value(table, value_enquiry, value_sale), by, group)
-    forward_folds = period_splits(frame[DATE], windows) if DATE in frame else None  # a wrong --windows stops here
-    started = time.perf_counter()
-    splits = campaign_splits(frame, protocol)
-    accuracy, rankings, gain = value_accuracy(frame, table, splits, protocol.seed, mapping)
-    ranking = ranking_backtest(rankings, n_shuffles, protocol.seed)
-    validation_seconds = time.perf_counter() - started
-    fit_and_plan = timed_fit_and_plan(frame)
-    forward = None
-    if forward_folds is not None:
-        forward = forward_validation(frame, table, forward_folds, protocol.seed, n_shuffles, mapping)
-    report = PlanValidationReport(
-        task=TASK,
-        data=str(data),
-        by=list(by),
-        n_segments=int(len(segment_roas(frame))),
-        values=ConversionValues(enquiry=value_enquiry, sale=value_sale),
-        protocol=CampaignProtocol(
-            **protocol.as_dict(),
-            groupings={"grouped": f"GroupKFold by {group}"},
-            n_rows=len(frame),
-            n_groups=int(frame[GROUP].nunique()),
-        ),
-        baselines=BASELINES,
-        value_accuracy=accuracy,
-        ranking=ranking,
-        gain=gain,
-        targets=targets(accuracy, ranking, fit_and_plan),
-        seconds={"validation": validation_seconds, "fit_and_plan": fit_and_plan},
-        forward=forward,
-    )
-    if report_file is not None:
-        write_report(report_file, report)
-    return report
