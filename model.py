@@ -14,8 +14,8 @@ from adpipe.bench.cli import app as bench_app
 from adpipe.cli_support import ErrorBoundary
 from adpipe.commands import tasks as task_commands
 from adpipe.commands import versions as versions_commands
+from adpipe.commands.explore import explore_command
 from adpipe.dashboard.cli import report_command
-from adpipe.explore.cli import explore_command
 from adpipe.service import cli as service_cli
 from adpipe.tuning.command import study_app
 

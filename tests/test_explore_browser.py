@@ -29,6 +29,7 @@ pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)"
 )
 SHARED = config.SHARED_DATA_DIR
+RESET, DOWNLOAD = '[data-action="reset"]', '[data-action="download"]'
 COMBINATIONS = 20
 CARDS = "els => Object.fromEntries(els.map(e => [e.dataset.kpi, [e.dataset.value, e.dataset.previous, "
 CARDS += "e.querySelector('.value').textContent]]))"
@@ -127,7 +128,7 @@ def set_controls(page, values: dict[str, list[str]], date_from: str | None, date
     if not one_by_one:
         page.evaluate(SET_CONTROLS, [values, {"date-from": date_from, "date-to": date_to}])
         return
-    page.click("#reset")
+    page.click(RESET)
     for name, chosen in values.items():
         page.select_option(f'select[data-slicer="{name}"]', chosen)
     for slicer, day in (("date-from", date_from), ("date-to", date_to)):
@@ -200,7 +201,7 @@ def test_every_card_is_pandas_on_the_same_rows(browser, built: dict[str, tuple[P
 
     # The CSV download: the filtered rows, whose KPIs are the cards'.
     with page.expect_download() as download:
-        page.click("#download")
+        page.click(DOWNLOAD)
     csv = pd.read_csv(io.StringIO(Path(download.value.path()).read_text()), dtype=str, keep_default_na=False)
     numbers = [c for c in csv.columns if c not in (*truth.dimensions, "date", "user_id")]
     csv[numbers] = csv[numbers].astype(float)
@@ -215,7 +216,7 @@ def test_every_card_is_pandas_on_the_same_rows(browser, built: dict[str, tuple[P
     values, date_from, date_to = explore_truth.random_filter(truth, random.Random(1))
     set_controls(page, values, date_from, date_to, one_by_one=True)
     fragment = page.evaluate("location.hash")
-    page.click("#reset")
+    page.click(RESET)
     assert page.evaluate("location.hash") == ""
     page.evaluate("h => { location.hash = h; }", fragment)
     page.wait_for_function("h => location.hash === h", arg=fragment)
@@ -228,14 +229,14 @@ def test_every_card_is_pandas_on_the_same_rows(browser, built: dict[str, tuple[P
         assert sorted(selected) == sorted(chosen)
 
     if truth.has_date:  # a preset: the last 30 days of the data
-        page.click("#reset")
+        page.click(RESET)
         page.click('[data-preset="30"]')
         last = pd.Timestamp(truth.rows["date"].max())
         start = (last - pd.Timedelta(days=29)).strftime("%Y-%m-%d")
         assert page.input_value('[data-slicer="date-from"]') == start
         check_cards(page, truth, truth.kept({}, start, None), previous_rows(truth, {}, start, truth.rows["date"].max()))
 
-    page.click("#reset")
+    page.click(RESET)
     page.evaluate("window.scrollTo(0, 0)")
     redraw = page.evaluate(REDRAW, truth.dimensions[-1])
     timings = page.evaluate("window.exploreTimings")

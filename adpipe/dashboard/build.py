@@ -1,12 +1,12 @@
-"""The page in order: the overview, one section per task in the task list's order, the served model versions,
-monitoring (``model.py monitor``), then scale (``make bench``)."""
+"""The page in order: the overview, one section per task in the task list's order, an Explore section per data
+set, the served model versions, monitoring (``model.py monitor``), then scale (``make bench``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from adpipe import config
-from adpipe.dashboard import models, monitor, scale
+from adpipe.dashboard import explore, models, monitor, scale
 from adpipe.dashboard.render import render, write_page
 from adpipe.sections.page import Card, Section
 from adpipe.sections.sources import Sources
@@ -33,8 +33,8 @@ def build(
     from adpipe.tasks import TASKS
 
     sources = Sources(root, storage=storage, study=study)
-    built = [*(task.dashboard_section()(sources) for task in TASKS), models.section(sources), monitor.section(sources)]
-    built.append(scale.section(sources))
+    built = [*(task.dashboard_section()(sources) for task in TASKS), *explore.sections(sources)]
+    built += [models.section(sources), monitor.section(sources), scale.section(sources)]
     sections = [section for section, _ in built]
     cards = [card for _, section_cards in built for card in section_cards]
     html = render([overview(cards), *sections], title=TITLE, sources=sources.read)

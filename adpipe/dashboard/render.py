@@ -14,6 +14,7 @@ import plotly.io as pio
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
+from adpipe.explore.page import assets
 from adpipe.io import write_bytes_atomic
 from adpipe.sections.page import Missing, Section
 
@@ -38,7 +39,9 @@ def render(sections: Sequence[Section], *, title: str, sources: Sequence[str]) -
     environment.filters["plot"] = plot
     environment.tests["missing"] = lambda panel: isinstance(panel, Missing)
     template = environment.get_template("index.html.j2")
+    style, script = assets()  # the explorers' (docs/explore.md), once, after them all
     return template.render(
+        explore={"style": style, "script": script} if any(s.explorer for s in sections) else None,
         title=title,
         sections=sections,
         sources=sources,

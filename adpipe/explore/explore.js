@@ -1,9 +1,12 @@
-// The Explore page's filtering and aggregation (docs/explore.md). The facts come column by column from the
-// #explore-data payload; every KPI is scale * sum(numerator) / sum(denominator) over the kept rows, as in
-// adpipe/explore/facts.py. One pass over the rows fills the cards, the previous period, the trend and the bars.
-(function () {
+// The Explore page's filtering and aggregation (docs/explore.md). Each [data-explorer] container is one explorer
+// (a page may hold several): every query is scoped to it, and its filters sit in the URL fragment under its
+// data-fragment-prefix. The facts come column by column from its [data-explore-data] payload; every KPI is
+// scale * sum(numerator) / sum(denominator) over the kept rows, as in adpipe/explore/facts.py. One pass over the
+// rows fills the cards, the previous period, the trend and the bars.
+window.exploreTimings = {};
+document.querySelectorAll("[data-explorer]").forEach((root) => {
   "use strict";
-  const data = JSON.parse(document.getElementById("explore-data").textContent);
+  const data = JSON.parse(root.querySelector("[data-explore-data]").textContent);
   const n = data.rows;
   const dims = data.dimensions.map((d) => ({ ...d, codes: Int32Array.from(d.codes) }));
   const measureNames = Object.keys(data.measures);
@@ -14,15 +17,16 @@
   const NO_DAY = data.date ? data.date.missing : 0;
   const DAY = 86400000;
   const cross = new Map(); // dimension index -> value code clicked on its bars
-  const slicers = Array.from(document.querySelectorAll("[data-slicer]"));
-  const chartKpi = document.getElementById("chart-kpi");
-  const grain = document.getElementById("trend-grain");
+  const slicers = Array.from(root.querySelectorAll("[data-slicer]"));
+  const chartKpi = root.querySelector("[data-chart-kpi]");
+  const grain = root.querySelector("[data-trend-grain]");
+  const prefix = root.dataset.fragmentPrefix || ""; // this explorer's keys in the URL fragment
   const PLOT = { displaylogo: false, responsive: true, displayModeBar: false };
   const TOP = 15; // bars per dimension: its values with the most rows (all, in order, when it has an order)
 
   const toDay = (iso) => (iso ? Date.UTC(+iso.slice(0, 4), +iso.slice(5, 7) - 1, +iso.slice(8, 10)) / DAY : null);
   const toIso = (day) => new Date(day * DAY).toISOString().slice(0, 10);
-  const slicer = (name) => document.querySelector(`[data-slicer="${CSS.escape(name)}"]`);
+  const slicer = (name) => root.querySelector(`[data-slicer="${CSS.escape(name)}"]`);
 
   // A group of totals: the measures' sums and the distinct keys seen (a Set only where a KPI needs it).
   function totals(withDistinct) {
@@ -130,7 +134,7 @@
   function drawCards(result) {
     const empty = result.current.sums[0] === 0;
     data.kpis.forEach((kpi) => {
-      const card = document.querySelector(`[data-kpi="${kpi.name}"]`);
+      const card = root.querySelector(`[data-kpi="${kpi.name}"]`);
       const value = kpiValue(result.current, kpi);
       card.dataset.value = value === null ? "" : String(value);
       card.querySelector(".value").textContent = empty ? "no rows" : value === null ? "—" : format(value, kpi);
@@ -204,7 +208,7 @@
   }
 
   function drawTrend(result, kpi) {
-    const div = document.getElementById("trend");
+    const div = root.querySelector("[data-trend]");
     if (!div) return;
     const buckets = Array.from(result.trend.keys()).sort((a, b) => a - b);
     const y = buckets.map((b) => kpiValue(result.trend.get(b), kpi));
@@ -216,7 +220,7 @@
 
   function drawBars(result, kpi) {
     dims.forEach((d, k) => {
-      const div = document.querySelector(`[data-bars="${CSS.escape(d.name)}"]`);
+      const div = root.querySelector(`[data-bars="${CSS.escape(d.name)}"]`);
       let codes = Array.from(result.bars[k].keys());
       if (d.ordered) codes.sort((a, b) => a - b);
       else codes.sort((a, b) => result.bars[k].get(b).sums[0] - result.bars[k].get(a).sums[0] || a - b);
@@ -236,7 +240,7 @@
   }
 
   function drawChips() {
-    const chips = document.getElementById("chips");
+    const chips = root.querySelector("[data-chips]");
     chips.replaceChildren();
     cross.forEach((code, k) => {
       const chip = document.createElement("span");
@@ -261,30 +265,101 @@
   }
 
   // The fragment: the slicers' names as keys (date-from, date-to, one entry per chosen option), then
-  // cross.<dimension> for a clicked bar; application/x-www-form-urlencoded, as URLSearchParams writes it.
+  // cross.<dimension> for a clicked bar, each after this explorer's prefix; application/x-www-form-urlencoded,
+  // as URLSearchParams writes it. Another explorer's keys (prefixed: they hold a ".") are kept as they are; a
+  // bare anchor (#roas, the report's navigation) is no filter state.
+  const isState = (hash) => hash.includes("=");
   function writeFragment() {
     const params = new URLSearchParams();
+    if (prefix && isState(location.hash))
+      new URLSearchParams(location.hash.slice(1)).forEach((v, k) => !k.startsWith(prefix) && k.includes(".") && params.append(k, v));
     slicers.forEach((s) => {
-      if (s.tagName === "SELECT") Array.from(s.selectedOptions, (o) => params.append(s.dataset.slicer, o.value));
-      else if (s.value) params.append(s.dataset.slicer, s.value);
+      const key = prefix + s.dataset.slicer;
+      if (s.tagName === "SELECT") Array.from(s.selectedOptions, (o) => params.append(key, o.value));
+      else if (s.value) params.append(key, s.value);
     });
-    cross.forEach((code, k) => params.append(`cross.${dims[k].name}`, dims[k].values[code]));
+    cross.forEach((code, k) => params.append(`${prefix}cross.${dims[k].name}`, dims[k].values[code]));
     const hash = params.toString();
-    if (location.hash.slice(1) !== hash) history.replaceState(null, "", hash ? `#${hash}` : location.pathname);
+    if (location.hash.slice(1) === hash || (!hash && !isState(location.hash))) return;
+    history.replaceState(null, "", hash ? `#${hash}` : location.pathname + location.search);
   }
 
   function readFragment() {
-    const params = new URLSearchParams(location.hash.slice(1));
+    const params = new URLSearchParams(isState(location.hash) ? location.hash.slice(1) : "");
     slicers.forEach((s) => {
-      const chosen = params.getAll(s.dataset.slicer);
+      const chosen = params.getAll(prefix + s.dataset.slicer);
       if (s.tagName === "SELECT") Array.from(s.options).forEach((o) => (o.selected = chosen.includes(o.value)));
       else s.value = chosen[0] || "";
     });
     cross.clear();
     dims.forEach((d, k) => {
-      const value = params.get(`cross.${d.name}`);
+      const value = params.get(`${prefix}cross.${d.name}`);
       if (value !== null && d.values.includes(value)) cross.set(k, d.values.indexOf(value));
     });
+  }
+
+  function reset() {
+    slicers.forEach((s) => (s.tagName === "SELECT" ? Array.from(s.options).forEach((o) => (o.selected = false)) : (s.value = "")));
+    cross.clear();
+    render();
+  }
+
+  // The budget plan of the kept segments (a segment is kept when one of its rows is): their response curves and
+  // plan rows, largest planned change first; the first PLAN_CURVES curves are drawn.
+  const plan = data.plan;
+  const PLAN_CURVES = 6;
+  const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+  const segmentOf = plan ? planSegments() : null;
+  function planSegments() {
+    const index = new Map(plan.segments.map((s, j) => [s.codes.join(","), j]));
+    const of = new Int32Array(n);
+    for (let i = 0; i < n; i++) of[i] = index.get(plan.dims.map((k) => dims[k].codes[i]).join(",")) ?? -1;
+    return of;
+  }
+  const money = (v) => v.toLocaleString(undefined, { maximumFractionDigits: Math.abs(v) >= 100 ? 0 : 2 });
+  const change = (s) => (s.today > 0 ? s.planned / s.today - 1 : Infinity);
+  function cells(row, texts) {
+    texts.forEach((text) => row.appendChild(document.createElement("td")).append(text));
+    return row;
+  }
+  function drawPlan(result) {
+    const seen = new Set();
+    for (const i of result.kept) if (segmentOf[i] >= 0) seen.add(segmentOf[i]);
+    const kept = Array.from(seen, (j) => plan.segments[j]).sort((a, b) => change(b) - change(a) || (a.name < b.name ? -1 : 1));
+    root.querySelector("[data-plan-empty]").hidden = kept.length > 0;
+    root.querySelector("[data-plan-rows]").replaceChildren(
+      ...kept.map((s) => {
+        const row = cells(document.createElement("tr"), [s.name, money(s.today), money(s.planned),
+          s.today > 0 ? `${change(s) >= 0 ? "+" : ""}${(100 * change(s)).toFixed(0)} %` : "new",
+          `${money(s.value)} (${money(s.low)}–${money(s.high)})`, s.marginal.toFixed(2)]);
+        row.dataset.segment = s.name;
+        row.dataset.planned = String(s.planned);
+        return row;
+      })
+    );
+    const sum = (key) => kept.reduce((total, s) => total + s[key], 0);
+    const total = kept.length ? [cells(document.createElement("tr"), [`${kept.length} segment(s)`, money(sum("today")),
+      money(sum("planned")), "", money(sum("value")), ""])] : [];
+    root.querySelector("[data-plan-total]").replaceChildren(...total);
+    const shown = kept.slice(0, PLAN_CURVES);
+    const traces = shown.flatMap((s, j) => {
+      const colour = COLOURS[j % COLOURS.length];
+      return [
+        { x: s.spend, y: s.curve, name: s.name, legendgroup: s.name, mode: "lines", line: { color: colour },
+          hovertemplate: `spend %{x:,.0f}: value %{y:,.0f}<extra>${s.name}</extra>` },
+        { x: [s.today], y: [s.valueToday], legendgroup: s.name, showlegend: false, mode: "markers",
+          marker: { color: colour, size: 8 }, hovertemplate: `today: %{x:,.0f}<extra>${s.name}</extra>` },
+        { x: [s.planned], y: [s.value], legendgroup: s.name, showlegend: false, mode: "markers",
+          marker: { color: colour, size: 10, symbol: "diamond" }, hovertemplate: `planned: %{x:,.0f}<extra>${s.name}</extra>` },
+      ];
+    });
+    const more = kept.length > PLAN_CURVES ? `, the first ${PLAN_CURVES} of ${kept.length}` : "";
+    const div = root.querySelector("[data-plan-curves]");
+    const chart = layout(div, `Expected value against spend (dot: today, diamond: planned${more})`, "total spend of the segment (log)");
+    chart.xaxis.type = "log";
+    chart.yaxis = { title: { text: "expected value (log)" }, type: "log" };
+    chart.legend = { font: { size: 10 } };
+    draw(div, traces, chart);
   }
 
   let last = null;
@@ -298,6 +373,7 @@
     writeFragment();
     drawTrend(last, kpi);
     drawBars(last, kpi);
+    if (plan) drawPlan(last);
     const done = performance.now();
     Object.assign(window.exploreTimings, { compute: computed - started, draw: done - computed, render: done - started });
   }
@@ -332,23 +408,20 @@
     slicer("date-to").dispatchEvent(new Event("change", { bubbles: true }));
   }
 
-  window.exploreTimings = {};
   slicers.forEach((s) => s.addEventListener("change", render));
   chartKpi.addEventListener("change", render);
   if (grain) grain.addEventListener("change", render);
-  document.querySelectorAll("[data-preset]").forEach((b) => b.addEventListener("click", () => preset(+b.dataset.preset)));
-  document.getElementById("reset").addEventListener("click", () => {
-    history.replaceState(null, "", location.pathname);
-    readFragment();
-    render();
-  });
-  document.getElementById("download").addEventListener("click", download);
+  root.querySelectorAll("[data-preset]").forEach((b) => b.addEventListener("click", () => preset(+b.dataset.preset)));
+  root.querySelector('[data-action="reset"]').addEventListener("click", reset);
+  root.querySelector('[data-action="download"]').addEventListener("click", download);
   window.addEventListener("hashchange", () => {
+    if (!isState(location.hash)) return; // an anchor: the filters stay
     readFragment();
     render();
   });
   readFragment();
   render();
-  window.exploreTimings.ready = performance.now();
-  document.body.dataset.ready = "1";
-})();
+  root.dataset.ready = "1";
+});
+window.exploreTimings.ready = performance.now();
+document.body.dataset.ready = "1";

@@ -1,5 +1,7 @@
 """The offline Explore page: one self-contained HTML file (plotly.js inline, our ``explore.js``, the facts as a
-columnar JSON payload) whose slicers, KPI cards, trend and bars recompute in the browser.
+columnar JSON payload) whose slicers, KPI cards, trend and bars recompute in the browser. An explorer
+(:func:`explorer`: ``explorer.html.j2``) is self-contained, so a host page (``make report``) can hold several, with
+:func:`assets` (the script and style) and plotly.js once.
 
 The payload is the facts column by column: each dimension as its values (the strings the options carry) and one
 integer code per row, the date as a day number (days since 1970-01-01), the measures as numbers, the distinct key
@@ -19,6 +21,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from adpipe.explore.facts import DATE, ROWS, Facts, cube
+from adpipe.explore.plan import Plan, mismatch, plan_payload
 from adpipe.io import write_bytes_atomic
 
 EMBED_ROWS = 300_000  # above this many facts the page embeds the cube of additive measures, never raw rows
@@ -47,8 +50,9 @@ def _codes(column: pl.Series, order: tuple[str, ...] | None) -> tuple[list[str],
     return values, codes.to_list()
 
 
-def payload(facts: Facts) -> dict[str, object]:
-    """What the page's script reads: the facts column by column, the KPIs' definitions, the notes."""
+def payload(facts: Facts, plan: Plan | None = None) -> dict[str, object]:
+    """What the page's script reads: the facts column by column, the KPIs' definitions, the notes, and the plan
+    when its segments are the facts' (otherwise a note says why it is not shown)."""
     if facts.frame.height > EMBED_ROWS:
         facts = cube(facts)
     frame = facts.frame
@@ -69,7 +73,15 @@ def payload(facts: Facts) -> dict[str, object]:
         "kpis": [k.__dict__ for k in facts.kpis],
         "date": None,
         "distinct": None,
+        "plan": None,
     }
+    if plan is not None:
+        values = {d["name"]: d["values"] for d in dimensions}
+        reason = mismatch(plan, values)  # type: ignore[arg-type]
+        if reason is None:
+            data["plan"] = plan_payload(plan, values)  # type: ignore[arg-type]
+        else:
+            data["notes"] = [*facts.notes, f"No budget plan beside the KPIs: {reason}."]
     if facts.has_date:
         days = [NO_DAY if d is None else _day(d) for d in frame[DATE].to_list()]
         known = [d for d in days if d != NO_DAY]
@@ -84,26 +96,52 @@ def _asset(name: str) -> str:
     return files("adpipe.explore").joinpath(name).read_text(encoding="utf-8")
 
 
-def render(facts: Facts) -> str:
-    """The whole page as one HTML string."""
-    data = payload(facts)
-    environment = jinja2.Environment(
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
         loader=jinja2.PackageLoader("adpipe.explore", "."),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def assets() -> tuple[Markup, Markup]:
+    """The explorers' style and script, once per page (after every explorer: the script finds them all)."""
+    return Markup(_asset("explore.css")), Markup(_asset("explore.js"))
+
+
+def explorer(facts: Facts, *, prefix: str = "", plan: Plan | None = None) -> Markup:
+    """One explorer's HTML. ``prefix`` keys its filters in the URL fragment (several explorers on one page)."""
+    data = payload(facts, plan)
     script = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     dates = data["date"]
-    return environment.get_template("page.html.j2").render(
-        data=data,
-        dates={"min": _iso(dates["min"]), "max": _iso(dates["max"])} if dates else None,  # type: ignore[index]
-        measured=[m for m in facts.measures if m != ROWS],
-        payload=Markup(script),
-        plotlyjs=Markup(get_plotlyjs()),
-        script=Markup(_asset("explore.js")),
-        style=Markup(_asset("explore.css")),
+    return Markup(
+        _environment()
+        .get_template("explorer.html.j2")
+        .render(
+            data=data,
+            prefix=prefix,
+            dates={"min": _iso(dates["min"]), "max": _iso(dates["max"])} if dates else None,  # type: ignore[index]
+            measured=[m for m in facts.measures if m != ROWS],
+            payload=Markup(script),
+        )
+    )
+
+
+def render(facts: Facts, plan: Plan | None = None) -> str:
+    """The whole page as one HTML string."""
+    style, script = assets()
+    return (
+        _environment()
+        .get_template("page.html.j2")
+        .render(
+            title=facts.title,
+            explorer=explorer(facts, plan=plan),
+            plotlyjs=Markup(get_plotlyjs()),
+            script=script,
+            style=style,
+        )
     )
 
 
@@ -111,6 +149,6 @@ def _iso(day: int) -> str:
     return date.fromordinal(_EPOCH.toordinal() + day).isoformat()
 
 
-def write_page(facts: Facts, output: str | Path) -> Path:
+def write_page(facts: Facts, output: str | Path, plan: Plan | None = None) -> Path:
     """Write the page atomically (a failed build leaves the previous file as it was)."""
-    return write_bytes_atomic(Path(output), render(facts).encode("utf-8"))
+    return write_bytes_atomic(Path(output), render(facts, plan).encode("utf-8"))

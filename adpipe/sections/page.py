@@ -74,6 +74,7 @@ class Section:
     intro: str
     panels: Sequence[Panel | Missing] = ()
     cards: Sequence[Card] = ()
+    explorer: str = ""  # an Explore section's explorer (HTML from adpipe.explore.page.explorer), after the panels
 
 
 def figure(

@@ -129,21 +129,31 @@ def _load(source: Source, model_file: Path) -> tuple[Pipeline, SegmentsModel]:
     return model, SegmentsModel.model_validate(metadata)
 
 
+def _segments(model: Pipeline, saved: SegmentsModel, data: SegmentData) -> pd.DataFrame:
+    labels = assign_segments(model, saved.model_dump(), data.features)
+    return pd.DataFrame(
+        {
+            data.ids.name: data.ids.to_numpy(),
+            "segment": labels,
+            "description": [saved.descriptions[int(s)] for s in labels],
+        }
+    )
+
+
+def user_segments(source: Source, input_path: Path | None, model_file: Path) -> pd.DataFrame:
+    """The segment and its description of every user in ``input_path`` with the saved model (what ``assign``
+    writes, without its warnings): how another app slices by the project's segments."""
+    model, saved = _load(source, model_file)
+    return _segments(model, saved, load_source(source, input_path, outcomes_required=False))
+
+
 def assign(source: Source, input_path: Path, output: Path, model_file: Path) -> tuple[pd.DataFrame, str]:
     """Write the segment (and its description) of every user in ``input_path``, with each user's warnings from
     the model's training reference; and their summary line."""
     model, saved = _load(source, model_file)
     data = load_source(source, input_path, outcomes_required=False)
-    labels = assign_segments(model, saved.model_dump(), data.features)
     guarded = guard_rows(saved.reference, data.features)
-    table = pd.DataFrame(
-        {
-            data.ids.name: data.ids.to_numpy(),
-            "segment": labels,
-            "description": [saved.descriptions[int(s)] for s in labels],
-            WARNINGS_COLUMN: guarded.messages,
-        }
-    )
+    table = _segments(model, saved, data).assign(**{WARNINGS_COLUMN: guarded.messages})
     write_csv(output, table)
     return table, guarded.summary
 

@@ -79,7 +79,7 @@ def headline(plan: PlanReport) -> str:
     )
 
 
-def _response(curves: CurvesReport, sources: Sources) -> SegmentResponse | Missing:
+def segment_response(curves: CurvesReport, sources: Sources) -> SegmentResponse | Missing:
     """The segments' responses on the report's parameters, from the ads of the campaigns file; a note when the
     page's file is not the one the report was fitted on (another export, or since changed)."""
     title = "Response curves per segment"
@@ -105,7 +105,7 @@ def _band(response: SegmentResponse, grid: np.ndarray) -> np.ndarray:
 
 
 def response_curves(curves: CurvesReport, plan: PlanReport | Missing, sources: Sources) -> Panel | Missing:
-    response = _response(curves, sources)
+    response = segment_response(curves, sources)
     if isinstance(response, Missing):
         return response
     segments = sorted(curves.segments, key=lambda s: -s.marginal_roas)

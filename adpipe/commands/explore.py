@@ -1,5 +1,7 @@
 """The ``explore`` command: the offline Explore page of a reference data set or of a user's campaign export.
-Light: ``model.py`` loads it for every command, so the facts and the page (Polars, plotly) load when it runs."""
+An app (it reads the tasks' outputs: ClickStream segments and predictions, the budget plan, through
+:mod:`adpipe.dashboard.explore`). Light: ``model.py`` loads it for every command, so the facts and the page
+(Polars, plotly) load when it runs."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from adpipe import config
 from adpipe.cli_support import exit_on_error
 from adpipe.errors import OptionError
 from adpipe.io import current_path
+from adpipe.segments.defaults import Source, model_path
 
 Dataset = Literal["campaigns", "ctr", "clickstream"]  # names tasks: explore's data sets, not the task list
 DEFAULT_DATA: dict[str, Path] = {
@@ -37,6 +40,14 @@ def explore_command(
     output: Path | None = typer.Option(
         None, "--output", help="The HTML page [default: reports/explore_<dataset>.html]."
     ),
+    segments_model: Path = typer.Option(
+        model_path(Source.clickstream),
+        "--segments-model",
+        help="clickstream: the saved ClickStream segmentation (a segment slicer).",
+    ),
+    predictions: Path = typer.Option(
+        config.PREDICTIONS_FILE, "--predictions", help="clickstream: the test users' predicted marketing_target."
+    ),
 ) -> None:
     """Write the Explore page: slicers, KPI cards, trend and bars over one data set, in one offline HTML file."""
     started = time.perf_counter()
@@ -44,20 +55,26 @@ def explore_command(
     with exit_on_error(keeps=output):
         if dataset != "campaigns" and (mapping_file is not None or columns):
             raise OptionError("a mapping reads a campaign export: use it with --dataset campaigns", option="--mapping")
+        from adpipe.dashboard import explore
         from adpipe.explore import datasets
         from adpipe.explore.page import write_page
+        from adpipe.sections.sources import Sources
 
         source = data or DEFAULT_DATA[dataset]
+        plan = None
         if dataset == "campaigns":
             from features.campaign_mapping import resolve
             from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE
 
             mapping = resolve(mapping_file, columns or [], DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE)
             facts = datasets.campaign_facts(source, mapping)
+            if Path(source).resolve() == config.CAMPAIGNS_FILE.resolve() and mapping_file is None and not columns:
+                plan, _ = explore.campaign_plan(Sources())  # the plan's segments are the reference file's
         elif dataset == "ctr":
             facts = datasets.ctr_facts(source)
         else:
-            facts = datasets.clickstream_facts({"train": source / "train", "test": source / "test"})
-        path = write_page(facts, output)
+            folders = {split: source / split for split in ("train", "test") if (source / split).exists()}
+            facts = explore.clickstream_facts(folders, segments_model, predictions)
+        path = write_page(facts, output, plan)
     size = current_path(path).stat().st_size / 1e6
     typer.echo(f"explore -> {path} ({facts.frame.height:,} rows, {size:.1f} MB, {time.perf_counter() - started:.1f} s)")
