@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from adpipe import config
 from adpipe.clickstream.report import ValidationReport
+from adpipe.dashboard import explore
 from adpipe.dashboard.build import build
 from adpipe.errors import DataError
 from adpipe.reports import read_report
@@ -49,15 +50,18 @@ def page(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def sections(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """The page's section keys: the overview, each task's in the task list's order (read from its section on an
-    empty project), then the served models, monitoring and scale."""
+    empty project), an Explore section per data set, then the served models, monitoring and scale."""
     empty = tmp_path_factory.mktemp("empty")
     sources = Sources(empty, storage=f"sqlite:///{empty / 'none.db'}")
-    return ["overview", *(task.dashboard_section()(sources)[0].key for task in TASKS), "models", "monitor", "scale"]
+    tasks = [task.dashboard_section()(sources)[0].key for task in TASKS]
+    return ["overview", *tasks, *(s.key for s, _ in explore.sections(sources)), "models", "monitor", "scale"]
 
 
 def test_page_is_one_offline_file_under_8_mb(page: Path, sections: list[str]) -> None:
     html = page.read_text()
-    assert page.stat().st_size < 8e6
+    print(f"\nmake report's page on the tests' project: {page.stat().st_size / 1e6:.2f} MB")
+    assert page.stat().st_size < 8e6, "the Explore sections' data included (docs/report.md)"
+    assert html.count('data-explorer="') == 3  # one explorer per data set, their data embedded
     assert not re.search(r"<script[^>]+src=", html), "every script is inline: the page opens offline"
     assert html.count("Plotly.newPlot") > 5 and html.count("plotly.js v") <= 2  # plotly.js embedded once
     for key in sections:

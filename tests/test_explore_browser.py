@@ -84,8 +84,9 @@ def same(got: str, expected: float | None) -> bool:
     return got != "" and math.isclose(float(got), expected, rel_tol=1e-9, abs_tol=1e-12)
 
 
-def check_cards(page, truth: Truth, rows: pd.DataFrame, previous: pd.DataFrame | None = None) -> None:  # noqa: ANN001
-    cards = page.eval_on_selector_all("[data-kpi]", CARDS)
+def check_cards(page, truth: Truth, rows: pd.DataFrame, previous: pd.DataFrame | None = None, scope: str = "") -> None:  # noqa: ANN001
+    """Every card of the explorer ``scope`` (a selector; the page's one explorer by default) is pandas' value."""
+    cards = page.eval_on_selector_all(f"{scope} [data-kpi]", CARDS)
     expected = truth.kpi_values(rows)
     assert set(cards) == set(expected)
     wrong = {k: (cards[k][0], v) for k, v in expected.items() if not same(cards[k][0], v)}
@@ -112,35 +113,37 @@ def previous_rows(truth: Truth, values: dict[str, list[str]], date_from: str | N
 
 # Set every control's state, then dispatch one change: one render per combination (Playwright's select_option
 # and fill dispatch a change per control; the first combinations of each page go that way too).
-SET_CONTROLS = """([values, dates]) => {
-  for (const s of document.querySelectorAll("select[data-slicer]"))
+SET_CONTROLS = """([scope, values, dates]) => {
+  const root = document.querySelector(scope || "[data-explorer]");
+  for (const s of root.querySelectorAll("select[data-slicer]"))
     for (const o of s.options) o.selected = (values[s.dataset.slicer] || []).includes(o.value);
   for (const [name, day] of Object.entries(dates)) {
-    const input = document.querySelector(`input[data-slicer="${name}"]`);
+    const input = root.querySelector(`input[data-slicer="${name}"]`);
     if (input) input.value = day || "";
   }
-  document.querySelector("[data-slicer]").dispatchEvent(new Event("change"));
+  root.querySelector("[data-slicer]").dispatchEvent(new Event("change"));
 }"""
 
 
 def set_controls(page, values: dict[str, list[str]], date_from: str | None, date_to: str | None, *,  # noqa: ANN001
-                 one_by_one: bool = False) -> None:  # fmt: skip
+                 one_by_one: bool = False, scope: str = "") -> None:  # fmt: skip
     if not one_by_one:
-        page.evaluate(SET_CONTROLS, [values, {"date-from": date_from, "date-to": date_to}])
+        page.evaluate(SET_CONTROLS, [scope, values, {"date-from": date_from, "date-to": date_to}])
         return
-    page.click(RESET)
+    page.click(f"{scope} {RESET}")
     for name, chosen in values.items():
-        page.select_option(f'select[data-slicer="{name}"]', chosen)
+        page.select_option(f'{scope} select[data-slicer="{name}"]', chosen)
     for slicer, day in (("date-from", date_from), ("date-to", date_to)):
         if day:
-            page.fill(f'input[data-slicer="{slicer}"]', day)
-            page.dispatch_event(f'input[data-slicer="{slicer}"]', "change")
+            page.fill(f'{scope} input[data-slicer="{slicer}"]', day)
+            page.dispatch_event(f'{scope} input[data-slicer="{slicer}"]', "change")
 
 
-def click_tallest_bar(page, dimension: str) -> None:  # noqa: ANN001
-    chart = page.locator(f'[data-bars="{dimension}"]')
+def click_tallest_bar(page, dimension: str, scope: str = "") -> None:  # noqa: ANN001
+    selector = f'{scope} [data-bars="{dimension}"]'
+    chart = page.locator(selector)
     chart.scroll_into_view_if_needed()
-    page.wait_for_function(f"!document.querySelector('[data-bars=\"{dimension}\"]').dataset.stale")
+    page.wait_for_function("s => !document.querySelector(s).dataset.stale", arg=selector)
     boxes = [b for b in (p.bounding_box() for p in chart.locator(".point path").all()) if b]
     box = max(boxes, key=lambda b: b["height"])
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2)
