@@ -104,7 +104,7 @@ def test_an_export_without_a_date_gets_no_date_slicer(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     html = output.read_text()
     assert 'data-slicer="date-from"' not in html and "data-no-date" in html and datasets.NO_DATE in html
-    assert html.count('class="card" data-kpi="') == 11
+    assert html.count('class="kpi" data-kpi="') == 11
 
 
 @pytest.mark.parametrize(

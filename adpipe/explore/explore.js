@@ -224,7 +224,7 @@ document.querySelectorAll("[data-explorer]").forEach((root) => {
       let codes = Array.from(result.bars[k].keys());
       if (d.ordered) codes.sort((a, b) => a - b);
       else codes.sort((a, b) => result.bars[k].get(b).sums[0] - result.bars[k].get(a).sums[0] || a - b);
-      const shown = codes.slice(0, TOP);
+      const shown = d.ordered ? codes : codes.slice(0, TOP); // an ordered dimension shows every value
       const trace = {
         x: shown.map((c) => d.values[c] || "(empty)"),
         y: shown.map((c) => kpiValue(result.bars[k].get(c), kpi)),
@@ -232,7 +232,7 @@ document.querySelectorAll("[data-explorer]").forEach((root) => {
         type: "bar",
         marker: { color: shown.map((c) => (cross.get(k) === c ? "#ff7f0e" : "#1f77b4")) },
       };
-      const more = codes.length > TOP ? ` (the ${TOP} with most rows of ${codes.length})` : "";
+      const more = shown.length < codes.length ? ` (the ${TOP} with most rows of ${codes.length})` : "";
       const chart = layout(div, `${kpi.label} by ${d.label}${more}`, d.label);
       chart.xaxis.type = "category";
       draw(div, [trace], chart, () => div.on("plotly_click", (event) => toggleCross(k, event.points[0].customdata)));
