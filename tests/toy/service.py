@@ -8,7 +8,8 @@ import pandas as pd
 
 from adpipe.reports import MeanStd, read_report
 from adpipe.serving.adapter import Prediction, Reliability, TableTask
-from features.schema import Column, TableSchema, read_table
+from features.schema import Column, TableSchema
+from features.tables import read_table
 from tests.toy import SPEC
 from tests.toy.report import ToyReport
 
