@@ -35,16 +35,21 @@ def explore_command(
         None, "--column", help="ROLE=NAME, repeatable (conversion=NAME:VALUE, segment=NAME once per column)."
     ),
     output: Path | None = typer.Option(
-        None, "--output", help="The HTML page [default: reports/explore_<dataset>.html]."
+        None,
+        "--output",
+        help="The HTML page [default: reports/explore_<dataset>.html]; a .parquet file: the fact table the "
+        "service serves (serve --explore-data NAME=FILE).",
     ),
 ) -> None:
-    """Write the Explore page: slicers, KPI cards, trend and bars over one data set, in one offline HTML file."""
+    """Write the Explore page: slicers, KPI cards, trend and bars over one data set, in one offline HTML file
+    (or, to a .parquet output, the data set's fact table for the service's live page)."""
     started = time.perf_counter()
     output = output or config.REPORTS_DIR / f"explore_{dataset}.html"
     with exit_on_error(keeps=output):
         if dataset != "campaigns" and (mapping_file is not None or columns):
             raise OptionError("a mapping reads a campaign export: use it with --dataset campaigns", option="--mapping")
         from adpipe.explore import datasets
+        from adpipe.explore.facts import write_facts
         from adpipe.explore.page import write_page
 
         source = data or DEFAULT_DATA[dataset]
@@ -57,7 +62,8 @@ def explore_command(
         elif dataset == "ctr":
             facts = datasets.ctr_facts(source)
         else:
-            facts = datasets.clickstream_facts({"train": source / "train", "test": source / "test"})
-        path = write_page(facts, output)
+            splits = [s for s in ("train", "test") if (source / s).is_dir()] or ["train", "test"]
+            facts = datasets.clickstream_facts({split: source / split for split in splits})
+        path = write_facts(facts, output) if output.suffix == ".parquet" else write_page(facts, output)
     size = current_path(path).stat().st_size / 1e6
     typer.echo(f"explore -> {path} ({facts.frame.height:,} rows, {size:.1f} MB, {time.perf_counter() - started:.1f} s)")

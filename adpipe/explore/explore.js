@@ -1,17 +1,22 @@
-// The Explore page's filtering and aggregation (docs/explore.md). The facts come column by column from the
-// #explore-data payload; every KPI is scale * sum(numerator) / sum(denominator) over the kept rows, as in
-// adpipe/explore/facts.py. One pass over the rows fills the cards, the previous period, the trend and the bars.
+// The Explore page's filtering and aggregation (docs/explore.md), over one of two data sources. Offline, the
+// facts come column by column from the #explore-data payload and one pass over the rows fills the cards, the
+// previous period, the trend and the bars; every KPI is scale * sum(numerator) / sum(denominator) over the kept
+// rows, as in adpipe/explore/facts.py. Live (the payload's `api`: the service's /explore page), the payload holds
+// no row and each visual's aggregates are asked of GET /api/v1/explore/<dataset>, which answers them with
+// facts.aggregate; the drawing is the same.
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("explore-data").textContent);
-  const n = data.rows;
-  const dims = data.dimensions.map((d) => ({ ...d, codes: Int32Array.from(d.codes) }));
-  const measureNames = Object.keys(data.measures);
-  const measures = measureNames.map((m) => Float64Array.from(data.measures[m]));
+  const live = data.api || null;
+  const n = live ? 0 : data.rows;
+  const dims = data.dimensions.map((d) => ({ ...d, codes: live ? null : Int32Array.from(d.codes) }));
+  const measureNames = live ? live.measures : Object.keys(data.measures);
+  const measures = live ? [] : measureNames.map((m) => Float64Array.from(data.measures[m]));
   const M = measureNames.length;
-  const days = data.date ? Int32Array.from(data.date.days) : null;
+  const hasDate = data.date !== null;
+  const days = hasDate && !live ? Int32Array.from(data.date.days) : null;
   const distinct = data.distinct ? Int32Array.from(data.distinct.codes) : null;
-  const NO_DAY = data.date ? data.date.missing : 0;
+  const NO_DAY = days ? data.date.missing : 0;
   const DAY = 86400000;
   const cross = new Map(); // dimension index -> value code clicked on its bars
   const slicers = Array.from(document.querySelectorAll("[data-slicer]"));
@@ -36,9 +41,12 @@
     if (data.distinct && name === data.distinct.name) return t.seen.size;
     return t.sums[measureNames.indexOf(name)];
   }
+  // A group's rows; a served group ({rows, kpis}) carries the server's KPIs.
+  const rowsOf = (t) => (t.kpis ? t.rows : t.sums[0]); // measure 0 is "rows"
   // The KPI of a group: null when no row matched or its denominator is 0.
   function kpiValue(t, kpi) {
-    if (t.sums[0] === 0) return null; // measure 0 is "rows"
+    if (t.kpis) return t.kpis[kpi.name] ?? null;
+    if (t.sums[0] === 0) return null;
     const num = total(t, kpi.numerator);
     if (kpi.denominator === null) return num * kpi.scale;
     const den = total(t, kpi.denominator);
@@ -55,7 +63,7 @@
       return mask;
     });
     let range = null;
-    if (days) {
+    if (hasDate) {
       const from = toDay(slicer("date-from").value);
       const to = toDay(slicer("date-to").value);
       if (from !== null || to !== null) {
@@ -120,6 +128,59 @@
     return { current, previous: r ? previous : null, bars, trend, kept };
   }
 
+  // Live: the values of dimension k a request keeps (its slicer's, and its clicked bar unless k is `except`);
+  // null keeps every value, [] none.
+  function keptValues(state, k, except) {
+    let values = state.keep[k] ? dims[k].values.filter((_, c) => state.keep[k][c]) : null;
+    if (cross.has(k) && k !== except) {
+      const clicked = dims[k].values[cross.get(k)];
+      values = values === null || values.includes(clicked) ? [clicked] : [];
+    }
+    return values;
+  }
+
+  // One aggregate from the service: its groups as {key, rows, kpis}; [] without asking when nothing can match.
+  async function ask(state, lo, hi, except, by) {
+    const params = new URLSearchParams();
+    for (let k = 0; k < dims.length; k++) {
+      const values = keptValues(state, k, except);
+      if (values === null) continue;
+      if (values.length === 0) return [];
+      values.forEach((v) => params.append(`where.${dims[k].name}`, v));
+    }
+    if (lo !== null && hi !== null && lo > hi) return []; // an inverted range (From after To) keeps nothing
+    if (lo !== null) params.set("date_from", toIso(lo));
+    if (hi !== null) params.set("date_to", toIso(hi));
+    if (by) params.set("group_by", by);
+    const answer = await fetch(`${live.url}?${params}`, { headers: { Accept: "application/json" } });
+    const body = await answer.json();
+    if (answer.status === 401) throw new Error("The data need an API key: enter it on /key, then come back.");
+    if (!answer.ok) throw new Error(`${answer.status}: ${JSON.stringify(body.detail)}`);
+    return body.groups.map((g) => ({ key: g.key, rows: g.totals.rows, kpis: g.kpis }));
+  }
+
+  // Live: what compute gives, asked of the service (every visual's request at once).
+  async function computeServed(state, kpi) {
+    const r = state.range;
+    const lo = r ? r.lo : null;
+    const hi = r ? r.hi : null;
+    const one = (groups) => groups[0] || { rows: 0, kpis: {} };
+    const by = grain && grain.value === "week" ? "week" : "date";
+    const [current, previous, trendGroups, ...barGroups] = await Promise.all([
+      ask(state, lo, hi, -1, null).then(one),
+      r ? ask(state, r.prevLo, r.prevHi, -1, null).then(one) : null,
+      hasDate ? ask(state, lo, hi, -1, by) : [],
+      ...dims.map((d, k) => ask(state, lo, hi, k, d.name)),
+    ]);
+    const trend = new Map();
+    trendGroups.forEach((g) => g.key[by] && trend.set(toDay(g.key[by]), g));
+    const bars = dims.map((d, k) => {
+      const codes = new Map(d.values.map((v, c) => [v, c]));
+      return new Map(barGroups[k].filter((g) => codes.has(g.key[d.name])).map((g) => [codes.get(g.key[d.name]), g]));
+    });
+    return { current, previous, bars, trend, kept: [] };
+  }
+
   function format(value, kpi) {
     if (kpi.unit === "%") return (100 * value).toLocaleString(undefined, { maximumFractionDigits: 2 }) + " %";
     const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 1 ? 2 : 4;
@@ -128,7 +189,7 @@
   }
 
   function drawCards(result) {
-    const empty = result.current.sums[0] === 0;
+    const empty = rowsOf(result.current) === 0;
     data.kpis.forEach((kpi) => {
       const card = document.querySelector(`[data-kpi="${kpi.name}"]`);
       const value = kpiValue(result.current, kpi);
@@ -219,7 +280,7 @@
       const div = document.querySelector(`[data-bars="${CSS.escape(d.name)}"]`);
       let codes = Array.from(result.bars[k].keys());
       if (d.ordered) codes.sort((a, b) => a - b);
-      else codes.sort((a, b) => result.bars[k].get(b).sums[0] - result.bars[k].get(a).sums[0] || a - b);
+      else codes.sort((a, b) => rowsOf(result.bars[k].get(b)) - rowsOf(result.bars[k].get(a)) || a - b);
       const shown = codes.slice(0, TOP);
       const trace = {
         x: shown.map((c) => d.values[c] || "(empty)"),
@@ -288,11 +349,28 @@
   }
 
   let last = null;
+  let asked = 0; // live: the latest change's number; an earlier change's late answer is dropped
+  const failure = document.getElementById("live-error");
   function render() {
     const started = performance.now();
     const kpi = data.kpis.find((k) => k.name === chartKpi.value);
-    last = compute(readState(), kpi);
+    if (!live) return show(compute(readState(), kpi), kpi, started);
+    const mine = ++asked;
+    document.body.dataset.busy = "1";
+    computeServed(readState(), kpi)
+      .then((result) => mine === asked && show(result, kpi, started))
+      .catch((error) => {
+        if (mine !== asked) return;
+        failure.textContent = error.message;
+        failure.hidden = false;
+      })
+      .finally(() => mine === asked && delete document.body.dataset.busy);
+  }
+
+  function show(result, kpi, started) {
+    last = result;
     const computed = performance.now();
+    if (failure) failure.hidden = true;
     drawCards(last);
     drawChips();
     writeFragment();
@@ -300,6 +378,10 @@
     drawBars(last, kpi);
     const done = performance.now();
     Object.assign(window.exploreTimings, { compute: computed - started, draw: done - computed, render: done - started });
+    if (!document.body.dataset.ready) {
+      window.exploreTimings.ready = performance.now();
+      document.body.dataset.ready = "1";
+    }
   }
 
   function csvField(value) {
@@ -342,13 +424,11 @@
     readFragment();
     render();
   });
-  document.getElementById("download").addEventListener("click", download);
+  if (!live) document.getElementById("download").addEventListener("click", download);
   window.addEventListener("hashchange", () => {
     readFragment();
     render();
   });
   readFragment();
   render();
-  window.exploreTimings.ready = performance.now();
-  document.body.dataset.ready = "1";
 })();

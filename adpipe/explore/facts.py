@@ -12,13 +12,18 @@ server answer use; the page's script applies the same definitions, shipped in it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import polars as pl
 
+from adpipe.errors import DataError
+
 DATE = "date"  # the ISO day (YYYY-MM-DD) of a fact, when the data set has one
 ROWS = "rows"  # every fact table's count of source rows: the measure a cube keeps of how many rows it sums
+WEEK = "week"  # a grouping, not a column: the ISO Monday starting a fact's week (the page's weekly trend)
 
 
 @dataclass(frozen=True)
@@ -47,11 +52,12 @@ class Dimension:
 @dataclass(frozen=True)
 class Facts:
     """One data set's facts: ``frame`` holds the measures (floats), the dimensions (strings; a missing value is
-    ""), :data:`DATE` (ISO strings) when ``has_date``, and the ``distinct`` key column when there is one."""
+    ""), :data:`DATE` (ISO strings) when ``has_date``, and the ``distinct`` key column when there is one. A fact
+    file (:func:`scan_facts`) gives a LazyFrame: only :func:`aggregate` reads it."""
 
     name: str
     title: str
-    frame: pl.DataFrame
+    frame: pl.DataFrame | pl.LazyFrame
     measures: tuple[str, ...]
     dimensions: tuple[Dimension, ...]
     kpis: tuple[Kpi, ...]
@@ -124,11 +130,16 @@ def _kpi(kpi: Kpi) -> pl.Expr:
     return pl.when(usable).then(kpi.scale * pl.col(kpi.numerator) / pl.col(kpi.denominator)).alias(kpi.name)
 
 
+def _week() -> pl.Expr:
+    return pl.col(DATE).str.to_date("%Y-%m-%d").dt.truncate("1w").dt.strftime("%Y-%m-%d").alias(WEEK)
+
+
 def aggregate(facts: Facts, where: Filter | None = None, by: Sequence[str] = ()) -> pl.DataFrame:
-    """The totals and every KPI of the facts ``where`` keeps, one row per value of ``by`` (one row overall
-    without it; with no fact kept, that row has 0 rows and every KPI null)."""
+    """The totals and every KPI of the facts ``where`` keeps, one row per value of ``by`` (columns, or
+    :data:`WEEK`; one row overall without it; with no fact kept, that row has 0 rows and every KPI null)."""
     frame = facts.frame.lazy().filter((where or Filter()).expression(facts))
-    grouped = frame.group_by(list(by)).agg(_totals(facts)).sort(list(by)) if by else None
+    keys = [_week() if name == WEEK else pl.col(name) for name in by]
+    grouped = frame.group_by(keys).agg(_totals(facts)).sort(list(by)) if by else None
     totals = grouped if grouped is not None else frame.select(_totals(facts))
     return totals.with_columns([_kpi(k) for k in facts.kpis]).collect()
 
@@ -155,3 +166,70 @@ def cube(facts: Facts) -> Facts:
         facts.distinct,
         (*facts.notes, f"Embedded as a cube: {summed.height:,} rows summing {facts.frame.height:,} facts."),
     )
+
+
+FACTS_METADATA = "adpipe.explore.facts"  # the Parquet key holding a fact file's description
+
+
+def write_facts(facts: Facts, path: str | Path) -> Path:
+    """The facts as one Parquet file the service scans (``serve --explore-data``): sorted by date, so a date range
+    skips row groups by their statistics; the distinct key as integer codes (the same distinct counts, and counting
+    integers is cheaper than strings); the description, each dimension's values and the date span in the file's
+    metadata, so a worker opening it reads no row."""
+    frame = facts.frame.lazy().collect()
+    if facts.distinct is not None:
+        frame = frame.with_columns(pl.col(facts.distinct).rank("dense").cast(pl.UInt32))
+    if facts.has_date:
+        frame = frame.sort(DATE, nulls_last=True)
+    described = describe(Facts(**{**facts.__dict__, "frame": frame}))
+    path = Path(path)
+    frame.write_parquet(path, metadata={FACTS_METADATA: json.dumps(described)}, row_group_size=256 * 1024)
+    return path
+
+
+def describe(facts: Facts) -> dict:
+    """The facts' description (what a page or a served answer needs besides the rows): names, dimensions, KPIs,
+    each dimension's values, the date span, the number of facts."""
+    frame = facts.frame.lazy().collect() if isinstance(facts.frame, pl.LazyFrame) else facts.frame
+    return {
+        "name": facts.name,
+        "title": facts.title,
+        "measures": list(facts.measures),
+        "dimensions": [asdict(d) for d in facts.dimensions],
+        "kpis": [asdict(k) for k in facts.kpis],
+        "has_date": facts.has_date,
+        "distinct": facts.distinct,
+        "notes": list(facts.notes),
+        "rows": frame.height,
+        "values": {d.name: sorted(frame[d.name].unique().to_list()) for d in facts.dimensions},
+        "dates": [frame[DATE].min(), frame[DATE].max()] if facts.has_date else None,
+    }
+
+
+def fact_file_description(path: str | Path) -> dict:
+    """What :func:`write_facts` put in the file's metadata (a file it did not write: a one-line error)."""
+    try:
+        text = pl.read_parquet_metadata(path).get(FACTS_METADATA)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        raise DataError(f"cannot read the fact file: {error.__class__.__name__}", path=path) from error
+    if text is None:
+        raise DataError("not a fact file (write one with `python model.py explore ... --output FILE.parquet`)", path=path)
+    return json.loads(text)
+
+
+def scan_facts(path: str | Path) -> tuple[Facts, dict]:
+    """A fact file as :class:`Facts` over a lazy scan (a filter reads only the columns and row groups it needs),
+    and its description (:func:`describe`)."""
+    described = fact_file_description(path)
+    facts = Facts(
+        described["name"],
+        described["title"],
+        pl.scan_parquet(path),
+        tuple(described["measures"]),
+        tuple(Dimension(d["name"], d["label"], tuple(d["order"]) if d["order"] else None) for d in described["dimensions"]),
+        tuple(Kpi(**k) for k in described["kpis"]),
+        described["has_date"],
+        described["distinct"],
+        tuple(described["notes"]),
+    )
+    return facts, described

@@ -35,13 +35,15 @@ def _natural(values: list[str]) -> list[str]:
     return sorted(values, key=lambda v: (0, float(v), v) if v.replace(".", "", 1).isdigit() else (1, 0.0, v))
 
 
+def _ordered(present: list[str], order: tuple[str, ...] | None) -> list[str]:
+    """A dimension's values in the options' order: its natural order first where it has one, then by value."""
+    if not order:
+        return _natural(present)
+    return [v for v in order if v in present] + _natural([v for v in present if v not in order])
+
+
 def _codes(column: pl.Series, order: tuple[str, ...] | None) -> tuple[list[str], list[int]]:
-    present = column.unique().to_list()
-    values = (
-        [v for v in order if v in present] + _natural([v for v in present if v not in order])
-        if order
-        else (_natural(present))
-    )
+    values = _ordered(column.unique().to_list(), order)
     index = pl.DataFrame({"value": values, "code": range(len(values))})
     codes = pl.DataFrame({"value": column}).join(index, on="value", how="left", maintain_order="left")["code"]
     return values, codes.to_list()
@@ -80,13 +82,48 @@ def payload(facts: Facts) -> dict[str, object]:
     return data
 
 
-def _asset(name: str) -> str:
+def asset(name: str) -> str:
+    """A file shipped with the page (``explore.js``, ``explore.css``)."""
     return files("adpipe.explore").joinpath(name).read_text(encoding="utf-8")
 
 
+def live_payload(described: dict, api: str) -> dict[str, object]:
+    """What the live page's script reads (``/explore/<dataset>`` in the service): the description of the facts
+    (:func:`adpipe.explore.facts.describe`) and the URL answering their aggregates, no row."""
+    dimensions = [
+        {"name": d["name"], "label": d["label"], "ordered": d["order"] is not None}
+        | {"values": _ordered(described["values"][d["name"]], tuple(d["order"]) if d["order"] else None)}
+        for d in described["dimensions"]
+    ]
+    dates = described["dates"]
+    return {
+        "name": described["name"],
+        "title": described["title"],
+        "notes": described["notes"],
+        "rows": described["rows"],
+        "dimensions": dimensions,
+        "kpis": described["kpis"],
+        "date": {"min": _day(dates[0]) if dates[0] else 0, "max": _day(dates[1]) if dates[1] else 0} if dates else None,
+        "distinct": None,
+        "api": {"url": api, "measures": described["measures"]},
+    }
+
+
 def render(facts: Facts) -> str:
-    """The whole page as one HTML string."""
+    """The whole offline page as one HTML string."""
     data = payload(facts)
+    return _page(data, [m for m in facts.measures if m != ROWS], script=asset("explore.js"), plotly=get_plotlyjs())
+
+
+def render_live(described: dict, api: str, script_url: str, plotly_url: str) -> str:
+    """The live page: the same template and script (loaded from ``script_url``), the aggregates asked of ``api``."""
+    measured = [m for m in described["measures"] if m != ROWS]
+    return _page(live_payload(described, api), measured, live={"script": script_url, "plotly": plotly_url})
+
+
+def _page(
+    data: dict[str, object], measured: list[str], script: str = "", plotly: str = "", live: dict | None = None
+) -> str:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("adpipe.explore", "."),
         autoescape=True,
@@ -94,16 +131,17 @@ def render(facts: Facts) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    script = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     dates = data["date"]
     return environment.get_template("page.html.j2").render(
         data=data,
         dates={"min": _iso(dates["min"]), "max": _iso(dates["max"])} if dates else None,  # type: ignore[index]
-        measured=[m for m in facts.measures if m != ROWS],
-        payload=Markup(script),
-        plotlyjs=Markup(get_plotlyjs()),
-        script=Markup(_asset("explore.js")),
-        style=Markup(_asset("explore.css")),
+        measured=measured,
+        payload=Markup(text),
+        plotlyjs=Markup(plotly),
+        script=Markup(script),
+        style=Markup(asset("explore.css")),
+        live=live,
     )
 
 

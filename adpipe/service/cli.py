@@ -153,12 +153,21 @@ def serve_command(
         "--admin-keys",
         help=f"File of admin keys for POST /admin/promote and /admin/rollback [default: ${ADMIN_KEYS_ENV}; none: off].",
     ),
+    explore_data: list[str] | None = typer.Option(
+        None,
+        "--explore-data",
+        help="NAME=FILE.parquet, repeatable: a fact file (explore --output FILE.parquet) served at /explore/NAME "
+        "beside the reference data sets [default: $ADPIPE_EXPLORE_DATA, comma-separated].",
+    ),
 ) -> None:
     """Serve every saved model: HTML forms at /, the JSON API at /api/v1, drift at /monitor, /health, the API
     document at /docs."""
     with exit_on_error():
         keys = read_keys(keys_file)
         admin_keys = read_keys(admin_keys_file, variable=ADMIN_KEYS_ENV)
+        from adpipe.service.explore import parse_explore_data
+
+        explore_files = parse_explore_data(explore_data or [])
         if train:
             from adpipe.service.registry import train_missing
 
@@ -174,6 +183,7 @@ def serve_command(
         "monitor_max_bytes": monitor_mb * 1024 * 1024,
         "api_keys": keys,
         "admin_keys": admin_keys,
+        "explore_data": explore_files,
     }
     run_server(host, port, workers, models, reports, strict, options)
 
