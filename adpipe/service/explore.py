@@ -3,9 +3,9 @@ same script as the offline file, asking ``GET /api/v1/explore/<dataset>`` for ea
 
 The answer is :func:`adpipe.explore.facts.aggregate` (Polars) over the data set's facts, for a filter given in
 the query: stateless, so any worker answers any request. Each worker builds or opens a data set at its first
-request and keeps it: the reference ones (campaigns, CTR, ClickStream) are built from their files in memory; a
-fact file (``serve --explore-data NAME=FILE.parquet``) is scanned lazily, each request reading only the columns
-and row groups its filter needs. Under ``/api/``, so the API keys guard it like every other route.
+request and keeps it: the reference ones (campaigns, CTR, ClickStream) are built from their files; a fact file
+(``serve --explore-data NAME=FILE.parquet``, :func:`adpipe.explore.facts.write_facts`) is read whole into memory:
+scanning the Parquet file at every request was 5-7 times slower at 10^7 facts (docs/explore.md). Under ``/api/``, so the API keys guard it like every other route.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -69,12 +70,12 @@ class ExploreData:
     """The data sets a worker serves, each built or opened at its first request and kept."""
 
     def __init__(self, files: dict[str, Path] | None = None) -> None:
-        from adpipe.explore.facts import scan_facts
+        from adpipe.explore.facts import read_facts
 
         self.sources: dict[str, Callable[[], tuple[Facts, dict]]] = {
             name: (lambda build=build: self._in_memory(build())) for name, build in _reference().items()
         }
-        self.sources |= {name: (lambda path=path: scan_facts(path)) for name, path in (files or {}).items()}
+        self.sources |= {name: (lambda path=path: read_facts(path)) for name, path in (files or {}).items()}
         self._held: dict[str, tuple[Facts, dict]] = {}
         self._lock = threading.Lock()
 
@@ -155,7 +156,7 @@ def answer(facts: Facts, where: Filter, by: list[str]) -> dict[str, Any]:
     """The JSON answer: one group per value of ``by`` (one, keyed ``{}``, without it), each with its totals (the
     measures' sums, the distinct count) and KPIs (null when no fact matched or the denominator is 0); ``no_rows``
     when the filter kept no fact."""
-    table = aggregate(facts, where, by)
+    table = aggregate(facts, where, by).with_columns(pl.col(name).cast(pl.String) for name in by)  # Enum, Date
     totals = [*facts.measures, *([facts.distinct] if facts.distinct else [])]
     groups = [
         {
