@@ -30,6 +30,7 @@ from tests.explore_truth import Truth
 SHARED = config.SHARED_DATA_DIR
 KEY = "k" * 16 + "-explore-key"
 API = "/api/v1/explore"
+CARD_VALUES = "es => Object.fromEntries(es.map(e => [e.dataset.kpi, e.dataset.value === '' ? null : +e.dataset.value]))"
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,22 @@ def test_a_weekly_trend_starts_on_mondays(client: TestClient, truths: dict[str, 
         assert_kpis(group["kpis"], expected[group["key"]["week"]])
 
 
+def test_asking_for_some_kpis_sums_only_what_they_use(client: TestClient) -> None:
+    params = [("group_by", "device_type"), ("kpi", "page_views_per_session")]
+    some = client.get(f"{API}/sessions", params=params).json()["groups"]
+    every = client.get(f"{API}/sessions", params=params[:1]).json()["groups"]
+    assert [g["kpis"] for g in some] == [{"page_views_per_session": g["kpis"]["page_views_per_session"]} for g in every]
+    assert set(some[0]["totals"]) == {"rows", "page_views", "sessions"}
+    users = client.get(f"{API}/sessions", params=[("kpi", "users")]).json()["groups"][0]
+    assert users["kpis"] == {"users": every_users(client)} and set(users["totals"]) == {"rows", "user_id"}
+    answer = client.get(f"{API}/sessions", params=[("kpi", "ctr")])
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["query", "kpi"]
+
+
+def every_users(client: TestClient) -> float:
+    return client.get(f"{API}/clickstream").json()["groups"][0]["kpis"]["users"]
+
+
 def test_nothing_matched_is_null_kpis_and_no_rows(client: TestClient) -> None:
     body = client.get(f"{API}/clickstream", params={"date_from": "2099-01-01"}).json()
     (group,) = body["groups"]
@@ -157,7 +174,10 @@ def test_the_page_loads_the_offline_pages_script(client: TestClient) -> None:
 
 def test_explore_data_names_fact_files(tmp_path: Path, fact_file: Path) -> None:
     assert parse_explore_data([f"big={fact_file}"]) == {"big": fact_file}
-    assert parse_explore_data([], {EXPLORE_DATA_ENV: f"a={fact_file},b={fact_file}"}) == {"a": fact_file, "b": fact_file}
+    assert parse_explore_data([], {EXPLORE_DATA_ENV: f"a={fact_file},b={fact_file}"}) == {
+        "a": fact_file,
+        "b": fact_file,
+    }
     with pytest.raises(OptionError, match="--explore-data: 'big' is not NAME=FILE"):
         parse_explore_data(["big"])
     with pytest.raises(OptionError, match="the data set name 'ctr' is taken"):
@@ -190,7 +210,10 @@ def test_the_live_page_through_its_controls(fact_file: Path, truths: dict[str, T
             page.on("pageerror", lambda error: problems.append(str(error)))
             page.goto(f"http://127.0.0.1:{port}/explore/sessions")
             page.wait_for_selector("body[data-ready]:not([data-busy])")
-            cards = lambda: page.eval_on_selector_all("[data-kpi]", "es => Object.fromEntries(es.map(e => [e.dataset.kpi, e.dataset.value === '' ? null : +e.dataset.value]))")  # noqa: E731, E501
+
+            def cards() -> dict[str, float | None]:
+                return page.eval_on_selector_all("[data-kpi]", CARD_VALUES)
+
             assert_kpis(cards(), truth.kpi_values(truth.rows))
             page.select_option('select[data-slicer="device_type"]', ["mobile", "tablet"])
             page.fill('input[data-slicer="date-from"]', "2023-03-01")

@@ -140,7 +140,8 @@
   }
 
   // One aggregate from the service: its groups as {key, rows, kpis}; [] without asking when nothing can match.
-  async function ask(state, lo, hi, except, by) {
+  // A chart asks for its KPI only (the cards for all): the server then sums only what that KPI uses.
+  async function ask(state, lo, hi, except, by, kpi) {
     const params = new URLSearchParams();
     for (let k = 0; k < dims.length; k++) {
       const values = keptValues(state, k, except);
@@ -152,6 +153,7 @@
     if (lo !== null) params.set("date_from", toIso(lo));
     if (hi !== null) params.set("date_to", toIso(hi));
     if (by) params.set("group_by", by);
+    if (kpi) params.set("kpi", kpi.name);
     const answer = await fetch(`${live.url}?${params}`, { headers: { Accept: "application/json" } });
     const body = await answer.json();
     if (answer.status === 401) throw new Error("The data need an API key: enter it on /key, then come back.");
@@ -167,10 +169,10 @@
     const one = (groups) => groups[0] || { rows: 0, kpis: {} };
     const by = grain && grain.value === "week" ? "week" : "date";
     const [current, previous, trendGroups, ...barGroups] = await Promise.all([
-      ask(state, lo, hi, -1, null).then(one),
-      r ? ask(state, r.prevLo, r.prevHi, -1, null).then(one) : null,
-      hasDate ? ask(state, lo, hi, -1, by) : [],
-      ...dims.map((d, k) => ask(state, lo, hi, k, d.name)),
+      ask(state, lo, hi, -1, null, null).then(one),
+      r ? ask(state, r.prevLo, r.prevHi, -1, null, null).then(one) : null,
+      hasDate ? ask(state, lo, hi, -1, by, kpi) : [],
+      ...dims.map((d, k) => ask(state, lo, hi, k, d.name, kpi)),
     ]);
     const trend = new Map();
     trendGroups.forEach((g) => g.key[by] && trend.set(toDay(g.key[by]), g));

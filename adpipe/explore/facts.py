@@ -119,9 +119,11 @@ class Filter:
         return pl.all_horizontal(conditions) if conditions else pl.lit(True)
 
 
-def _totals(facts: Facts) -> list[pl.Expr]:
-    sums = [pl.col(m).sum().cast(pl.Float64) for m in facts.measures]
-    if facts.distinct is None:
+def _totals(facts: Facts, kpis: Sequence[Kpi]) -> list[pl.Expr]:
+    """The measures' sums and the distinct count the ``kpis`` use (every measure when they are all the KPIs)."""
+    used = ({ROWS} | {t for k in kpis for t in (k.numerator, k.denominator)}) if kpis != facts.kpis else None
+    sums = [pl.col(m).sum().cast(pl.Float64) for m in facts.measures if used is None or m in used]
+    if facts.distinct is None or (used is not None and facts.distinct not in used):
         return sums
     key = pl.col(facts.distinct).set_sorted() if facts.distinct_sorted else pl.col(facts.distinct)
     return [*sums, key.n_unique().cast(pl.Float64)]
@@ -141,14 +143,18 @@ def _week(facts: Facts) -> pl.Expr:
     return day.dt.truncate("1w").alias(WEEK)
 
 
-def aggregate(facts: Facts, where: Filter | None = None, by: Sequence[str] = ()) -> pl.DataFrame:
-    """The totals and every KPI of the facts ``where`` keeps, one row per value of ``by`` (columns, or
-    :data:`WEEK`; one row overall without it; with no fact kept, that row has 0 rows and every KPI null)."""
+def aggregate(
+    facts: Facts, where: Filter | None = None, by: Sequence[str] = (), kpis: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """The totals and KPIs of the facts ``where`` keeps, one row per value of ``by`` (columns, or :data:`WEEK`;
+    one row overall without it; with no fact kept, that row has 0 rows and every KPI null). ``kpis``: only these
+    KPIs and the totals they use (a chart of sessions then skips counting distinct users, the costly total)."""
+    chosen = facts.kpis if kpis is None else tuple(k for k in facts.kpis if k.name in kpis)
     frame = facts.frame.lazy().filter((where or Filter()).expression(facts))
     keys = [_week(facts) if name == WEEK else pl.col(name) for name in by]
-    grouped = frame.group_by(keys).agg(_totals(facts)).sort(list(by)) if by else None
-    totals = grouped if grouped is not None else frame.select(_totals(facts))
-    return totals.with_columns([_kpi(k) for k in facts.kpis]).collect()
+    grouped = frame.group_by(keys).agg(_totals(facts, chosen)).sort(list(by)) if by else None
+    totals = grouped if grouped is not None else frame.select(_totals(facts, chosen))
+    return totals.with_columns([_kpi(k) for k in chosen]).collect()
 
 
 def kpi_values(facts: Facts, where: Filter | None = None) -> dict[str, float | None]:
@@ -223,7 +229,9 @@ def read_facts(path: str | Path) -> tuple[Facts, dict]:
         described["title"],
         pl.read_parquet(path),
         tuple(described["measures"]),
-        tuple(Dimension(d["name"], d["label"], tuple(d["order"]) if d["order"] else None) for d in described["dimensions"]),
+        tuple(
+            Dimension(d["name"], d["label"], tuple(d["order"]) if d["order"] else None) for d in described["dimensions"]
+        ),
         tuple(Kpi(**k) for k in described["kpis"]),
         described["has_date"],
         described["distinct"],
@@ -240,5 +248,7 @@ def fact_file_description(path: str | Path) -> dict:
     except (OSError, pl.exceptions.PolarsError) as error:
         raise DataError(f"cannot read the fact file: {error.__class__.__name__}", path=path) from error
     if text is None:
-        raise DataError("not a fact file (write one with `python model.py explore ... --output FILE.parquet`)", path=path)
+        raise DataError(
+            "not a fact file (write one with `python model.py explore ... --output FILE.parquet`)", path=path
+        )
     return json.loads(text)

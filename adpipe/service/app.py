@@ -107,7 +107,8 @@ def create_app(
     ``monitor_max_bytes`` per task) when one is given. ``api_keys``: every prediction needs one of them
     (:mod:`adpipe.service.keys`); None serves without keys. Each worker serves a newly promoted version within a
     second (:mod:`adpipe.service.live`); ``admin_keys`` turn on ``POST /admin/promote`` and ``/admin/rollback``.
-    ``explore_data``: fact files served at ``/explore`` beside the reference data sets (:mod:`adpipe.service.explore`)."""
+    ``explore_data``: fact files served at ``/explore`` beside the reference data sets
+    (:mod:`adpipe.service.explore`)."""
     # One BLAS/OpenMP thread per process: the workers are the parallelism.
     threadpool_limits(limits=1)
     tasks = all_tasks()

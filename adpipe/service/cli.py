@@ -213,9 +213,7 @@ def loadtest_explore_command(
     requests: int = typer.Option(200, "--requests", min=10, max=100_000, help="Requests per URL."),
     seconds: float = typer.Option(120.0, "--seconds", min=1.0, max=600.0, help="Time limit of each URL's run."),
     workers: int = Workers,
-    report: Path = typer.Option(
-        config.REPORTS_DIR / "loadtest_explore.json", "--report", help="Where the JSON goes."
-    ),
+    report: Path = typer.Option(config.REPORTS_DIR / "loadtest_explore.json", "--report", help="Where the JSON goes."),
 ) -> None:
     """Start the service on 127.0.0.1, measure GET /api/v1/explore/<dataset> (cards, trend, bars) with `hey`."""
     from adpipe.service.explore import parse_explore_data

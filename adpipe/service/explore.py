@@ -5,7 +5,8 @@ The answer is :func:`adpipe.explore.facts.aggregate` (Polars) over the data set'
 the query: stateless, so any worker answers any request. Each worker builds or opens a data set at its first
 request and keeps it: the reference ones (campaigns, CTR, ClickStream) are built from their files; a fact file
 (``serve --explore-data NAME=FILE.parquet``, :func:`adpipe.explore.facts.write_facts`) is read whole into memory:
-scanning the Parquet file at every request was 5-7 times slower at 10^7 facts (docs/explore.md). Under ``/api/``, so the API keys guard it like every other route.
+scanning the Parquet file at every request was 5-7 times slower at 10^7 facts (docs/explore.md). Under
+``/api/``, so the API keys guard it like every other route.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from adpipe.service.echo import elide
 EXPLORE_DATA_ENV = "ADPIPE_EXPLORE_DATA"  # NAME=FILE.parquet[,NAME=FILE.parquet...]: the fact files served
 MAX_GROUP_BY = 2  # columns one answer groups by (device x user category; a trend by date and one dimension)
 WHERE = "where."  # where.<column>=<value>, once per value kept
-DATE_FROM, DATE_TO, GROUP_BY = "date_from", "date_to", "group_by"
+DATE_FROM, DATE_TO, GROUP_BY, KPI = "date_from", "date_to", "group_by", "kpi"
 PAGE = "/explore"
 SCRIPT, PLOTLY = f"{PAGE}/assets/explore.js", f"{PAGE}/assets/plotly.js"
 REFERENCE = ("campaigns", "ctr", "clickstream")  # explore's reference data sets, not the task list
@@ -115,12 +116,17 @@ def _day(parameter: str, text: str) -> str:
         raise Refused(["query", parameter], f"{elide(text)!r} is not a date as YYYY-MM-DD") from None
 
 
-def parse_query(items: list[tuple[str, str]], facts: Facts, described: dict) -> tuple[Filter, list[str]]:
-    """The filter and grouping of a query string's ``(name, value)`` pairs; a :class:`Refused` naming the first
-    bad parameter: an unknown one, column or value, a date that is not one, an inverted range, too many groups."""
+def parse_query(
+    items: list[tuple[str, str]], facts: Facts, described: dict
+) -> tuple[Filter, list[str], list[str] | None]:
+    """The filter, grouping and KPIs (None: all) of a query string's ``(name, value)`` pairs; a :class:`Refused`
+    naming the first bad parameter: an unknown one, column, value or KPI, a date that is not one, an inverted
+    range, too many groups."""
     values: dict[str, list[str]] = {}
     dates: dict[str, str] = {}
     by: list[str] = []
+    kpis: list[str] = []
+    known_kpis = [k.name for k in facts.kpis]
     groupable = [*facts.dimension_names, *([DATE, WEEK] if facts.has_date else [])]
     for parameter, value in items:
         if parameter.startswith(WHERE):
@@ -142,28 +148,33 @@ def parse_query(items: list[tuple[str, str]], facts: Facts, described: dict) -> 
             if value in by:
                 raise Refused(["query", GROUP_BY], f"{value!r} given twice")
             by.append(value)
+        elif parameter == KPI:
+            if value not in known_kpis:
+                raise Refused(["query", KPI], f"unknown KPI {elide(value)!r}: one of {', '.join(known_kpis)}")
+            kpis.append(value)
         else:
             raise Refused(["query", elide(parameter)], f"unknown parameter: use {WHERE}<column>, {DATE_FROM}, "
-                          f"{DATE_TO}, {GROUP_BY}")  # fmt: skip
+                          f"{DATE_TO}, {GROUP_BY}, {KPI}")  # fmt: skip
     if len(by) > MAX_GROUP_BY:
         raise Refused(["query", GROUP_BY], f"{len(by)} group_by columns: at most {MAX_GROUP_BY}")
     if DATE_FROM in dates and DATE_TO in dates and dates[DATE_FROM] > dates[DATE_TO]:
         raise Refused(["query", DATE_FROM], f"{DATE_FROM} {dates[DATE_FROM]} is after {DATE_TO} {dates[DATE_TO]}")
-    return Filter(values, dates.get(DATE_FROM), dates.get(DATE_TO)), by
+    return Filter(values, dates.get(DATE_FROM), dates.get(DATE_TO)), by, kpis or None
 
 
-def answer(facts: Facts, where: Filter, by: list[str]) -> dict[str, Any]:
+def answer(facts: Facts, where: Filter, by: list[str], kpis: list[str] | None = None) -> dict[str, Any]:
     """The JSON answer: one group per value of ``by`` (one, keyed ``{}``, without it), each with its totals (the
-    measures' sums, the distinct count) and KPIs (null when no fact matched or the denominator is 0); ``no_rows``
-    when the filter kept no fact."""
-    table = aggregate(facts, where, by).with_columns(pl.col(name).cast(pl.String) for name in by)  # Enum, Date
-    totals = [*facts.measures, *([facts.distinct] if facts.distinct else [])]
+    measures' sums, the distinct count: those the KPIs use) and KPIs (``kpis``, or all; null when no fact matched or
+    the denominator is 0); ``no_rows`` when the filter kept no fact."""
+    table = aggregate(facts, where, by, kpis).with_columns(pl.col(name).cast(pl.String) for name in by)  # Enum, Date
+    totals = [name for name in (*facts.measures, facts.distinct) if name is not None and name in table.columns]
+    chosen = [kpi.name for kpi in facts.kpis if kpi.name in (kpis or [kpi.name])]
     groups = [
         {
             "key": {name: row[name] for name in by},
             # a KPI named like its measure (sessions: the sum, scale 1) takes the measure's column: 0 when no row
             "totals": {name: row[name] if row[ROWS] else 0.0 for name in totals},
-            "kpis": {kpi.name: row[kpi.name] for kpi in facts.kpis},
+            "kpis": {name: row[name] for name in chosen},
         }
         for row in table.iter_rows(named=True)
     ]
@@ -206,13 +217,14 @@ def explore_router() -> APIRouter:
     def aggregates(request: Request, dataset: str) -> Response:
         """The totals and KPIs of the facts a filter keeps, optionally grouped: ``where.<column>=<value>`` (once per
         kept value), ``date_from``/``date_to`` (YYYY-MM-DD, inclusive), ``group_by`` (a column, ``date`` or
-        ``week``; at most two). A bad parameter is a 422 naming it (docs/explore.md)."""
+        ``week``; at most two), ``kpi`` (only these KPIs; default all). A bad parameter is a 422 naming it
+        (docs/explore.md)."""
         facts, described = _served(request, dataset)
         try:
-            where, by = parse_query(request.query_params.multi_items(), facts, described)
+            where, by, kpis = parse_query(request.query_params.multi_items(), facts, described)
         except Refused as refused:
             raise refused.http() from None
-        return JSONResponse(answer(facts, where, by))
+        return JSONResponse(answer(facts, where, by, kpis))
 
     @router.get(SCRIPT, include_in_schema=False)
     def script() -> Response:
