@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from adpipe import config
 from adpipe.errors import DataError, OptionError
@@ -23,6 +24,7 @@ from adpipe.service.app import create_app
 from adpipe.service.explore import EXPLORE_DATA_ENV, parse_explore_data
 from adpipe.service.keys import ApiKeys
 from adpipe.service.loadtest import free_port
+from model import app as cli_app
 from tests import explore_truth
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.explore_truth import Truth
@@ -186,6 +188,8 @@ def test_explore_data_names_fact_files(tmp_path: Path, fact_file: Path) -> None:
     pd.DataFrame({"a": [1]}).to_parquet(other)
     with pytest.raises(DataError, match="not a fact file"):
         parse_explore_data([f"x={other}"])
+    result = CliRunner().invoke(cli_app, ["serve", "--explore-data", f"x={other}"])
+    assert result.exit_code == 1 and "not a fact file" in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
