@@ -28,6 +28,7 @@ from model import app as cli_app
 from tests import explore_truth
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.explore_truth import Truth
+from tests.test_explore_browser import previous_rows
 
 SHARED = config.SHARED_DATA_DIR
 KEY = "k" * 16 + "-explore-key"
@@ -225,6 +226,8 @@ def test_the_live_page_through_its_controls(fact_file: Path, truths: dict[str, T
             page.wait_for_selector("body:not([data-busy])")
             values = {"device_type": ["mobile", "tablet"]}
             assert_kpis(cards(), truth.kpi_values(truth.kept(values, "2023-03-01")))
+            previous = page.eval_on_selector_all("[data-kpi]", CARD_VALUES.replace("value", "previous"))
+            assert_kpis(previous, truth.kpi_values(previous_rows(truth, values, "2023-03-01", None)))
             chart = page.locator('[data-bars="browser"]')
             chart.scroll_into_view_if_needed()
             page.wait_for_function("!document.querySelector('[data-bars=\"browser\"]').dataset.stale")
