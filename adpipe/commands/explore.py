@@ -38,7 +38,10 @@ def explore_command(
         None, "--column", help="ROLE=NAME, repeatable (conversion=NAME:VALUE, segment=NAME once per column)."
     ),
     output: Path | None = typer.Option(
-        None, "--output", help="The HTML page [default: reports/explore_<dataset>.html]."
+        None,
+        "--output",
+        help="The HTML page [default: reports/explore_<dataset>.html]; a .parquet file: the fact table the "
+        "service serves (serve --explore-data NAME=FILE).",
     ),
     segments_model: Path = typer.Option(
         model_path(Source.clickstream),
@@ -49,7 +52,8 @@ def explore_command(
         config.PREDICTIONS_FILE, "--predictions", help="clickstream: the test users' predicted marketing_target."
     ),
 ) -> None:
-    """Write the Explore page: slicers, KPI cards, trend and bars over one data set, in one offline HTML file."""
+    """Write the Explore page: slicers, KPI cards, trend and bars over one data set, in one offline HTML file
+    (or, to a .parquet output, the data set's fact table for the service's live page)."""
     started = time.perf_counter()
     output = output or config.REPORTS_DIR / f"explore_{dataset}.html"
     with exit_on_error(keeps=output):
@@ -57,6 +61,7 @@ def explore_command(
             raise OptionError("a mapping reads a campaign export: use it with --dataset campaigns", option="--mapping")
         from adpipe.dashboard import explore
         from adpipe.explore import datasets
+        from adpipe.explore.facts import write_facts
         from adpipe.explore.page import write_page
         from adpipe.sections.sources import Sources
 
@@ -73,8 +78,9 @@ def explore_command(
         elif dataset == "ctr":
             facts = datasets.ctr_facts(source)
         else:
-            folders = {split: source / split for split in ("train", "test") if (source / split).exists()}
-            facts = explore.clickstream_facts(folders, segments_model, predictions)
-        path = write_page(facts, output, plan)
+            # the folders there are (a fact file of train/ alone); neither: both, so the error names the missing one
+            splits = [s for s in ("train", "test") if (source / s).is_dir()] or ["train", "test"]
+            facts = explore.clickstream_facts({split: source / split for split in splits}, segments_model, predictions)
+        path = write_facts(facts, output) if output.suffix == ".parquet" else write_page(facts, output, plan)
     size = current_path(path).stat().st_size / 1e6
     typer.echo(f"explore -> {path} ({facts.frame.height:,} rows, {size:.1f} MB, {time.perf_counter() - started:.1f} s)")

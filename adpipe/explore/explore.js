@@ -1,20 +1,25 @@
 // The Explore page's filtering and aggregation (docs/explore.md). Each [data-explorer] container is one explorer
 // (a page may hold several): every query is scoped to it, and its filters sit in the URL fragment under its
-// data-fragment-prefix. The facts come column by column from its [data-explore-data] payload; every KPI is
-// scale * sum(numerator) / sum(denominator) over the kept rows, as in adpipe/explore/facts.py. One pass over the
-// rows fills the cards, the previous period, the trend and the bars.
+// data-fragment-prefix. Its data come from one of two sources. Offline, the facts come column by column from its
+// [data-explore-data] payload and one pass over the rows fills the cards, the previous period, the trend and the
+// bars; every KPI is scale * sum(numerator) / sum(denominator) over the kept rows, as in adpipe/explore/facts.py.
+// Live (the payload's `api`: the service's /explore page), the payload holds no row and each visual's aggregates
+// are asked of GET /api/v1/explore/<dataset>, which answers them with facts.aggregate; the drawing is the same.
+// The plan panel is explore_plan.js, which the page loads after this file.
 window.exploreTimings = {};
-document.querySelectorAll("[data-explorer]").forEach((root) => {
+function startExplorer(root) {
   "use strict";
   const data = JSON.parse(root.querySelector("[data-explore-data]").textContent);
-  const n = data.rows;
-  const dims = data.dimensions.map((d) => ({ ...d, codes: Int32Array.from(d.codes) }));
-  const measureNames = Object.keys(data.measures);
-  const measures = measureNames.map((m) => Float64Array.from(data.measures[m]));
+  const live = data.api || null;
+  const n = live ? 0 : data.rows;
+  const dims = data.dimensions.map((d) => ({ ...d, codes: live ? null : Int32Array.from(d.codes) }));
+  const measureNames = live ? live.measures : Object.keys(data.measures);
+  const measures = live ? [] : measureNames.map((m) => Float64Array.from(data.measures[m]));
   const M = measureNames.length;
-  const days = data.date ? Int32Array.from(data.date.days) : null;
+  const hasDate = data.date !== null;
+  const days = hasDate && !live ? Int32Array.from(data.date.days) : null;
   const distinct = data.distinct ? Int32Array.from(data.distinct.codes) : null;
-  const NO_DAY = data.date ? data.date.missing : 0;
+  const NO_DAY = days ? data.date.missing : 0;
   const DAY = 86400000;
   const cross = new Map(); // dimension index -> value code clicked on its bars
   const slicers = Array.from(root.querySelectorAll("[data-slicer]"));
@@ -40,9 +45,12 @@ document.querySelectorAll("[data-explorer]").forEach((root) => {
     if (data.distinct && name === data.distinct.name) return t.seen.size;
     return t.sums[measureNames.indexOf(name)];
   }
+  // A group's rows; a served group ({rows, kpis}) carries the server's KPIs.
+  const rowsOf = (t) => (t.kpis ? t.rows : t.sums[0]); // measure 0 is "rows"
   // The KPI of a group: null when no row matched or its denominator is 0.
   function kpiValue(t, kpi) {
-    if (t.sums[0] === 0) return null; // measure 0 is "rows"
+    if (t.kpis) return t.kpis[kpi.name] ?? null;
+    if (t.sums[0] === 0) return null;
     const num = total(t, kpi.numerator);
     if (kpi.denominator === null) return num * kpi.scale;
     const den = total(t, kpi.denominator);
@@ -59,7 +67,7 @@ document.querySelectorAll("[data-explorer]").forEach((root) => {
       return mask;
     });
     let range = null;
-    if (days) {
+    if (hasDate) {
       const from = toDay(slicer("date-from").value);
       const to = toDay(slicer("date-to").value);
       if (from !== null || to !== null) {
@@ -124,6 +132,61 @@ document.querySelectorAll("[data-explorer]").forEach((root) => {
     return { current, previous: r ? previous : null, bars, trend, kept };
   }
 
+  // Live: the values of dimension k a request keeps (its slicer's, and its clicked bar unless k is `except`);
+  // null keeps every value, [] none.
+  function keptValues(state, k, except) {
+    let values = state.keep[k] ? dims[k].values.filter((_, c) => state.keep[k][c]) : null;
+    if (cross.has(k) && k !== except) {
+      const clicked = dims[k].values[cross.get(k)];
+      values = values === null || values.includes(clicked) ? [clicked] : [];
+    }
+    return values;
+  }
+
+  // One aggregate from the service: its groups as {key, rows, kpis}; [] without asking when nothing can match.
+  // A chart asks for its KPI only (the cards for all): the server then sums only what that KPI uses.
+  async function ask(state, lo, hi, except, by, kpi) {
+    const params = new URLSearchParams();
+    for (let k = 0; k < dims.length; k++) {
+      const values = keptValues(state, k, except);
+      if (values === null) continue;
+      if (values.length === 0) return [];
+      values.forEach((v) => params.append(`where.${dims[k].name}`, v));
+    }
+    if (lo !== null && hi !== null && lo > hi) return []; // an inverted range (From after To) keeps nothing
+    if (lo !== null) params.set("date_from", toIso(lo));
+    if (hi !== null) params.set("date_to", toIso(hi));
+    if (by) params.set("group_by", by);
+    if (kpi) params.set("kpi", kpi.name);
+    const answer = await fetch(`${live.url}?${params}`, { headers: { Accept: "application/json" } });
+    const body = await answer.json();
+    if (answer.status === 401) throw new Error("The data need an API key: enter it on /key, then come back.");
+    if (!answer.ok) throw new Error(`${answer.status}: ${JSON.stringify(body.detail)}`);
+    return body.groups.map((g) => ({ key: g.key, rows: g.totals.rows, kpis: g.kpis }));
+  }
+
+  // Live: what compute gives, asked of the service (every visual's request at once).
+  async function computeServed(state, kpi) {
+    const r = state.range;
+    const lo = r ? r.lo : null;
+    const hi = r ? r.hi : null;
+    const one = (groups) => groups[0] || { rows: 0, kpis: {} };
+    const by = grain && grain.value === "week" ? "week" : "date";
+    const [current, previous, trendGroups, ...barGroups] = await Promise.all([
+      ask(state, lo, hi, -1, null, null).then(one),
+      r ? ask(state, r.prevLo, r.prevHi, -1, null, null).then(one) : null,
+      hasDate ? ask(state, lo, hi, -1, by, kpi) : [],
+      ...dims.map((d, k) => ask(state, lo, hi, k, d.name, kpi)),
+    ]);
+    const trend = new Map();
+    trendGroups.forEach((g) => g.key[by] && trend.set(toDay(g.key[by]), g));
+    const bars = dims.map((d, k) => {
+      const codes = new Map(d.values.map((v, c) => [v, c]));
+      return new Map(barGroups[k].filter((g) => codes.has(g.key[d.name])).map((g) => [codes.get(g.key[d.name]), g]));
+    });
+    return { current, previous, bars, trend, kept: [] };
+  }
+
   function format(value, kpi) {
     if (kpi.unit === "%") return (100 * value).toLocaleString(undefined, { maximumFractionDigits: 2 }) + " %";
     const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 1 ? 2 : 4;
@@ -132,7 +195,7 @@ document.querySelectorAll("[data-explorer]").forEach((root) => {
   }
 
   function drawCards(result) {
-    const empty = result.current.sums[0] === 0;
+    const empty = rowsOf(result.current) === 0;
     data.kpis.forEach((kpi) => {
       const card = root.querySelector(`[data-kpi="${kpi.name}"]`);
       const value = kpiValue(result.current, kpi);
@@ -223,7 +286,7 @@ document.querySelectorAll("[data-explorer]").forEach((root) => {
       const div = root.querySelector(`[data-bars="${CSS.escape(d.name)}"]`);
       let codes = Array.from(result.bars[k].keys());
       if (d.ordered) codes.sort((a, b) => a - b);
-      else codes.sort((a, b) => result.bars[k].get(b).sums[0] - result.bars[k].get(a).sums[0] || a - b);
+      else codes.sort((a, b) => rowsOf(result.bars[k].get(b)) - rowsOf(result.bars[k].get(a)) || a - b);
       const shown = d.ordered ? codes : codes.slice(0, TOP); // an ordered dimension shows every value
       const trace = {
         x: shown.map((c) => d.values[c] || "(empty)"),
@@ -304,78 +367,45 @@ document.querySelectorAll("[data-explorer]").forEach((root) => {
     render();
   }
 
-  // The budget plan of the kept segments (a segment is kept when one of its rows is): their response curves and
-  // plan rows, largest planned change first; the first PLAN_CURVES curves are drawn.
-  const plan = data.plan;
-  const PLAN_CURVES = 6;
-  const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
-  const segmentOf = plan ? planSegments() : null;
-  function planSegments() {
-    const index = new Map(plan.segments.map((s, j) => [s.codes.join(","), j]));
-    const of = new Int32Array(n);
-    for (let i = 0; i < n; i++) of[i] = index.get(plan.dims.map((k) => dims[k].codes[i]).join(",")) ?? -1;
-    return of;
-  }
-  const money = (v) => v.toLocaleString(undefined, { maximumFractionDigits: Math.abs(v) >= 100 ? 0 : 2 });
-  const change = (s) => (s.today > 0 ? s.planned / s.today - 1 : Infinity);
-  function cells(row, texts) {
-    texts.forEach((text) => row.appendChild(document.createElement("td")).append(text));
-    return row;
-  }
-  function drawPlan(result) {
-    const seen = new Set();
-    for (const i of result.kept) if (segmentOf[i] >= 0) seen.add(segmentOf[i]);
-    const kept = Array.from(seen, (j) => plan.segments[j]).sort((a, b) => change(b) - change(a) || (a.name < b.name ? -1 : 1));
-    root.querySelector("[data-plan-empty]").hidden = kept.length > 0;
-    root.querySelector("[data-plan-rows]").replaceChildren(
-      ...kept.map((s) => {
-        const row = cells(document.createElement("tr"), [s.name, money(s.today), money(s.planned),
-          s.today > 0 ? `${change(s) >= 0 ? "+" : ""}${(100 * change(s)).toFixed(0)} %` : "new",
-          `${money(s.value)} (${money(s.low)}–${money(s.high)})`, s.marginal.toFixed(2)]);
-        row.dataset.segment = s.name;
-        row.dataset.planned = String(s.planned);
-        return row;
-      })
-    );
-    const sum = (key) => kept.reduce((total, s) => total + s[key], 0);
-    const total = kept.length ? [cells(document.createElement("tr"), [`${kept.length} segment(s)`, money(sum("today")),
-      money(sum("planned")), "", money(sum("value")), ""])] : [];
-    root.querySelector("[data-plan-total]").replaceChildren(...total);
-    const shown = kept.slice(0, PLAN_CURVES);
-    const traces = shown.flatMap((s, j) => {
-      const colour = COLOURS[j % COLOURS.length];
-      return [
-        { x: s.spend, y: s.curve, name: s.name, legendgroup: s.name, mode: "lines", line: { color: colour },
-          hovertemplate: `spend %{x:,.0f}: value %{y:,.0f}<extra>${s.name}</extra>` },
-        { x: [s.today], y: [s.valueToday], legendgroup: s.name, showlegend: false, mode: "markers",
-          marker: { color: colour, size: 8 }, hovertemplate: `today: %{x:,.0f}<extra>${s.name}</extra>` },
-        { x: [s.planned], y: [s.value], legendgroup: s.name, showlegend: false, mode: "markers",
-          marker: { color: colour, size: 10, symbol: "diamond" }, hovertemplate: `planned: %{x:,.0f}<extra>${s.name}</extra>` },
-      ];
-    });
-    const more = kept.length > PLAN_CURVES ? `, the first ${PLAN_CURVES} of ${kept.length}` : "";
-    const div = root.querySelector("[data-plan-curves]");
-    const chart = layout(div, `Expected value against spend (dot: today, diamond: planned${more})`, "total spend of the segment (log)");
-    chart.xaxis.type = "log";
-    chart.yaxis = { title: { text: "expected value (log)" }, type: "log" };
-    chart.legend = { font: { size: 10 } };
-    draw(div, traces, chart);
-  }
+  // The budget plan of the kept segments (explore_plan.js), when the payload carries one.
+  const drawPlan = data.plan ? window.explorePlanPanel({ root, plan: data.plan, dims, rows: n, layout, draw }) : null;
 
   let last = null;
+  let asked = 0; // live: the latest change's number; an earlier change's late answer is dropped
+  const failure = root.querySelector("[data-live-error]");
   function render() {
     const started = performance.now();
     const kpi = data.kpis.find((k) => k.name === chartKpi.value);
-    last = compute(readState(), kpi);
+    if (!live) return show(compute(readState(), kpi), kpi, started);
+    const mine = ++asked;
+    document.body.dataset.busy = "1";
+    computeServed(readState(), kpi)
+      .then((result) => mine === asked && show(result, kpi, started))
+      .catch((error) => {
+        if (mine !== asked) return;
+        failure.textContent = error.message;
+        failure.hidden = false;
+      })
+      .finally(() => mine === asked && delete document.body.dataset.busy);
+  }
+
+  function show(result, kpi, started) {
+    last = result;
     const computed = performance.now();
+    if (failure) failure.hidden = true;
     drawCards(last);
     drawChips();
     writeFragment();
     drawTrend(last, kpi);
     drawBars(last, kpi);
-    if (plan) drawPlan(last);
+    if (drawPlan) drawPlan(last.kept);
     const done = performance.now();
     Object.assign(window.exploreTimings, { compute: computed - started, draw: done - computed, render: done - started });
+    if (root.dataset.ready) return;
+    root.dataset.ready = "1";
+    if (document.querySelector("[data-explorer]:not([data-ready])")) return; // the page is ready with its last explorer
+    window.exploreTimings.ready = performance.now();
+    document.body.dataset.ready = "1";
   }
 
   function csvField(value) {
@@ -413,7 +443,7 @@ document.querySelectorAll("[data-explorer]").forEach((root) => {
   if (grain) grain.addEventListener("change", render);
   root.querySelectorAll("[data-preset]").forEach((b) => b.addEventListener("click", () => preset(+b.dataset.preset)));
   root.querySelector('[data-action="reset"]').addEventListener("click", reset);
-  root.querySelector('[data-action="download"]').addEventListener("click", download);
+  if (!live) root.querySelector('[data-action="download"]').addEventListener("click", download);
   window.addEventListener("hashchange", () => {
     if (!isState(location.hash)) return; // an anchor: the filters stay
     readFragment();
@@ -421,7 +451,11 @@ document.querySelectorAll("[data-explorer]").forEach((root) => {
   });
   readFragment();
   render();
-  root.dataset.ready = "1";
-});
-window.exploreTimings.ready = performance.now();
-document.body.dataset.ready = "1";
+}
+
+// Every explorer starts once the page's scripts have run (explore_plan.js comes after this file).
+function startExplorers() {
+  document.querySelectorAll("[data-explorer]").forEach(startExplorer);
+}
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", startExplorers);
+else startExplorers();

@@ -12,13 +12,19 @@ server answer use; the page's script applies the same definitions, shipped in it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
 
 import polars as pl
 
+from adpipe.errors import DataError
+
 DATE = "date"  # the ISO day (YYYY-MM-DD) of a fact, when the data set has one
 ROWS = "rows"  # every fact table's count of source rows: the measure a cube keeps of how many rows it sums
+WEEK = "week"  # a grouping, not a column: the ISO Monday starting a fact's week (the page's weekly trend)
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,8 @@ class Dimension:
 @dataclass(frozen=True)
 class Facts:
     """One data set's facts: ``frame`` holds the measures (floats), the dimensions (strings; a missing value is
-    ""), :data:`DATE` (ISO strings) when ``has_date``, and the ``distinct`` key column when there is one."""
+    ""), :data:`DATE` (ISO strings) when ``has_date``, and the ``distinct`` key column when there is one. A fact
+    file (:func:`read_facts`) has Enum dimensions and a Date, which every function here reads alike."""
 
     name: str
     title: str
@@ -58,6 +65,7 @@ class Facts:
     has_date: bool
     distinct: str | None = None  # the key counted distinct (a total named like the column)
     notes: tuple[str, ...] = field(default=())  # what the page says about the data (no date, how it was read)
+    distinct_sorted: bool = False  # the rows are sorted by the distinct key (a fact file): counted without hashing
 
     def __post_init__(self) -> None:
         totals = {*self.measures, *([self.distinct] if self.distinct else [])}
@@ -103,16 +111,22 @@ class Filter:
 
     def expression(self, facts: Facts) -> pl.Expr:
         conditions = [pl.col(name).is_in(list(kept)) for name, kept in self.values.items()]
+        day = date.fromisoformat if facts.has_date and facts.frame.schema[DATE] == pl.Date else str
         if self.date_from is not None:
-            conditions.append(pl.col(DATE) >= self.date_from)
+            conditions.append(pl.col(DATE) >= day(self.date_from))
         if self.date_to is not None:
-            conditions.append(pl.col(DATE) <= self.date_to)
+            conditions.append(pl.col(DATE) <= day(self.date_to))
         return pl.all_horizontal(conditions) if conditions else pl.lit(True)
 
 
-def _totals(facts: Facts) -> list[pl.Expr]:
-    sums = [pl.col(m).sum().cast(pl.Float64) for m in facts.measures]
-    return sums + ([pl.col(facts.distinct).n_unique().cast(pl.Float64)] if facts.distinct else [])
+def _totals(facts: Facts, kpis: Sequence[Kpi]) -> list[pl.Expr]:
+    """The measures' sums and the distinct count the ``kpis`` use (every measure when they are all the KPIs)."""
+    used = ({ROWS} | {t for k in kpis for t in (k.numerator, k.denominator)}) if kpis != facts.kpis else None
+    sums = [pl.col(m).sum().cast(pl.Float64) for m in facts.measures if used is None or m in used]
+    if facts.distinct is None or (used is not None and facts.distinct not in used):
+        return sums
+    key = pl.col(facts.distinct).set_sorted() if facts.distinct_sorted else pl.col(facts.distinct)
+    return [*sums, key.n_unique().cast(pl.Float64)]
 
 
 def _kpi(kpi: Kpi) -> pl.Expr:
@@ -124,13 +138,23 @@ def _kpi(kpi: Kpi) -> pl.Expr:
     return pl.when(usable).then(kpi.scale * pl.col(kpi.numerator) / pl.col(kpi.denominator)).alias(kpi.name)
 
 
-def aggregate(facts: Facts, where: Filter | None = None, by: Sequence[str] = ()) -> pl.DataFrame:
-    """The totals and every KPI of the facts ``where`` keeps, one row per value of ``by`` (one row overall
-    without it; with no fact kept, that row has 0 rows and every KPI null)."""
+def _week(facts: Facts) -> pl.Expr:
+    day = pl.col(DATE) if facts.frame.schema[DATE] == pl.Date else pl.col(DATE).str.to_date("%Y-%m-%d")
+    return day.dt.truncate("1w").alias(WEEK)
+
+
+def aggregate(
+    facts: Facts, where: Filter | None = None, by: Sequence[str] = (), kpis: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """The totals and KPIs of the facts ``where`` keeps, one row per value of ``by`` (columns, or :data:`WEEK`;
+    one row overall without it; with no fact kept, that row has 0 rows and every KPI null). ``kpis``: only these
+    KPIs and the totals they use (a chart of sessions then skips counting distinct users, the costly total)."""
+    chosen = facts.kpis if kpis is None else tuple(k for k in facts.kpis if k.name in kpis)
     frame = facts.frame.lazy().filter((where or Filter()).expression(facts))
-    grouped = frame.group_by(list(by)).agg(_totals(facts)).sort(list(by)) if by else None
-    totals = grouped if grouped is not None else frame.select(_totals(facts))
-    return totals.with_columns([_kpi(k) for k in facts.kpis]).collect()
+    keys = [_week(facts) if name == WEEK else pl.col(name) for name in by]
+    grouped = frame.group_by(keys).agg(_totals(facts, chosen)).sort(list(by)) if by else None
+    totals = grouped if grouped is not None else frame.select(_totals(facts, chosen))
+    return totals.with_columns([_kpi(k) for k in chosen]).collect()
 
 
 def kpi_values(facts: Facts, where: Filter | None = None) -> dict[str, float | None]:
@@ -155,3 +179,76 @@ def cube(facts: Facts) -> Facts:
         facts.distinct,
         (*facts.notes, f"Embedded as a cube: {summed.height:,} rows summing {facts.frame.height:,} facts."),
     )
+
+
+FACTS_METADATA = "adpipe.explore.facts"  # the Parquet key holding a fact file's description
+
+
+def describe(facts: Facts) -> dict:
+    """The facts' description (what a page or a served answer needs besides the rows): names, dimensions, KPIs,
+    each dimension's values, the ISO date span, the number of facts."""
+    frame = facts.frame
+    dates = [frame[DATE].min(), frame[DATE].max()] if facts.has_date else None
+    return {
+        "name": facts.name,
+        "title": facts.title,
+        "measures": list(facts.measures),
+        "dimensions": [asdict(d) for d in facts.dimensions],
+        "kpis": [asdict(k) for k in facts.kpis],
+        "has_date": facts.has_date,
+        "distinct": facts.distinct,
+        "notes": list(facts.notes),
+        "rows": frame.height,
+        "values": {d.name: sorted(frame[d.name].cast(pl.String).unique().to_list()) for d in facts.dimensions},
+        "dates": [None if d is None else str(d) for d in dates] if dates else None,
+    }
+
+
+def write_facts(facts: Facts, path: str | Path) -> Path:
+    """The facts as one Parquet file for the service (``serve --explore-data``), laid out for speed at 10^7 facts:
+    each dimension an Enum (a filter or a grouping compares small integers, not strings), the date a Date, the
+    distinct key as dense integer codes with the rows sorted by it (a distinct count then needs no hashing:
+    :attr:`Facts.distinct_sorted`); the description (:func:`describe`) in the file's metadata."""
+    described = describe(facts)
+    enums = [pl.col(d).cast(pl.Enum(described["values"][d])) for d in facts.dimension_names]
+    frame = facts.frame.with_columns(enums)
+    if facts.has_date:
+        frame = frame.with_columns(pl.col(DATE).str.to_date("%Y-%m-%d"))
+    if facts.distinct is not None:
+        frame = frame.with_columns(pl.col(facts.distinct).rank("dense").cast(pl.UInt32)).sort(facts.distinct)
+    path = Path(path)
+    frame.write_parquet(path, metadata={FACTS_METADATA: json.dumps(described)})
+    return path
+
+
+def read_facts(path: str | Path) -> tuple[Facts, dict]:
+    """A fact file (:func:`write_facts`) in memory, and its description."""
+    described = fact_file_description(path)
+    facts = Facts(
+        described["name"],
+        described["title"],
+        pl.read_parquet(path),
+        tuple(described["measures"]),
+        tuple(
+            Dimension(d["name"], d["label"], tuple(d["order"]) if d["order"] else None) for d in described["dimensions"]
+        ),
+        tuple(Kpi(**k) for k in described["kpis"]),
+        described["has_date"],
+        described["distinct"],
+        tuple(described["notes"]),
+        distinct_sorted=described["distinct"] is not None,
+    )
+    return facts, described
+
+
+def fact_file_description(path: str | Path) -> dict:
+    """What :func:`write_facts` put in the file's metadata (a file it did not write: a one-line error)."""
+    try:
+        text = pl.read_parquet_metadata(path).get(FACTS_METADATA)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        raise DataError(f"cannot read the fact file: {error.__class__.__name__}", path=path) from error
+    if text is None:
+        raise DataError(
+            "not a fact file (write one with `python model.py explore ... --output FILE.parquet`)", path=path
+        )
+    return json.loads(text)

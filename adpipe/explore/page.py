@@ -1,7 +1,8 @@
-"""The offline Explore page: one self-contained HTML file (plotly.js inline, our ``explore.js``, the facts as a
+"""The offline Explore page: one self-contained HTML file (plotly.js inline, our :data:`SCRIPTS`, the facts as a
 columnar JSON payload) whose slicers, KPI cards, trend and bars recompute in the browser. An explorer
 (:func:`explorer`: ``explorer.html.j2``) is self-contained, so a host page (``make report``) can hold several, with
-:func:`assets` (the script and style) and plotly.js once.
+:func:`assets` (the scripts and style) and plotly.js once. The service's live page (:func:`render_live`) holds one
+explorer of the same template and scripts whose payload names the API answering its aggregates instead of rows.
 
 The payload is the facts column by column: each dimension as its values (the strings the options carry) and one
 integer code per row, the date as a day number (days since 1970-01-01), the measures as numbers, the distinct key
@@ -24,6 +25,7 @@ from adpipe.explore.facts import DATE, ROWS, Facts, cube
 from adpipe.explore.plan import Plan, mismatch, plan_payload
 from adpipe.io import write_bytes_atomic
 
+SCRIPTS = ("explore.js", "explore_plan.js")  # the explorers' scripts, in their order on a page
 EMBED_ROWS = 300_000  # above this many facts the page embeds the cube of additive measures, never raw rows
 NO_DAY = -(2**31)  # a fact without a date: outside every date range
 _EPOCH = date(1970, 1, 1)
@@ -38,13 +40,15 @@ def _natural(values: list[str]) -> list[str]:
     return sorted(values, key=lambda v: (0, float(v), v) if v.replace(".", "", 1).isdigit() else (1, 0.0, v))
 
 
+def _ordered(present: list[str], order: tuple[str, ...] | None) -> list[str]:
+    """A dimension's values in the options' order: its natural order first where it has one, then by value."""
+    if not order:
+        return _natural(present)
+    return [v for v in order if v in present] + _natural([v for v in present if v not in order])
+
+
 def _codes(column: pl.Series, order: tuple[str, ...] | None) -> tuple[list[str], list[int]]:
-    present = column.unique().to_list()
-    values = (
-        [v for v in order if v in present] + _natural([v for v in present if v not in order])
-        if order
-        else (_natural(present))
-    )
+    values = _ordered(column.unique().to_list(), order)
     index = pl.DataFrame({"value": values, "code": range(len(values))})
     codes = pl.DataFrame({"value": column}).join(index, on="value", how="left", maintain_order="left")["code"]
     return values, codes.to_list()
@@ -92,8 +96,32 @@ def payload(facts: Facts, plan: Plan | None = None) -> dict[str, object]:
     return data
 
 
-def _asset(name: str) -> str:
+def asset(name: str) -> str:
+    """A file shipped with the page (:data:`SCRIPTS`, ``explore.css``)."""
     return files("adpipe.explore").joinpath(name).read_text(encoding="utf-8")
+
+
+def live_payload(described: dict, api: str) -> dict[str, object]:
+    """What the live page's script reads (``/explore/<dataset>`` in the service): the description of the facts
+    (:func:`adpipe.explore.facts.describe`) and the URL answering their aggregates, no row."""
+    dimensions = [
+        {"name": d["name"], "label": d["label"], "ordered": d["order"] is not None}
+        | {"values": _ordered(described["values"][d["name"]], tuple(d["order"]) if d["order"] else None)}
+        for d in described["dimensions"]
+    ]
+    dates = described["dates"]
+    return {
+        "name": described["name"],
+        "title": described["title"],
+        "notes": described["notes"],
+        "rows": described["rows"],
+        "dimensions": dimensions,
+        "kpis": described["kpis"],
+        "date": {"min": _day(dates[0]) if dates[0] else 0, "max": _day(dates[1]) if dates[1] else 0} if dates else None,
+        "distinct": None,
+        "plan": None,
+        "api": {"url": api, "measures": described["measures"]},
+    }
 
 
 def _environment() -> jinja2.Environment:
@@ -107,14 +135,13 @@ def _environment() -> jinja2.Environment:
 
 
 def assets() -> tuple[Markup, Markup]:
-    """The explorers' style and script, once per page (after every explorer: the script finds them all)."""
-    return Markup(_asset("explore.css")), Markup(_asset("explore.js"))
+    """The explorers' style and scripts (:data:`SCRIPTS` in order), once per page after every explorer: the
+    script finds them all."""
+    return Markup(asset("explore.css")), Markup("\n".join(asset(name) for name in SCRIPTS))
 
 
-def explorer(facts: Facts, *, prefix: str = "", plan: Plan | None = None) -> Markup:
-    """One explorer's HTML. ``prefix`` keys its filters in the URL fragment (several explorers on one page)."""
-    data = payload(facts, plan)
-    script = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+def _explorer(data: dict[str, object], measured: list[str], prefix: str = "", live: bool = False) -> Markup:
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     dates = data["date"]
     return Markup(
         _environment()
@@ -123,24 +150,47 @@ def explorer(facts: Facts, *, prefix: str = "", plan: Plan | None = None) -> Mar
             data=data,
             prefix=prefix,
             dates={"min": _iso(dates["min"]), "max": _iso(dates["max"])} if dates else None,  # type: ignore[index]
-            measured=[m for m in facts.measures if m != ROWS],
-            payload=Markup(script),
+            measured=measured,
+            payload=Markup(text),
+            live=live,
         )
     )
 
 
+def explorer(facts: Facts, *, prefix: str = "", plan: Plan | None = None) -> Markup:
+    """One explorer's HTML. ``prefix`` keys its filters in the URL fragment (several explorers on one page)."""
+    return _explorer(payload(facts, plan), [m for m in facts.measures if m != ROWS], prefix)
+
+
 def render(facts: Facts, plan: Plan | None = None) -> str:
-    """The whole page as one HTML string."""
+    """The whole offline page as one HTML string."""
     style, script = assets()
+    return _page(facts.title, explorer(facts, plan=plan), style, script=script, plotly=Markup(get_plotlyjs()))
+
+
+def render_live(described: dict, api: str, script_urls: list[str], plotly_url: str) -> str:
+    """The live page: the same explorer and scripts (loaded from ``script_urls``, :data:`SCRIPTS` in order), the
+    aggregates asked of ``api``."""
+    measured = [m for m in described["measures"] if m != ROWS]
+    live = {"api": api, "scripts": script_urls, "plotly": plotly_url}
+    explorer_html = _explorer(live_payload(described, api), measured, live=True)
+    return _page(described["title"], explorer_html, Markup(asset("explore.css")), live=live)
+
+
+def _page(
+    title: str, explorer_html: Markup, style: Markup, script: str = "", plotly: str = "", live: dict | None = None
+) -> str:
+    """The host page of one explorer: its scripts and plotly.js inline, or (``live``) their URLs."""
     return (
         _environment()
         .get_template("page.html.j2")
         .render(
-            title=facts.title,
-            explorer=explorer(facts, plan=plan),
-            plotlyjs=Markup(get_plotlyjs()),
-            script=script,
+            title=title,
+            explorer=explorer_html,
             style=style,
+            script=Markup(script),
+            plotlyjs=Markup(plotly),
+            live=live,
         )
     )
 

@@ -25,6 +25,7 @@ from adpipe import config
 from adpipe.errors import DataError
 from adpipe.service.api import VERSION, api_router, health
 from adpipe.service.echo import MAX_ERRORS, capped, elide, validation_errors
+from adpipe.service.explore import ExploreData, explore_router
 from adpipe.service.keys import ADMIN_PREFIX, ApiKeys, RequireKey
 from adpipe.service.live import LiveModels, admin_router
 from adpipe.service.metrics import instrument
@@ -97,6 +98,7 @@ def create_app(
     monitor_max_bytes: int = DEFAULT_MAX_BYTES,
     api_keys: ApiKeys | None = None,
     admin_keys: ApiKeys | None = None,
+    explore_data: dict[str, Path] | None = None,
 ) -> FastAPI:
     """The service with every model in ``models_dir`` loaded (a missing one is reported at start and by /health),
     their validation figures read from ``reports_dir``, and the dashboard of ``make report`` served from there.
@@ -104,7 +106,9 @@ def create_app(
     keeps each task's last ``monitor_window`` answers for its drift report, written to ``monitor_dir`` (at most
     ``monitor_max_bytes`` per task) when one is given. ``api_keys``: every prediction needs one of them
     (:mod:`adpipe.service.keys`); None serves without keys. Each worker serves a newly promoted version within a
-    second (:mod:`adpipe.service.live`); ``admin_keys`` turn on ``POST /admin/promote`` and ``/admin/rollback``."""
+    second (:mod:`adpipe.service.live`); ``admin_keys`` turn on ``POST /admin/promote`` and ``/admin/rollback``.
+    ``explore_data``: fact files served at ``/explore`` beside the reference data sets
+    (:mod:`adpipe.service.explore`)."""
     # One BLAS/OpenMP thread per process: the workers are the parallelism.
     threadpool_limits(limits=1)
     tasks = all_tasks()
@@ -143,11 +147,13 @@ def create_app(
     app.state.strict_inputs = strict_inputs
     app.state.api_keys, app.state.admin_keys, app.state.live = api_keys, admin_keys, live
     app.state.report_file = Path(reports_dir) / REPORT_FILE
+    app.state.explore = ExploreData(explore_data)
     app.include_router(api_router(tasks))
     app.add_api_route("/health", health, methods=["GET"], tags=["health"])
     app.include_router(page_router(tasks))
     app.include_router(monitor_router(tasks))
     app.include_router(admin_router())
+    app.include_router(explore_router())
     if api_keys is not None:
         app.add_middleware(RequireKey, keys=api_keys)
     instrument(app)  # GET /metrics, and every request counted (added last: outermost, so a 401 counts too)

@@ -153,12 +153,21 @@ def serve_command(
         "--admin-keys",
         help=f"File of admin keys for POST /admin/promote and /admin/rollback [default: ${ADMIN_KEYS_ENV}; none: off].",
     ),
+    explore_data: list[str] | None = typer.Option(
+        None,
+        "--explore-data",
+        help="NAME=FILE.parquet, repeatable: a fact file (explore --output FILE.parquet) served at /explore/NAME "
+        "beside the reference data sets [default: $ADPIPE_EXPLORE_DATA, comma-separated].",
+    ),
 ) -> None:
     """Serve every saved model: HTML forms at /, the JSON API at /api/v1, drift at /monitor, /health, the API
     document at /docs."""
     with exit_on_error():
         keys = read_keys(keys_file)
         admin_keys = read_keys(admin_keys_file, variable=ADMIN_KEYS_ENV)
+        from adpipe.service.explore import parse_explore_data
+
+        explore_files = parse_explore_data(explore_data or [])
         if train:
             from adpipe.service.registry import train_missing
 
@@ -174,6 +183,7 @@ def serve_command(
         "monitor_max_bytes": monitor_mb * 1024 * 1024,
         "api_keys": keys,
         "admin_keys": admin_keys,
+        "explore_data": explore_files,
     }
     run_server(host, port, workers, models, reports, strict, options)
 
@@ -196,10 +206,31 @@ def loadtest_command(
     typer.echo(f"report -> {report}")
 
 
+def loadtest_explore_command(
+    explore_data: list[str] | None = typer.Option(
+        None, "--explore-data", help="NAME=FILE.parquet, repeatable: fact files to measure beside the reference sets."
+    ),
+    requests: int = typer.Option(200, "--requests", min=10, max=100_000, help="Requests per URL."),
+    seconds: float = typer.Option(120.0, "--seconds", min=1.0, max=600.0, help="Time limit of each URL's run."),
+    workers: int = Workers,
+    report: Path = typer.Option(config.REPORTS_DIR / "loadtest_explore.json", "--report", help="Where the JSON goes."),
+) -> None:
+    """Start the service on 127.0.0.1, measure GET /api/v1/explore/<dataset> (cards, trend, bars) with `hey`."""
+    from adpipe.service.explore import parse_explore_data
+    from adpipe.service.explore_bench import render, run_bench
+
+    with exit_on_error(keeps=report):
+        result = run_bench(parse_explore_data(explore_data or []), requests, seconds, workers, report)
+    typer.echo(render(result))
+    typer.echo(f"report -> {report}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``serve``, ``loadtest``, ``monitor``, ``monitor-calibrate`` and ``image`` to the CLI."""
+    """Add ``serve``, ``loadtest``, ``loadtest-explore``, ``monitor``, ``monitor-calibrate`` and ``image`` to the
+    CLI."""
     app.command("serve")(serve_command)
     app.command("loadtest")(loadtest_command)
+    app.command("loadtest-explore")(loadtest_explore_command)
     app.command("monitor")(monitor_command)
     app.command("monitor-calibrate")(calibrate_command)
     app.command("image")(image_command)

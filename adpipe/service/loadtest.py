@@ -98,10 +98,13 @@ def payloads(tasks: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str,
     return out
 
 
-def _hey(url: str, body: Path, requests: int, concurrency: int, seconds: float) -> list[tuple[float, int, float]]:
-    """Run hey; per request (latency s, status, start offset s). Stops after ``seconds`` whatever happens."""
-    command = ["hey", "-n", str(requests), "-c", str(concurrency), "-m", "POST", "-T", "application/json"]
-    command += ["-D", str(body), "-t", "30", "-o", "csv", url]
+def hey(url: str, body: Path | None, requests: int, concurrency: int, seconds: float) -> list[tuple[float, int, float]]:
+    """Run hey (a POST of the JSON ``body``, a GET without); per request (latency s, status, start offset s). Stops
+    after ``seconds`` whatever happens."""
+    command = ["hey", "-n", str(requests), "-c", str(concurrency)]
+    if body is not None:
+        command += ["-m", "POST", "-T", "application/json", "-D", str(body)]
+    command += ["-t", "30", "-o", "csv", url]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds, check=False)
     except subprocess.TimeoutExpired as expired:
@@ -117,8 +120,8 @@ def _measure(url: str, payload: dict[str, Any], requests: int, concurrency: int,
         json.dump(payload, handle)
     body = Path(handle.name)
     try:
-        _hey(url, body, WARM_UP_REQUESTS, concurrency, seconds)
-        results = _hey(url, body, requests, concurrency, seconds)
+        hey(url, body, WARM_UP_REQUESTS, concurrency, seconds)
+        results = hey(url, body, requests, concurrency, seconds)
     finally:
         body.unlink(missing_ok=True)
     if not results:
@@ -172,7 +175,7 @@ def _memory(server: psutil.Process) -> Memory:
     )
 
 
-def _wait_healthy(url: str, server: subprocess.Popen) -> None:
+def wait_healthy(url: str, server: subprocess.Popen) -> None:
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -202,7 +205,7 @@ def run_loadtest(
     scenarios = []
     try:
         base = f"http://{HOST}:{port}"
-        _wait_healthy(f"{base}/health", server)
+        wait_healthy(f"{base}/health", server)
         for name, (record, batch, size) in payloads(all_tasks()).items():
             url = f"{base}/api/{VERSION}/{name}"
             single = _measure(f"{url}/predict", record, requests, SINGLE_CONCURRENCY, seconds)
