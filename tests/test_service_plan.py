@@ -135,7 +135,6 @@ def test_a_plan_answers_in_milliseconds(client: TestClient) -> None:
         ({"max": {"*": "150%"}}, "max", "at most 100%"),
         ({"max": {"*": "a lot"}}, "max", "an amount >= 0 or a share"),
         ({"max_change": 0.5}, "max_change", "greater than or equal to 1"),
-        ({"max_change": 10}, "allow_extrapolation", "bound it with max_change or pass allow_extrapolation"),
         ({"objective": "target-roas"}, "target_roas", "needs the ROAS floor"),
         ({"objective": "profit"}, "objective", "'value', 'conversions' or 'target-roas'"),
         ({"by": "age"}, "by", "Extra inputs"),

@@ -113,18 +113,21 @@ def within_campaign_backtest(rankings: list[FoldRanking], n_shuffles: int, seed:
     signal: above the shuffled mean + 2 sd."""
     rng = np.random.default_rng(seed)
     curves = [rho for r in rankings for rho in within_campaign_spearman(r.names, r.marginal, r.own)]
+    if not curves:
+        return WithinCampaignRanking(
+            marginal_roas_curves=None, shuffled=None, n_campaign_folds=0, n_shuffles=n_shuffles, signal=False
+        )
     shuffled = [
         np.mean([rho for r in rankings for rho in within_campaign_spearman(r.names, r.marginal, r.own, rng)])
         for _ in range(n_shuffles)
     ]
-    mean = float(np.mean(curves)) if curves else float("nan")
-    bar = float(np.mean(shuffled)) + SHUFFLE_MARGIN_SD * float(np.std(shuffled)) if curves else float("nan")
+    bar = float(np.mean(shuffled)) + SHUFFLE_MARGIN_SD * float(np.std(shuffled))
     return WithinCampaignRanking(
-        marginal_roas_curves=MeanStd.over(curves) if curves else MeanStd(mean=mean, std=float("nan")),
-        shuffled=MeanStd.over(shuffled) if curves else MeanStd(mean=float("nan"), std=float("nan")),
+        marginal_roas_curves=MeanStd.over(curves),
+        shuffled=MeanStd.over(shuffled),
         n_campaign_folds=len(curves),
         n_shuffles=n_shuffles,
-        signal=bool(curves) and mean > bar,
+        signal=float(np.mean(curves)) > bar,
     )
 
 
@@ -144,7 +147,11 @@ def ranking_backtest(rankings: list[FoldRanking], n_shuffles: int, seed: int) ->
     within = within_campaign_backtest(rankings, n_shuffles, seed)
     across = mean >= SPEARMAN_AT_LEAST and mean > bar
     signal = across or within.signal
-    inside = f"within-campaign Spearman {within.marginal_roas_curves.mean:.3f}"
+    inside = (
+        f"within-campaign Spearman {within.marginal_roas_curves.mean:.3f}"
+        if within.marginal_roas_curves is not None
+        else "no campaign with 3 identified held-out segments"
+    )
     verdict = (
         f"signal: the marginal-ROAS order reaches Spearman {mean:.3f} (>= {SPEARMAN_AT_LEAST}, > shuffled mean + "
         f"{SHUFFLE_MARGIN_SD:g} sd = {bar:.3f})"
@@ -320,8 +327,10 @@ def targets(
     ranking, within = rankings
     coverage = curves.coverage_80.mean if curves.coverage_80 is not None else float("nan")
     bar = ranking.shuffled.mean + SHUFFLE_MARGIN_SD * ranking.shuffled.std
-    within_bar = within.shuffled.mean + SHUFFLE_MARGIN_SD * within.shuffled.std
-    spear, within_spear = ranking.marginal_roas_curves.mean, within.marginal_roas_curves.mean
+    none = MeanStd(mean=float("nan"), std=float("nan"))
+    within_curves, within_shuffled = within.marginal_roas_curves or none, within.shuffled or none
+    within_bar = within_shuffled.mean + SHUFFLE_MARGIN_SD * within_shuffled.std
+    spear, within_spear = ranking.marginal_roas_curves.mean, within_curves.mean
     headline, promised = gain.headline.mean, gain.promised.mean
     ratio = promised / headline if headline > 0 else float("inf")
     return [

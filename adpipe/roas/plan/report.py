@@ -135,8 +135,8 @@ class WithinCampaignRanking(Report):
     response (each identified held-out segment's own exponent x its held-out ROAS), Spearman per campaign and
     fold with >= 3 identified segments; beside the same order shuffled within the campaign."""
 
-    marginal_roas_curves: MeanStd
-    shuffled: MeanStd
+    marginal_roas_curves: MeanStd | None  # None: no campaign with 3 identified held-out segments in any fold
+    shuffled: MeanStd | None
     n_campaign_folds: int
     n_shuffles: int
     signal: bool

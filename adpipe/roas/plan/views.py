@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         PlanValidationReport,
         RankingBacktest,
         ValueAccuracy,
+        WithinCampaignRanking,
     )
 
 
@@ -67,6 +68,16 @@ def judge_range(gain: GainBacktest) -> str:
     return " .. ".join(f"{name} {value.mean:+.1%}" for name, value in (ordered[0], ordered[-1]))
 
 
+def _within(within: WithinCampaignRanking) -> str:
+    if within.marginal_roas_curves is None or within.shuffled is None:
+        return "not measured (no campaign with 3 identified held-out segments)"
+    curves, shuffled = within.marginal_roas_curves, within.shuffled
+    return (
+        f"{curves.mean:.3f} ± {curves.std:.3f}, shuffled {shuffled.mean:.3f} ± {shuffled.std:.3f} "
+        f"({within.n_campaign_folds} campaign-folds)"
+    )
+
+
 def render_plan_validation(result: PlanValidationReport) -> str:
     """The grouped measurements and the targets, then the forward ones when the export has a date."""
     from adpipe.roas.plan.backtest import CONSTANT_ROAS, CURVES
@@ -78,10 +89,7 @@ def render_plan_validation(result: PlanValidationReport) -> str:
         f"{result.n_segments} segments by {', '.join(result.by)}; held-out value per ad at its actual spend:",
         _plan_measurements(result.value_accuracy, result.ranking, result.gain),
         f"within-campaign ranking Spearman (marginal ROAS vs held-out marginal response): "
-        f"{result.within_campaign_ranking.marginal_roas_curves.mean:.3f} ± "
-        f"{result.within_campaign_ranking.marginal_roas_curves.std:.3f}, shuffled "
-        f"{result.within_campaign_ranking.shuffled.mean:.3f} ± {result.within_campaign_ranking.shuffled.std:.3f} "
-        f"({result.within_campaign_ranking.n_campaign_folds} campaign-folds); exponent modes chosen on the training "
+        f"{_within(result.within_campaign_ranking)}; exponent modes chosen on the training "
         f"folds: {', '.join(f'{m} {n}' for m, n in result.exponent_modes.items())}",
         f"HEADLINE realised gain (lowest judge, {result.gain.headline_judge}): {result.headline_realised.mean:+.1%} "
         f"± {result.headline_realised.std:.1%}; judges spread {result.gain.judge_spread:.1%}",
