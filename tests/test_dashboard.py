@@ -91,7 +91,7 @@ def test_the_budget_plan_panels_draw_the_reports_numbers(root: Path, page: Path)
     assert [p.title for p in panels] == [
         "Response curves per segment",
         "The budget plan per segment, largest increase first: back-tested gain "
-        f"{plan_dashboard.share(plan.backtested_gain.realised_refitted_curves)}, this plan promises "
+        f"{plan_dashboard.share(plan.backtested_gain.headline)}, this plan promises "
         f"{plan.expected_gain / plan.expected_value_today:+.1%}",
         "Plan back-test on held-out campaigns",
         "The plan's targets",
@@ -117,13 +117,16 @@ def test_the_budget_plan_panels_draw_the_reports_numbers(root: Path, page: Path)
     # The back-test: the report's means, bar for bar; the card leads with the realised gain.
     bars = [t for t in panels[2].figure.data if t.type == "bar"]
     accuracy = validation.value_accuracy
-    assert [list(t.y) for t in bars[:3]] == [[a.mae.mean, a.rmse.mean] for a in accuracy.values()]
+    assert [list(t.y) for t in bars[:3]] == [[a.deviance.mean, a.rmse.mean, a.mae.mean] for a in accuracy.values()]
     ranking, gain = validation.ranking, validation.gain
+    within = validation.within_campaign_ranking.marginal_roas_curves
     assert list(bars[3].y) == [ranking.marginal_roas_curves.mean, ranking.average_roas_history.mean,
-                               ranking.shuffled.mean]  # fmt: skip
-    assert list(bars[4].y) == [gain.promised.mean, gain.realised_refitted_curves.mean, gain.realised_heldout_roas.mean]
+                               ranking.shuffled.mean, within.mean]  # fmt: skip
+    judged = [gain.promised, *gain.judges.values(), *gain.bounds.values()]
+    assert list(bars[4].y) == [v.mean for v in judged]
+    assert validation.headline_realised == min(gain.judges.values(), key=lambda v: v.mean)
     assert [row[3] for row in panels[3].table.rows] == ["met" if t.met else "MISSED" for t in validation.targets]
-    realised = plan_dashboard.share(plan.backtested_gain.realised_refitted_curves)
+    realised = plan_dashboard.share(plan.backtested_gain.headline)
     assert card.headline.startswith(f"back-tested gain {realised}")
     assert card.real is ranking.signal
     html = page.read_text()  # the page holds the panels and the card

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 from adpipe.errors import OptionError
 from adpipe.io import read_json, write_json
 from adpipe.reports import read_report, write_report
+from adpipe.roas.plan.additive import AdditiveLevelCurves
 from adpipe.roas.plan.backtest import CONSTANT_ROAS, CURVES, period_splits
-from adpipe.roas.plan.curves import VALUE, PooledPowerCurves, plan_frame
+from adpipe.roas.plan.curves import VALUE, plan_frame
 from adpipe.roas.plan.report import PlanValidationReport
 from features.campaign_dates import DATE
 from features.campaign_mapping import VALUE as MAPPED_VALUE
@@ -83,22 +84,23 @@ def test_plan_validate_runs_forward_on_a_dated_export(tmp_path: Path) -> None:
     assert curves.mae.mean < 0.95 * constant.mae.mean  # measured 0.893 x
     assert curves.rmse.mean < 0.95 * constant.rmse.mean  # measured 0.867 x
     grouped = report.value_accuracy  # the targets read the grouped part, as without a date
-    assert report.targets[0].measured == f"{grouped[CURVES].mae.mean / grouped[CONSTANT_ROAS].mae.mean:.3f} x"
+    (mae,) = [t for t in report.targets if t.name.startswith("held-out MAE")]
+    assert mae.measured == f"{grouped[CURVES].mae.mean / grouped[CONSTANT_ROAS].mae.mean:.3f} x"
 
 
 def test_curves_recover_the_synthetic_export_s_true_exponents(tmp_path: Path) -> None:
-    """Fitted per campaign x placement x banner on 60 days, the exponents follow the true ones of
-    ``<export>.curves.json`` (seed 42: MAE 0.116, correlation 0.70; a constant guess at their mean has MAE 0.131).
-    A broken fit (exponent stuck at 1, or at the global curve) fails."""
+    """Fitted per campaign x placement x banner on 60 days, the planner's exponents follow the true ones of
+    ``<export>.curves.json`` (seed 42: MAE 0.086, issue 37's target 0.1; the per-segment DL pooling had 0.116; a
+    constant guess at their mean has MAE 0.131). A broken fit (exponent stuck at 1, or at the global curve) fails."""
     export = tmp_path / "synth.csv"
     write_export(export, days=60, seed=42)
     table = read_mapped(export, from_file(MAPPING_FILE))
     frame = plan_frame(table, table[MAPPED_VALUE], ["Campaign name", "Placement", "Banner"], DATE)
-    curves = PooledPowerCurves().fit(frame, frame[VALUE])
+    curves = AdditiveLevelCurves().fit(frame, frame[VALUE])
     truth = read_json(curves_path(export))["curves"]
     names = [f"{c['campaign']}/{c['placement']}/{c['banner']}" for c in truth]
     true, fitted = np.array([c["b"] for c in truth]), curves.segment_coef(names)[:, 1]
     assert not curves.fallback_
-    assert np.abs(fitted - true).mean() <= 0.15
+    assert np.abs(fitted - true).mean() <= 0.1
     assert np.abs(fitted - true).max() <= 0.3
     assert np.corrcoef(fitted, true)[0, 1] >= 0.55

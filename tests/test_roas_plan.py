@@ -14,6 +14,7 @@ from scipy.optimize import minimize
 from adpipe import config
 from adpipe.errors import OptionError
 from adpipe.protocol import Protocol
+from adpipe.roas.plan.additive import AdditiveLevelCurves
 from adpipe.roas.plan.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse
 from adpipe.roas.plan.solver import Limits, allocate, solve, spend_bounds
 
@@ -163,7 +164,9 @@ def test_validation_report_round_trips(tmp_path: Path) -> None:
     )
     assert read_report(path, PlanValidationReport) == report
     assert set(report.value_accuracy) == {"pooled_curves", "constant_roas", "lightgbm_roas"}
-    assert report.n_segments == 6 and len(report.targets) == 5
+    assert report.n_segments == 6 and len(report.targets) == 9
+    assert set(report.gain.judges) == {"planner_refit", "segment_pooled_refit", "own_slope"}
+    assert report.headline_realised == min(report.gain.judges.values(), key=lambda v: v.mean)
 
 
 def test_plan_command_spends_today_s_budget_by_default(tmp_path: Path) -> None:
@@ -211,7 +214,7 @@ def test_the_default_max_change_yields_to_the_user_s_own_limits() -> None:
         spend_bounds(names, today, 100.0, Limits(min_spend={"a": 50.0}, max_change=2.0), equality=True)
 
 
-def test_on_the_synthetic_export_the_plan_reaches_90_percent_of_the_best_achievable_value(tmp_path: Path) -> None:
+def test_on_the_synthetic_export_the_plan_reaches_95_percent_of_the_best_achievable_value(tmp_path: Path) -> None:
     """The issue's target on `roas synth`'s export: curves fitted on its noisy daily rows, a plan of today's budget
     within [1/2, 2] x today's split, its value under the TRUE curves against the best the true curves allow within
     the same limits (a segment at the true curves' level: campaign x placement x banner, 36 segments)."""
@@ -225,7 +228,7 @@ def test_on_the_synthetic_export_the_plan_reaches_90_percent_of_the_best_achieva
     table = read_mapped(tmp_path / "synth.csv", from_file(MAPPING_FILE))
     by = ["Campaign name", "Placement", "Banner"]
     frame = plan_frame(table, table["conversion_value"], by, group="date")
-    fitted = PooledPowerCurves().fit(frame, frame[VALUE])
+    fitted = AdditiveLevelCurves().fit(frame, frame[VALUE])
     names = sorted(frame[SEGMENT].unique())
     response = SegmentResponse.from_ads(fitted, frame, names)
     budget = float(response.today.sum())
@@ -248,5 +251,46 @@ def test_on_the_synthetic_export_the_plan_reaches_90_percent_of_the_best_achieva
     )
     achieved, today, optimum = true_value(planned), true_value(response.today), -best.fun
     print(f"synthetic export: plan {achieved / optimum:.3f} of the best, today's split {today / optimum:.3f}")
-    assert achieved >= 0.9 * optimum, (achieved, today, optimum)
+    assert achieved >= 0.95 * optimum, (achieved, today, optimum)
+    exponents = fitted.segment_coef(names)[:, 1]
+    error = np.abs(exponents - np.array([truth[n].b for n in names])).mean()
+    print(f"synthetic export: exponent MAE {error:.3f} (mode {fitted.mode_})")
     assert achieved > today  # and it moved money the right way
+
+
+def test_additive_levels_stay_apart_where_segments_differ_in_level() -> None:
+    """Two campaigns x two genders whose levels differ by campaign: the additive fit keeps the campaigns' levels
+    apart (the per-segment pooling collapsed them on the reference file) and recovers the common exponent."""
+    rng = np.random.default_rng(5)
+    frames = []
+    for campaign, level in (("a", 1.0), ("b", 3.0)):
+        for gender in ("F", "M"):
+            spend = rng.lognormal(3.0, 1.0, 200)
+            value = rng.poisson(level * (spend + 1) ** 0.5)
+            frames.append(pd.DataFrame({SEGMENT: f"{campaign}/{gender}", SPEND: spend, VALUE: value}))
+    ads = pd.concat(frames, ignore_index=True)
+    curves = AdditiveLevelCurves(exponent="common").fit(ads, ads[VALUE])
+    coef = curves.segment_coef(["a/F", "b/F"])
+    centres = curves.segment_center(["a/F", "b/F"])
+    at_same_spend = coef[:, 0] + coef[:, 1] * (np.log1p(20.0) - centres)
+    assert at_same_spend[1] - at_same_spend[0] == pytest.approx(np.log(3.0), abs=0.15)
+    assert coef[:, 1] == pytest.approx([0.5, 0.5], abs=0.06)
+
+
+def test_any_budget_from_half_to_twice_today_s_plans_without_error() -> None:
+    """The default limits never refuse a budget in [0.5x, 2x] today's total: a segment at its extrapolation limit
+    is held there and the rest goes to the others, or the plan says how much stays unspent."""
+    from adpipe.roas.plan.options import PlanChoices, PlanData
+    from adpipe.roas.plan.planner import fit_plan, plan_on
+
+    fitted = fit_plan(PlanData(config.CAMPAIGNS_FILE, ["xyz_campaign_id", "age", "gender"], 5.0, 100.0),
+                      Protocol(folds=2, repeats=1, seed=0, stratify=False))  # fmt: skip
+    total = float(fitted.response.today.sum())
+    for factor in np.linspace(0.5, 2.0, 13):
+        choices = PlanChoices(total * factor, Limits(max_change=2.0, max_change_given=False), force=True)
+        plan = plan_on(fitted, choices)
+        spent = sum(s.planned for s in plan.segments)
+        assert spent <= plan.budget * (1 + 1e-6)
+        assert all(s.extrapolation_factor <= 2.0 + 1e-6 for s in plan.segments), factor
+        if spent < plan.budget * (1 - 1e-6):
+            assert any("stays unspent" in note for note in plan.notes)

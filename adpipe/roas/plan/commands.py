@@ -19,8 +19,9 @@ from adpipe.roas.plan.backtest import (
     targets,
     timed_fit_and_plan,
     value_accuracy,
+    within_campaign_backtest,
 )
-from adpipe.roas.plan.curves import VALUE, PooledPowerCurves, plan_frame
+from adpipe.roas.plan.curves import plan_frame
 from adpipe.roas.plan.options import PlanChoices, PlanData
 from adpipe.roas.plan.planner import (
     FAMILY,
@@ -29,6 +30,7 @@ from adpipe.roas.plan.planner import (
     for_objective,
     matching_validation,
     plan_on,
+    planner_curves,
     read_ads,
     read_export,
     same_ranking,
@@ -47,12 +49,13 @@ def curves_report(data: PlanData, report_file: Path | None) -> CurvesReport:
     """Each segment's curve, the pooling and whether the data identify any saturation."""
     frame = read_ads(data)
     names, excluded = segments_with_spend(frame, data.data)
-    curves = PooledPowerCurves().fit(frame, frame[VALUE])
+    curves = planner_curves(frame)
     segments = segment_curves(frame, curves, names)
     note = (
         "no saturation identifiable (the global exponent cannot be told from 1): every curve is constant ROAS"
         if curves.fallback_
-        else "saturating curves, segment offsets and exponents shrunk toward the global fit"
+        else f"saturating curves: additive log levels per segment dimension, exponent by {curves.mode_} (chosen by "
+        "inner-fold held-out deviance), each effect shrunk by empirical Bayes"
     )
     if excluded:
         note += f"; {len(excluded)} segment(s) without any spend excluded: {', '.join(excluded[:5])}"
@@ -67,7 +70,9 @@ def curves_report(data: PlanData, report_file: Path | None) -> CurvesReport:
         note=note,
         global_alpha=float(curves.global_[0]),
         global_exponent=float(curves.global_[1]),
-        between_segment_variance=[float(v) for v in curves.between_variance_],
+        exponent_mode=curves.mode_,
+        exponent_mode_deviance=curves.mode_deviance_,
+        variance_components=curves.variance_,
         dispersion=curves.dispersion_,
         excluded=excluded,
         segments=segments,
@@ -112,8 +117,9 @@ def validate_plan(
     forward_folds = period_splits(frame[DATE], windows) if DATE in frame else None  # a wrong --windows stops here
     started = time.perf_counter()
     splits = campaign_splits(frame, protocol)
-    accuracy, rankings, gain = value_accuracy(frame, table, splits, protocol.seed, data.mapping)
-    ranking = ranking_backtest(rankings, n_shuffles, protocol.seed)
+    measured = value_accuracy(frame, table, splits, protocol.seed, data.mapping)
+    ranking = ranking_backtest(measured.rankings, n_shuffles, protocol.seed)
+    within = within_campaign_backtest(measured.rankings, n_shuffles, protocol.seed)
     validation_seconds = time.perf_counter() - started
     fit_and_plan = timed_fit_and_plan(frame)
     forward = None
@@ -132,10 +138,13 @@ def validate_plan(
             n_groups=int(frame[GROUP].nunique()),
         ),
         baselines=BASELINES,
-        value_accuracy=accuracy,
+        value_accuracy=measured.accuracy,
         ranking=ranking,
-        gain=gain,
-        targets=targets(accuracy, ranking, fit_and_plan),
+        within_campaign_ranking=within,
+        gain=measured.gain,
+        headline_realised=measured.gain.headline,
+        exponent_modes=measured.modes,
+        targets=targets(measured.accuracy, (ranking, within), measured.gain, fit_and_plan),
         seconds={"validation": validation_seconds, "fit_and_plan": fit_and_plan},
         forward=forward,
     )

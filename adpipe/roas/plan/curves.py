@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -158,6 +159,16 @@ class PooledPowerCurves(RegressorMixin, BaseEstimator):
         index = {name: k for k, name in enumerate(self.segments_)}
         return np.array([self.coef_[index[s]] if s in index else self.global_ for s in segments]).reshape(-1, 2)
 
+    def segment_cov(self, segments: Sequence[str]) -> np.ndarray:
+        """The posterior covariance of each name's coefficients (a tiny one for a segment not seen in the fit)."""
+        index = {name: k for k, name in enumerate(self.segments_)}
+        cov = [self.coef_cov_[index[s]] if s in index else np.eye(2) * 1e-6 for s in segments]
+        return np.array(cov).reshape(-1, 2, 2)
+
+    def segment_center(self, segments: Sequence[str]) -> np.ndarray:
+        """Each name's centre of log spend: the global one (the levels are all taken there)."""
+        return np.full(len(segments), self.center_)
+
     def _eta(self, X: pd.DataFrame) -> np.ndarray:
         coef = self.segment_coef(X[SEGMENT].tolist())
         return coef[:, 0] + coef[:, 1] * (np.log1p(X[SPEND].to_numpy(float)) - self.center_)
@@ -173,6 +184,15 @@ class PooledPowerCurves(RegressorMixin, BaseEstimator):
         return expected * quantiles[:, 0], expected * quantiles[:, 1]
 
 
+class SegmentCurves(Protocol):
+    """What a response reads from fitted curves (the planner's and the judges' families alike)."""
+
+    def segment_coef(self, segments: Sequence[str]) -> np.ndarray: ...
+    def segment_cov(self, segments: Sequence[str]) -> np.ndarray: ...
+    def segment_center(self, segments: Sequence[str]) -> np.ndarray: ...
+    def predict(self, X: pd.DataFrame) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class SegmentResponse:
     """Each segment's expected value as a function of its total spend, its ads' spend scaled in proportion.
@@ -184,14 +204,14 @@ class SegmentResponse:
     names: list[str]
     coef: np.ndarray  # (segments, 2)
     coef_cov: np.ndarray  # (segments, 2, 2)
-    center: float
+    center: np.ndarray  # (segments,): the log spend each segment's level is taken at
     ad_segment: np.ndarray
     share: np.ndarray
     base: np.ndarray
     today: np.ndarray
 
     @classmethod
-    def from_ads(cls, curves: PooledPowerCurves, frame: pd.DataFrame, names: Sequence[str]) -> SegmentResponse:
+    def from_ads(cls, curves: SegmentCurves, frame: pd.DataFrame, names: Sequence[str]) -> SegmentResponse:
         """The responses of ``names`` (segments with spend in ``frame``) from the fitted ``curves``."""
         names = list(names)
         index = {name: k for k, name in enumerate(names)}
@@ -203,13 +223,11 @@ class SegmentResponse:
         base = np.bincount(
             unspent[SEGMENT].map(index).to_numpy(int), weights=curves.predict(unspent), minlength=len(names)
         )
-        known = {name: k for k, name in enumerate(curves.segments_)}
-        cov = np.array([curves.coef_cov_[known[n]] if n in known else np.eye(2) * 1e-6 for n in names])
         return cls(
             names=names,
             coef=curves.segment_coef(names),
-            coef_cov=cov.reshape(-1, 2, 2),
-            center=curves.center_,
+            coef_cov=curves.segment_cov(names),
+            center=curves.segment_center(names),
             ad_segment=ad_segment,
             share=spent[SPEND].to_numpy() / today[ad_segment],
             base=base,
@@ -219,7 +237,8 @@ class SegmentResponse:
     def _ads(self, spend: np.ndarray, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ad_spend = self.share * spend[self.ad_segment]
         alpha, beta = coef[self.ad_segment, 0], coef[self.ad_segment, 1]
-        mu = np.exp(np.clip(alpha + beta * (np.log1p(ad_spend) - self.center), -50, 50))
+        centre = np.broadcast_to(self.center, (len(self.names),))[self.ad_segment]
+        mu = np.exp(np.clip(alpha + beta * (np.log1p(ad_spend) - centre), -50, 50))
         return mu, beta * self.share / (1.0 + ad_spend)
 
     def value(self, spend: np.ndarray, coef: np.ndarray | None = None) -> np.ndarray:

@@ -21,9 +21,9 @@ from adpipe import config
 from adpipe.reports import MeanStd
 from adpipe.roas.defaults import CURVES_REPORT, PLAN_REPORT, PLAN_VALIDATION_REPORT, PROTOCOL
 from adpipe.roas.plan.backtest import CONSTANT_ROAS, CURVES, LIGHTGBM
-from adpipe.roas.plan.curves import SEGMENT_SEPARATOR, VALUE, PooledPowerCurves, SegmentResponse
+from adpipe.roas.plan.curves import SEGMENT_SEPARATOR, SegmentResponse
 from adpipe.roas.plan.options import PlanData
-from adpipe.roas.plan.planner import read_ads
+from adpipe.roas.plan.planner import planner_curves, read_ads
 from adpipe.roas.plan.report import (
     CurvesReport,
     GainBacktest,
@@ -32,6 +32,7 @@ from adpipe.roas.plan.report import (
     PlanValidationReport,
 )
 from adpipe.roas.plan.solver import N_DRAWS
+from adpipe.roas.plan.views import judge_range
 from adpipe.sections.page import (
     BASELINE_COLOUR,
     MODEL_COLOUR,
@@ -74,8 +75,9 @@ def headline(plan: PlanReport) -> str:
     if back is None:
         return f"Not back-tested at this segment level yet (run {COMMAND}); {promise}: read it as an upper bound"
     return (
-        f"Back-tested: plans at this level realised {share(back.realised_refitted_curves)} of today's value on "
-        f"held-out campaigns, where they promised {share(back.promised)}; {promise}: expect about the realised share"
+        f"Back-tested: plans at this level realised {share(back.headline)} of today's value on held-out campaigns "
+        f"under the lowest of {len(back.judges)} judges ({judge_range(back)}), where they promised "
+        f"{share(back.promised)}; {promise}: expect about the realised share"
     )
 
 
@@ -88,7 +90,7 @@ def segment_response(curves: CurvesReport, sources: Sources) -> SegmentResponse 
         return Missing(title, "make data", "no campaigns file: the curves need its ads")
     frame = read_ads(PlanData(data, curves.by, curves.values.enquiry, curves.values.sale))
     names = [s.segment for s in curves.segments]
-    fitted = PooledPowerCurves().fit(frame, frame[VALUE])
+    fitted = planner_curves(frame)
     response = SegmentResponse.from_ads(fitted, frame, names)
     coef = np.array([[s.alpha, s.exponent] for s in curves.segments])
     if not np.allclose(response.coef, coef, rtol=1e-4, atol=1e-6):
@@ -233,7 +235,7 @@ def plan_table(plan: PlanReport) -> Panel:
     promised = f"this plan promises {plan.expected_gain / plan.expected_value_today:+.1%}"
     back = plan.backtested_gain
     title = "The budget plan per segment, largest increase first: " + (
-        f"back-tested gain {share(back.realised_refitted_curves)}, {promised}" if back else promised
+        f"back-tested gain {share(back.headline)}, {promised}" if back else promised
     )
     kept = "." if plan.reallocated else ". Today's split kept: the ranking back-test found no signal."
     return Panel(
@@ -284,29 +286,34 @@ def backtest(validation: PlanValidationReport) -> Panel:
         horizontal_spacing=0.08,
     )
     for model, accuracy in validation.value_accuracy.items():
+        metrics = [accuracy.deviance, accuracy.rmse, accuracy.mae]
         fig.add_bar(
-            x=["MAE", "RMSE"],
-            y=[accuracy.mae.mean, accuracy.rmse.mean],
-            error_y={"type": "data", "array": [accuracy.mae.std, accuracy.rmse.std]},
+            x=["Poisson deviance", "RMSE", "MAE (a median's)"],
+            y=[m.mean for m in metrics],
+            error_y={"type": "data", "array": [m.std for m in metrics]},
             name=MODEL_NAMES.get(model, model),
             marker_color=MODEL_COLOURS.get(model, BASELINE_COLOUR),
             hovertemplate="%{x}: %{y:.1f}<extra>" + MODEL_NAMES.get(model, model) + "</extra>",
             row=1,
             col=1,
         )
-    ranking = validation.ranking
-    _bar(fig, ["curves'<br>order", "average-ROAS<br>order", "shuffled<br>(band ± 2 sd)"],
-         [ranking.marginal_roas_curves, ranking.average_roas_history, ranking.shuffled],
-         [MODEL_COLOUR, BASELINE_COLOUR, REFERENCE_COLOUR], 2, ".2f")  # fmt: skip
+    ranking, within = validation.ranking, validation.within_campaign_ranking
+    inside = [] if within.marginal_roas_curves is None else [within.marginal_roas_curves]
+    labels = ["curves'<br>order", "average-ROAS<br>order", "shuffled<br>(band ± 2 sd)", "within<br>campaign"]
+    _bar(fig, labels[:3 + len(inside)],
+         [ranking.marginal_roas_curves, ranking.average_roas_history, ranking.shuffled, *inside],
+         [MODEL_COLOUR, BASELINE_COLOUR, REFERENCE_COLOUR, PLANNED_COLOUR][:3 + len(inside)], 2, ".2f")  # fmt: skip
     bar = ranking.shuffled.mean + 2 * ranking.shuffled.std
     fig.add_hrect(y0=ranking.shuffled.mean - 2 * ranking.shuffled.std, y1=bar, fillcolor=REFERENCE_COLOUR,
                   opacity=0.12, line_width=0, layer="below", row=1, col=2)  # fmt: skip
     fig.add_hline(y=0.4, line_dash="dot", line_color="#222", row=1, col=2,
                   annotation_text="target 0.4", annotation_position="top right", annotation_font_size=11)  # fmt: skip
     gain = validation.gain
-    _bar(fig, ["promised<br>(training)", "realised<br>(refitted)", "realised<br>(held-out ROAS)"],
-         [gain.promised, gain.realised_refitted_curves, gain.realised_heldout_roas],
-         ["#aec7e8", MODEL_COLOUR, BASELINE_COLOUR], 3, ".1%")  # fmt: skip
+    judged = [*gain.judges, *gain.bounds]
+    _bar(fig, ["promised<br>(training)", *[name.replace("_", " ") for name in judged]],
+         [gain.promised, *gain.judges.values(), *gain.bounds.values()],
+         ["#aec7e8"] + [MODEL_COLOUR if n == gain.headline_judge else BASELINE_COLOUR for n in gain.judges]
+         + [REFERENCE_COLOUR] * len(gain.bounds), 3, ".1%")  # fmt: skip
     figure(fig, "Plan back-test on held-out campaigns", "", "", height=440, subplot_titles=True)
     fig.update_xaxes(tickangle=0)
     fig.update_layout(margin_b=90)
@@ -317,10 +324,13 @@ def backtest(validation: PlanValidationReport) -> Panel:
     met = sum(t.met for t in validation.targets)
     return Panel(
         title="Plan back-test on held-out campaigns",
-        caption="Left: lower error is better, the curves against the constant-ROAS and LightGBM baselines. Middle: "
-        "the curves' order of segments (by marginal ROAS) must clear the shuffled band (red, mean ± 2 sd) and 0.4. "
-        "Right: read the realised gain (refitted), not the promise; the held-out-ROAS figure is linear and "
-        f"overstates. {met} of {len(validation.targets)} targets met (table below).",
+        caption="Left: lower error is better, the curves against the constant-ROAS and LightGBM baselines (the "
+        "Poisson deviance is the loss the curves estimate; MAE rewards a median). Middle: the curves' order of "
+        "segments (by marginal ROAS) against held-out average ROAS must clear the shuffled band (red, mean ± 2 sd) "
+        "and 0.4; within campaign, against the held-out marginal response. Right: the realised gain under each "
+        f"judge; the headline is the lowest, {validation.gain.headline_judge} "
+        f"{share(validation.headline_realised)}; one pooled curve (a floor) and the held-out ROAS applied linearly "
+        f"(a ceiling) are bounds. {met} of {len(validation.targets)} targets met (table below).",
         basis=f"reports/roas_plan_validation.json: {p.folds} folds x {p.repeats} repeats, "
         f"{p.groupings.get('grouped', 'grouped by campaign')}, seed {p.seed}, {p.n_rows} ads, "
         f"{validation.n_segments} segments by {', '.join(validation.by)}; shuffled: {ranking.n_shuffles} shuffles; "
@@ -349,7 +359,8 @@ def card(plan: PlanReport | Missing, validation: PlanValidationReport | Missing)
     signal = validation.ranking if not isinstance(validation, Missing) and validation.by == plan.by else None
     return Card(
         "Budget plan",
-        f"back-tested gain {share(back.realised_refitted_curves)} (promised {share(back.promised)})"
+        f"back-tested gain {share(back.headline)} (lowest of {len(back.judges)} judges, {judge_range(back)}; "
+        f"promised {share(back.promised)})"
         if back
         else f"promised {plan.expected_gain / plan.expected_value_today:+.1%}, not back-tested yet",
         f"today's split of the budget {money(plan.budget)}: expected value {money(plan.expected_value_today)}",

@@ -13,11 +13,12 @@ import pandas as pd
 
 from adpipe.errors import DataError, OptionError
 from adpipe.roas.defaults import PROTOCOL, TASK, Objective
+from adpipe.roas.plan.additive import AdditiveLevelCurves
 from adpipe.roas.plan.backtest import (
     RANKING_SHUFFLES,
     ranking_signal,
 )
-from adpipe.roas.plan.curves import SEGMENT, SPEND, VALUE, PooledPowerCurves, SegmentResponse, plan_frame
+from adpipe.roas.plan.curves import SEGMENT, SPEND, VALUE, SegmentResponse, plan_frame
 from adpipe.roas.plan.options import PlanChoices, PlanData
 from adpipe.roas.plan.report import (
     GainBacktest,
@@ -28,14 +29,29 @@ from adpipe.roas.plan.report import (
     RankingBacktest,
     SegmentCurve,
 )
-from adpipe.roas.plan.solver import DEFAULT_EXTRAPOLATION, allocate, extrapolation_factor, spend_bounds
+from adpipe.roas.plan.solver import (
+    DEFAULT_EXTRAPOLATION,
+    allocate,
+    extrapolation_factor,
+    held,
+    spend_bounds,
+    within_data,
+)
 from adpipe.validation import Protocol
 from features.campaign_mapping import CampaignMapping
 from features.campaigns import BUDGET, conversion_value, load_campaigns
 from features.choices import GROUP
 
-FAMILY = "value = exp(alpha_s) * (spend + 1) ** beta_s, beta_s in [0, 1]; quasi-Poisson, log link, empirical Bayes"
-PINNED_MIN_ADS, PINNED_MIN_RANGE, PINNED_MAX_EXPONENT_SD = 5, 3.0, 0.25
+FAMILY = (
+    "value = exp(alpha_s + beta_s * (log(spend + 1) - centre_s)), beta_s in [0, 1]; alpha_s additive per segment "
+    "dimension at the segment's own centre; quasi-Poisson, log link, empirical Bayes per dimension"
+)
+PINNED_MIN_ADS, PINNED_MIN_RANGE, PINNED_MAX_EXPONENT_SD, PINNED_MAX_LEVEL_SD = 5, 3.0, 0.25, 0.5
+
+
+def planner_curves(frame: pd.DataFrame, seed: int = PROTOCOL.seed) -> AdditiveLevelCurves:
+    """The planner's curves fitted on every ad (the exponent mode chosen on inner folds)."""
+    return AdditiveLevelCurves(seed=seed).fit(frame, frame[VALUE])
 
 
 def read_export(data: str | Path, mapping: CampaignMapping | None) -> tuple[pd.DataFrame, str]:
@@ -61,9 +77,9 @@ def segments_with_spend(frame: pd.DataFrame, data: str | Path) -> tuple[list[str
     return names, excluded
 
 
-def segment_curves(frame: pd.DataFrame, curves: PooledPowerCurves, names: Sequence[str]) -> list[SegmentCurve]:
-    """Each segment's curve, and whether its spend range pins it: enough ads, a wide enough range of spend, a
-    precise enough exponent."""
+def segment_curves(frame: pd.DataFrame, curves: AdditiveLevelCurves, names: Sequence[str]) -> list[SegmentCurve]:
+    """Each segment's curve, and whether its data pin it: enough ads, a wide enough range of spend, a precise
+    enough level and exponent."""
     response = SegmentResponse.from_ads(curves, frame, names)
     marginal = response.marginal(response.today)
     segments = []
@@ -71,11 +87,13 @@ def segment_curves(frame: pd.DataFrame, curves: PooledPowerCurves, names: Sequen
         ads = frame[frame[SEGMENT] == name]
         spent = ads.loc[ads[SPEND] > 0, SPEND]
         exponent_sd = float(np.sqrt(response.coef_cov[k, 1, 1]))
+        level_sd = float(np.sqrt(response.coef_cov[k, 0, 0]))
         exponent = float(response.coef[k, 1])
         pinned = bool(
             len(spent) >= PINNED_MIN_ADS
             and spent.max() >= PINNED_MIN_RANGE * spent.min()
             and exponent_sd <= PINNED_MAX_EXPONENT_SD
+            and level_sd <= PINNED_MAX_LEVEL_SD
         )
         segments.append(
             SegmentCurve(
@@ -86,6 +104,8 @@ def segment_curves(frame: pd.DataFrame, curves: PooledPowerCurves, names: Sequen
                 spend=float(spent.sum()),
                 value=float(ads[VALUE].sum()),
                 alpha=float(response.coef[k, 0]),
+                alpha_sd=level_sd,
+                centre=float(np.broadcast_to(response.center, (len(names),))[k]),
                 exponent=exponent,
                 exponent_interval=Interval(
                     low=max(0.0, exponent - 1.2816 * exponent_sd), high=min(1.0, exponent + 1.2816 * exponent_sd)
@@ -128,7 +148,7 @@ class FittedPlan:
     names: list[str]
     excluded: list[str]
     ranking: RankingBacktest
-    curves: PooledPowerCurves
+    curves: AdditiveLevelCurves
     response: SegmentResponse
     pinned: dict[str, bool]
     n_ads: np.ndarray
@@ -153,7 +173,7 @@ def fit_plan(data: PlanData, protocol: Protocol = PROTOCOL, ranking: RankingBack
     frame = read_ads(data)
     names, excluded = segments_with_spend(frame, data.data)
     ranking = ranking_signal(frame, protocol) if ranking is None else ranking
-    curves = PooledPowerCurves().fit(frame, frame[VALUE])
+    curves = planner_curves(frame, protocol.seed)
     response = SegmentResponse.from_ads(curves, frame, names)
     ads = frame[frame[SPEND] > 0].groupby(SEGMENT)[SPEND]
     n_ads, lowest, highest = (ads.agg(f).reindex(names).to_numpy() for f in ("size", "min", "max"))
@@ -180,6 +200,13 @@ def check_objective(objective: Objective, target_roas: float | None) -> None:
         raise OptionError("--objective target-roas needs the ROAS floor", option="--target-roas")
 
 
+def _fits(
+    budget: float, bounds: tuple[np.ndarray, np.ndarray], narrowed: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The narrowed bounds of a default limit when their lowest spends fit the budget, else the bounds before."""
+    return narrowed if narrowed[0].sum() <= budget * (1 + 1e-9) else bounds
+
+
 def plan_on(
     fitted: FittedPlan, choices: PlanChoices, seed: int = PROTOCOL.seed, backtested: GainBacktest | None = None
 ) -> PlanReport:
@@ -197,19 +224,36 @@ def plan_on(
     if not np.isfinite(budget) or budget <= 0:
         raise OptionError(f"must be a positive amount, got {budget:g}", option="--budget")
     low, high = spend_bounds(names, today, budget, limits, equality=target_roas is None)
+    if not choices.allow_extrapolation:
+        low, high = _fits(
+            budget,
+            (low, high),
+            within_data(low, high, fitted.n_ads, (fitted.lowest, fitted.highest), DEFAULT_EXTRAPOLATION),
+        )
+    loose = [n for n in names if not fitted.pinned[n]]
+    if loose and reallocate and not choices.force:
+        keep = np.array([not fitted.pinned[n] for n in names])
+        low, high = _fits(budget, (low, high), held(low, high, keep, today / today.sum() * budget))
+        notes.append(
+            f"{len(loose)} segment(s) whose curve is not pinned keep today's split ({loose[0]}, ...): "
+            "--force moves them too"
+        )
     floor = target_roas if objective == "target-roas" else None
     allocation = allocate(response, budget, low, high, floor, reallocate, seed)
     if not reallocate:
         notes.append("today's split kept (scaled to the budget): " + ranking.verdict)
+    unspent = budget - float(allocation.planned.sum())
+    if floor is None and unspent > 1e-6 * budget:
+        notes.append(
+            f"{unspent:,.2f} of the budget stays unspent: every segment is at its limit (spend per ad at "
+            f"most {DEFAULT_EXTRAPOLATION:g}x its observed range; --allow-extrapolation lifts it)"
+        )
     factor = extrapolation_factor(allocation.planned, fitted.n_ads, fitted.lowest, fitted.highest)
-    beyond = [n for n, f in zip(names, factor, strict=True) if f > DEFAULT_EXTRAPOLATION]
-    if beyond and not choices.allow_extrapolation:
-        k = names.index(beyond[0])
-        raise OptionError(
-            f"the plan moves {len(beyond)} segment(s) beyond their observed spend per ad by more than "
-            f"{DEFAULT_EXTRAPOLATION:g}x (e.g. {beyond[0]}: {factor[k]:.1f}x); bound it with --max-change or "
-            "pass --allow-extrapolation",
-            option="--allow-extrapolation",
+    promised = allocation.gain / max(float(response.value(allocation.baseline).sum()), 1e-12)
+    if backtested is not None and promised > 2 * max(backtested.headline.mean, 0.0):
+        notes.append(
+            f"this plan promises {promised:+.1%}, more than twice the back-tested headline realised gain "
+            f"({backtested.headline.mean:+.1%}, {backtested.headline_judge}): expect about the latter"
         )
     return PlanReport(
         task=TASK,

@@ -16,7 +16,8 @@ class Interval(Report):
 
 
 class SegmentCurve(Report):
-    """One segment's curve: value = exp(alpha) * (spend + 1) ** exponent, with alpha centred as fitted."""
+    """One segment's curve: value = exp(alpha + exponent * (log(spend + 1) - centre)), alpha its level at its own
+    centre of log spend."""
 
     segment: str
     n_ads: int
@@ -25,11 +26,13 @@ class SegmentCurve(Report):
     spend: float
     value: float
     alpha: float
+    alpha_sd: float  # the level's posterior sd (log scale)
+    centre: float  # the log(spend + 1) the level is taken at: the mean of the segment's ads with spend
     exponent: float
     exponent_interval: Interval
     roas: float
     marginal_roas: float
-    pinned: bool  # False: its spend range does not pin its curve (too few ads, too narrow a range or vague)
+    pinned: bool  # False: too few ads, too narrow a spend range, or a vague level or exponent
 
 
 class CurvesReport(Report):
@@ -45,7 +48,9 @@ class CurvesReport(Report):
     note: str
     global_alpha: float
     global_exponent: float
-    between_segment_variance: list[float]
+    exponent_mode: str  # what the exponent varies by (common, campaign, dimension, segment)
+    exponent_mode_deviance: dict[str, float]  # each mode's inner-fold held-out deviance (empty: not chosen so)
+    variance_components: dict[str, float]  # each random-effect block's variance (log scale)
     dispersion: float
     excluded: list[str]  # segments with no spend at all: no curve can be read from them
     segments: list[SegmentCurve]
@@ -66,11 +71,19 @@ class PlannedSegment(Report):
 
 class GainBacktest(Report):
     """A plan made on the training folds (each segment within [0.5x, 2x] of its held-out spend, same budget):
-    the gain it promised, and the gain realised on the held-out fold, as a share of today's value."""
+    the gain it promised, and the gain realised on the held-out fold under judges of different families fitted
+    there (:mod:`adpipe.roas.plan.judges`), and two bounds; shares of today's value, mean and sd over folds."""
 
     promised: MeanStd
-    realised_refitted_curves: MeanStd
-    realised_heldout_roas: MeanStd
+    judges: dict[str, MeanStd]
+    headline_judge: str  # the judge with the lowest mean: the realised gain to expect
+    judge_spread: float  # the highest judge's mean less the lowest's
+    bounds: dict[str, MeanStd]  # one pooled curve (a floor), the held-out ROAS applied linearly (a ceiling)
+
+    @property
+    def headline(self) -> MeanStd:
+        """The lowest judge's realised gain."""
+        return self.judges[self.headline_judge]
 
 
 class PlanReport(Report):
@@ -100,7 +113,8 @@ class PlanReport(Report):
 class ValueAccuracy(Report):
     """Held-out value per ad at its actual spend, one model over the folds."""
 
-    mae: MeanStd
+    deviance: MeanStd  # mean Poisson deviance per held-out ad with spend: the loss the curves estimate (the mean)
+    mae: MeanStd  # a median's metric: it rewards the median of a heavy-tailed value, not its mean
     rmse: MeanStd
     coverage_80: MeanStd | None  # the share of held-out ads inside their 80% interval (curves only)
 
@@ -113,6 +127,18 @@ class RankingBacktest(Report):
     average_roas_history: MeanStd
     n_shuffles: int
     verdict: str
+    signal: bool
+
+
+class WithinCampaignRanking(Report):
+    """Within each campaign, segments ordered by their training marginal ROAS against their held-out marginal
+    response (each identified held-out segment's own exponent x its held-out ROAS), Spearman per campaign and
+    fold with >= 3 identified segments; beside the same order shuffled within the campaign."""
+
+    marginal_roas_curves: MeanStd | None  # None: no campaign with 3 identified held-out segments in any fold
+    shuffled: MeanStd | None
+    n_campaign_folds: int
+    n_shuffles: int
     signal: bool
 
 
@@ -166,7 +192,10 @@ class PlanValidationReport(Report):
     baselines: dict[str, str]
     value_accuracy: dict[str, ValueAccuracy]
     ranking: RankingBacktest
+    within_campaign_ranking: WithinCampaignRanking
     gain: GainBacktest
+    headline_realised: MeanStd  # THE plan's realised gain: the lowest judge's (gain.headline_judge) mean and sd
+    exponent_modes: dict[str, int]  # the exponent mode the training folds chose, and how many folds chose it
     targets: list[Target]
     seconds: dict[str, float]
     forward: ForwardValidation | None = None  # a report written before forward validation has no such key

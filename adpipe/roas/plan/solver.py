@@ -194,6 +194,25 @@ def extrapolation_factor(planned: np.ndarray, n_ads: np.ndarray, low: np.ndarray
     return np.maximum(1.0, np.maximum(above, below))
 
 
+def within_data(
+    low: np.ndarray, high: np.ndarray, n_ads: np.ndarray, observed: tuple[np.ndarray, np.ndarray], factor: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``[low, high]`` narrowed so that no segment's spend per ad leaves its observed range (``observed``: its
+    ads' lowest and highest spend) by more than ``factor``. A default limit: where the user's own bounds lie
+    outside it, theirs are kept; and the lows are the user's when the narrowed ones would not fit the budget."""
+    lowest, highest = observed
+    near_low, near_high = n_ads * lowest / factor, n_ads * highest * factor
+    narrowed_low = np.where(near_low <= high, np.maximum(low, near_low), low)
+    narrowed_high = np.where(near_high >= narrowed_low, np.minimum(high, near_high), high)
+    return narrowed_low, narrowed_high
+
+
+def held(low: np.ndarray, high: np.ndarray, keep: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The segments ``keep`` held at ``at`` (their share of today's split), within their own bounds."""
+    kept = np.clip(at, low, high)
+    return np.where(keep, kept, low), np.where(keep, kept, high)
+
+
 @dataclass(frozen=True)
 class Allocation:
     """A solved plan: planned spend, expected value per segment with 80% intervals, and the gain over today's

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         PlanValidationReport,
         RankingBacktest,
         ValueAccuracy,
+        WithinCampaignRanking,
     )
 
 
@@ -51,13 +52,30 @@ def render_plan(result: PlanReport, validation: Path = defaults.PLAN_VALIDATION_
     if tested is None:
         backtest = f"back-tested gain: not yet at this level: run roas plan-validate --by {','.join(result.by)}"
     else:
+        head = tested.headline
         backtest = (
             f"back-tested at this level (plans within [0.5x, 2x], {validation.name}): promised "
             f"{tested.promised.mean:+.1%} ± {tested.promised.std:.1%} of today's value on training folds, realised "
-            f"{tested.realised_refitted_curves.mean:+.1%} ± {tested.realised_refitted_curves.std:.1%} on held-out "
-            "campaigns: expect the realised figure, not the promise"
+            f"{head.mean:+.1%} ± {head.std:.1%} on held-out campaigns under the lowest of {len(tested.judges)} judges "
+            f"({judge_range(tested)}): expect the realised figure, not the promise"
         )
     return "\n".join([format_table(header, rows), summary, result.signal, backtest, *result.notes])
+
+
+def judge_range(gain: GainBacktest) -> str:
+    """The judges' realised gains, lowest first: 'own_slope +8.1% .. planner_refit +12.0%'."""
+    ordered = sorted(gain.judges.items(), key=lambda item: item[1].mean)
+    return " .. ".join(f"{name} {value.mean:+.1%}" for name, value in (ordered[0], ordered[-1]))
+
+
+def _within(within: WithinCampaignRanking) -> str:
+    if within.marginal_roas_curves is None or within.shuffled is None:
+        return "not measured (no campaign with 3 identified held-out segments)"
+    curves, shuffled = within.marginal_roas_curves, within.shuffled
+    return (
+        f"{curves.mean:.3f} ± {curves.std:.3f}, shuffled {shuffled.mean:.3f} ± {shuffled.std:.3f} "
+        f"({within.n_campaign_folds} campaign-folds)"
+    )
 
 
 def render_plan_validation(result: PlanValidationReport) -> str:
@@ -70,6 +88,11 @@ def render_plan_validation(result: PlanValidationReport) -> str:
         f"{protocol.seed}; "
         f"{result.n_segments} segments by {', '.join(result.by)}; held-out value per ad at its actual spend:",
         _plan_measurements(result.value_accuracy, result.ranking, result.gain),
+        f"within-campaign ranking Spearman (marginal ROAS vs held-out marginal response): "
+        f"{_within(result.within_campaign_ranking)}; exponent modes chosen on the training "
+        f"folds: {', '.join(f'{m} {n}' for m, n in result.exponent_modes.items())}",
+        f"HEADLINE realised gain (lowest judge, {result.gain.headline_judge}): {result.headline_realised.mean:+.1%} "
+        f"± {result.headline_realised.std:.1%}; judges spread {result.gain.judge_spread:.1%}",
         "\n".join(f"target {t.name} {t.wanted}: {t.measured} {'met' if t.met else 'MISSED'}" for t in result.targets),
     ]
     forward = result.forward
@@ -93,17 +116,19 @@ def _plan_measurements(
 ) -> str:
     """The value accuracy table, the ranking back-test and the gain back-test of one protocol."""
     rows = [
-        [name, a.mae.mean, a.mae.std, a.rmse.mean, a.rmse.std, a.coverage_80.mean if a.coverage_80 else "-"]
+        [name, a.deviance.mean, a.deviance.std, a.rmse.mean, a.rmse.std, a.mae.mean, a.mae.std,
+         a.coverage_80.mean if a.coverage_80 else "-"]
         for name, a in accuracy.items()
-    ]
+    ]  # fmt: skip
     return "\n".join(
         [
-            format_table(["model", "mae", "±std", "rmse", "±std", "80% coverage"], rows),
+            format_table(["model", "deviance", "±std", "rmse", "±std", "mae (median's)", "±std", "80% coverage"], rows),
             f"ranking Spearman: marginal ROAS {r.marginal_roas_curves.mean:.3f} ± {r.marginal_roas_curves.std:.3f}, "
             f"shuffled {r.shuffled.mean:.3f} ± {r.shuffled.std:.3f} ({r.n_shuffles} shuffles), average ROAS "
             f"{r.average_roas_history.mean:.3f} ± {r.average_roas_history.std:.3f}\n{r.verdict}",
-            f"gain of a plan in [0.5x, 2x]: promised {g.promised.mean:+.1%}, "
-            f"realised {g.realised_refitted_curves.mean:+.1%} (refitted {heldout} curves), "
-            f"{g.realised_heldout_roas.mean:+.1%} ({heldout} ROAS)",
+            f"gain of a plan in [0.5x, 2x]: promised {g.promised.mean:+.1%}; realised on {heldout} data, judges: "
+            + ", ".join(f"{name} {v.mean:+.1%} ± {v.std:.1%}" for name, v in g.judges.items())
+            + "; bounds: "
+            + ", ".join(f"{name} {v.mean:+.1%}" for name, v in g.bounds.items()),
         ]
     )
