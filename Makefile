@@ -18,7 +18,7 @@ DATA_MAP := \
 	data/campaigns/KAG_conversion_data.csv=campaigns/KAG_conversion_data.csv \
 	data/profiles/user_profiles_for_ads.csv=profiles/user_profiles_for_ads.csv
 
-.PHONY: help setup data features train predict validate test lint format clean task segments conversion tune roas ctr bench report dashboard serve loadtest image
+.PHONY: help setup data features train predict validate test lint format clean task segments conversion tune roas ctr bench report dashboard serve loadtest loadtest-explore image
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -101,6 +101,11 @@ image: setup data ## Build the service's image with podman, run it on 127.0.0.1,
 loadtest: setup data ## Throughput and p50/p95/p99 latency of every task's API (needs Debian's hey) -> reports/loadtest.json
 	@command -v hey >/dev/null || { echo "error: the load test needs hey: apt-get install -y hey" >&2; exit 1; }
 	$(PY) model.py loadtest
+
+EXPLORE_DATA ?=
+loadtest-explore: setup data ## The Explore API's p50/p95 per query with hey (EXPLORE_DATA=NAME=FILE.parquet adds a big fact file)
+	@command -v hey >/dev/null || { echo "error: the load test needs hey: apt-get install -y hey" >&2; exit 1; }
+	$(PY) model.py loadtest-explore $(if $(EXPLORE_DATA),--explore-data $(EXPLORE_DATA))
 
 test: setup data ## Run the test suite
 	$(PY) -m pytest
