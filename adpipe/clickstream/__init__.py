@@ -25,6 +25,7 @@ SPEC = TaskSpec(
     train=("train",),
     report_file=defaults.VALIDATION_REPORT,
     report="adpipe.clickstream.report:ValidationReport",
+    headline="adpipe.clickstream.report:headline",
     service="adpipe.clickstream.service:Clickstream",
     dashboard="adpipe.clickstream.dashboard:section",
     quick=(("train",), ("validate", "--repeats", "1")),

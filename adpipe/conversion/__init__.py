@@ -24,6 +24,7 @@ SPEC = TaskSpec(
     train=("conversion", "train"),
     report_file=defaults.VALIDATION_REPORT,
     report="adpipe.conversion.report:ConversionReport",
+    headline="adpipe.conversion.report:headline",
     service="adpipe.conversion.service:ConversionRate",
     dashboard="adpipe.conversion.dashboard:section",
     quick=(("conversion", "train", "--repeats", "1", "--permutations", "19"),),

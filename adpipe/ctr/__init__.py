@@ -24,6 +24,7 @@ SPEC = TaskSpec(
     train=("ctr", "train"),
     report_file=defaults.VALIDATION_REPORT,
     report="adpipe.ctr.report:ValidationReport",
+    headline="adpipe.ctr.headline:headline",
     service="adpipe.ctr.service:ClickThrough",
     dashboard="adpipe.ctr.dashboard:section",
     quick=(("ctr", "validate", "--repeats", "1"), ("ctr", "train")),

@@ -20,6 +20,7 @@ from scipy.stats import binomtest
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
 from adpipe import config
+from adpipe.ctr import SPEC
 from adpipe.ctr.defaults import MODEL_FILE, NESTED_REPORT, TASK, VALIDATION_REPORT
 from adpipe.ctr.evaluation import BASELINES, cross_validate_params, labelled_data, probability_evaluator
 from adpipe.ctr.folds import CtrProtocol, make_folds
@@ -32,6 +33,7 @@ from adpipe.sections.page import (
     Card,
     Missing,
     Panel,
+    Quote,
     Section,
     figure,
     mean_std,
@@ -274,28 +276,26 @@ def nested(report: NestedReport) -> Panel:
     )
 
 
-def card(report: ValidationReport | Missing, searched: NestedReport | Missing) -> Card:
-    """The forward figure beside the logistic baseline's, or, once ``ctr nested`` ran, the nested one (the search
-    never saw its windows) beside the baseline on the same windows."""
-    if isinstance(report, Missing):
-        return Card("Click-through (CTR)", "not validated yet", "-", f"run {report.command}", None)
+def card(report: ValidationReport | Missing, searched: NestedReport | Missing, quote: Quote | None) -> Card:
+    """The task's headline (nested forward once ``ctr nested`` ran) beside the logistic baseline on the same
+    windows; the verdict also weighs the log-loss against the baselines' best."""
+    if isinstance(report, Missing) or quote is None:
+        command = report.command if isinstance(report, Missing) else "make ctr"
+        return Card("Click-through (CTR)", "not validated yet", "-", f"run {command}", None)
     figures = report.protocols[report.primary]
-    model, logistic = figures.model, figures.baselines["logistic"]
-    headline = f"ROC-AUC {mean_std(model.roc_auc)} ({report.primary} folds)"
-    auc, log_loss = model.roc_auc, model.log_loss.mean
+    log_loss = figures.model.log_loss.mean
     if not isinstance(searched, Missing):
-        nested = searched.models["nested search"]
-        auc, log_loss = nested.roc_auc, nested.log_loss.mean
-        headline = f"ROC-AUC {mean_std(auc)} nested forward ({mean_std(model.roc_auc)} on the windows that chose "
-        headline += "the params)"
+        log_loss = searched.models["nested search"].log_loss.mean
     best_log_loss = min(b.log_loss.mean for b in figures.baselines.values())
-    return Card(
-        "Click-through (CTR)",
-        headline,
-        f"logistic regression {mean_std(logistic.roc_auc)}",
-        f"{auc.mean - logistic.roc_auc.mean:+.3f} AUC over the logistic baseline on the same windows; "
-        f"log-loss {log_loss:.3f} vs the baselines' best {best_log_loss:.3f}",
-        auc.mean > logistic.roc_auc.mean and log_loss < best_log_loss,
+    headline = quote.figure
+    verdict = (
+        f"{headline.model.mean - headline.baseline.mean:+.3f} AUC over the logistic baseline on the same windows; "
+        f"log-loss {log_loss:.3f} vs the baselines' best {best_log_loss:.3f}"
+    )
+    if not isinstance(searched, Missing):
+        verdict += f" (ROC-AUC {mean_std(figures.model.roc_auc, 3)} on the windows that chose the params)"
+    return Card.quoting(
+        "Click-through (CTR)", quote, verdict, headline.model.mean > headline.baseline.mean and log_loss < best_log_loss
     )
 
 
@@ -340,4 +340,5 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
         "Probability that an ad impression is clicked, validated forward in time (train on the past, score the next "
         "block) as the model is used, beside random folds and two baselines."
     )
-    return Section("ctr", "Click-through (CTR)", intro, panels), [card(report, searched)]
+    quote = sources.quote(SPEC)
+    return Section("ctr", "Click-through (CTR)", intro, panels, quote=quote), [card(report, searched, quote)]

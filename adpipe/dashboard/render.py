@@ -15,7 +15,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from adpipe.io import write_bytes_atomic
-from adpipe.sections.page import Missing, Section
+from adpipe.sections.page import Missing, Quote, Section
 
 _PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -37,6 +37,7 @@ def render(sections: Sequence[Section], *, title: str, sources: Sequence[str]) -
 
     environment.filters["plot"] = plot
     environment.tests["missing"] = lambda panel: isinstance(panel, Missing)
+    environment.tests["quote"] = lambda cell: isinstance(cell, Quote)
     template = environment.get_template("index.html.j2")
     return template.render(
         title=title,

@@ -27,11 +27,13 @@ SPEC = TaskSpec(
     train=("roas", "train"),
     report_file=defaults.VALIDATION_REPORT,
     report="adpipe.roas.report:RoasValidationReport",
+    headline="adpipe.roas.report:headline",
     service="adpipe.roas.service:ReturnOnAdSpend",
     dashboard="adpipe.roas.dashboard:section",
     quick=(("roas", "validate"), ("roas", "train")),
     make=(
         ("roas", "validate"),
+        ("roas", "train"),  # the served model, kept as a version (so `make report` leaves it for the service)
         ("roas", "funnel"),
         *(("roas", "summary", "--by", by) for by in _SUMMARIES),
         ("roas", "curves"),
@@ -49,6 +51,7 @@ SPEC = TaskSpec(
     ),
     outputs=(
         defaults.VALIDATION_REPORT,
+        defaults.MODEL_FILE,
         defaults.FUNNEL_REPORT,
         defaults.CURVES_REPORT,
         defaults.PLAN_REPORT,

@@ -16,9 +16,10 @@ from plotly.subplots import make_subplots
 from scipy.stats import bootstrap
 
 from adpipe import config
+from adpipe.roas import SPEC
 from adpipe.roas.defaults import FUNNEL_REPORT, VALIDATION_REPORT, summary_path
 from adpipe.roas.evaluation import grouping_splits
-from adpipe.roas.models import BASELINES, LABELS, MEAN_BASELINE, MEDIAN_BASELINE, roas_models
+from adpipe.roas.models import BASELINES, LABELS, MEAN_BASELINE, roas_models
 from adpipe.roas.plan import dashboard as plan_dashboard
 from adpipe.roas.report import FunnelValidationReport, RoasValidationReport
 from adpipe.sections.page import (
@@ -29,6 +30,7 @@ from adpipe.sections.page import (
     Card,
     Missing,
     Panel,
+    Quote,
     Section,
     Table,
     figure,
@@ -247,23 +249,24 @@ def funnel_table(report: FunnelValidationReport) -> Panel:
     )
 
 
-def cards(report: RoasValidationReport | Missing, funnel_report: FunnelValidationReport | Missing) -> list[Card]:
+def cards(
+    report: RoasValidationReport | Missing, funnel_report: FunnelValidationReport | Missing, quote: Quote | None
+) -> list[Card]:
+    """The served ROAS model's headline (its verdict: the ranking target, labelled), then the funnel's card."""
     result = []
-    if isinstance(report, Missing):
-        result.append(Card("ROAS per ad", "not validated yet", "-", f"run {report.command}", None))
+    if isinstance(report, Missing) or quote is None:
+        command = report.command if isinstance(report, Missing) else "make roas"
+        result.append(Card("ROAS per ad", "not validated yet", "-", f"run {command}", None))
     else:
         target = report.target
         model = report.modes[target.mode].groupings()[target.grouping].models[target.model]
+        verdict = (
+            f"ranking target (Spearman ≥ {target.spearman_at_least}, {target.mode} inputs, {target.grouping} folds): "
+            f"{mean_std(model.spearman, 3)}, {'reached' if target.reached else 'not reached'}"
+        )
+        better = quote.figure.model.mean <= quote.figure.baseline.mean
         result.append(
-            Card(
-                "ROAS per ad",
-                f"Spearman {mean_std(model.spearman, 3)}",
-                "constant prediction: Spearman 0; median baseline MAE "
-                f"{report.modes[target.mode].groupings()[target.grouping].models[MEDIAN_BASELINE].mae.mean:.3f}",
-                f"target {target.spearman_at_least} {'reached' if target.reached else 'not reached'}; MAE "
-                f"{'not worse' if target.mae_not_worse_than_median_baseline else 'worse'} than the median baseline",
-                model.spearman.mean - model.spearman.std > 0 and target.mae_not_worse_than_median_baseline,
-            )
+            Card.quoting("ROAS per ad", quote, verdict, model.spearman.mean - model.spearman.std > 0 and better)
         )
     if isinstance(funnel_report, Missing):
         result.append(Card("Funnel", "not validated yet", "-", f"run {funnel_report.command}", None))
@@ -309,4 +312,6 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
         "budget plan (each segment's value-vs-spend curve, where the budget moves, and how such plans did on "
         "held-out campaigns), and the funnel from impressions to approved sales."
     )
-    return Section("roas", "ROAS and funnel", intro, panels), [*cards(report, funnel_report), plan_card]
+    quote = sources.quote(SPEC)
+    section = Section("roas", "ROAS and funnel", intro, panels, quote=quote)
+    return section, [*cards(report, funnel_report, quote), plan_card]

@@ -29,6 +29,7 @@ SPEC = TaskSpec(
     report_file=defaults.report_path(Source.profiles),
     train=("segment", "fit"),
     report="adpipe.segments.report:SegmentsReport",
+    headline="adpipe.segments.report:headline",
     service="adpipe.segments.service:Segment",
     dashboard="adpipe.segments.dashboard:section",
     quick=(("segment", "fit", "--source", "profiles", "--bootstraps", "5", "--shuffles", "2"),),

@@ -18,6 +18,7 @@ SPEC = TaskSpec(
     train=("toy", "train"),
     report_file=defaults.VALIDATION_REPORT,
     report="tests.toy.report:ToyReport",
+    headline="tests.toy.report:headline",
     service="tests.toy.service:Toy",
     dashboard="tests.toy.dashboard:section",
     quick=(("toy", "train"),),

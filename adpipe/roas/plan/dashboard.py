@@ -70,11 +70,11 @@ def headline(plan: PlanReport) -> str:
         f"80% interval {plan.expected_gain_interval.low:+,.0f} to {plan.expected_gain_interval.high:+,.0f}) over "
         f"today's split of the budget {money(plan.budget)}"
     )
-    back = plan.backtested_gain
-    if back is None:
+    back, gain = plan.backtested_gain, plan.headline_gain
+    if back is None or gain is None:
         return f"Not back-tested at this segment level yet (run {COMMAND}); {promise}: read it as an upper bound"
     return (
-        f"Back-tested: plans at this level realised {share(back.realised_refitted_curves)} of today's value on "
+        f"Back-tested: plans at this level realised {share(gain)} of today's value on "
         f"held-out campaigns, where they promised {share(back.promised)}; {promise}: expect about the realised share"
     )
 
@@ -231,9 +231,9 @@ def plan_table(plan: PlanReport) -> Panel:
     )
     limits = ", ".join(f"{k} {v}" for k, v in plan.limits.items()) or "none"
     promised = f"this plan promises {plan.expected_gain / plan.expected_value_today:+.1%}"
-    back = plan.backtested_gain
+    gain = plan.headline_gain
     title = "The budget plan per segment, largest increase first: " + (
-        f"back-tested gain {share(back.realised_refitted_curves)}, {promised}" if back else promised
+        f"back-tested gain {share(gain)}, {promised}" if gain else promised
     )
     kept = "." if plan.reallocated else ". Today's split kept: the ranking back-test found no signal."
     return Panel(
@@ -320,7 +320,8 @@ def backtest(validation: PlanValidationReport) -> Panel:
         caption="Left: lower error is better, the curves against the constant-ROAS and LightGBM baselines. Middle: "
         "the curves' order of segments (by marginal ROAS) must clear the shuffled band (red, mean ± 2 sd) and 0.4. "
         "Right: read the realised gain (refitted), not the promise; the held-out-ROAS figure is linear and "
-        f"overstates. {met} of {len(validation.targets)} targets met (table below).",
+        f"overstates. These are `roas plan-validate`'s own back-test folds; the gain the plan quotes (its card and "
+        f"table) is its own back-test's. {met} of {len(validation.targets)} targets met (table below).",
         basis=f"reports/roas_plan_validation.json: {p.folds} folds x {p.repeats} repeats, "
         f"{p.groupings.get('grouped', 'grouped by campaign')}, seed {p.seed}, {p.n_rows} ads, "
         f"{validation.n_segments} segments by {', '.join(validation.by)}; shuffled: {ranking.n_shuffles} shuffles; "
@@ -346,11 +347,12 @@ def card(plan: PlanReport | Missing, validation: PlanValidationReport | Missing)
     if isinstance(plan, Missing):
         return Card("Budget plan", "not planned yet", "-", f"run {plan.command}", None)
     back: GainBacktest | None = plan.backtested_gain
+    gain = plan.headline_gain
     signal = validation.ranking if not isinstance(validation, Missing) and validation.by == plan.by else None
     return Card(
         "Budget plan",
-        f"back-tested gain {share(back.realised_refitted_curves)} (promised {share(back.promised)})"
-        if back
+        f"back-tested gain {share(gain)} (promised {share(back.promised)})"
+        if back and gain
         else f"promised {plan.expected_gain / plan.expected_value_today:+.1%}, not back-tested yet",
         f"today's split of the budget {money(plan.budget)}: expected value {money(plan.expected_value_today)}",
         signal.verdict if signal else plan.signal,
