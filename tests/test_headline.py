@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from adpipe.dashboard.build import build
 from adpipe.reports import HEADLINE_DIGITS, Headline
 from adpipe.service.app import create_app
-from adpipe.serving.adapter import Task
 from adpipe.service.registry import all_tasks
+from adpipe.serving.adapter import Task
 from adpipe.tasks import TASKS
 from adpipe.versions import served_card
 from tests.project import small_project
@@ -65,9 +65,7 @@ def test_the_report_page_quotes_one_figure_per_task(root: Path, headlines: dict[
         assert set(figures[name]) == {headline.figure}, f"{name}: {figures[name]} vs {headline.figure}"
 
 
-def test_the_service_quotes_the_same_figure_in_every_place(
-    client: TestClient, headlines: dict[str, Headline]
-) -> None:
+def test_the_service_quotes_the_same_figure_in_every_place(client: TestClient, headlines: dict[str, Headline]) -> None:
     index = quoted(client.get("/").text)
     adapters: dict[str, Task] = all_tasks()
     for name, headline in headlines.items():
