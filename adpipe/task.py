@@ -47,6 +47,7 @@ class TaskSpec:
     dashboard: str  # "module:function" of its dashboard section: (Sources) -> (Section, cards)
     quick: tuple[Argv, ...]  # commands that make its model and report with quick settings (`serve --train-missing`)
     make: tuple[Argv, ...]  # the full run (`model.py tasks make NAME`): every output its dashboard section reads
+    make_minutes: float  # about how long `make` takes on a quiet 2-core machine: what `make report` announces first
     # The smallest settings that still make its model, its report and its dashboard's main inputs, every data file
     # and output named (project paths): the tests run them with those paths moved into a temporary project.
     small: tuple[Argv, ...]

@@ -29,6 +29,7 @@ SPEC = TaskSpec(
     dashboard="adpipe.conversion.dashboard:section",
     quick=(("conversion", "train", "--repeats", "1", "--permutations", "19"),),
     make=(("conversion", "train"),),
+    make_minutes=1,
     small=(
         ("conversion", "train", "--input", str(config.PROFILES_FILE), "--folds", "2", "--repeats", "1")
         + ("--models", "linear", "--permutations", "3", "--model", str(defaults.MODEL_FILE))

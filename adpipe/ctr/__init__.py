@@ -36,6 +36,7 @@ SPEC = TaskSpec(
         ("ctr", "holdout"),
         ("ctr", "train"),
     ),
+    make_minutes=4,
     small=(  # a fixed threshold: no inner folds to choose it, so each command takes seconds
         ("ctr", "validate", *_DATA, "--folds", "2", "--repeats", "1", "--no-audit")
         + ("--report", str(defaults.VALIDATION_REPORT)),

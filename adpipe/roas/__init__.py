@@ -40,6 +40,7 @@ SPEC = TaskSpec(
         ("roas", "plan-validate"),
         ("roas", "plan"),
     ),
+    make_minutes=2,
     small=(  # `make roas` without the funnel, on 2 folds x 1 repeat: the plan reads the validation made beside it
         ("roas", "validate", *_DATA, *_FEW, "--report", str(defaults.VALIDATION_REPORT)),
         ("roas", "train", *_DATA, "--model", str(defaults.MODEL_FILE)),

@@ -69,38 +69,47 @@ def roas_interval(ads: pd.DataFrame, seed: int) -> tuple[float, float]:
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+# Groups the export names by a number only: labelled "<by> <code>" so a bar never reads as a quantity.
+CODED = ("campaign", "interest")
+
+
 def roas_by(by: str, summary: pd.DataFrame, ads: pd.DataFrame, report: RoasValidationReport) -> Panel:
+    """ROAS per group as horizontal bars, best on top, every group labelled (interest has dozens of codes)."""
     key = SUMMARY_KEYS[by]
-    summary = summary.sort_values("roas", ascending=False)
+    summary = summary.sort_values("roas", ascending=True)  # plotly draws the first bar at the bottom
     intervals = [roas_interval(ads[ads[key] == group], report.protocol.seed) for group in summary[by]]
     low, high = np.array(intervals).T
     overall = ads["value"].sum() / ads[BUDGET].sum()
+    labels = [f"{by} {v}" if by in CODED else str(v) for v in summary[by]]
     fig = go.Figure(
         go.Bar(
-            x=[str(v) for v in summary[by]],
-            y=summary["roas"],
-            error_y={
+            y=labels,
+            x=summary["roas"],
+            orientation="h",
+            error_x={
                 "type": "data",
                 "symmetric": False,
                 "array": high - summary["roas"],
                 "arrayminus": summary["roas"] - low,
             },
             customdata=summary[["n_ads", "spent", "sales"]].to_numpy(),
-            hovertemplate="%{x}: ROAS %{y:.2f} (%{customdata[0]} ads, spent %{customdata[1]:.0f}, "
+            hovertemplate="%{y}: ROAS %{x:.2f} (%{customdata[0]} ads, spent %{customdata[1]:.0f}, "
             "%{customdata[2]} sales)<extra></extra>",
             marker_color=MODEL_COLOUR,
         )
     )
-    fig.add_hline(y=overall, line_dash="dot", line_color=REFERENCE_COLOUR)
-    fig.update_xaxes(type="category")
+    fig.add_vline(x=overall, line_dash="dot", line_color=REFERENCE_COLOUR)
+    fig.update_yaxes(type="category", dtick=1, automargin=True, tickfont={"size": 11})
     values = report.values
+    coded = " The export names interests and campaigns by code only." if by in CODED else ""
+    height = max(300, 120 + 18 * len(labels))
     return Panel(
         title=f"ROAS by {by}",
-        caption=f"Return per unit spent by {by}, best first; a group whose interval stays above the dotted overall "
-        f"ROAS ({overall:.2f}) earns more than the average ad.",
+        caption=f"Return per unit spent by {by}, best on top; a group whose interval stays right of the dotted "
+        f"overall ROAS ({overall:.2f}) earns more than the average ad.{coded}",
         basis=f"reports/roas_summary_{by}.csv (value = {values.enquiry:g} per enquiry + {values.sale:g} per sale, "
         f"ads with spend only); 95% bootstrap interval over each group's ads, computed here.",
-        figure=figure(fig, f"ROAS by {by}", by, "ROAS (value / spend)", legend=False),
+        figure=figure(fig, f"ROAS by {by}", "ROAS (value / spend)", "", legend=False, height=height),
     )
 
 

@@ -38,6 +38,7 @@ SPEC = TaskSpec(
         for source in (Source.profiles, Source.clickstream)
         for step in ("fit", "profile")
     ),
+    make_minutes=1,
     small=(
         ("segment", "fit", *_PROFILES, "--k-range", "2-3", "--bootstraps", "2", "--shuffles", "2")
         + ("--report", str(defaults.report_path(Source.profiles))),

@@ -118,6 +118,7 @@ def profile_table(profile: pd.DataFrame, source: str) -> Panel:
         "deviations (or share differences for categories) from the whole population.",
         basis=f"reports/segments_{source}_profile.csv; descriptive.",
         table=Table(header, rows),
+        wide=True,  # ten columns and a sentence per segment: the full width, never cut at the edge
     )
 
 

@@ -23,6 +23,7 @@ SPEC = TaskSpec(
     dashboard="tests.toy.dashboard:section",
     quick=(("toy", "train"),),
     make=(("toy", "train"),),
+    make_minutes=0.1,
     small=(("toy", "train", "--model", str(defaults.MODEL_FILE), "--report", str(defaults.VALIDATION_REPORT)),),
     outputs=(defaults.VALIDATION_REPORT, defaults.MODEL_FILE),
     load_target=(25.0, 400.0),
