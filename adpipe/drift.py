@@ -41,6 +41,10 @@ PSEUDO_COUNT = 0.5  # added to every bin's count on both sides so that PSI stays
 MISSING = "(missing)"
 OTHER = "(other)"
 LABEL_FREE_METRICS = ("macro-F1", "ROC-AUC")
+# Fewer rows than this get no verdict ("N rows so far; drift is judged from M"): the smallest window at which
+# ``model.py monitor-calibrate`` measures the false-alarm and detection rates (adpipe.drift_calibration's first
+# size). Below it, PSI's own bias, about (bins - 1) / rows, alone exceeds MIN_PSI and no rate was measured.
+MIN_ROWS = 100
 Test = Literal["ks", "chi-square"]
 
 
@@ -246,7 +250,8 @@ class LabelFreeEstimate(Report):
     and the labels gave on the training data's held-out folds, and the validation report's figure."""
 
     metric: str
-    estimated: float
+    estimated: float | None  # None: it cannot be estimated from these rows, and ``why`` says why
+    why: str | None = None
     heldout_estimated: float | None = None
     heldout_realised: float | None = None
     validation: float | None = None
@@ -268,19 +273,25 @@ class DriftReport(Report):
     drifted: list[str]  # the inputs (and "prediction") that drifted
     guarded: dict[str, int]  # rows with at least one warning of each kind, and "any"
     label_free: LabelFreeEstimate | None
+    min_rows: int = MIN_ROWS  # fewer rows get no verdict: the inputs' shares are drawn, nothing is called drifted
+    judged: bool = True  # rows >= min_rows
+    verdict: str = ""  # in words: no drift, drift in which inputs, or "N rows so far; drift is judged from M"
 
     @property
     def compared(self) -> list[InputDrift]:
         """The inputs' tests, then the predictions' when there is one."""
         return [*self.inputs, *([self.predictions] if self.predictions else [])]
 
-    @property
-    def verdict(self) -> str:
-        if not self.rows:
-            return "nothing to compare yet"
-        if not self.drifted:
-            return f"no drift found in {self.rows} rows (drift: p < {self.threshold:.2g} and PSI ≥ {self.min_psi:g})"
-        return f"drift in {', '.join(self.drifted)} ({self.rows} rows)"
+
+def verdict_of(rows: int, min_rows: int, drifted: Sequence[str], threshold: float) -> str:
+    """The verdict in words, or why there is none yet."""
+    if not rows:
+        return "nothing to compare yet"
+    if rows < min_rows:
+        return f"{rows} rows so far; drift is judged from {min_rows}"
+    if not drifted:
+        return f"no drift found in {rows} rows (drift: p < {threshold:.2g} and PSI ≥ {MIN_PSI:g})"
+    return f"drift in {', '.join(drifted)} ({rows} rows)"
 
 
 def drift_report(
@@ -293,12 +304,18 @@ def drift_report(
     warning_kinds: Sequence[Sequence[str]] = (),
     validation: float | None = None,
     alpha: float = ALPHA,
+    min_rows: int = MIN_ROWS,
 ) -> DriftReport:
     """The report on ``frame`` (the inputs as the guard reads them) and the model's ``predicted`` values;
     ``probabilities`` (rows × classes, in the order the predicted classes index, the positive class last for a
     binary model) give the label-free score when the reference holds a held-out check; ``warning_kinds``: the
-    kinds of the guard's warnings on each row."""
+    kinds of the guard's warnings on each row. Below ``min_rows`` rows the shares are compared and drawn, but
+    nothing is called drifted and no label-free score is given: the report says how many rows there are so far."""
+    rows = len(frame)
+    judged = rows >= min_rows
     found = input_drift(reference, frame, predicted, alpha)
+    if not judged:
+        found = [drift.model_copy(update={"drifted": False}) for drift in found]
     # The predictions' test, when there is one, comes last (:func:`input_drift`).
     predictions = found[-1] if predicted is not None and found and found[-1].field == "prediction" else None
     inputs = found[:-1] if predictions is not None else found
@@ -306,18 +323,27 @@ def drift_report(
     for kinds in warning_kinds:
         for kind in set(kinds):
             guarded[kind] = guarded.get(kind, 0) + 1
+    threshold = bonferroni(alpha, len(found))
+    drifted = [drift.field for drift in found if drift.drifted]
+    label_free = _label_free(reference, predicted, probabilities, validation)
+    if label_free is not None and not judged:
+        why = f"estimated from {min_rows} rows on, like drift; {rows} so far"
+        label_free = label_free.model_copy(update={"estimated": None, "why": why})
     return DriftReport(
         task=task,
         source=source,
-        rows=len(frame),
+        rows=rows,
         reference_rows=reference.n_rows,
         alpha=alpha,
-        threshold=bonferroni(alpha, len(found)),
+        threshold=threshold,
         inputs=inputs,
         predictions=predictions,
-        drifted=[drift.field for drift in found if drift.drifted],
+        drifted=drifted,
         guarded=guarded,
-        label_free=_label_free(reference, predicted, probabilities, validation),
+        label_free=label_free,
+        min_rows=min_rows,
+        judged=judged,
+        verdict=verdict_of(rows, min_rows, drifted, threshold),
     )
 
 
@@ -332,9 +358,18 @@ def _label_free(
         return None
     classes = list(reference.predictions.classes or {})
     index = np.array([classes.index(str(p)) if str(p) in classes else -1 for p in predicted])
+    estimated: float | None = expected_score(check.metric, probabilities, index)
+    why = None
+    if estimated is None or not math.isfinite(estimated):
+        estimated = None
+        why = (
+            f"cannot be estimated from these {len(probabilities)} rows: {check.metric} ranks pairs of rows, and no "
+            "pair has one row likely positive and the other likely negative"
+        )
     return LabelFreeEstimate(
         metric=check.metric,
-        estimated=expected_score(check.metric, probabilities, index),
+        estimated=estimated,
+        why=why,
         heldout_estimated=check.estimated,
         heldout_realised=check.realised,
         validation=validation,

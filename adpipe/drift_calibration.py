@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from adpipe.drift import ALPHA, MIN_PSI, input_drift
+from adpipe.drift import ALPHA, MIN_PSI, MIN_ROWS, input_drift
 from adpipe.reference import InputReference, PredictionReference
 from adpipe.reports import Report
 
-DEFAULT_SIZES = (100, 500, 2000)
+DEFAULT_SIZES = (MIN_ROWS, 500, 2000)  # the first is the fewest rows drift is judged on (adpipe.drift.MIN_ROWS)
 DEFAULT_WINDOWS = 200
 SHIFT_SD = 0.5
 MAX_SHARE_DOUBLED = 1 / 3

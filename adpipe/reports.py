@@ -58,6 +58,43 @@ class MeanStd(Report):
         return cls(**mean_std(values))
 
 
+HEADLINE_DIGITS = 3  # every place prints a headline with these decimals, so the same figure reads the same
+
+
+class Headline(Report):
+    """The one figure a task quotes for its claim: measured on data no choice saw (nested or unseen folds where the
+    task has them), beside its baseline on the same folds, and how it was measured.
+
+    Each task names the function that makes it (``TaskSpec.headline``); the report's overview card and section, the
+    Models table, the service's index and task page, and every served answer read it from there, never from a
+    report field of their own. Other figures stay on the page, labelled as what they are.
+    """
+
+    metric: str
+    model: MeanStd
+    baseline: MeanStd
+    baseline_name: str
+    higher_is_better: bool
+    protocol: str  # how it was measured, for the "how this was measured" detail
+    note: str | None = None
+
+    @property
+    def figure(self) -> str:
+        """The figure as every place prints it: ``0.831 ± 0.012``."""
+        return f"{self.model.mean:.{HEADLINE_DIGITS}f} ± {self.model.std:.{HEADLINE_DIGITS}f}"
+
+    @property
+    def text(self) -> str:
+        """``ROC-AUC 0.831 ± 0.012``."""
+        return f"{self.metric} {self.figure}"
+
+    @property
+    def against(self) -> str:
+        """The baseline in words, on the same folds: ``logistic regression 0.820 ± 0.010``."""
+        base = self.baseline
+        return f"{self.baseline_name} {base.mean:.{HEADLINE_DIGITS}f} ± {base.std:.{HEADLINE_DIGITS}f}"
+
+
 def write_report(path: str | Path, report: Report) -> Path:
     """Write a report as indented JSON, atomically."""
     if not isinstance(report, Report):

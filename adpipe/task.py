@@ -9,6 +9,7 @@ only when asked, so that building the CLI's help stays fast. docs/tasks.md is th
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import typer
 
 from adpipe import io
+from adpipe.errors import DataError
 
 Argv = tuple[str, ...]  # a command as ``python model.py`` takes it: ("ctr", "validate", "--repeats", "1")
 
@@ -38,10 +40,14 @@ class TaskSpec:
     train: Argv  # the command that writes model_file: what a missing model's message says to run
     report_file: Path  # the validation report whose figure travels beside every served answer
     report: str  # "module:Type" of that typed report
+    # "module:function" (reports folder, the served model's metadata) -> adpipe.reports.Headline | None: the one
+    # figure the task quotes, read by every place that shows it (docs/report.md: which figure and why)
+    headline: str
     service: str  # "module:Class" of its service adapter (adpipe.serving.adapter.Task)
     dashboard: str  # "module:function" of its dashboard section: (Sources) -> (Section, cards)
     quick: tuple[Argv, ...]  # commands that make its model and report with quick settings (`serve --train-missing`)
     make: tuple[Argv, ...]  # the full run (`model.py tasks make NAME`): every output its dashboard section reads
+    make_minutes: float  # about how long `make` takes on a quiet 2-core machine: what `make report` announces first
     # The smallest settings that still make its model, its report and its dashboard's main inputs, every data file
     # and output named (project paths): the tests run them with those paths moved into a temporary project.
     small: tuple[Argv, ...]
@@ -54,6 +60,15 @@ class TaskSpec:
 
     def report_type(self) -> type:
         return resolve(self.report)
+
+    def headline_of(self, reports: Path, model: Mapping[str, Any] | None = None) -> Any:
+        """The task's :class:`~adpipe.reports.Headline` from the reports in ``reports``, for the model ``model``
+        describes (its metadata; empty: the task's train defaults), or None when a report it needs is missing or
+        of an older shape (the places that show it say which command makes it)."""
+        try:
+            return resolve(self.headline)(Path(reports), dict(model or {}))
+        except (DataError, OSError, KeyError, TypeError, ValueError):
+            return None
 
     def service_adapter(self) -> Any:
         """A new, empty adapter (no model attached yet)."""

@@ -34,7 +34,7 @@ from sklearn.model_selection import (
 )
 from tqdm.auto import tqdm
 
-from adpipe.errors import OptionError, first_line
+from adpipe.errors import DataError, OptionError, first_line
 from adpipe.protocol import Protocol
 
 FoldMetrics = dict[str, Any]
@@ -47,6 +47,30 @@ class Split:
     fold: int
     train: np.ndarray
     test: np.ndarray
+
+
+# A training file with fewer rows cannot be cut into validation folds that each still fit a model: refused, for every
+# task's train and validate, before any fitting (the rule is here so that every task applies the same one).
+MIN_TRAINING_ROWS = 30
+
+
+def require_trainable(target: pd.Series, path: Any, column: str, *, classes: bool) -> None:
+    """Refuse a training ``target`` (read from ``path``'s ``column``) too small to train and validate on, or with
+    nothing to learn — one class (``classes``: a classifier's) or one value — as one line naming the file, the column
+    and what is needed."""
+    rows = len(target)
+    if rows < MIN_TRAINING_ROWS:
+        raise DataError(
+            f"has {rows} row(s) to train on; training and validation need at least {MIN_TRAINING_ROWS}",
+            path=path,
+            column=column,
+        )
+    values = [getattr(value, "item", lambda value=value: value)() for value in target.dropna().unique()]
+    if len(values) < 2:
+        only = repr(values[0]) if values else "none"
+        what = f"one class ({only})" if classes else f"one value ({only})"
+        need = "at least two classes" if classes else "a target that varies"
+        raise DataError(f"holds {what} on every row; training needs {need}", path=path, column=column)
 
 
 def make_splits(y: pd.Series, protocol: Protocol, groups: Sequence[Any] | None = None) -> list[Split]:

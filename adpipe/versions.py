@@ -27,7 +27,6 @@ from pydantic import BaseModel
 from adpipe import config
 from adpipe.errors import DataError, OptionError
 from adpipe.io import all_or_nothing, current_path, read_json, save_model, write_bytes_atomic, write_json
-from adpipe.reports import read_typed
 
 VERSIONS_FOLDER = "versions"
 PROMOTIONS_FILE = "promotions.json"
@@ -63,7 +62,7 @@ class ModelCard(BaseModel):
     commit: str | None  # the code's git commit, "+dirty" when it had uncommitted changes; None outside git
     data: list[DataFile]
     params: dict[str, Any]
-    validation: dict[str, Any] | None  # the task's report figure beside its baseline (adapter.Reliability)
+    validation: dict[str, Any] | None  # the task's headline figure when it was trained (adpipe.reports.Headline)
     validation_written: str | None  # when that report was written: a report older than the model is not its own
     held_out: HeldOut | None
 
@@ -124,8 +123,8 @@ def code_commit() -> str | None:
     return f"{commit}{'+dirty' if changes else ''}" if commit else None
 
 
-def _report_figure(task: str, model_file: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """The task's report figure (what the service shows beside its answers) and when the report was written, for
+def _report_figure(task: str, model_file: Path, metadata: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The task's headline figure (what the service shows beside its answers) and when its report was written, for
     the project's own model file only: a model saved elsewhere has no report of ours."""
     from adpipe.task import declared
 
@@ -133,8 +132,8 @@ def _report_figure(task: str, model_file: Path) -> tuple[dict[str, Any] | None, 
     if spec is None or Path(model_file).resolve() != spec.model_file.resolve():
         return None, None
     report = current_path(spec.report_file)
-    figure = read_typed(spec.report_file, spec.service_adapter().reliability)
-    if figure is None:
+    figure = spec.headline_of(spec.report_file.parent, metadata)
+    if figure is None or not report.exists():
         return None, None
     written = datetime.fromtimestamp(report.stat().st_mtime, UTC).isoformat(timespec="seconds")
     return figure.model_dump(), written
@@ -162,7 +161,7 @@ def save_trained(model_file: str | Path, model: Any, metadata: dict[str, Any], d
         _say(f"{metadata['task']}: version {version} (the same bytes as the one trained {card.trained_at})")
         return card
     write_bytes_atomic(folder / f"{version}.joblib", payload)
-    validation, written = _report_figure(metadata["task"], model_file)
+    validation, written = _report_figure(metadata["task"], model_file, metadata)
     card = ModelCard(
         task=metadata["task"],
         version=version,
@@ -311,3 +310,14 @@ def model_path(model_file: Path, version: str | None) -> Path:
             raise OptionError(f"nothing is promoted in {folder}", option="--version")
         return path
     return folder / find_version(folder, version, "--version").file
+
+
+def served_card(model_file: Path) -> ModelCard | None:
+    """The card of the version the service serves for ``model_file``, or None (nothing promoted, or unreadable)."""
+    folder = versions_dir(model_file)
+    try:
+        version = promoted(folder)
+        card_file = folder / f"{version}.json"
+        return read_card(card_file) if version is not None and card_file.exists() else None
+    except DataError:
+        return None

@@ -137,6 +137,11 @@ def truncate_last_row(text: str) -> str:
     return body[: body.rfind(",") + 1]
 
 
+def first_rows(n: int) -> Edit:
+    """The header and the first ``n`` data rows."""
+    return lambda text: "".join(text.splitlines(keepends=True)[: n + 1])
+
+
 def header_only(text: str) -> str:
     return text.splitlines(keepends=True)[0]
 
@@ -209,6 +214,19 @@ def users(*edits: Edit) -> Setup:
 
 def sessions(*edits: Edit) -> Setup:
     return copy("cs_train", "t", *edits, file=SESSIONS)
+
+
+def few_users(n: int) -> Setup:
+    """The training split copied to ``t/`` with its first ``n`` users and their sessions only."""
+
+    def setup(work: Path, data: dict[str, str]) -> None:
+        users(first_rows(n))(work, data)
+        kept = {line.split(";")[0] for line in (work / "t" / USERS).read_text().splitlines()[1:]}
+        path = work / "t" / SESSIONS
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join([lines[0], *(line for line in lines[1:] if line.split(",")[0] in kept)]))
+
+    return setup
 
 
 def new_users(*edits: Edit) -> Setup:

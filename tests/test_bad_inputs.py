@@ -33,7 +33,9 @@ from tests.bad_input_runner import (
     duplicate_row,
     encoded,
     extra_column,
+    few_users,
     field,
+    first_rows,
     garbage,
     header_only,
     impressions,
@@ -95,6 +97,7 @@ SYNTH = Cmd("synth --users 50 --sessions-per-user 2 --out {work}/synth")
 STUDY = Cmd("study stats --storage sqlite:///{work}/o.db --study")
 
 WITH_PARAMS = "{cs_train} --params {work}/p.json"
+IMPRESSIONS, PROFILES = "{work}/impressions.csv", "{work}/p.csv"
 IN_WORK = "--model {work}/m.joblib --params {work}/p.json"  # a case run as nobody reads only its own folder
 GOOD_PARAMS = copy("cs_params", "params.json")
 SYNTH_TRAIN = (write(f"synth/train/{USERS}"), write(f"synth/train/{SESSIONS}"))
@@ -341,6 +344,22 @@ CASES = [
       process="subprocess"),
     C("synth: --out under a regular file", SYNTH, "--out {work}/afile/synth", ("afile",), setup=write("afile")),
     C("synth: test folder blocked half-way", SYNTH, "", ("synth/test",), setup=(*SYNTH_TRAIN, write("synth/test"))),
+    # Training files too small, or with nothing to learn: one line naming the file, the column and the need (issue 36).
+    C("train: 7 users", TRAIN, "{work}/t", (USERS, "marketing_target", "at least"), setup=few_users(7)),
+    C("validate: one class", VALIDATE, "{work}/t", (USERS, "marketing_target", "one class"),
+      setup=users(field("marketing_target", "1", 0))),
+    *(C(f"{cmd.args.split(' --')[0]}: {what}", cmd, IMPRESSIONS, ("impressions.csv", "Clicked on Ad", words),
+        setup=impressions(edit)) for cmd in (CTR_TRAIN, CTR_VALIDATE)
+      for what, words, edit in (("7 rows", "at least", first_rows(7)),
+                                ("one class", "one class", field("Clicked on Ad", "0", 0)))),
+    C("conversion validate: 7 profiles", CONV_VALIDATE, PROFILES, ("p.csv", "Conversion Rates", "at least"),
+      setup=profiles(first_rows(7))),
+    C("conversion train: one value", CONV_TRAIN, f"--input {PROFILES}", ("p.csv", "Conversion Rates", "one value"),
+      setup=profiles(field("Conversion Rates", "0.1", 0))),
+    C("segment fit: 7 profiles", SEG_FIT, PROFILES, ("p.csv", "k="), setup=profiles(first_rows(7))),
+    C("roas train: 5 ads", ROAS_TRAIN, ADS, ("ads.csv", "Spent", "at least"), setup=campaigns(first_rows(5))),
+    C("roas validate: one value", ROAS_VALIDATE, ADS, ("ads.csv", "Spent", "one value"),
+      setup=campaigns(field("Total_Conversion", "0", 0), field("Approved_Conversion", "0", 0))),
     # The real process: exit codes and Ctrl-C.
     C("predict (process): missing --model", PREDICT, "{cs_test} --model {work}/none.joblib", ("none.joblib",),
       process="subprocess"),

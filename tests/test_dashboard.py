@@ -63,7 +63,8 @@ def test_page_is_one_offline_file_under_8_mb(page: Path, sections: list[str]) ->
     assert page.stat().st_size < 8e6, "the Explore sections' data included (docs/report.md)"
     assert html.count('data-explorer="') == 3  # one explorer per data set, their data embedded
     assert not re.search(r"<script[^>]+src=", html), "every script is inline: the page opens offline"
-    assert html.count("Plotly.newPlot") > 5 and html.count("plotly.js v") <= 2  # plotly.js embedded once
+    assert html.count('class="lazy-figure"') > 5 and html.count("plotly.js v") <= 2  # plotly.js embedded once
+    assert html.count('type="application/json"') == html.count('class="lazy-figure"')  # each drawn from its JSON
     for key in sections:
         assert f'data-section="{key}"' in html
 
@@ -71,8 +72,8 @@ def test_page_is_one_offline_file_under_8_mb(page: Path, sections: list[str]) ->
 def test_numbers_on_the_page_are_the_reports(root: Path, page: Path) -> None:
     html = page.read_text()
     report = read_report(root / "reports" / "validation.json", ValidationReport)
-    headline = f"macro-F1 {report.model.macro_f1.mean:.4f} ± {report.model.macro_f1.std:.4f}"
-    assert headline in html and f"{report.baseline.macro_f1.mean:.4f}" in html
+    headline = f"macro-F1 {report.model.macro_f1.mean:.3f} ± {report.model.macro_f1.std:.3f}"  # the task's headline
+    assert headline in html and f"{report.baseline.macro_f1.mean:.3f}" in html
     # The per-fold figure plots exactly the report's fold scores, and the confusion matrix its counts.
     folds = orjson.dumps(report.model.macro_f1_per_fold).decode()
     assert folds.strip("[]").split(",")[0] in html
@@ -213,12 +214,20 @@ def test_page_renders_in_a_real_browser(page: Path, sections: list[str]) -> None
                 assert section.count() == 1, f"section {key} missing"
                 section.screenshot(path=str(screenshots / f"{key}.png"))
             panels = view.locator('.panel[data-kind="figure"]')
+            drawn_on_load = view.locator(".js-plotly-plot").count()
+            assert drawn_on_load < panels.count(), "figures below the first screen wait until scrolled to"
+            for index in range(panels.count()):  # scrolled to, each figure is drawn
+                panels.nth(index).scroll_into_view_if_needed()
+                panels.nth(index).locator(".js-plotly-plot .main-svg").first.wait_for(timeout=15_000)
             plots = view.locator('.panel[data-kind="figure"] .js-plotly-plot')
             assert panels.count() >= 10 and plots.count() == panels.count(), "every figure panel holds a plot"
             for index in range(plots.count()):
                 box = plots.nth(index).bounding_box()
                 assert box is not None and box["width"] > 100 and box["height"] > 100
                 assert plots.nth(index).locator(".main-svg").count() > 0, "plotly drew it"
+            closed = view.locator('section[data-section="ctr"] > details')
+            closed.locator("> summary").click()
+            assert closed.get_attribute("open") is None, "a section collapses"
         finally:
             browser.close()
     assert errors == []

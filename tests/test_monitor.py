@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 from typer.testing import CliRunner
 
 from adpipe import config
-from adpipe.drift import DriftReport, drift_report, expected_score, input_drift
+from adpipe.drift import MIN_ROWS, DriftReport, drift_report, expected_score, input_drift
 from adpipe.drift_calibration import calibrate
 from adpipe.reference import InputReference, PredictionReference
 from adpipe.reports import read_report
@@ -23,6 +24,7 @@ from adpipe.serving.window import ServedWindow
 from model import app as cli_app
 
 CTR_DATA = config.SHARED_DATA_DIR / "ctr" / "ad_10000records.csv"
+NAN = re.compile(r"\bnan\b", re.IGNORECASE)
 
 
 def _frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
@@ -184,3 +186,38 @@ def test_monitor_reads_a_clickstream_folder_test_split_first(reference_dirs: tup
     assert report.drifted == []  # the challenge's test users are drawn like its training users (docs/monitor.md)
     assert CliRunner().invoke(cli_app, [*command, "--input", str(train)]).exit_code == 0
     assert read_report(output, DriftReport).rows == 700
+
+
+@pytest.mark.parametrize("served", [1, 10, MIN_ROWS - 1, 100, 250])
+def test_too_few_served_rows_get_no_verdict_and_no_nan(models: Path, tmp_path: Path, served: int) -> None:
+    """Below the fewest rows the calibration measured, the API, /monitor, `model.py monitor` and the dashboard's
+    section say "N rows so far; drift is judged from M" (the rows drawn, no statistics, no nan); from M on, a
+    verdict."""
+    from adpipe.dashboard.monitor import section
+    from adpipe.sections.sources import Sources
+
+    rows = pd.read_csv(CTR_DATA).drop(columns=["Clicked on Ad"]).head(served)
+    judged = served >= MIN_ROWS
+    with TestClient(create_app(models, tmp_path, monitor_window=1000), raise_server_exceptions=False) as client:
+        assert client.post("/api/v1/ctr/predict-batch", json={"records": rows.to_dict("records")}).status_code == 200
+        report = DriftReport.model_validate(client.get("/api/v1/ctr/drift").json())
+        page = client.get("/monitor").text
+    waiting = f"{served} rows so far; drift is judged from {MIN_ROWS}"
+    assert report.rows == served and report.judged == judged and report.min_rows == MIN_ROWS
+    assert (report.verdict == waiting) != judged and not NAN.search(page)
+    assert report.label_free is not None and (report.label_free.estimated is not None) == judged
+    assert (waiting in page) != judged and ("no drift found" in page or "drift in" in page) == judged
+    if not judged:
+        assert report.drifted == [] and not any(d.drifted for d in report.compared) and report.label_free.why
+    # `model.py monitor` on the same rows, and the report page's Monitoring section built from its report
+    data = tmp_path / "served.csv"
+    pd.read_csv(CTR_DATA).head(served).to_csv(data, index=False)
+    (tmp_path / "reports").mkdir()
+    output = tmp_path / "reports" / "monitor_ctr.json"
+    command = ["monitor", "--task", "ctr", "--input", str(data), "--models", str(models), "--output", str(output)]
+    result = CliRunner().invoke(cli_app, command)
+    assert result.exit_code == 0, result.output
+    assert (waiting in result.output) != judged and not NAN.search(result.output)
+    monitored, _ = section(Sources(tmp_path))
+    text = repr(monitored.panels)
+    assert (waiting in text) != judged and not NAN.search(text)

@@ -25,10 +25,12 @@ SPEC = TaskSpec(
     train=("train",),
     report_file=defaults.VALIDATION_REPORT,
     report="adpipe.clickstream.report:ValidationReport",
+    headline="adpipe.clickstream.report:headline",
     service="adpipe.clickstream.service:Clickstream",
     dashboard="adpipe.clickstream.dashboard:section",
     quick=(("train",), ("validate", "--repeats", "1")),
     make=(("predict",), ("validate",)),
+    make_minutes=1,
     small=(
         ("train", "--train-dir", str(config.TRAIN_DIR), "--model", str(defaults.MODEL_FILE)),
         ("predict", "--use-saved", "--train-dir", str(config.TRAIN_DIR), "--test-dir", str(config.TEST_DIR))

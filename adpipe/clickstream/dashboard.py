@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from optuna.visualization import plot_optimization_history, plot_param_importances
 
 from adpipe import config
+from adpipe.clickstream import SPEC
 from adpipe.clickstream.defaults import MODEL_FILE, VALIDATION_REPORT
 from adpipe.clickstream.estimators import fitted_pipeline
 from adpipe.clickstream.explain import PERMUTATION_REPEATS, Explanation, explain
@@ -27,6 +28,7 @@ from adpipe.sections.page import (
     Card,
     Missing,
     Panel,
+    Quote,
     Section,
     figure,
     mean_std,
@@ -281,17 +283,14 @@ def study_panels(storage: str, study_name: str, sources: Sources) -> list[Panel 
     ]
 
 
-def card(report: ValidationReport | Missing) -> Card:
-    if isinstance(report, Missing):
-        return Card("Engagement (main task)", "not validated yet", "-", f"run {report.command}", None)
+def card(report: ValidationReport | Missing, quote: Quote | None) -> Card:
+    if isinstance(report, Missing) or quote is None:
+        command = report.command if isinstance(report, Missing) else "make validate"
+        return Card("Engagement (main task)", "not validated yet", "-", f"run {command}", None)
     wins = sum(m > b for m, b in zip(report.model.macro_f1_per_fold, report.baseline.macro_f1_per_fold, strict=True))
     n = len(report.model.macro_f1_per_fold)
-    return Card(
-        "Engagement (main task)",
-        f"macro-F1 {mean_std(report.model.macro_f1)}",
-        f"majority class {mean_std(report.baseline.macro_f1)}",
-        f"beats the baseline on {wins} of {n} held-out folds",
-        wins == n,
+    return Card.quoting(
+        "Engagement (main task)", quote, f"beats the baseline on {wins} of {n} held-out folds", wins == n
     )
 
 
@@ -317,4 +316,5 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
         "Engagement class (1 low, 2 medium, 3 high) of each user from their sessions, scored by macro-F1, so the "
         "rare high-engagement users count as much as the many low ones."
     )
-    return Section("main", "Main task: engagement", intro, panels), [card(report)]
+    quote = sources.quote(SPEC)
+    return Section("main", "Main task: engagement", intro, panels, quote=quote), [card(report, quote)]

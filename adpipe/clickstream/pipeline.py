@@ -23,7 +23,6 @@ from adpipe.clickstream.estimators import build_model, decided, fitted_pipeline
 from adpipe.clickstream.params import load_params
 from adpipe.clickstream.submission import flagged_users, predictions_payload, write_warnings
 from adpipe.drift import expected_score
-from adpipe.errors import DataError
 from adpipe.io import dumps_json, load_model, write_bytes_atomic
 from adpipe.params import lightgbm_refusal
 from adpipe.protocol import Protocol
@@ -34,7 +33,7 @@ from adpipe.reference import (
     PredictionReference,
     guard_rows,
 )
-from adpipe.validation import FoldMetrics, cross_validate, make_splits
+from adpipe.validation import FoldMetrics, cross_validate, make_splits, require_trainable
 from adpipe.versions import save_trained
 from features.clickstream_loaders import TARGET
 
@@ -47,13 +46,7 @@ def labelled_features(
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Features and target of the labelled users in ``train_dir`` (sessions aggregated by ``engine``)."""
     table = build_features(load_split(train_dir, "train", engine=engine, scheduler=scheduler))
-    classes = sorted(int(c) for c in table[TARGET].unique())
-    if len(classes) < 2:
-        raise DataError(
-            f"every user has class {classes}: a classifier needs users of at least two classes",
-            path=Path(train_dir) / config.USERS_TRAIN_FILE,
-            column=TARGET,
-        )
+    require_trainable(table[TARGET], Path(train_dir) / config.USERS_TRAIN_FILE, TARGET, classes=True)
     return table.drop(columns=[TARGET]), table[TARGET]
 
 

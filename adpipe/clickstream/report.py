@@ -3,12 +3,14 @@ service read. Field names are the JSON keys."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from adpipe.reports import MeanStd, Report
+from adpipe.clickstream.defaults import VALIDATION_REPORT
+from adpipe.reports import Headline, MeanStd, Report, read_report
 from adpipe.validation import FoldMetrics
 
 
@@ -84,3 +86,26 @@ class ValidationReport(Report):
     params: ParamsUsed
     variants: dict[str, ClassificationSummary]
     decision_rule: DecisionRuleGain
+
+
+def headline(reports: Path, model: Mapping[str, Any]) -> Headline:
+    """Macro-F1 on the repeated stratified folds beside the majority class on the same folds. The task has no
+    nested run: when the params came from a search, it scored its trials on these same folds, and the protocol
+    says so (the figure is then optimistic)."""
+    report = read_report(reports / VALIDATION_REPORT.name, ValidationReport)
+    protocol, source = report.protocol, report.params.source
+    chose = "default params (no search chose them)"
+    if source.get("kind") == "optuna":
+        chose = (
+            f"params chosen by Optuna study {source.get('study')!r} (trial {source.get('trial')}) on folds of these "
+            "same users: optimistic by the search's choice"
+        )
+    return Headline(
+        metric="macro-F1",
+        model=report.model.macro_f1,
+        baseline=report.baseline.macro_f1,
+        baseline_name="majority class",
+        higher_is_better=True,
+        protocol=f"repeated stratified K-fold, {protocol.folds} folds x {protocol.repeats} repeats, "
+        f"{protocol.n_users} users; {chose}",
+    )

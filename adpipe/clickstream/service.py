@@ -23,10 +23,8 @@ from adpipe import config
 from adpipe.clickstream import SPEC
 from adpipe.clickstream.engines import ClickstreamSplit, build_features, load_split, records_split
 from adpipe.clickstream.estimators import decided, fitted_pipeline
-from adpipe.clickstream.report import ValidationReport
 from adpipe.errors import DataError
-from adpipe.reports import read_report
-from adpipe.serving.adapter import Prediction, Reliability, Task
+from adpipe.serving.adapter import Prediction, Task
 from adpipe.serving.explain import final_model_inputs, tree_contributions
 from adpipe.serving.records import RecordError, csv_bytes, read_files, record_error, record_model, rows_of
 from features.clickstream_loaders import (
@@ -189,19 +187,6 @@ class Clickstream(Task):
         """A folder in the challenge's layout: its test split when it has one (``test/``), else its train split."""
         split = "test" if users_file(source, "test").exists() else "train"
         return self._answer(load_split(source, split), explain=False)
-
-    def reliability(self, path: Path) -> Reliability | None:
-        report = read_report(path, ValidationReport)
-        protocol = report.protocol
-        return Reliability(
-            metric="macro-F1",
-            model=report.model.macro_f1,
-            baseline=report.baseline.macro_f1,
-            baseline_name="majority class",
-            higher_is_better=True,
-            protocol=f"repeated stratified K-fold, {protocol.folds} folds x {protocol.repeats} repeats, "
-            f"{protocol.n_users} users",
-        )
 
 
 def _location(error: RecordError, owner: list[tuple[int, int]]) -> list[Any]:

@@ -55,10 +55,18 @@ def make_command(
     from adpipe.tasks import TASKS, by_name
 
     tasks = [by_name(name) for name in names] if names else list(TASKS)
-    for task in tasks:
-        absent = missing_outputs(task)
-        if missing and not absent:
-            continue
-        why = f" (missing: {', '.join(absent)})" if missing else ""
-        typer.echo(f"{task.name}: {' && '.join(command_line(argv) for argv in task.make)}{why}", err=True)
+    planned = [(task, missing_outputs(task)) for task in tasks]
+    planned = [(task, absent) for task, absent in planned if absent or not missing]
+    if not planned:
+        typer.echo("every task's outputs are present: no task command to run", err=True)
+        return
+    minutes = sum(task.make_minutes for task, _ in planned)
+    count = sum(len(task.make) for task, _ in planned)
+    typer.echo(f"running {count} task commands of {len(planned)} task(s) first, about {minutes:.0f} min on a quiet "
+               "2-core machine (more while other jobs run):", err=True)  # fmt: skip
+    for task, absent in planned:
+        why = f"missing {', '.join(absent)}" if missing else "asked for"
+        typer.echo(f"  {task.name} (about {task.make_minutes:g} min; {why}):", err=True)
+        typer.echo(f"    {' && '.join(command_line(argv) for argv in task.make)}", err=True)
+    for task, _ in planned:
         run_commands(task.make)

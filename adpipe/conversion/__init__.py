@@ -24,10 +24,12 @@ SPEC = TaskSpec(
     train=("conversion", "train"),
     report_file=defaults.VALIDATION_REPORT,
     report="adpipe.conversion.report:ConversionReport",
+    headline="adpipe.conversion.report:headline",
     service="adpipe.conversion.service:ConversionRate",
     dashboard="adpipe.conversion.dashboard:section",
     quick=(("conversion", "train", "--repeats", "1", "--permutations", "19"),),
     make=(("conversion", "train"),),
+    make_minutes=1,
     small=(
         ("conversion", "train", "--input", str(config.PROFILES_FILE), "--folds", "2", "--repeats", "1")
         + ("--models", "linear", "--permutations", "3", "--model", str(defaults.MODEL_FILE))

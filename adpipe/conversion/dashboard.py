@@ -8,9 +8,20 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from adpipe.conversion import SPEC
 from adpipe.conversion.defaults import VALIDATION_REPORT
 from adpipe.conversion.report import ConversionReport
-from adpipe.sections.page import BASELINE_COLOUR, MODEL_COLOUR, REFERENCE_COLOUR, Card, Missing, Panel, Section, figure
+from adpipe.sections.page import (
+    BASELINE_COLOUR,
+    MODEL_COLOUR,
+    REFERENCE_COLOUR,
+    Card,
+    Missing,
+    Panel,
+    Quote,
+    Section,
+    figure,
+)
 from adpipe.sections.sources import Sources
 
 
@@ -47,17 +58,12 @@ def permutation_test(report: ConversionReport) -> Panel:
     )
 
 
-def card(conversion_report: ConversionReport | Missing) -> Card:
-    if isinstance(conversion_report, Missing):
-        return Card("Conversion rate", "not validated yet", "-", f"run {conversion_report.command}", None)
-    baseline = conversion_report.baseline.r2
-    return Card(
-        "Conversion rate",
-        f"chosen: {conversion_report.chosen}",
-        f"mean baseline R² {baseline.mean:.3f} ± {baseline.std:.3f}",
-        conversion_report.verdict,
-        conversion_report.signal,
-    )
+def card(conversion_report: ConversionReport | Missing, quote: Quote | None) -> Card:
+    if isinstance(conversion_report, Missing) or quote is None:
+        command = conversion_report.command if isinstance(conversion_report, Missing) else "make conversion"
+        return Card("Conversion rate", "not validated yet", "-", f"run {command}", None)
+    verdict = f"saved: {conversion_report.chosen}. {conversion_report.verdict}"
+    return Card.quoting("Conversion rate", quote, verdict, conversion_report.signal)
 
 
 def section(sources: Sources) -> tuple[Section, list[Card]]:
@@ -65,4 +71,5 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
     report = sources.report(VALIDATION_REPORT, ConversionReport, "Conversion: permutation test", "make conversion")
     panels = [report if isinstance(report, Missing) else permutation_test(report)]
     intro = "Does any model predict a user's conversion rate better than its mean, beyond what shuffled targets give?"
-    return Section("conversion", "Conversion rate", intro, panels), [card(report)]
+    quote = sources.quote(SPEC)
+    return Section("conversion", "Conversion rate", intro, panels, quote=quote), [card(report, quote)]

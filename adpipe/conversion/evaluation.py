@@ -41,7 +41,14 @@ from adpipe.conversion.report import (
 from adpipe.io import load_model, write_csv
 from adpipe.reference import WARNINGS_COLUMN, InputReference, PredictionReference, guard_rows
 from adpipe.reports import MeanStd, write_report
-from adpipe.validation import FoldMetrics, Protocol, cross_validate, make_splits, regression_evaluator
+from adpipe.validation import (
+    FoldMetrics,
+    Protocol,
+    cross_validate,
+    make_splits,
+    regression_evaluator,
+    require_trainable,
+)
 from adpipe.versions import save_trained
 from features.profiles import TARGET, USER_ID, feature_frame, load_profiles
 
@@ -49,6 +56,7 @@ from features.profiles import TARGET, USER_ID, feature_frame, load_profiles
 def load_training(path: str | Path) -> tuple[pd.DataFrame, pd.Series]:
     """The model's inputs (every profile column but the id and the target) and the target."""
     table = load_profiles(path)
+    require_trainable(table[TARGET], path, TARGET, classes=False)
     return feature_frame(table, FEATURES), table[TARGET]
 
 

@@ -4,8 +4,13 @@ names, which are data, are dictionary keys."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from adpipe.conversion.defaults import BASELINE, VALIDATION_REPORT
 from adpipe.reference import InputReference
-from adpipe.reports import MeanStd, Report
+from adpipe.reports import Headline, MeanStd, Report, read_report
 
 
 class RegressionFigures(Report):
@@ -94,3 +99,28 @@ class TrainedModel(Report):
     seed: int
     # The training range of every input, for the service's guard (adpipe.reference); None in older files.
     reference: InputReference | None = None
+
+
+def headline(reports: Path, model: Mapping[str, Any]) -> Headline:
+    """The saved model's cross-validated MAE beside the mean baseline's on the same folds: the model is chosen by
+    the permutation test on these folds, so a model that only matched the baseline is saved as the baseline."""
+    report = read_report(reports / VALIDATION_REPORT.name, ConversionReport)
+    chosen = model.get("chosen", report.chosen)
+    figures = report.baseline if chosen == BASELINE else report.models[chosen]
+    protocol = report.protocol
+    note = report.verdict
+    if chosen == BASELINE:
+        note = (
+            "The saved model is only the baseline: no model beat the training mean significantly, so every profile "
+            f"gets the same rate. {report.verdict}"
+        )
+    return Headline(
+        metric="MAE",
+        model=figures.mae,
+        baseline=report.baseline.mae,
+        baseline_name="the training mean",
+        higher_is_better=False,
+        protocol=f"{protocol.folds} folds x {protocol.repeats} repeats, {protocol.n_users} users; "
+        "interval: prediction ± the cross-validated MAE",
+        note=note,
+    )

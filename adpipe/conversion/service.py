@@ -3,15 +3,11 @@ it), an interval of ± the cross-validated MAE, and the inputs that pushed it mo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from adpipe.conversion import SPEC
 from adpipe.conversion.models import BASELINE, FEATURES
-from adpipe.conversion.report import ConversionReport
-from adpipe.reports import read_report
-from adpipe.serving.adapter import Prediction, Reliability
+from adpipe.serving.adapter import Prediction
 from adpipe.serving.explain import linear_contributions, tree_contributions
 from adpipe.serving.profiles import PROFILE_EXAMPLE, ProfileTask
 from features.profiles import CTR, PREDICT_SCHEMA, TARGET, USER_ID, feature_frame
@@ -47,23 +43,3 @@ class ConversionRate(ProfileTask):
             )
             for value, top in zip(predicted, contributions, strict=True)
         ]
-
-    def reliability(self, path: Path) -> Reliability | None:
-        report = read_report(path, ConversionReport)
-        model = report.baseline if self.is_baseline() else report.models[self.metadata["chosen"]]
-        protocol = report.protocol
-        return Reliability(
-            metric="MAE",
-            model=model.mae,
-            baseline=report.baseline.mae,
-            baseline_name="the training mean",
-            higher_is_better=False,
-            protocol=f"{protocol.folds} folds x {protocol.repeats} repeats, {protocol.n_users} users; "
-            "interval: prediction ± the cross-validated MAE",
-            note=(
-                "The saved model is only the baseline: no model beat the training mean significantly, so every "
-                f"profile gets the same rate. {report.verdict}"
-            )
-            if self.is_baseline()
-            else report.verdict,
-        )

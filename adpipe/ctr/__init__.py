@@ -24,6 +24,7 @@ SPEC = TaskSpec(
     train=("ctr", "train"),
     report_file=defaults.VALIDATION_REPORT,
     report="adpipe.ctr.report:ValidationReport",
+    headline="adpipe.ctr.headline:headline",
     service="adpipe.ctr.service:ClickThrough",
     dashboard="adpipe.ctr.dashboard:section",
     quick=(("ctr", "validate", "--repeats", "1"), ("ctr", "train")),
@@ -35,6 +36,7 @@ SPEC = TaskSpec(
         ("ctr", "holdout"),
         ("ctr", "train"),
     ),
+    make_minutes=4,
     small=(  # a fixed threshold: no inner folds to choose it, so each command takes seconds
         ("ctr", "validate", *_DATA, "--folds", "2", "--repeats", "1", "--no-audit")
         + ("--report", str(defaults.VALIDATION_REPORT)),

@@ -20,6 +20,7 @@ from scipy.stats import binomtest
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
 from adpipe import config
+from adpipe.ctr import SPEC
 from adpipe.ctr.defaults import MODEL_FILE, NESTED_REPORT, TASK, VALIDATION_REPORT
 from adpipe.ctr.evaluation import BASELINES, cross_validate_params, labelled_data, probability_evaluator
 from adpipe.ctr.folds import CtrProtocol, make_folds
@@ -32,6 +33,7 @@ from adpipe.sections.page import (
     Card,
     Missing,
     Panel,
+    Quote,
     Section,
     figure,
     mean_std,
@@ -132,10 +134,12 @@ def reliability(report: ValidationReport) -> Panel:
 
 
 def protocols(report: ValidationReport) -> Panel:
-    metrics = (("roc_auc", "ROC-AUC (higher is better)"), ("log_loss", "log-loss (lower is better)"))
+    metrics = (("roc_auc", "ROC-AUC (higher: better)"), ("log_loss", "log-loss (lower: better)"))
     if report.protocols["forward"].model.normalized_entropy is not None:  # reports written before it have none
-        metrics += (("normalized_entropy", "normalized entropy (below 1: beats the click rate)"),)
-    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[title for _, title in metrics])
+        metrics += (("normalized_entropy", "normalized entropy (< 1: beats the rate)"),)
+    fig = make_subplots(
+        rows=1, cols=len(metrics), subplot_titles=[title for _, title in metrics], horizontal_spacing=0.07
+    )
     for column, (metric, _) in enumerate(metrics, start=1):
         for protocol, colour in zip(report.protocols, (MODEL_COLOUR, CLASS_COLOURS[1]), strict=False):
             figures = report.protocols[protocol]
@@ -160,8 +164,18 @@ def protocols(report: ValidationReport) -> Panel:
         f"{forward:.3f} forward vs {random:.3f} random. Trust the forward figure; the gap is what memorisation buys.",
         basis="; ".join(f"{name}: {figures.description}" for name, figures in report.protocols.items())
         + ". Baselines on the same folds: the training window's click rate and logistic regression.",
-        figure=figure(fig, "Model and baselines under both protocols", "model", "mean over folds", subplot_titles=True),
+        figure=_side_by_side(figure(fig, "Model and baselines under both protocols", "", "", subplot_titles=True)),
+        wide=True,
     )
+
+
+def _side_by_side(fig: go.Figure) -> go.Figure:
+    """Small multiples that read at a glance: the value axis titled once, the models' names flat under the bars
+    (each subplot's title names its metric), and room below for them."""
+    fig.update_yaxes(title_text="mean over folds (± std)", row=1, col=1)
+    fig.update_xaxes(tickangle=0, tickfont={"size": 11}, automargin=True)
+    fig.update_annotations(font_size=13)
+    return fig
 
 
 def audit(report: ValidationReport) -> Panel:
@@ -274,28 +288,26 @@ def nested(report: NestedReport) -> Panel:
     )
 
 
-def card(report: ValidationReport | Missing, searched: NestedReport | Missing) -> Card:
-    """The forward figure beside the logistic baseline's, or, once ``ctr nested`` ran, the nested one (the search
-    never saw its windows) beside the baseline on the same windows."""
-    if isinstance(report, Missing):
-        return Card("Click-through (CTR)", "not validated yet", "-", f"run {report.command}", None)
+def card(report: ValidationReport | Missing, searched: NestedReport | Missing, quote: Quote | None) -> Card:
+    """The task's headline (nested forward once ``ctr nested`` ran) beside the logistic baseline on the same
+    windows; the verdict also weighs the log-loss against the baselines' best."""
+    if isinstance(report, Missing) or quote is None:
+        command = report.command if isinstance(report, Missing) else "make ctr"
+        return Card("Click-through (CTR)", "not validated yet", "-", f"run {command}", None)
     figures = report.protocols[report.primary]
-    model, logistic = figures.model, figures.baselines["logistic"]
-    headline = f"ROC-AUC {mean_std(model.roc_auc)} ({report.primary} folds)"
-    auc, log_loss = model.roc_auc, model.log_loss.mean
+    log_loss = figures.model.log_loss.mean
     if not isinstance(searched, Missing):
-        nested = searched.models["nested search"]
-        auc, log_loss = nested.roc_auc, nested.log_loss.mean
-        headline = f"ROC-AUC {mean_std(auc)} nested forward ({mean_std(model.roc_auc)} on the windows that chose "
-        headline += "the params)"
+        log_loss = searched.models["nested search"].log_loss.mean
     best_log_loss = min(b.log_loss.mean for b in figures.baselines.values())
-    return Card(
-        "Click-through (CTR)",
-        headline,
-        f"logistic regression {mean_std(logistic.roc_auc)}",
-        f"{auc.mean - logistic.roc_auc.mean:+.3f} AUC over the logistic baseline on the same windows; "
-        f"log-loss {log_loss:.3f} vs the baselines' best {best_log_loss:.3f}",
-        auc.mean > logistic.roc_auc.mean and log_loss < best_log_loss,
+    headline = quote.figure
+    verdict = (
+        f"{headline.model.mean - headline.baseline.mean:+.3f} AUC over the logistic baseline on the same windows; "
+        f"log-loss {log_loss:.3f} vs the baselines' best {best_log_loss:.3f}"
+    )
+    if not isinstance(searched, Missing):
+        verdict += f" (ROC-AUC {mean_std(figures.model.roc_auc, 3)} on the windows that chose the params)"
+    return Card.quoting(
+        "Click-through (CTR)", quote, verdict, headline.model.mean > headline.baseline.mean and log_loss < best_log_loss
     )
 
 
@@ -340,4 +352,5 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
         "Probability that an ad impression is clicked, validated forward in time (train on the past, score the next "
         "block) as the model is used, beside random folds and two baselines."
     )
-    return Section("ctr", "Click-through (CTR)", intro, panels), [card(report, searched)]
+    quote = sources.quote(SPEC)
+    return Section("ctr", "Click-through (CTR)", intro, panels, quote=quote), [card(report, searched, quote)]

@@ -46,7 +46,16 @@ from adpipe.ctr.report import (
 from adpipe.errors import OptionError
 from adpipe.params import lightgbm_refusal
 from adpipe.reports import write_report
-from adpipe.validation import Evaluate, FoldMetrics, Protocol, Split, binary_evaluator, cross_validate, mean_std
+from adpipe.validation import (
+    Evaluate,
+    FoldMetrics,
+    Protocol,
+    Split,
+    binary_evaluator,
+    cross_validate,
+    mean_std,
+    require_trainable,
+)
 from features.ctr import (
     FEATURE_GROUPS,
     OPT_IN_GROUPS,
@@ -66,6 +75,7 @@ COMPARED = ("roc_auc", "pr_auc", "log_loss", "normalized_entropy", "brier")
 def labelled_data(path: str | Path) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     """Model inputs, target and the loaded table of a labelled impressions file."""
     table = load_impressions(path, labelled=True)
+    require_trainable(table[TARGET], path, TARGET, classes=True)
     return build_features(table), table[TARGET], table
 
 

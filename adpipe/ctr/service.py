@@ -14,9 +14,7 @@ from pydantic import BaseModel
 
 from adpipe.ctr import SPEC
 from adpipe.ctr.models import decision_threshold
-from adpipe.ctr.report import ValidationReport
-from adpipe.reports import read_report
-from adpipe.serving.adapter import Prediction, Reliability, TableTask
+from adpipe.serving.adapter import Prediction, TableTask
 from adpipe.serving.explain import final_model_inputs, tree_contributions
 from features.ctr import TIMESTAMP, TIMESTAMP_FORMATS, UNLABELLED_SCHEMA, build_features, impressions, load_impressions
 
@@ -93,18 +91,6 @@ class ClickThrough(TableTask):
         """[not clicked, clicked]: the answer names its probabilities by label, the reference its classes 0 and 1."""
         given = prediction.probabilities
         return None if given is None else [given["not clicked"], given["clicked"]]
-
-    def reliability(self, path: Path) -> Reliability | None:
-        report = read_report(path, ValidationReport)
-        protocol = report.protocol
-        return Reliability(
-            metric="ROC-AUC",
-            model=report.model.roc_auc,
-            baseline=report.baselines["logistic"].roc_auc,
-            baseline_name="logistic regression on the four numbers",
-            higher_is_better=True,
-            protocol=f"{protocol.folds} folds x {protocol.repeats} repeats, groups: {protocol.groups}",
-        )
 
 
 def _first_format(stamp: str | None) -> int:

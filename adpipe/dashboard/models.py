@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from adpipe import config
 from adpipe.errors import DataError
-from adpipe.sections.page import MODEL_COLOUR, REFERENCE_COLOUR, Missing, Panel, Section, Table
+from adpipe.sections.page import MODEL_COLOUR, REFERENCE_COLOUR, Missing, Panel, Quote, Section, Table
 from adpipe.sections.page import figure as styled
 from adpipe.sections.sources import Sources
 from adpipe.versions import ModelCard, cards, promoted, versions_dir
@@ -39,31 +39,25 @@ def _when(card: ModelCard) -> str:
     return card.trained_at[:16].replace("T", " ")
 
 
-def _figure(card: ModelCard) -> str:
-    if not card.validation:
-        return "–"
-    figure = card.validation
-    return f"{figure['metric']} {figure['model']['mean']:.3f} vs {figure['baseline']['mean']:.3f}"
-
-
-def _table(kept: dict[str, tuple[list[ModelCard], str | None]]) -> Table:
-    rows = []
+def _table(kept: dict[str, tuple[list[ModelCard], str | None]], quotes: dict[str, Quote | None]) -> Table:
+    rows: list[list[object]] = []
     for task, (versions, served) in kept.items():
         live = next((card for card in versions if card.version == served), None)
         newest = versions[-1] if versions else None
         waiting = f"{newest.version} ({_when(newest)})" if newest and newest.version != served else "–"
+        quoted = quotes.get(task) or "–"
         if live is None:
-            rows.append([task, "its working file: no version kept yet", "–", "–", "–", "–", len(versions), waiting])
+            rows.append([task, "its working file: no version kept yet", "–", quoted, "–", "–", len(versions), waiting])
             continue
-        held_out = f"{live.held_out.metric} {live.held_out.realised:.3f}" if live.held_out else "–"
+        check = f"{live.held_out.metric} {live.held_out.realised:.3f}" if live.held_out else "–"
         data = ", ".join(f"{Path(d.path).name} {d.sha256[:8]}" for d in live.data) or "–"
-        rows.append([task, live.version, _when(live), _figure(live), held_out, data, len(versions), waiting])
+        rows.append([task, live.version, _when(live), quoted, check, data, len(versions), waiting])
     header = [
         "task",
         "served version",
         "trained (UTC)",
-        "report figure vs baseline",
-        "held-out",
+        "the figure the task quotes",
+        "train's own check (its forward / held-out folds, chosen params)",
         "data (SHA-256)",
         "kept",
         "newer, not promoted",
@@ -99,14 +93,17 @@ def _history(kept: dict[str, tuple[list[ModelCard], str | None]]) -> go.Figure |
 
 
 def section(sources: Sources) -> tuple[Section, list]:
+    from adpipe.tasks import TASKS
+
     kept = _kept(sources)
+    quotes = {task.name: sources.quote(task) for task in TASKS}
     basis = "models/versions/<task>/: each version's card and promotions.json"
     panels: list[Panel | Missing] = [
         Panel(
             "Served versions",
             "One row per task: the live version and the newest one waiting.",
             basis,
-            table=_table(kept),
+            table=_table(kept, quotes),
             wide=True,
         )
     ]

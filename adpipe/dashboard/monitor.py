@@ -27,7 +27,10 @@ def monitor_file(task: str) -> str:
     return f"monitor_{task}.json"
 
 
-def _title(drift: InputDrift) -> str:
+def _title(drift: InputDrift, judged: bool) -> str:
+    """The input's name, with its PSI and p-value once there are enough rows to judge it."""
+    if not judged:
+        return drift.field
     flag = "DRIFT " if drift.drifted else ""
     return f"{flag}{drift.field} (PSI {drift.psi:.3f}, p {drift.p_value:.2g})"
 
@@ -37,7 +40,10 @@ def drift_figure(report: DriftReport) -> go.Figure:
     compared = report.compared
     rows = max(1, math.ceil(len(compared) / COLUMNS))
     fig = make_subplots(
-        rows=rows, cols=COLUMNS, subplot_titles=[_title(d) for d in compared], vertical_spacing=0.6 / rows
+        rows=rows,
+        cols=COLUMNS,
+        subplot_titles=[_title(d, report.judged) for d in compared],
+        vertical_spacing=0.6 / rows,
     )
     for number, drift in enumerate(compared):
         where = {"row": number // COLUMNS + 1, "col": number % COLUMNS + 1}
@@ -63,7 +69,11 @@ def drift_figure(report: DriftReport) -> go.Figure:
 
 
 def drift_table(report: DriftReport) -> Table:
+    """One row per test; below the minimum of rows, the inputs without their statistics (no verdict yet)."""
     compared = report.compared
+    if not report.judged:
+        wait = f"judged from {report.min_rows} rows"
+        return Table(["input", "test", "verdict"], [[d.field, d.test, wait] for d in compared])
     rows = [
         [d.field, d.test, f"{d.psi:.3f}", f"{d.statistic:.3g}", f"{d.p_value:.3g}", "drift" if d.drifted else "–"]
         for d in compared
@@ -77,6 +87,8 @@ def label_free_line(report: DriftReport) -> str:
     estimate = report.label_free
     if estimate is None:
         return ""
+    if estimate.estimated is None:
+        return f"{estimate.metric} expected from the model's probabilities: {estimate.why}."
     parts = [f"{estimate.metric} expected from the model's probabilities: {estimate.estimated:.3f}"]
     if estimate.heldout_realised is not None and estimate.heldout_estimated is not None:
         parts.append(

@@ -232,6 +232,7 @@ function startExplorer(root) {
     });
   });
   function plot(div, figure) {
+    if (!window.Plotly) return void pending.set(div, figure); // the report runs plotly.js after its load event
     pending.delete(div);
     delete div.dataset.stale;
     Plotly.react(div, figure.traces, figure.layout, PLOT);
@@ -241,6 +242,9 @@ function startExplorer(root) {
       figure.once();
     }
   }
+  document.addEventListener("plotly-ready", () => {
+    pending.forEach((figure, div) => inView.has(div) && plot(div, figure));
+  });
   function draw(div, traces, chartLayout, once) {
     if (!div.dataset.watched) {
       div.dataset.watched = "1";

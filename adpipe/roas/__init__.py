@@ -27,17 +27,20 @@ SPEC = TaskSpec(
     train=("roas", "train"),
     report_file=defaults.VALIDATION_REPORT,
     report="adpipe.roas.report:RoasValidationReport",
+    headline="adpipe.roas.report:headline",
     service="adpipe.roas.service:ReturnOnAdSpend",
     dashboard="adpipe.roas.dashboard:section",
     quick=(("roas", "validate"), ("roas", "train")),
     make=(
         ("roas", "validate"),
+        ("roas", "train"),  # the served model, kept as a version (so `make report` leaves it for the service)
         ("roas", "funnel"),
         *(("roas", "summary", "--by", by) for by in _SUMMARIES),
         ("roas", "curves"),
         ("roas", "plan-validate"),
         ("roas", "plan"),
     ),
+    make_minutes=2,
     small=(  # `make roas` without the funnel, on 2 folds x 1 repeat: the plan reads the validation made beside it
         ("roas", "validate", *_DATA, *_FEW, "--report", str(defaults.VALIDATION_REPORT)),
         ("roas", "train", *_DATA, "--model", str(defaults.MODEL_FILE)),
@@ -49,6 +52,7 @@ SPEC = TaskSpec(
     ),
     outputs=(
         defaults.VALIDATION_REPORT,
+        defaults.MODEL_FILE,
         defaults.FUNNEL_REPORT,
         defaults.CURVES_REPORT,
         defaults.PLAN_REPORT,

@@ -16,9 +16,10 @@ from plotly.subplots import make_subplots
 from scipy.stats import bootstrap
 
 from adpipe import config
+from adpipe.roas import SPEC
 from adpipe.roas.defaults import FUNNEL_REPORT, VALIDATION_REPORT, summary_path
 from adpipe.roas.evaluation import grouping_splits
-from adpipe.roas.models import BASELINES, LABELS, MEAN_BASELINE, MEDIAN_BASELINE, roas_models
+from adpipe.roas.models import BASELINES, LABELS, MEAN_BASELINE, roas_models
 from adpipe.roas.plan import dashboard as plan_dashboard
 from adpipe.roas.report import FunnelValidationReport, RoasValidationReport
 from adpipe.sections.page import (
@@ -29,6 +30,7 @@ from adpipe.sections.page import (
     Card,
     Missing,
     Panel,
+    Quote,
     Section,
     Table,
     figure,
@@ -67,38 +69,47 @@ def roas_interval(ads: pd.DataFrame, seed: int) -> tuple[float, float]:
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+# Groups the export names by a number only: labelled "<by> <code>" so a bar never reads as a quantity.
+CODED = ("campaign", "interest")
+
+
 def roas_by(by: str, summary: pd.DataFrame, ads: pd.DataFrame, report: RoasValidationReport) -> Panel:
+    """ROAS per group as horizontal bars, best on top, every group labelled (interest has dozens of codes)."""
     key = SUMMARY_KEYS[by]
-    summary = summary.sort_values("roas", ascending=False)
+    summary = summary.sort_values("roas", ascending=True)  # plotly draws the first bar at the bottom
     intervals = [roas_interval(ads[ads[key] == group], report.protocol.seed) for group in summary[by]]
     low, high = np.array(intervals).T
     overall = ads["value"].sum() / ads[BUDGET].sum()
+    labels = [f"{by} {v}" if by in CODED else str(v) for v in summary[by]]
     fig = go.Figure(
         go.Bar(
-            x=[str(v) for v in summary[by]],
-            y=summary["roas"],
-            error_y={
+            y=labels,
+            x=summary["roas"],
+            orientation="h",
+            error_x={
                 "type": "data",
                 "symmetric": False,
                 "array": high - summary["roas"],
                 "arrayminus": summary["roas"] - low,
             },
             customdata=summary[["n_ads", "spent", "sales"]].to_numpy(),
-            hovertemplate="%{x}: ROAS %{y:.2f} (%{customdata[0]} ads, spent %{customdata[1]:.0f}, "
+            hovertemplate="%{y}: ROAS %{x:.2f} (%{customdata[0]} ads, spent %{customdata[1]:.0f}, "
             "%{customdata[2]} sales)<extra></extra>",
             marker_color=MODEL_COLOUR,
         )
     )
-    fig.add_hline(y=overall, line_dash="dot", line_color=REFERENCE_COLOUR)
-    fig.update_xaxes(type="category")
+    fig.add_vline(x=overall, line_dash="dot", line_color=REFERENCE_COLOUR)
+    fig.update_yaxes(type="category", dtick=1, automargin=True, tickfont={"size": 11})
     values = report.values
+    coded = " The export names interests and campaigns by code only." if by in CODED else ""
+    height = max(300, 120 + 18 * len(labels))
     return Panel(
         title=f"ROAS by {by}",
-        caption=f"Return per unit spent by {by}, best first; a group whose interval stays above the dotted overall "
-        f"ROAS ({overall:.2f}) earns more than the average ad.",
+        caption=f"Return per unit spent by {by}, best on top; a group whose interval stays right of the dotted "
+        f"overall ROAS ({overall:.2f}) earns more than the average ad.{coded}",
         basis=f"reports/roas_summary_{by}.csv (value = {values.enquiry:g} per enquiry + {values.sale:g} per sale, "
         f"ads with spend only); 95% bootstrap interval over each group's ads, computed here.",
-        figure=figure(fig, f"ROAS by {by}", by, "ROAS (value / spend)", legend=False),
+        figure=figure(fig, f"ROAS by {by}", "ROAS (value / spend)", "", legend=False, height=height),
     )
 
 
@@ -247,23 +258,24 @@ def funnel_table(report: FunnelValidationReport) -> Panel:
     )
 
 
-def cards(report: RoasValidationReport | Missing, funnel_report: FunnelValidationReport | Missing) -> list[Card]:
+def cards(
+    report: RoasValidationReport | Missing, funnel_report: FunnelValidationReport | Missing, quote: Quote | None
+) -> list[Card]:
+    """The served ROAS model's headline (its verdict: the ranking target, labelled), then the funnel's card."""
     result = []
-    if isinstance(report, Missing):
-        result.append(Card("ROAS per ad", "not validated yet", "-", f"run {report.command}", None))
+    if isinstance(report, Missing) or quote is None:
+        command = report.command if isinstance(report, Missing) else "make roas"
+        result.append(Card("ROAS per ad", "not validated yet", "-", f"run {command}", None))
     else:
         target = report.target
         model = report.modes[target.mode].groupings()[target.grouping].models[target.model]
+        verdict = (
+            f"ranking target (Spearman ≥ {target.spearman_at_least}, {target.mode} inputs, {target.grouping} folds): "
+            f"{mean_std(model.spearman, 3)}, {'reached' if target.reached else 'not reached'}"
+        )
+        better = quote.figure.model.mean <= quote.figure.baseline.mean
         result.append(
-            Card(
-                "ROAS per ad",
-                f"Spearman {mean_std(model.spearman, 3)}",
-                "constant prediction: Spearman 0; median baseline MAE "
-                f"{report.modes[target.mode].groupings()[target.grouping].models[MEDIAN_BASELINE].mae.mean:.3f}",
-                f"target {target.spearman_at_least} {'reached' if target.reached else 'not reached'}; MAE "
-                f"{'not worse' if target.mae_not_worse_than_median_baseline else 'worse'} than the median baseline",
-                model.spearman.mean - model.spearman.std > 0 and target.mae_not_worse_than_median_baseline,
-            )
+            Card.quoting("ROAS per ad", quote, verdict, model.spearman.mean - model.spearman.std > 0 and better)
         )
     if isinstance(funnel_report, Missing):
         result.append(Card("Funnel", "not validated yet", "-", f"run {funnel_report.command}", None))
@@ -309,4 +321,6 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
         "budget plan (each segment's value-vs-spend curve, where the budget moves, and how such plans did on "
         "held-out campaigns), and the funnel from impressions to approved sales."
     )
-    return Section("roas", "ROAS and funnel", intro, panels), [*cards(report, funnel_report), plan_card]
+    quote = sources.quote(SPEC)
+    section = Section("roas", "ROAS and funnel", intro, panels, quote=quote)
+    return section, [*cards(report, funnel_report, quote), plan_card]

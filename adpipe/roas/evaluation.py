@@ -50,10 +50,19 @@ from adpipe.roas.report import (
     TrainedModel,
     Verdict,
 )
-from adpipe.validation import FoldMetrics, Protocol, Split, cross_validate, make_splits, regression_evaluator
+from adpipe.validation import (
+    FoldMetrics,
+    Protocol,
+    Split,
+    cross_validate,
+    make_splits,
+    regression_evaluator,
+    require_trainable,
+)
 from adpipe.versions import save_trained
 from features.campaign_mapping import CampaignMapping
 from features.campaigns import (
+    BUDGET,
     FUNNEL_TARGETS,
     MODES,
     TargetRows,
@@ -187,6 +196,7 @@ def validate(
     """ROAS models in both modes, grouped and ungrouped folds, beside the baselines; written as JSON."""
     group = group_key(mapping)
     rows = roas_rows(load_campaigns(data, mapping), value_enquiry, value_sale)
+    require_trainable(rows.target, data, BUDGET, classes=False)  # ROAS is defined on the ads with spend
     splits = grouping_splits(rows, protocol, group)
     features, categories = mode_features(mapping), segment_categories(rows.table, mapping)
     names = _grouping_names(mapping)
@@ -314,6 +324,7 @@ def train(
     if mode not in MODES:
         raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     rows = roas_rows(load_campaigns(data, mapping), value_enquiry, value_sale)
+    require_trainable(rows.target, data, BUDGET, classes=False)  # ROAS is defined on the ads with spend
     features, categories = mode_features(mapping)[mode], segment_categories(rows.table, mapping)
     X = model_inputs(rows.table, features, categories)
     with threadpool_limits(1):

@@ -6,11 +6,13 @@ which are data rather than identifiers, are dictionary keys.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from adpipe.reference import InputReference
-from adpipe.reports import MeanStd, Report
+from adpipe.reports import Headline, MeanStd, Report, read_report
+from adpipe.roas.defaults import VALIDATION_REPORT
 from adpipe.validation import FoldMetrics
 from features.choices import Mode
 
@@ -164,3 +166,25 @@ class TrainedModel(Report):
     # The inputs as read and the held-out predicted ROAS, for the guard and drift (adpipe.reference); None in
     # models saved before references were.
     reference: InputReference | None = None
+
+
+def headline(reports: Path, model: Mapping[str, Any]) -> Headline:
+    """The served ROAS model's MAE on campaign-grouped folds (each fold's campaigns unseen in training), in the
+    input mode it was trained on (``roas train``'s default when unknown), beside the training median's on the
+    same folds; its ranking (Spearman) goes in the protocol."""
+    from adpipe.roas.models import MEDIAN_BASELINE, ROAS_MODEL
+
+    report = read_report(reports / VALIDATION_REPORT.name, RoasValidationReport)
+    mode = model.get("mode", "planned")
+    grouped = report.modes[mode].grouped
+    figures = grouped.models[ROAS_MODEL]
+    protocol = report.protocol
+    return Headline(
+        metric="MAE",
+        model=figures.mae,
+        baseline=grouped.models[MEDIAN_BASELINE].mae,
+        baseline_name="the training median",
+        higher_is_better=False,
+        protocol=f"{grouped.grouping}, {protocol.folds} folds x {protocol.repeats} repeats, {mode} inputs; "
+        f"Spearman {figures.spearman.mean:.2f}; interval: prediction ± the cross-validated MAE",
+    )

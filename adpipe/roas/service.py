@@ -17,12 +17,10 @@ from adpipe import config
 from adpipe.errors import DataError, OptionError
 from adpipe.reports import read_report, read_typed
 from adpipe.roas import SPEC, defaults
-from adpipe.roas.models import MEDIAN_BASELINE, ROAS_MODEL
 from adpipe.roas.plan.options import PlanChoices, PlanData
 from adpipe.roas.plan.planner import FittedPlan, fit_plan, for_objective, matching_validation, plan_on, same_ranking
 from adpipe.roas.plan.report import PlanReport, PlanValidationReport
-from adpipe.roas.report import RoasValidationReport
-from adpipe.serving.adapter import Action, Prediction, Reliability, TableTask
+from adpipe.serving.adapter import Action, Prediction, TableTask
 from adpipe.serving.explain import tree_contributions
 from adpipe.serving.records import RecordError
 from features.campaigns import PLANNED_AD_SCHEMA, checked_planned_ads, load_planned_ads, model_inputs
@@ -72,22 +70,6 @@ class ReturnOnAdSpend(TableTask):
             )
             for value, top in zip(predicted, contributions, strict=True)
         ]
-
-    def reliability(self, path: Path) -> Reliability | None:
-        report = read_report(path, RoasValidationReport)
-        mode = self.metadata.get("mode", "planned")
-        grouped = report.modes[mode].grouped
-        model = grouped.models[ROAS_MODEL]
-        protocol = report.protocol
-        return Reliability(
-            metric="MAE",
-            model=model.mae,
-            baseline=grouped.models[MEDIAN_BASELINE].mae,
-            baseline_name="the training median",
-            higher_is_better=False,
-            protocol=f"{grouped.grouping}, {protocol.folds} folds x {protocol.repeats} repeats, {mode} mode; "
-            f"Spearman {model.spearman.mean:.2f}; interval: prediction ± the cross-validated MAE",
-        )
 
 
 # --- the budget plan ----------------------------------------------------------------------------------------------

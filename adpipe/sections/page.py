@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from adpipe.reports import MeanStd
+from adpipe.reports import Headline, MeanStd
 
 # One colour per role, the same in every figure: the model, its baseline, a reference (shuffled data, chance).
 MODEL_COLOUR = "#1f77b4"
@@ -55,14 +55,30 @@ class Missing:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """A task's headline figure (:class:`~adpipe.reports.Headline`) where the page shows it: marked with the task's
+    name, so a test can check that every place quotes the same figure."""
+
+    task: str
+    figure: Headline
+
+
+@dataclass(frozen=True)
 class Card:
-    """An overview card: a task's headline figure beside its baseline and the verdict on its signal."""
+    """An overview card: a task's headline figure beside its baseline and the verdict on its signal. A card that
+    quotes the task's headline carries it as ``quote`` (its ``headline`` and ``baseline`` are then its words)."""
 
     task: str
     headline: str
     baseline: str
     verdict: str
     real: bool | None  # True: signal beats its reference; False: it does not; None: no verdict yet
+    quote: Quote | None = None
+
+    @classmethod
+    def quoting(cls, title: str, quote: Quote, verdict: str, real: bool | None) -> Card:
+        """The card of a task's headline figure, beside its baseline on the same folds."""
+        return cls(title, quote.figure.text, quote.figure.against, verdict, real, quote)
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,7 @@ class Section:
     panels: Sequence[Panel | Missing] = ()
     cards: Sequence[Card] = ()
     explorer: str = ""  # an Explore section's explorer (HTML from adpipe.explore.page.explorer), after the panels
+    quote: Quote | None = None  # the task's headline figure, shown under the section's title
 
 
 def figure(

@@ -76,6 +76,17 @@ class Sources:
         self.read.append(self._name(path))
         return path
 
+    def quote(self, task: Any) -> Any:
+        """Task ``task``'s (a TaskSpec) headline figure as a :class:`~adpipe.sections.page.Quote`, for the model the
+        service serves (its promoted version's card; none kept yet: the task's train defaults), or None when its
+        report is missing (the section's panels say which command makes it)."""
+        from adpipe.sections.page import Quote
+        from adpipe.versions import served_card
+
+        card = served_card(self.path(config.MODELS_DIR) / task.model_file.name)
+        figure = task.headline_of(self.path(config.REPORTS_DIR), card.params if card else {})
+        return None if figure is None else Quote(task.name, figure)
+
     def note(self, name: str) -> None:
         """Record an input that was read some other way (an Optuna storage)."""
         self.read.append(name)

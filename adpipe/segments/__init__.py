@@ -29,6 +29,7 @@ SPEC = TaskSpec(
     report_file=defaults.report_path(Source.profiles),
     train=("segment", "fit"),
     report="adpipe.segments.report:SegmentsReport",
+    headline="adpipe.segments.report:headline",
     service="adpipe.segments.service:Segment",
     dashboard="adpipe.segments.dashboard:section",
     quick=(("segment", "fit", "--source", "profiles", "--bootstraps", "5", "--shuffles", "2"),),
@@ -37,6 +38,7 @@ SPEC = TaskSpec(
         for source in (Source.profiles, Source.clickstream)
         for step in ("fit", "profile")
     ),
+    make_minutes=1,
     small=(
         ("segment", "fit", *_PROFILES, "--k-range", "2-3", "--bootstraps", "2", "--shuffles", "2")
         + ("--report", str(defaults.report_path(Source.profiles))),

@@ -25,13 +25,6 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
 )
-# Structure warnings, by verdict: "clear" needs none.
-WARNINGS = {
-    "none": "no segment structure: the data cluster no better than their column-shuffled copies; "
-    "the segments below are an arbitrary split of one population",
-    "weak": "weak structure: better than shuffled data, but not well separated or not stable; "
-    "use the segments as a convenient split, not as distinct populations",
-}
 SourceOption = typer.Option(Source.profiles, "--source", help="Which users to segment.")
 ModelOption = cli_support.model_option(None, "Saved segmentation [default: models/segments_<source>.joblib].")
 
@@ -58,6 +51,8 @@ def render_fit(report: SegmentsReport, model: Path, report_file: Path) -> str:
         f"structure: {report.structure} (silhouette {report.silhouette:.4f} vs shuffled {null.mean:.4f} ± "
         f"{null.std:.4f}; rule: {report.rule})",
     ]
+    from adpipe.segments.report import WARNINGS
+
     if report.structure in WARNINGS:
         lines.append(f"warning: {WARNINGS[report.structure]}")
     lines.append(_summary_table(report.segments))

@@ -23,11 +23,13 @@ from adpipe.sections.page import (
     Card,
     Missing,
     Panel,
+    Quote,
     Section,
     Table,
     figure,
 )
 from adpipe.sections.sources import Sources
+from adpipe.segments import SPEC
 from adpipe.segments.defaults import TASK, Source, model_path, profile_path, report_path
 from adpipe.segments.models import assign_segments
 from adpipe.segments.report import SegmentsReport
@@ -116,16 +118,22 @@ def profile_table(profile: pd.DataFrame, source: str) -> Panel:
         "deviations (or share differences for categories) from the whole population.",
         basis=f"reports/segments_{source}_profile.csv; descriptive.",
         table=Table(header, rows),
+        wide=True,  # ten columns and a sentence per segment: the full width, never cut at the edge
     )
 
 
-def cards(reports: dict[str, SegmentsReport | Missing]) -> list[Card]:
+def cards(reports: dict[str, SegmentsReport | Missing], quote: Quote | None) -> list[Card]:
+    """One card per source; the served source's (profiles) quotes the task's headline."""
     result = []
     for source, report in reports.items():
         if isinstance(report, Missing):
             result.append(Card(f"Segments: {source}", "not fitted yet", "-", f"run {report.command}", None))
             continue
         reference = report.shuffled_silhouette
+        verdict = f"k={report.chosen_k}; structure: {report.structure}"
+        if source == Source.profiles.value and quote is not None:
+            result.append(Card.quoting(f"Segments: {source}", quote, verdict, report.structure != "none"))
+            continue
         result.append(
             Card(
                 f"Segments: {source}",
@@ -158,4 +166,5 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
         "Segments of users (KMeans) judged against the same data with its columns shuffled: is there structure "
         "in the users?"
     )
-    return Section("segments", "Segments", intro, panels), cards(reports)
+    quote = sources.quote(SPEC)
+    return Section("segments", "Segments", intro, panels, quote=quote), cards(reports, quote)

@@ -8,8 +8,21 @@ outcome mean is null when a segment has no value of that outcome.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 from adpipe.reference import InputReference
-from adpipe.reports import MeanStd, Report
+from adpipe.reports import Headline, MeanStd, Report, read_report
+from adpipe.segments.defaults import Source, report_path
+
+# What a fit without real segment structure warns, on the terminal and beside every served answer.
+WARNINGS = {
+    "none": "no segment structure: the data cluster no better than their column-shuffled copies; "
+    "the segments below are an arbitrary split of one population",
+    "weak": "weak structure: better than shuffled data, but not well separated or not stable; "
+    "use the segments as a convenient split, not as distinct populations",
+}
 
 SegmentRow = dict[str, int | float | str | None]
 
@@ -97,3 +110,19 @@ class SegmentsModel(Report):
     # The inputs clustered and each training user's segment, for the guard and drift (adpipe.reference); None in
     # models saved before references were.
     reference: InputReference | None = None
+
+
+def headline(reports: Path, model: Mapping[str, Any]) -> Headline:
+    """The served (profiles) segmentation's silhouette beside the same profiles with each column shuffled: k is
+    chosen by the scores per k on these users, so the figure is descriptive, not a score on unseen users."""
+    report = read_report(reports / report_path(Source.profiles).name, SegmentsReport)
+    return Headline(
+        metric="silhouette",
+        model=MeanStd(mean=report.silhouette, std=0.0),
+        baseline=report.shuffled_silhouette,
+        baseline_name="the same profiles with each column shuffled",
+        higher_is_better=True,
+        protocol=f"k = {report.chosen_k} ({report.chosen_by}) on these users; stability (adjusted Rand over "
+        f"{report.stability.n_bootstraps} bootstraps) {report.stability.adjusted_rand.mean:.2f}",
+        note=WARNINGS.get(report.structure),
+    )

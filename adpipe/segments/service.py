@@ -3,18 +3,13 @@ centre, and the inputs that pushed it towards its own centre most."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from adpipe.reports import MeanStd, read_report
 from adpipe.segments import SPEC
-from adpipe.segments.cli import WARNINGS
 from adpipe.segments.defaults import Source
-from adpipe.segments.report import SegmentsReport
 from adpipe.segments.source import SPECS
-from adpipe.serving.adapter import Prediction, Reliability
+from adpipe.serving.adapter import Prediction
 from adpipe.serving.explain import centre_contributions
 from adpipe.serving.profiles import PROFILE_EXAMPLE, ProfileTask
 from features.profiles import CTR, PREDICT_SCHEMA, TARGET, USER_ID, feature_frame
@@ -46,16 +41,3 @@ class Segment(ProfileTask):
             )
             for segment, row, top in zip(by_segment.argmin(axis=1), by_segment, contributions, strict=True)
         ]
-
-    def reliability(self, path: Path) -> Reliability | None:
-        report = read_report(path, SegmentsReport)
-        return Reliability(
-            metric="silhouette",
-            model=MeanStd(mean=report.silhouette, std=0.0),
-            baseline=report.shuffled_silhouette,
-            baseline_name="the same profiles with each column shuffled",
-            higher_is_better=True,
-            protocol=f"k = {report.chosen_k} ({report.chosen_by}); stability (adjusted Rand over "
-            f"{report.stability.n_bootstraps} bootstraps) {report.stability.adjusted_rand.mean:.2f}",
-            note=WARNINGS.get(report.structure),
-        )

@@ -14,9 +14,10 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from adpipe.reports import Headline
 from adpipe.service.metrics import observe
 from adpipe.service.registry import ModelStatus
-from adpipe.serving.adapter import Action, Prediction, Reliability, Task, refuse_unguarded
+from adpipe.serving.adapter import Action, Prediction, Task, refuse_unguarded
 from adpipe.serving.records import RecordError
 
 VERSION = "v1"
@@ -50,7 +51,7 @@ class Answer(BaseModel):
     model_version: str
     effect_unit: str
     prediction: Prediction
-    validation: Reliability | None
+    validation: Headline | None  # the task's headline figure (adpipe.reports.Headline)
 
 
 class BatchAnswer(BaseModel):
@@ -60,7 +61,7 @@ class BatchAnswer(BaseModel):
     model_version: str
     effect_unit: str
     predictions: list[Prediction]
-    validation: Reliability | None
+    validation: Headline | None  # the task's headline figure (adpipe.reports.Headline)
 
 
 class Health(BaseModel):

@@ -18,7 +18,8 @@ from pydantic import BaseModel
 from adpipe import config
 from adpipe.errors import DataError
 from adpipe.io import load_model
-from adpipe.serving.adapter import Reliability, Task
+from adpipe.reports import Headline
+from adpipe.serving.adapter import Task
 from adpipe.task import command_line
 from adpipe.versions import (
     ModelCard,
@@ -52,7 +53,7 @@ class ModelStatus(BaseModel):
     trained_at: str | None = None
     trained_on: dict[str, Any] = {}
     missing: str | None = None
-    validation: Reliability | None = None
+    validation: Headline | None = None
     card: ModelCard | None = None
 
 

@@ -2,8 +2,9 @@
 
 A task knows its saved model file (and the quick command that makes it), its request record (derived from its
 loader's schema), how to read records or an uploaded CSV through that loader, and how to turn the model's
-output into :class:`Prediction` objects with the inputs that pushed each one most. Its validation figure, read
-from the report its task wrote, travels beside every answer as :class:`Reliability`.
+output into :class:`Prediction` objects with the inputs that pushed each one most. Its headline figure
+(:class:`~adpipe.reports.Headline`, the task's one quoted figure, read from the reports its task wrote) travels
+beside every answer.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import BaseModel
 
 from adpipe.errors import DataError
 from adpipe.reference import NO_REFERENCE, STRICT_KINDS, InputReference, InputWarning
-from adpipe.reports import MeanStd, read_typed
+from adpipe.reports import Headline
 from adpipe.serving.coalesce import Coalescer
 from adpipe.serving.explain import Contribution
 from adpipe.serving.records import RecordError, read_files, record_error, record_model, rows_of
@@ -31,18 +32,6 @@ from features.schema_records import records_table
 
 # At most this many records are predicted in one call when concurrent requests are coalesced.
 MAX_COALESCED = 1000
-
-
-class Reliability(BaseModel):
-    """The saved model's validation figure beside its baseline's, on the same folds, and how they were drawn."""
-
-    metric: str
-    model: MeanStd
-    baseline: MeanStd
-    baseline_name: str
-    higher_is_better: bool
-    protocol: str
-    note: str | None = None
 
 
 class Prediction(BaseModel):
@@ -106,7 +95,7 @@ class Action(ABC):
 
 
 class Task(ABC):
-    """A served model: its file, the command that makes it, its records, its predictions and its reliability."""
+    """A served model: its file, the command that makes it, its records, its predictions and its headline figure."""
 
     spec: TaskSpec  # the task's description; a subclass that sets it takes its name and files from it
     name: str
@@ -130,7 +119,7 @@ class Task(ABC):
     def __init__(self) -> None:
         self.model: Any = None
         self.metadata: dict[str, Any] = {}
-        self.reliability_: Reliability | None = None
+        self.reliability_: Headline | None = None  # the task's headline figure, beside every answer
         self.reference_: InputReference | None = None
         self.reports_dir: Path | None = None
         self.window: ServedWindow | None = None  # what this worker served lately (set by the service)
@@ -143,7 +132,7 @@ class Task(ABC):
     def attach(self, model: Any, metadata: dict[str, Any], reports_dir: Path) -> None:
         """Serve ``model`` (loaded once, before the server forks its workers) with its report's figures."""
         self.model, self.metadata, self.reports_dir = model, metadata, Path(reports_dir)
-        self.reliability_ = read_typed(reports_dir / self.report_file.name, self.reliability)
+        self.reliability_ = self.spec.headline_of(reports_dir, metadata)
         try:
             self.reference_ = InputReference.read(metadata)
         except ValueError:  # a reference of another shape: served as a model without one
@@ -241,10 +230,6 @@ class Task(ABC):
     @abstractmethod
     def predict_upload(self, files: dict[str, bytes], names: dict[str, str]) -> tuple[list[str], list[Prediction]]:
         """Answers for every row of uploaded CSVs (``files`` by their challenge names), with each row's id."""
-
-    @abstractmethod
-    def reliability(self, report: Path) -> Reliability | None:
-        """The validation figure beside its baseline, read from ``report``."""
 
 
 class TableTask(Task):

@@ -6,12 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from adpipe.reports import MeanStd, read_report
-from adpipe.serving.adapter import Prediction, Reliability, TableTask
+from adpipe.serving.adapter import Prediction, TableTask
 from features.schema import Column, TableSchema
 from features.tables import read_table
 from tests.toy import SPEC
-from tests.toy.report import ToyReport
 
 SCHEMA = TableSchema("toy", ",", (Column("x", "float"),))
 
@@ -32,14 +30,3 @@ class Toy(TableTask):
     def answer(self, table: pd.DataFrame, explain: bool = True) -> list[Prediction]:
         factor = self.model["factor"]
         return [Prediction(prediction=float(x) * factor, label=f"{x} x {factor}") for x in table["x"]]
-
-    def reliability(self, report: Path) -> Reliability | None:
-        figures = read_report(report, ToyReport)
-        return Reliability(
-            metric="MAE",
-            model=MeanStd(mean=figures.model_mae, std=0.0),
-            baseline=MeanStd(mean=figures.baseline_mae, std=0.0),
-            baseline_name="zero",
-            higher_is_better=False,
-            protocol="none: a toy",
-        )

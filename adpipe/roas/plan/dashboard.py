@@ -71,11 +71,11 @@ def headline(plan: PlanReport) -> str:
         f"80% interval {plan.expected_gain_interval.low:+,.0f} to {plan.expected_gain_interval.high:+,.0f}) over "
         f"today's split of the budget {money(plan.budget)}"
     )
-    back = plan.backtested_gain
-    if back is None:
+    back, gain = plan.backtested_gain, plan.headline_gain
+    if back is None or gain is None:
         return f"Not back-tested at this segment level yet (run {COMMAND}); {promise}: read it as an upper bound"
     return (
-        f"Back-tested: plans at this level realised {share(back.headline)} of today's value on held-out campaigns "
+        f"Back-tested: plans at this level realised {share(gain)} of today's value on held-out campaigns "
         f"under the lowest of {len(back.judges)} judges ({judge_range(back)}), where they promised "
         f"{share(back.promised)}; {promise}: expect about the realised share"
     )
@@ -233,9 +233,9 @@ def plan_table(plan: PlanReport) -> Panel:
     )
     limits = ", ".join(f"{k} {v}" for k, v in plan.limits.items()) or "none"
     promised = f"this plan promises {plan.expected_gain / plan.expected_value_today:+.1%}"
-    back = plan.backtested_gain
+    gain = plan.headline_gain
     title = "The budget plan per segment, largest increase first: " + (
-        f"back-tested gain {share(back.headline)}, {promised}" if back else promised
+        f"back-tested gain {share(gain)}, {promised}" if gain else promised
     )
     kept = "." if plan.reallocated else ". Today's split kept: the ranking back-test found no signal."
     return Panel(
@@ -330,7 +330,7 @@ def backtest(validation: PlanValidationReport) -> Panel:
         "and 0.4; within campaign, against the held-out marginal response. Right: the realised gain under each "
         f"judge; the headline is the lowest, {validation.gain.headline_judge} "
         f"{share(validation.headline_realised)}; one pooled curve (a floor) and the held-out ROAS applied linearly "
-        f"(a ceiling) are bounds. {met} of {len(validation.targets)} targets met (table below).",
+        f"(a ceiling) are bounds; the gain the plan quotes (its card and table) is its own back-test's. {met} of {len(validation.targets)} targets met (table below).",
         basis=f"reports/roas_plan_validation.json: {p.folds} folds x {p.repeats} repeats, "
         f"{p.groupings.get('grouped', 'grouped by campaign')}, seed {p.seed}, {p.n_rows} ads, "
         f"{validation.n_segments} segments by {', '.join(validation.by)}; shuffled: {ranking.n_shuffles} shuffles; "
@@ -356,12 +356,13 @@ def card(plan: PlanReport | Missing, validation: PlanValidationReport | Missing)
     if isinstance(plan, Missing):
         return Card("Budget plan", "not planned yet", "-", f"run {plan.command}", None)
     back: GainBacktest | None = plan.backtested_gain
+    gain = plan.headline_gain
     signal = validation.ranking if not isinstance(validation, Missing) and validation.by == plan.by else None
     return Card(
         "Budget plan",
-        f"back-tested gain {share(back.headline)} (lowest of {len(back.judges)} judges, {judge_range(back)}; "
+        f"back-tested gain {share(gain)} (lowest of {len(back.judges)} judges, {judge_range(back)}; "
         f"promised {share(back.promised)})"
-        if back
+        if back and gain
         else f"promised {plan.expected_gain / plan.expected_value_today:+.1%}, not back-tested yet",
         f"today's split of the budget {money(plan.budget)}: expected value {money(plan.expected_value_today)}",
         signal.verdict if signal else plan.signal,

@@ -109,6 +109,12 @@ class PlanReport(Report):
     notes: list[str]
     segments: list[PlannedSegment]
 
+    @property
+    def headline_gain(self) -> MeanStd | None:
+        """The one realised gain the plan quotes (its card, its table and its caption read it), as a share of today's
+        value: the lowest judge's; None: not back-tested yet (the promise alone is then shown, as an upper bound)."""
+        return self.backtested_gain.headline if self.backtested_gain is not None else None
+
 
 class ValueAccuracy(Report):
     """Held-out value per ad at its actual spend, one model over the folds."""
