@@ -330,7 +330,8 @@ def backtest(validation: PlanValidationReport) -> Panel:
         "and 0.4; within campaign, against the held-out marginal response. Right: the realised gain under each "
         f"judge; the headline is the lowest, {validation.gain.headline_judge} "
         f"{share(validation.headline_realised)}; one pooled curve (a floor) and the held-out ROAS applied linearly "
-        f"(a ceiling) are bounds; the gain the plan quotes (its card and table) is its own back-test's. {met} of {len(validation.targets)} targets met (table below).",
+        f"(a ceiling) are bounds; the gain the plan quotes (its card and table) is its own back-test's. {met} of "
+        f"{len(validation.targets)} targets met (table below).",
         basis=f"reports/roas_plan_validation.json: {p.folds} folds x {p.repeats} repeats, "
         f"{p.groupings.get('grouped', 'grouped by campaign')}, seed {p.seed}, {p.n_rows} ads, "
         f"{validation.n_segments} segments by {', '.join(validation.by)}; shuffled: {ranking.n_shuffles} shuffles; "
