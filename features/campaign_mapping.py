@@ -21,7 +21,7 @@ from adpipe.errors import DataError, OptionError
 from features.campaign_dates import DATE, parse_date, parse_year_month_day
 from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, GROUP
 from features.schema import Column, TableSchema, check_rows
-from features.tables import reader_for
+from features.tables import ReadOptions, reader_for
 
 SPEND, IMPRESSIONS, CLICKS = "Spent", "Impressions", "Clicks"
 VALUE = "conversion_value"  # a mapped frame's value per row (a target, never an input)
@@ -232,7 +232,9 @@ def _schema(mapping: CampaignMapping) -> TableSchema:
     for role, name in mapping.columns():
         optional = role in ("conversion", "revenue")  # Ads Manager leaves a zero result empty
         columns.setdefault(name, Column(name, numbers.get(role, "str"), required=False, nullable=optional))
-    return TableSchema("campaign export", ",", tuple(columns.values()))
+    labels = tuple(dict.fromkeys(s for s in (*mapping.segment, mapping.group) if s is not None))
+    formats = ("csv", "xlsx", "parquet")
+    return TableSchema("campaign export", ",", tuple(columns.values()), formats=formats, export=True, labels=labels)
 
 
 def _integers_if_whole(values: pd.Series) -> pd.Series:
@@ -243,14 +245,16 @@ def _integers_if_whole(values: pd.Series) -> pd.Series:
     return values
 
 
-def read_mapped(path: str | Path, mapping: CampaignMapping, roles: Sequence[str] | None = None) -> pd.DataFrame:
+def read_mapped(
+    path: str | Path, mapping: CampaignMapping, roles: Sequence[str] | None = None, options: ReadOptions | None = None
+) -> pd.DataFrame:
     """``path`` read through ``mapping``: canonical spend/impressions/clicks, conversions and segments under their
     own names, the value per row (:data:`VALUE`, when conversions or revenue are read) and :data:`DATE`.
 
     ``roles`` are the roles the file must have (all mapped ones if None); other mapped columns are read if there.
     """
     path = Path(path)
-    reader = reader_for(path, _schema(mapping))
+    reader = reader_for(path, _schema(mapping), options=options)
     present = {field.column.name for field in reader.fields()}
     required = set(roles) if roles is not None else {role for role, _ in mapping.columns()}
     for role, name in mapping.columns():

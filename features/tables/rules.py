@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from features.schema import BAD, ROW, Column
+from features.tables.export_text import none_as_empty, number_text
 
 TRUE_VALUES = ("true", "1", "yes")
 FALSE_VALUES = ("false", "0", "no")
@@ -47,19 +48,25 @@ def _present(column: Column) -> pl.Expr:
     return pl.col(column.name).is_not_null() & (pl.col(column.name) != "")
 
 
-def _parse(column: Column) -> pl.Expr | None:
+def _parse(column: Column, decimal: str | None) -> pl.Expr | None:
     text = pl.col(column.name)
     if column.kind in ("int", "float"):
-        return text.cast(pl.Float64, strict=False).alias(column.name + _PARSED)
+        number = text.cast(pl.Float64, strict=False) if decimal is None else number_text(text, decimal)
+        return number.alias(column.name + _PARSED)
     if column.kind == "datetime":
         return text.str.strptime(pl.Datetime("us"), column.datetime_format, strict=False).alias(column.name + _PARSED)
     return None
 
 
-def prepared_text(raw: pl.LazyFrame, wanted: Sequence[Column]) -> pl.LazyFrame:
-    """ROW and each of ``wanted`` stripped, then parsed: what :func:`text_rules` and the text values read."""
-    parsed = [expr for column in wanted if (expr := _parse(column)) is not None]
-    stripped = (pl.col(column.name).str.strip_chars().alias(column.name) for column in wanted)
+def prepared_text(raw: pl.LazyFrame, wanted: Sequence[Column], decimal: str | None = None) -> pl.LazyFrame:
+    """ROW and each of ``wanted`` stripped, then parsed: what :func:`text_rules` and the text values read. With a
+    ``decimal`` mark the text is a platform's export: ``--`` is empty and numbers are number text
+    (:func:`~features.tables.export_text.number_text`)."""
+    parsed = [expr for column in wanted if (expr := _parse(column, decimal)) is not None]
+    stripped = [pl.col(column.name).str.strip_chars() for column in wanted]
+    if decimal is not None:
+        stripped = [none_as_empty(text) for text in stripped]
+    stripped = [text.alias(column.name) for text, column in zip(stripped, wanted, strict=True)]
     return raw.select(ROW, *stripped).with_columns(parsed)
 
 
@@ -102,11 +109,12 @@ def _text_value(column: Column) -> pl.Expr:
     return text  # "" where only whitespace: the eager reader makes that missing, the rules refuse it
 
 
-def checked_text(raw: pl.LazyFrame, wanted: Sequence[Column]) -> pl.LazyFrame:
-    """ROW, each of ``wanted`` as its kind and BAD, from ``raw``: ROW and every field as text, canonically named."""
+def checked_text(raw: pl.LazyFrame, wanted: Sequence[Column], decimal: str | None = None) -> pl.LazyFrame:
+    """ROW, each of ``wanted`` as its kind and BAD, from ``raw``: ROW and every field as text, canonically named
+    (``decimal``: see :func:`prepared_text`)."""
     broken = [condition for column in wanted for condition, _ in text_rules(column)]
     values = [_text_value(column).alias(column.name) for column in wanted]
-    return prepared_text(raw, wanted).select(with_bad(values, broken))
+    return prepared_text(raw, wanted, decimal).select(with_bad(values, broken))
 
 
 # --- on typed values ----------------------------------------------------------------------------------------
