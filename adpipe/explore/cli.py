@@ -10,7 +10,7 @@ from typing import Literal
 import typer
 
 from adpipe import config
-from adpipe.cli_support import exit_on_error
+from adpipe.cli_support import BadRows, BadRowsOption, DecimalMark, MaxBadRows, Sheet, exit_on_error, row_policy
 from adpipe.errors import OptionError
 from adpipe.io import current_path
 
@@ -37,6 +37,10 @@ def explore_command(
     output: Path | None = typer.Option(
         None, "--output", help="The HTML page [default: reports/explore_<dataset>.html]."
     ),
+    bad_rows: BadRows = BadRowsOption,
+    max_bad_rows: str = MaxBadRows,
+    decimal: str | None = DecimalMark,
+    sheet: str | None = Sheet,
 ) -> None:
     """Write the Explore page: slicers, KPI cards, trend and bars over one data set, in one offline HTML file."""
     started = time.perf_counter()
@@ -53,7 +57,10 @@ def explore_command(
             from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE
 
             mapping = resolve(mapping_file, columns or [], DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE)
-            facts = datasets.campaign_facts(source, mapping)
+            policy = row_policy(bad_rows, max_bad_rows, decimal, sheet, output)
+            facts = datasets.campaign_facts(source, mapping, policy)
+            for note in facts.notes:
+                typer.echo(note)
         elif dataset == "ctr":
             facts = datasets.ctr_facts(source)
         else:

@@ -13,6 +13,7 @@ from adpipe.reference import InputReference
 from adpipe.reports import MeanStd, Report
 from adpipe.validation import FoldMetrics
 from features.choices import Mode
+from features.tables.bad_rows import ReadingRecord
 
 METRICS = ("r2", "mae", "spearman")
 GROUPINGS = ("grouped", "ungrouped")
@@ -116,6 +117,7 @@ class RoasValidationReport(Report):
     modes: dict[str, RoasMode]
     target: SpearmanTarget
     value: str | None = None  # a mapped export's value per row (its conversions or revenue); None: ``values``
+    reading: ReadingRecord | None = None  # how the export was read: rows set aside, warnings (None: before)
 
 
 class FunnelGrouping(Report):
@@ -146,6 +148,7 @@ class FunnelValidationReport(Report):
     set_aside: SetAside
     protocol: CampaignProtocol
     modes: dict[str, FunnelMode]
+    reading: ReadingRecord | None = None  # how the export was read: rows set aside, warnings (None: before)
 
 
 class TrainedModel(Report):
@@ -164,3 +167,4 @@ class TrainedModel(Report):
     # The inputs as read and the held-out predicted ROAS, for the guard and drift (adpipe.reference); None in
     # models saved before references were.
     reference: InputReference | None = None
+    reading: ReadingRecord | None = None  # how the export was read: rows set aside, warnings (None: before)

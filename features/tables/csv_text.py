@@ -21,7 +21,7 @@ from adpipe.errors import DataError, first_line
 from features.schema import ROW, TableSchema, check_unique
 from features.tables.export_text import Layout, find_layout, guess_decimal, summary_rows, utf8_source
 from features.tables.reader import ReadOptions, TableReader
-from features.tables.rules import Field, checked_text, prepared_text, text_rules
+from features.tables.rules import Broken, Field, broken_rules, checked_text, prepared_text, text_rules
 
 _TAIL_BYTES = 1 << 16
 
@@ -167,6 +167,26 @@ class CsvReader(TableReader):
                         line=self.line(row),
                     )
         raise AssertionError(f"row {row} of {self.path} breaks no rule")
+
+    def broken(self, fields: Sequence[Field]) -> list[Broken]:
+        wanted = [field.column for field in fields]
+        scan = prepared_text(self._raw().select(ROW, *(column.name for column in wanted)), wanted, self.decimal())
+        return broken_rules(scan, [(column.name, text_rules(column)) for column in wanted])
+
+    def raw_rows(self, rows: np.ndarray) -> pd.DataFrame:
+        names = [self.rename.get(name, f"_field_{i}") for i, name in enumerate(self.header)]
+        found = self._scan_csv().filter(pl.col(ROW).is_in([int(r) for r in rows])).sort(ROW).collect()
+        return pd.DataFrame({shown: found[name].to_list() for name, shown in zip(names, self.header, strict=True)})
+
+    def skipped(self) -> list[str]:
+        """An export's title lines and totals or summary rows, each with its line and first words."""
+        if not self.schema.export:
+            return []
+        titles = [f"line {i + 1} {text[:40]!r}" for i, text in enumerate(self.layout.titles) if text]
+        rows = self.skipped_rows()
+        found = self.raw_rows(rows)
+        words = [next((str(v) for v in row if v not in (None, "")), "") for row in found.itertuples(index=False)]
+        return titles + [f"line {self.line(r)} {w[:40]!r}" for r, w in zip(rows, words, strict=True)]
 
     def damage(self, fields: Sequence[Field] = ()) -> DataError | None:
         """The first line that is not UTF-8 or has more fields than the header (None if none is): a line is read

@@ -22,7 +22,7 @@ import polars as pl
 
 from adpipe.errors import DataError
 from features.schema import BAD, ROW, Column, Format, TableSchema, line_of
-from features.tables.rules import Field
+from features.tables.rules import Broken, Field
 
 _OTHER_SEPARATORS = (",", ";", "\t", "|")
 
@@ -119,6 +119,37 @@ class TableReader(ABC):
     def _refuse_duplicates(self, frame: pl.DataFrame, table: pd.DataFrame, column: str) -> None:
         """Raise the error for a unique column whose values repeat (as read, and as the loaders have it)."""
 
+    @abstractmethod
+    def broken(self, fields: Sequence[Field]) -> list[Broken]:
+        """Every rule broken in ``fields``, with the rows breaking each."""
+
+    @abstractmethod
+    def raw_rows(self, rows: np.ndarray) -> pd.DataFrame:
+        """0-based data rows ``rows`` as the file writes them, under its column names (for a rejected-rows file)."""
+
+    def skipped(self) -> list[str]:
+        """What the read left out as not data (an export's title lines and totals rows), each with its place."""
+        return []
+
+    def read_rows(self, columns: Sequence[str] | None = None) -> RowsRead:
+        """Every data row, indexed by its 0-based place in the file, each value as its kind (missing where it breaks
+        a rule), with the rules broken: for a loader that refuses or sets aside bad rows as a policy says."""
+        fields = self.fields(columns)
+        try:
+            frame = self.scan(fields).collect()
+        except pl.exceptions.PolarsError as error:
+            raise self.unreadable(error) from error
+        if frame.height == 0 and not self.schema.allow_empty:
+            raise DataError(self.no_rows, path=self.path)
+        broken = self.broken(fields) if frame[BAD].any() else []
+        index = pd.Index(frame[ROW].cast(pl.Int64).to_numpy())
+        table = pd.DataFrame({f.column.name: to_pandas(frame[f.column.name], f.column) for f in fields})
+        for field in fields:
+            if field.column.unique and frame[field.column.name].drop_nulls().n_unique() < frame.height:
+                self._refuse_duplicates(frame, table, field.column.name)
+        whole = tuple(f.column.name for f in fields if f.column.kind == "int")
+        return RowsRead(self.path, table.set_axis(index), broken, self.skipped(), whole, self)
+
     def read(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The file as ``schema`` says: canonical column names, declared kinds, or a :class:`DataError`.
 
@@ -140,6 +171,18 @@ class TableReader(ABC):
             if field.column.unique and frame[field.column.name].n_unique() < frame.height:
                 self._refuse_duplicates(frame, table, field.column.name)
         return table
+
+
+@dataclass(frozen=True)
+class RowsRead:
+    """A file's rows as :meth:`TableReader.read_rows` reads them."""
+
+    path: Path
+    table: pd.DataFrame
+    broken: list[Broken]
+    skipped: list[str]
+    whole: tuple[str, ...]  # the integer columns (float while some value is missing)
+    reader: TableReader
 
 
 def file_format(path: str | Path) -> Format:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from features.schema import BAD, ROW, Column
@@ -32,6 +33,46 @@ class Field:
     column: Column
     stored_as: str
     dtype: pl.DataType
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A rule broken on some rows: the column, what is wrong, the 0-based data rows (in the file) that break it."""
+
+    column: str
+    problem: str
+    rows: np.ndarray
+
+    @property
+    def text(self) -> str:
+        return f"'{self.column}' {self.problem}"
+
+
+def rule_flags(rules: Sequence[tuple[str, Sequence[Rule]]]) -> tuple[list[pl.Expr], list[tuple[str, str]]]:
+    """One flag per (column, rule): true where the row breaks it and no earlier rule of that column (so a row is
+    counted once per column), with each flag's (column, problem)."""
+    flags, keys = [], []
+    for column, column_rules in rules:
+        earlier = pl.lit(False)
+        for condition, problem in column_rules:
+            broken = condition.fill_null(False)
+            flags.append((broken & ~earlier).alias(f"__rule_{len(flags)}"))
+            keys.append((column, problem))
+            earlier = earlier | broken
+    return flags, keys
+
+
+def broken_rules(scan: pl.LazyFrame, rules: Sequence[tuple[str, Sequence[Rule]]]) -> list[Broken]:
+    """Every rule of ``rules`` broken on ``scan`` (ROW and what the rules read), with the rows breaking it."""
+    flags, keys = rule_flags(rules)
+    found = scan.select(pl.col(ROW), *flags).collect()
+    rows = found[ROW].to_numpy()
+    out = []
+    for i, (column, problem) in enumerate(keys):
+        hit = found[f"__rule_{i}"].to_numpy()
+        if hit.any():
+            out.append(Broken(column, problem, rows[hit].astype(np.int64)))
+    return out
 
 
 def with_bad(columns: Sequence[pl.Expr], broken: Sequence[pl.Expr]) -> list[pl.Expr]:

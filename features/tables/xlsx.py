@@ -9,12 +9,15 @@ export; a row's "line" is the sheet's row number.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 from adpipe.errors import DataError, first_line
-from features.schema import ROW
+from features.schema import ROW, TableSchema
 from features.tables.csv_text import CsvReader, schema_names
-from features.tables.export_text import find_header
+from features.tables.export_text import Layout, find_header
+from features.tables.reader import ReadOptions
 from features.tables.rules import Field
 
 
@@ -28,6 +31,11 @@ class XlsxReader(CsvReader):
     @property
     def sep(self) -> str:
         return ","  # no delimiter: what the decimal mark is told from when the numbers do not say
+
+    def __init__(self, path: str | Path, schema: TableSchema, options: ReadOptions | None = None) -> None:
+        super().__init__(path, schema, options)
+        self.layout = Layout("xlsx", ",", 0, (), ())  # set by _columns
+        self._cells = pl.DataFrame()
 
     def _columns(self) -> list[tuple[str, pl.DataType]]:
         import fastexcel  # its Rust module loads with the first workbook read, not with every command
@@ -48,6 +56,8 @@ class XlsxReader(CsvReader):
         head = [[(v or "").strip() for v in row] for row in cells.head(50).iter_rows()]
         self.header_line = find_header(head, schema_names(self.schema))
         header = head[self.header_line]
+        titles = tuple(" ".join(v for v in row if v) for row in head[: self.header_line])
+        self.layout = Layout("xlsx", ",", self.header_line, titles, tuple(header))
         self._cells = cells.slice(self.header_line + 1)
         return [(name or f"(column {i + 1})", pl.String()) for i, name in enumerate(header)]
 

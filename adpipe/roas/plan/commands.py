@@ -45,7 +45,7 @@ from features.choices import GROUP
 
 def curves_report(data: PlanData, report_file: Path | None) -> CurvesReport:
     """Each segment's curve, the pooling and whether the data identify any saturation."""
-    frame = read_ads(data)
+    frame, reading = read_ads(data)
     names, excluded = segments_with_spend(frame, data.data)
     curves = PooledPowerCurves().fit(frame, frame[VALUE])
     segments = segment_curves(frame, curves, names)
@@ -71,6 +71,7 @@ def curves_report(data: PlanData, report_file: Path | None) -> CurvesReport:
         dispersion=curves.dispersion_,
         excluded=excluded,
         segments=segments,
+        reading=reading,
     )
     if report_file is not None:
         write_report(report_file, report)
@@ -107,7 +108,7 @@ def validate_plan(
 ) -> PlanValidationReport:
     """The grouped measurements (the targets read them) and, when the export has a date, the same forward in time
     on ``windows`` expanding windows."""
-    table, group = read_export(data.data, data.mapping)
+    table, group, reading = read_export(data)
     frame = plan_frame(table, conversion_value(table, data.value_enquiry, data.value_sale), data.by, group)
     forward_folds = period_splits(frame[DATE], windows) if DATE in frame else None  # a wrong --windows stops here
     started = time.perf_counter()
@@ -138,6 +139,7 @@ def validate_plan(
         targets=targets(accuracy, ranking, fit_and_plan),
         seconds={"validation": validation_seconds, "fit_and_plan": fit_and_plan},
         forward=forward,
+        reading=reading,
     )
     if report_file is not None:
         write_report(report_file, report)

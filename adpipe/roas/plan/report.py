@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from adpipe.reports import MeanStd, Report
 from adpipe.roas.report import CampaignProtocol, ConversionValues
+from features.tables.bad_rows import ReadingRecord
 
 
 class Interval(Report):
@@ -49,6 +50,7 @@ class CurvesReport(Report):
     dispersion: float
     excluded: list[str]  # segments with no spend at all: no curve can be read from them
     segments: list[SegmentCurve]
+    reading: ReadingRecord | None = None  # how the export was read: rows set aside, warnings (None: before)
 
 
 class PlannedSegment(Report):
@@ -95,6 +97,7 @@ class PlanReport(Report):
     backtested_gain: GainBacktest | None
     notes: list[str]
     segments: list[PlannedSegment]
+    reading: ReadingRecord | None = None  # how the export was read: rows set aside, warnings (None: before)
 
 
 class ValueAccuracy(Report):
@@ -170,3 +173,4 @@ class PlanValidationReport(Report):
     targets: list[Target]
     seconds: dict[str, float]
     forward: ForwardValidation | None = None  # a report written before forward validation has no such key
+    reading: ReadingRecord | None = None  # how the export was read: rows set aside, warnings (None: before)
