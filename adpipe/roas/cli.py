@@ -256,6 +256,25 @@ def summary_command(
     typer.echo(f"ratios of sums over the ads with spend; n_set_aside = ads with Spent == 0 left out\n-> {path}")
 
 
+@app.command("mapping")
+def mapping_command(
+    data: Path = typer.Option(..., "--data", help="The export whose header to read (CSV, .xlsx or Parquet)."),
+    write: Path | None = typer.Option(None, "--write", help="Save the proposed mapping here (TOML)."),
+) -> None:
+    """Propose a mapping for an export from the column names Google Ads, Meta Ads Manager, LinkedIn, TikTok and
+    Microsoft Ads use; roles it does not recognise are comments to fill in."""
+    from adpipe.io import write_bytes_atomic
+    from features.platform_columns import propose, read_header
+
+    with exit_on_error(keeps=write):
+        text = propose(read_header(data))
+        if write is not None:
+            write_bytes_atomic(write, text.encode("utf-8"))
+    typer.echo(text, nl=False)
+    if write is not None:
+        typer.echo(f"mapping -> {write} (read it with --mapping {write})")
+
+
 @app.command("synth")
 def synth_command(
     out: Path = typer.Option(..., "--out", help="The CSV to write (its true curves go beside it, .curves.json)."),
