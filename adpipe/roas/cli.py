@@ -65,10 +65,13 @@ def _figures(summary: RegressionSummary) -> list[float]:
 
 
 def _protocol_line(protocol: CampaignProtocol, set_aside: SetAside) -> str:
-    return (
-        f"{protocol.folds} folds x {protocol.repeats} repeats, seed {protocol.seed}; {protocol.n_rows} ads in "
-        f"{protocol.n_groups} {protocol.groupings['grouped'].removeprefix('GroupKFold by ')}s; "
-        f"{set_aside.rows} ads set aside ({set_aside.reason})"
+    return "\n".join(
+        [
+            f"{protocol.folds} folds x {protocol.repeats} repeats, seed {protocol.seed}; {protocol.n_rows} ads in "
+            f"{protocol.n_groups} {protocol.groupings['grouped'].removeprefix('GroupKFold by ')}s; "
+            f"{set_aside.rows} ads set aside ({set_aside.reason})",
+            *(f"note: {note}" for note in protocol.notes),
+        ]
     )
 
 

@@ -22,6 +22,7 @@ from adpipe.io import load_model, write_csv
 from adpipe.reference import WARNINGS_COLUMN, InputReference, PredictionReference, guard_rows
 from adpipe.reports import write_report
 from adpipe.roas.defaults import FUNNEL_REPORT, MODEL_FILE, PROTOCOL, TASK, VALIDATION_REPORT, summary_path
+from adpipe.roas.folds import fitted_protocol
 from adpipe.roas.models import (
     BASELINES,
     LABELS,
@@ -52,6 +53,7 @@ from adpipe.roas.report import (
 )
 from adpipe.validation import FoldMetrics, Protocol, Split, cross_validate, make_splits, regression_evaluator
 from adpipe.versions import save_trained
+from features.campaign_dates import DATE
 from features.campaign_mapping import CampaignMapping
 from features.campaigns import (
     FUNNEL_TARGETS,
@@ -167,8 +169,11 @@ def grouping_splits(rows: TargetRows, protocol: Protocol, group: str = GROUP) ->
     }
 
 
-def _protocol(protocol: Protocol, rows: TargetRows, mapping: CampaignMapping | None) -> CampaignProtocol:
+def _protocol(
+    protocol: Protocol, rows: TargetRows, mapping: CampaignMapping | None, notes: list[str]
+) -> CampaignProtocol:
     return CampaignProtocol(
+        notes=notes,
         **protocol.as_dict(),
         groupings=_grouping_names(mapping),
         n_rows=len(rows.table),
@@ -190,6 +195,7 @@ def validate(
     group = group_key(mapping)
     read = read_campaigns(data, mapping, policy)
     rows = roas_rows(read.table, value_enquiry, value_sale)
+    protocol, notes = fitted_protocol(protocol, rows.table[group], DATE in rows.table)
     splits = grouping_splits(rows, protocol, group)
     features, categories = mode_features(mapping), segment_categories(rows.table, mapping)
     names = _grouping_names(mapping)
@@ -212,7 +218,7 @@ def validate(
         data=str(data),
         values=ConversionValues(enquiry=value_enquiry, sale=value_sale),
         set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
-        protocol=_protocol(protocol, rows, mapping),
+        protocol=_protocol(protocol, rows, mapping, notes),
         modes=modes,
         value=mapping.value_text() if mapped(mapping) else None,
         reading=read.reading,
@@ -249,6 +255,7 @@ def validate_funnel(
     group = group_key(mapping)
     read = read_campaigns(data, mapping, policy)
     rows = funnel_rows(read.table, sales)
+    protocol, notes = fitted_protocol(protocol, rows.table[group], DATE in rows.table)
     splits = grouping_splits(rows, protocol, group)
     categories, names = segment_categories(rows.table, mapping), _grouping_names(mapping)
     modes: dict[str, FunnelMode] = {}
@@ -275,7 +282,7 @@ def validate_funnel(
             "click_drop_off": f"1 - min(1, {sales} / Clicks)",
         },
         set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
-        protocol=_protocol(protocol, rows, mapping),
+        protocol=_protocol(protocol, rows, mapping, notes),
         modes=modes,
         reading=read.reading,
     )

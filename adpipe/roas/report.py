@@ -72,6 +72,7 @@ class CampaignProtocol(Report):
     n_rows: int
     n_groups: int
     spearman_of_a_constant_prediction: float = 0.0  # the convention of adpipe.validation.spearman
+    notes: list[str] = []  # fewer folds than asked (few groups), the natural protocol of an export with a date
 
 
 class RoasGrouping(Report):

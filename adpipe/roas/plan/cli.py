@@ -158,5 +158,7 @@ def plan_validate_command(
         plan_data = PlanData(data, segment_level(by, mapping), value_enquiry, value_sale, mapping, policy)
         result = validate_plan(plan_data, protocol, report, windows=windows)
     echo_reading(result.reading)
+    for note in result.protocol.notes:
+        typer.echo(f"note: {note}")
     typer.echo(render_plan_validation(result))
     typer.echo(f"report -> {report}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from adpipe.reports import read_report, write_report
 from adpipe.roas.defaults import PLAN_WINDOWS, PROTOCOL, TASK
+from adpipe.roas.folds import fitted_protocol
 from adpipe.roas.plan.backtest import (
     BASELINES,
     RANKING_SHUFFLES,
@@ -111,6 +112,7 @@ def validate_plan(
     table, group, reading = read_export(data)
     frame = plan_frame(table, conversion_value(table, data.value_enquiry, data.value_sale), data.by, group)
     forward_folds = period_splits(frame[DATE], windows) if DATE in frame else None  # a wrong --windows stops here
+    protocol, notes = fitted_protocol(protocol, frame[GROUP].rename(group), DATE in frame)
     started = time.perf_counter()
     splits = campaign_splits(frame, protocol)
     accuracy, rankings, gain = value_accuracy(frame, table, splits, protocol.seed, data.mapping)
@@ -131,6 +133,7 @@ def validate_plan(
             groupings={"grouped": f"GroupKFold by {group}"},
             n_rows=len(frame),
             n_groups=int(frame[GROUP].nunique()),
+            notes=notes,
         ),
         baselines=BASELINES,
         value_accuracy=accuracy,
