@@ -277,7 +277,9 @@ def read_through(
     counts |= {c.column: "role 'conversion'" for c in mapping.conversion}
     broken = impossible_rows(table, counts, mapping.clicks, mapping.impressions, mapping.revenue)
     names = [c.column for c in mapping.conversion]
-    settled = settle(read, broken, quirks(table, mapping.clicks, names, mapping.revenue), policy, mapping.spend)
+    settled = settle(
+        read, broken, lambda kept: quirks(kept, mapping.clicks, names, mapping.revenue), policy, mapping.spend
+    )
     try:
         return Settled(_canonical(path, mapping, settled.table), settled.reading, settled.rows)
     except DataError as error:  # a date's line counts the rows kept: name the file's line

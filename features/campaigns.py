@@ -144,8 +144,7 @@ def read_campaigns(
     check_unique(path, read.table.reset_index(drop=True), "ad_id")
     counts = dict.fromkeys(("Impressions", "Clicks", BUDGET, *OUTCOME_COLUMNS), "a count or spend")
     broken = impossible_rows(read.table, counts, "Clicks", "Impressions")
-    warnings = quirks(read.table, "Clicks", OUTCOME_COLUMNS[1:], None)
-    return settle(read, broken, warnings, policy, BUDGET)
+    return settle(read, broken, lambda kept: quirks(kept, "Clicks", OUTCOME_COLUMNS[1:], None), policy, BUDGET)
 
 
 def load_planned_ads(path: str | Path, mode: Mode, mapping: CampaignMapping | None = None) -> pd.DataFrame:

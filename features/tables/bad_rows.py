@@ -11,7 +11,7 @@ as warnings and kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -137,13 +137,14 @@ def _shown(read: RowsRead, rule: Broken, row: int) -> str:
 def settle(
     read: RowsRead,
     broken: Sequence[Broken],
-    warnings: Mapping[str, int],
+    warnings: Callable[[pd.DataFrame], Mapping[str, int]],
     policy: RowPolicy,
     spend: str | None,
 ) -> Settled:
     """``read``'s rows under ``policy``: without broken rules, all of them; else refused in one line naming every
     rule, or (``skip``, at most ``--max-bad-rows`` rows) all but the broken ones, those written to the policy's
-    rejected file (the line, the row as written, the rules) when there is one."""
+    rejected file (the line, the row as written, the rules) when there is one. ``warnings`` counts the quirks of
+    the rows kept."""
     # A value the reader already refused (-inf spend) is named once, by the reader's rule.
     named = {}
     for rule in read.broken:
@@ -176,7 +177,7 @@ def settle(
         set_aside_rows=len(bad),
         set_aside_spend=set_aside_spend,
         rejected_file=str(policy.rejected) if len(bad) and policy.rejected is not None else None,
-        warnings={name: n for name, n in warnings.items() if n},
+        warnings={name: n for name, n in warnings(kept).items() if n},
     )
     return Settled(table, record, kept.index.to_numpy())
 
