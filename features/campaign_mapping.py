@@ -241,6 +241,8 @@ def _schema(mapping: CampaignMapping) -> TableSchema:
 
 def _integers_if_whole(values: pd.Series) -> pd.Series:
     """A segment of whole numbers (campaign or interest ids) as int64, as the reference loader has them."""
+    if not pd.to_numeric(values.head(100), errors="coerce").notna().all():
+        return values  # names, not ids: known from the first rows, without converting a million
     numbers = pd.to_numeric(values, errors="coerce")
     if numbers.notna().all() and (numbers == numbers.round()).all():
         return numbers.astype("int64")

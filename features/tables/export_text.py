@@ -124,15 +124,32 @@ def number_text(text: pl.Expr, decimal: str) -> pl.Expr:
     return pl.when(negative).then(-value).otherwise(value)
 
 
-def guess_decimal(values: Sequence[pl.Series], sep: str, path: Path) -> str:
+def plain_columns(raw: pl.LazyFrame, numbers: Sequence[str]) -> dict[str, str]:
+    """Each number column of ``raw`` (text) as "plain" (every value a plain number, without dots), "dots" (plain
+    numbers, some with a dot) or "text" (number text: currency, marks, percent)."""
+    checks = []
+    for name in numbers:
+        text = pl.col(name).str.strip_chars()
+        present = text.is_not_null() & (text != "") & ~text.is_in(NONE_TEXT)
+        checks.append((present & text.cast(pl.Float64, strict=False).is_null()).sum().alias(f"{name}\0text"))
+        checks.append(text.str.contains(".", literal=True).fill_null(False).any().alias(f"{name}\0dots"))
+    found = raw.select(checks).collect().row(0, named=True) if checks else {}
+    return {n: "text" if found[f"{n}\0text"] else "dots" if found[f"{n}\0dots"] else "plain" for n in numbers}
+
+
+def guess_decimal(raw: pl.LazyFrame, numbers: Sequence[str], kinds: dict[str, str], sep: str, path: Path) -> str:
     """The decimal mark numbers are written with: the one that ends a number with other than three digits after it
     (``1,5`` or ``12.25``) or follows the other mark (``1.234,5``); with no such number, ``,`` in a ``;`` file
     (the European convention), else ``.``. A file with evidence of both is refused: say ``--decimal``."""
-    comma = dot = 0
-    for series in values:
-        text = series.drop_nulls().str.replace_all(_CURRENCY, "").str.replace_all(_SPACES, "").str.strip_chars("-+()%")
-        comma += int(text.str.contains(r"\d,(?:\d{1,2}|\d{4,})$|\.\d{3},\d").sum())
-        dot += int(text.str.contains(r"\d\.(?:\d{1,2}|\d{4,})$|,\d{3}\.\d").sum())
+    ends = r"(?:\d{1,2}|\d{4,})\D*$"
+    checks = []
+    for name in (n for n in numbers if kinds[n] != "plain"):
+        text = pl.col(name)
+        checks.append(text.str.contains(rf"\d,{ends}|\.\d{{3}},\d").fill_null(False).sum().alias(f"{name}\0,"))
+        checks.append(text.str.contains(rf"\d\.{ends}|,\d{{3}}\.\d").fill_null(False).sum().alias(f"{name}\0."))
+    found = raw.select(checks).collect().row(0, named=True) if checks else {}
+    comma = sum(v for k, v in found.items() if k.endswith("\0,"))
+    dot = sum(v for k, v in found.items() if k.endswith("\0."))
     if comma and dot:
         raise DataError(
             f"numbers are written with both ',' ({comma} values) and '.' ({dot}) as the decimal mark: "

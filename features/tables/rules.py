@@ -7,7 +7,7 @@ one-line error names the first broken rule in this order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,20 +89,23 @@ def _present(column: Column) -> pl.Expr:
     return pl.col(column.name).is_not_null() & (pl.col(column.name) != "")
 
 
-def _parse(column: Column, decimal: str | None) -> pl.Expr | None:
+def _parse(column: Column, decimal: Mapping[str, str] | None) -> pl.Expr | None:
     text = pl.col(column.name)
     if column.kind in ("int", "float"):
-        number = text.cast(pl.Float64, strict=False) if decimal is None else number_text(text, decimal)
+        mark = (decimal or {}).get(column.name)
+        number = text.cast(pl.Float64, strict=False) if mark is None else number_text(text, mark)
         return number.alias(column.name + _PARSED)
     if column.kind == "datetime":
         return text.str.strptime(pl.Datetime("us"), column.datetime_format, strict=False).alias(column.name + _PARSED)
     return None
 
 
-def prepared_text(raw: pl.LazyFrame, wanted: Sequence[Column], decimal: str | None = None) -> pl.LazyFrame:
-    """ROW and each of ``wanted`` stripped, then parsed: what :func:`text_rules` and the text values read. With a
-    ``decimal`` mark the text is a platform's export: ``--`` is empty and numbers are number text
-    (:func:`~features.tables.export_text.number_text`)."""
+def prepared_text(
+    raw: pl.LazyFrame, wanted: Sequence[Column], decimal: Mapping[str, str] | None = None
+) -> pl.LazyFrame:
+    """ROW and each of ``wanted`` stripped, then parsed: what :func:`text_rules` and the text values read. With
+    ``decimal`` the text is a platform's export: ``--`` is empty, and the number columns it names (with their
+    decimal mark) are number text (:func:`~features.tables.export_text.number_text`)."""
     parsed = [expr for column in wanted if (expr := _parse(column, decimal)) is not None]
     stripped = [pl.col(column.name).str.strip_chars() for column in wanted]
     if decimal is not None:
@@ -150,7 +153,7 @@ def _text_value(column: Column) -> pl.Expr:
     return text  # "" where only whitespace: the eager reader makes that missing, the rules refuse it
 
 
-def checked_text(raw: pl.LazyFrame, wanted: Sequence[Column], decimal: str | None = None) -> pl.LazyFrame:
+def checked_text(raw: pl.LazyFrame, wanted: Sequence[Column], decimal: Mapping[str, str] | None = None) -> pl.LazyFrame:
     """ROW, each of ``wanted`` as its kind and BAD, from ``raw``: ROW and every field as text, canonically named
     (``decimal``: see :func:`prepared_text`)."""
     broken = [condition for column in wanted for condition, _ in text_rules(column)]
