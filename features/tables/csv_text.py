@@ -188,6 +188,8 @@ class CsvReader(TableReader):
             return []
         titles = [f"line {i + 1} {text[:40]!r}" for i, text in enumerate(self.layout.titles) if text]
         rows = self.skipped_rows()
+        if not len(rows):
+            return titles
         found = self.raw_rows(rows)
         words = [next((str(v) for v in row if v not in (None, "")), "") for row in found.itertuples(index=False)]
         return titles + [f"line {self.line(r)} {w[:40]!r}" for r, w in zip(rows, words, strict=True)]
