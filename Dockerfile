@@ -20,7 +20,7 @@ COPY requirements.txt ./
 # test and the Dask engine (tests/test_deploy.py checks that each is pinned there; `make image` that the image
 # answers as the tested service does). A virtual environment: Debian's own Python refuses system-wide pip
 # installs (PEP 668); `python` is the venv's.
-ARG NOT_SERVED="playwright optuna-dashboard optuna pytest ruff duckdb psycopg2-binary PyYAML dask distributed bokeh httpx2"
+ARG NOT_SERVED="playwright optuna-dashboard optuna pytest ruff duckdb psycopg2-binary PyYAML dask distributed bokeh httpx2 xlsxwriter"
 RUN python3 -m venv /opt/venv \
     && grep -v -i -E "^($(echo $NOT_SERVED | tr ' ' '|'))==" requirements.txt > /tmp/served.txt \
     && pip install -r /tmp/served.txt && pip uninstall -y pip && rm /tmp/served.txt

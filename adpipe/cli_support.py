@@ -17,13 +17,16 @@ import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 from typer.core import TyperGroup
 
 from adpipe import config, io
 from adpipe.errors import DataError, OptionError
+
+if TYPE_CHECKING:
+    from features.tables.bad_rows import ReadingRecord, RowPolicy
 
 BUG_EXIT_CODE = 70  # sysexits' EX_SOFTWARE: an internal error, not the user's input
 _OS_HINTS = {
@@ -184,3 +187,32 @@ def study_option(default: str, help: str = "Study name (resumed if it exists).")
 
 def pruner_option() -> Any:
     return typer.Option("median", "--pruner", help="median, halving or none.")
+
+
+# How an export is read, the same for every command that reads one (docs/roas.md, "Bad rows"): built into one
+# features.tables.bad_rows.RowPolicy by row_policy(); every `roas` command that reads an export and `explore` take them.
+BadRows = Literal["refuse", "skip"]
+BadRowsOption = typer.Option(
+    "refuse",
+    "--bad-rows",
+    help="Impossible rows (negative spend, clicks above impressions, ...): refuse the file naming every rule "
+    "broken, or skip them into <report stem>.rejected.csv beside the report.",
+)
+MaxBadRows = typer.Option(
+    "1%", "--max-bad-rows", help="With --bad-rows skip, refuse all the same above this many rows (N or P% of rows)."
+)
+DecimalMark = typer.Option(None, "--decimal", help="The export's decimal mark, . or , [default: from its numbers].")
+Sheet = typer.Option(None, "--sheet", help="The sheet of an .xlsx export [default: the first].")
+
+
+def row_policy(bad_rows: BadRows, max_bad_rows: str, decimal: str | None, sheet: str | None, beside: Path) -> RowPolicy:
+    """The options' policy, its rejected rows going beside ``beside`` (the command's report or output)."""
+    from features.tables.bad_rows import RowPolicy
+
+    return RowPolicy.beside(beside, bad_rows=bad_rows, max_bad_rows=max_bad_rows, decimal=decimal, sheet=sheet)
+
+
+def echo_reading(reading: ReadingRecord | None) -> None:
+    """What the read skipped, set aside and warned of, before the figures."""
+    for line in reading.lines() if reading is not None else ():
+        typer.echo(line)

@@ -19,9 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from adpipe.errors import DataError, OptionError
 from features.campaign_dates import DATE, parse_date, parse_year_month_day
+from features.campaign_rules import impossible_rows, quirks
 from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, GROUP
-from features.schema import Column, TableSchema, check_rows
+from features.schema import Column, TableSchema, line_of
 from features.tables import reader_for
+from features.tables.bad_rows import RowPolicy, Settled, settle
 
 SPEND, IMPRESSIONS, CLICKS = "Spent", "Impressions", "Clicks"
 VALUE = "conversion_value"  # a mapped frame's value per row (a target, never an input)
@@ -232,49 +234,76 @@ def _schema(mapping: CampaignMapping) -> TableSchema:
     for role, name in mapping.columns():
         optional = role in ("conversion", "revenue")  # Ads Manager leaves a zero result empty
         columns.setdefault(name, Column(name, numbers.get(role, "str"), required=False, nullable=optional))
-    return TableSchema("campaign export", ",", tuple(columns.values()))
+    labels = tuple(dict.fromkeys(s for s in (*mapping.segment, mapping.group) if s is not None))
+    formats = ("csv", "xlsx", "parquet")
+    return TableSchema("campaign export", ",", tuple(columns.values()), formats=formats, export=True, labels=labels)
 
 
 def _integers_if_whole(values: pd.Series) -> pd.Series:
     """A segment of whole numbers (campaign or interest ids) as int64, as the reference loader has them."""
+    if not pd.to_numeric(values.head(100), errors="coerce").notna().all():
+        return values  # names, not ids: known from the first rows, without converting a million
     numbers = pd.to_numeric(values, errors="coerce")
     if numbers.notna().all() and (numbers == numbers.round()).all():
         return numbers.astype("int64")
     return values
 
 
-def read_mapped(path: str | Path, mapping: CampaignMapping, roles: Sequence[str] | None = None) -> pd.DataFrame:
+def read_mapped(
+    path: str | Path, mapping: CampaignMapping, roles: Sequence[str] | None = None, policy: RowPolicy | None = None
+) -> pd.DataFrame:
+    """``path`` read through ``mapping`` (:func:`read_through`), refusing any impossible row unless ``policy``
+    sets it aside."""
+    return read_through(path, mapping, roles, policy).table
+
+
+def read_through(
+    path: str | Path, mapping: CampaignMapping, roles: Sequence[str] | None = None, policy: RowPolicy | None = None
+) -> Settled:
     """``path`` read through ``mapping``: canonical spend/impressions/clicks, conversions and segments under their
-    own names, the value per row (:data:`VALUE`, when conversions or revenue are read) and :data:`DATE`.
+    own names, the value per row (:data:`VALUE`, when conversions or revenue are read) and :data:`DATE`; its
+    impossible rows refused or set aside as ``policy`` says (default: refused), and how it was read.
 
     ``roles`` are the roles the file must have (all mapped ones if None); other mapped columns are read if there.
     """
-    path = Path(path)
-    reader = reader_for(path, _schema(mapping))
+    path, policy = Path(path), policy or RowPolicy()
+    reader = reader_for(path, _schema(mapping), options=policy.read_options())
     present = {field.column.name for field in reader.fields()}
     required = set(roles) if roles is not None else {role for role, _ in mapping.columns()}
     for role, name in mapping.columns():
         if role in required and name not in present:
             raise DataError(f"role '{role}': the file has no column '{name}'", path=path, column=name)
-    table = reader.read(columns=sorted(present))
+    read = reader.read_rows(columns=sorted(present))
+    table = read.table  # indexed by the file's data rows
+    counts = {getattr(mapping, role): f"role '{role}'" for role in CANONICAL}
+    counts |= {c.column: "role 'conversion'" for c in mapping.conversion}
+    broken = impossible_rows(table, counts, mapping.clicks, mapping.impressions, mapping.revenue)
+    names = [c.column for c in mapping.conversion]
+    settled = settle(
+        read, broken, lambda kept: quirks(kept, mapping.clicks, names, mapping.revenue), policy, mapping.spend
+    )
+    try:
+        return Settled(_canonical(path, mapping, settled.table), settled.reading, settled.rows)
+    except DataError as error:  # a date's line counts the rows kept: name the file's line
+        if error.line is None:
+            raise
+        line = reader.line(int(settled.rows[error.line - line_of(0)]))
+        raise DataError(error.message, path=error.path, column=error.column, line=line) from error
+
+
+def _canonical(path: Path, mapping: CampaignMapping, table: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(index=table.index)
     for role, canonical in CANONICAL.items():
         name = getattr(mapping, role)
         if name in table:
             frame[canonical] = table[name]
-            check_rows(path, name, table[name].to_numpy() < 0, table[name], f"is negative (role '{role}')")
-    if CLICKS in frame and IMPRESSIONS in frame:
-        more = frame[CLICKS].to_numpy() > frame[IMPRESSIONS].to_numpy()
-        check_rows(path, mapping.clicks, more, frame[CLICKS], "is more clicks than the row's impressions")
     for conversion in mapping.conversion:
         if conversion.column in table:
-            counts = table[conversion.column].fillna(0.0)
-            check_rows(path, conversion.column, counts.to_numpy() < 0, counts, "is negative (role 'conversion')")
-            frame[conversion.column] = counts
+            frame[conversion.column] = table[conversion.column].fillna(0.0)
     for name in dict.fromkeys(s for s in (*mapping.segment, mapping.group) if s is not None):
         if name in table:
             frame[name] = _integers_if_whole(table[name])
-    value = _value(path, mapping, table)
+    value = _value(mapping, table)
     if value is not None:
         frame[VALUE] = value
     date = _date(path, mapping, table)
@@ -283,13 +312,9 @@ def read_mapped(path: str | Path, mapping: CampaignMapping, roles: Sequence[str]
     return frame
 
 
-def _value(path: Path, mapping: CampaignMapping, table: pd.DataFrame) -> pd.Series | None:
+def _value(mapping: CampaignMapping, table: pd.DataFrame) -> pd.Series | None:
     if mapping.revenue is not None:
-        if mapping.revenue not in table:
-            return None
-        revenue = table[mapping.revenue].fillna(0.0)
-        check_rows(path, mapping.revenue, revenue.to_numpy() < 0, revenue, "is negative (role 'revenue')")
-        return revenue
+        return table[mapping.revenue].fillna(0.0) if mapping.revenue in table else None
     if not all(c.column in table for c in mapping.conversion):
         return None
     return sum(c.value * table[c.column].fillna(0.0) for c in mapping.conversion)

@@ -22,10 +22,12 @@ from pathlib import Path
 import pandas as pd
 
 from adpipe.errors import DataError
-from features.campaign_mapping import VALUE, CampaignMapping, read_mapped
+from features.campaign_mapping import VALUE, CampaignMapping, read_mapped, read_through
+from features.campaign_rules import impossible_rows, quirks
 from features.choices import GROUP, Mode, SummaryBy
 from features.schema import Column, TableSchema, check_rows, check_unique
-from features.tables import read_table
+from features.tables import read_table, reader_for
+from features.tables.bad_rows import RowPolicy, Settled, settle
 
 MODES: tuple[Mode, ...] = ("planned", "delivery")
 
@@ -123,17 +125,26 @@ def segment_categories(table: pd.DataFrame, mapping: CampaignMapping | None) -> 
 
 
 def load_campaigns(path: str | Path, mapping: CampaignMapping | None = None) -> pd.DataFrame:
-    """Read the campaign file: every column typed and checked (see :func:`_check_values`), ``ad_id`` unique.
+    """The campaign rows of :func:`read_campaigns`, any impossible row refused."""
+    return read_campaigns(path, mapping).table
 
-    With a user's ``mapping``, the export is read through it (:func:`~features.campaign_mapping.read_mapped`).
+
+def read_campaigns(
+    path: str | Path, mapping: CampaignMapping | None = None, policy: RowPolicy | None = None
+) -> Settled:
+    """Read the campaign file: every column typed, ``ad_id`` unique, impossible rows (features.campaign_rules)
+    refused or set aside as ``policy`` says; and how it was read.
+
+    With a user's ``mapping``, the export is read through it (:func:`~features.campaign_mapping.read_through`).
     """
     if mapped(mapping):
-        return read_mapped(path, mapping)
-    path = Path(path)
-    table = read_table(path, CAMPAIGN_SCHEMA)
-    _check_values(path, table)
-    check_unique(path, table, "ad_id")
-    return table
+        return read_through(path, mapping, policy=policy)
+    path, policy = Path(path), policy or RowPolicy()
+    read = reader_for(path, CAMPAIGN_SCHEMA, options=policy.read_options()).read_rows()
+    check_unique(path, read.table.reset_index(drop=True), "ad_id")
+    counts = dict.fromkeys(("Impressions", "Clicks", BUDGET, *OUTCOME_COLUMNS), "a count or spend")
+    broken = impossible_rows(read.table, counts, "Clicks", "Impressions")
+    return settle(read, broken, lambda kept: quirks(kept, "Clicks", OUTCOME_COLUMNS[1:], None), policy, BUDGET)
 
 
 def load_planned_ads(path: str | Path, mode: Mode, mapping: CampaignMapping | None = None) -> pd.DataFrame:

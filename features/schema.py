@@ -19,7 +19,7 @@ import pandas as pd
 from adpipe.errors import DataError
 
 Kind = Literal["str", "int", "float", "bool", "category", "datetime"]
-Format = Literal["csv", "parquet"]
+Format = Literal["csv", "parquet", "xlsx"]
 
 # Offset from a 0-based data row to the file's 1-based line number (the header is line 1).
 _HEADER_LINES = 2
@@ -47,13 +47,17 @@ class Column:
 @dataclass(frozen=True)
 class TableSchema:
     """A table's layout: its CSV delimiter, its columns, and the file formats it may come in (the first is the one
-    a file of any other suffix is read as)."""
+    a file of any other suffix is read as). An ``export`` (a platform's report) is read as one arrives
+    (:mod:`features.tables.export_text`): any common encoding and delimiter, title lines and totals or summary
+    rows skipped (``labels``: the columns that name a row, empty on a summary row), number text as numbers."""
 
     name: str
     sep: str
     columns: tuple[Column, ...]
     allow_empty: bool = False
     formats: tuple[Format, ...] = ("csv",)
+    export: bool = False
+    labels: tuple[str, ...] = ()
 
 
 def line_of(row_position: int) -> int:

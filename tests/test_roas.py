@@ -231,13 +231,18 @@ def _set(column: str, row: int, value: object):
     [
         (lambda t: t.drop(columns=["Spent"]), "ads.csv, column 'Spent'"),
         (_set("Clicks", 2, -3), "ads.csv, column 'Clicks', line 4: value -3 is negative"),
-        (_set("Impressions", 0, -1), "ads.csv, column 'Impressions', line 2: value -1 is negative"),
+        # Every rule the row breaks is named (-1 impressions also puts its clicks above them).
+        (
+            _set("Impressions", 0, -1),
+            "ads.csv: 1 impossible row(s) of 5: 'Impressions' is negative (a count or spend): "
+            "1 row(s), line(s) 2; 'Clicks' is more clicks than the row's 'Impressions'",
+        ),
         (_set("Approved_Conversion", 4, -2), "ads.csv, column 'Approved_Conversion', line 6: value -2 is negative"),
         (_set("Spent", 3, -10.0), "ads.csv, column 'Spent', line 5: value -10.0 is negative"),
         (_set("Spent", 1, "inf"), "ads.csv, column 'Spent', line 3: value 'inf' is not a finite"),
         (_set("Spent", 4, "-inf"), "ads.csv, column 'Spent', line 6"),
         (_set("Spent", 1, "NaN"), "ads.csv, column 'Spent', line 3"),
-        (_set("Clicks", 3, 801), "ads.csv, column 'Clicks', line 5: value 801 is more clicks than the ad's"),
+        (_set("Clicks", 3, 801), "ads.csv, column 'Clicks', line 5: value 801 is more clicks than the row's"),
         (lambda t: t.assign(ad_id=[1, 2, 3, 3, 5]), "ads.csv, column 'ad_id': duplicate ad_id 3 on lines 4, 5"),
         (_set("age", 0, "18-24"), "ads.csv, column 'age', line 2"),
     ],

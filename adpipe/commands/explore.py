@@ -12,7 +12,7 @@ from typing import Literal
 import typer
 
 from adpipe import config
-from adpipe.cli_support import exit_on_error
+from adpipe.cli_support import BadRows, BadRowsOption, DecimalMark, MaxBadRows, Sheet, exit_on_error, row_policy
 from adpipe.errors import OptionError
 from adpipe.io import current_path
 from adpipe.segments.defaults import Source, model_path
@@ -51,6 +51,10 @@ def explore_command(
     predictions: Path = typer.Option(
         config.PREDICTIONS_FILE, "--predictions", help="clickstream: the test users' predicted marketing_target."
     ),
+    bad_rows: BadRows = BadRowsOption,
+    max_bad_rows: str = MaxBadRows,
+    decimal: str | None = DecimalMark,
+    sheet: str | None = Sheet,
 ) -> None:
     """Write the Explore page: slicers, KPI cards, trend and bars over one data set, in one offline HTML file
     (or, to a .parquet output, the data set's fact table for the service's live page)."""
@@ -72,7 +76,10 @@ def explore_command(
             from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE
 
             mapping = resolve(mapping_file, columns or [], DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE)
-            facts = datasets.campaign_facts(source, mapping)
+            policy = row_policy(bad_rows, max_bad_rows, decimal, sheet, output)
+            facts = datasets.campaign_facts(source, mapping, policy)
+            for note in facts.notes:
+                typer.echo(note)
             if Path(source).resolve() == config.CAMPAIGNS_FILE.resolve() and mapping_file is None and not columns:
                 plan, _ = explore.campaign_plan(Sources())  # the plan's segments are the reference file's
         elif dataset == "ctr":

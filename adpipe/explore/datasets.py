@@ -17,6 +17,7 @@ from features import campaign_mapping
 from features.campaign_mapping import CampaignMapping
 from features.clickstream_loaders import load_sessions, load_users, sessions_source, users_file
 from features.ctr import GENDER, MALE, TARGET, TIMESTAMP, load_impressions
+from features.tables.bad_rows import RowPolicy
 
 NO_DATE = (
     "This data has no date column: no date range, no presets and no trend. Map a 'date' role (or year/month/day) "
@@ -31,18 +32,21 @@ def _iso(dates: pd.Series) -> list[str | None]:
     return [None if pd.isna(d) else d for d in pd.to_datetime(dates).dt.strftime("%Y-%m-%d")]
 
 
-def _as_written(path: Path, columns: list[str]) -> pl.DataFrame:
-    """The dimension columns as the file writes them (the mapped reader turns "15" into a number)."""
-    return pl.read_csv(path, columns=columns, infer_schema=False, encoding="utf8-lossy")
+def _as_text(values: pd.Series) -> list[str | None]:
+    """A dimension as text: the mapped reader reads a column of whole numbers ("15") as int64."""
+    text = values.astype(str) if pd.api.types.is_integer_dtype(values) else values
+    return [None if pd.isna(v) else str(v) for v in text]
 
 
-def campaign_facts(path: str | Path, mapping: CampaignMapping | None = None) -> Facts:
+def campaign_facts(path: str | Path, mapping: CampaignMapping | None = None, policy: RowPolicy | None = None) -> Facts:
     """An ad (or ad-day) per fact: spend, impressions, clicks, each conversion and the value, by the mapping's
-    segments and group (and its date). ``conversions`` are the last conversion listed (the sale)."""
+    segments and group (and its date). ``conversions`` are the last conversion listed (the sale). Impossible rows
+    are refused or set aside as ``policy`` says; the notes say how the export was read."""
     path, mapping = Path(path), mapping or campaign_mapping.built_in()
-    table = campaign_mapping.read_mapped(path, mapping)
+    read = campaign_mapping.read_through(path, mapping, policy=policy)
+    table = read.table
     names = list(dict.fromkeys(s for s in (*mapping.segment, mapping.group) if s is not None))
-    written = _as_written(path, names)
+    written = {n: _as_text(table[n]) for n in names}
     measures = {
         "spend": table[campaign_mapping.SPEND],
         "impressions": table[campaign_mapping.IMPRESSIONS],
@@ -71,6 +75,7 @@ def campaign_facts(path: str | Path, mapping: CampaignMapping | None = None) -> 
     dates = {DATE: _iso(table[campaign_mapping.DATE])} if has_date else {}
     frame = fact_frame({n: written[n] for n in names}, measures, **dates)
     notes = (f"Read through the mapping: value = {mapping.value_text()}.", *(() if has_date else (NO_DATE,)))
+    notes += tuple(read.reading.lines())
     return Facts(
         "campaigns",
         f"Campaigns: {path.name}",

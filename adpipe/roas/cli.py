@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING
 import typer
 
 from adpipe import cli_support, config
-from adpipe.cli_support import exit_on_error, format_table
+from adpipe.cli_support import (
+    BadRows,
+    BadRowsOption,
+    DecimalMark,
+    MaxBadRows,
+    Sheet,
+    echo_reading,
+    exit_on_error,
+    format_table,
+    row_policy,
+)
 from adpipe.protocol import Protocol
 from adpipe.roas import defaults
 from adpipe.roas.options import (
@@ -55,10 +65,13 @@ def _figures(summary: RegressionSummary) -> list[float]:
 
 
 def _protocol_line(protocol: CampaignProtocol, set_aside: SetAside) -> str:
-    return (
-        f"{protocol.folds} folds x {protocol.repeats} repeats, seed {protocol.seed}; {protocol.n_rows} ads in "
-        f"{protocol.n_groups} {protocol.groupings['grouped'].removeprefix('GroupKFold by ')}s; "
-        f"{set_aside.rows} ads set aside ({set_aside.reason})"
+    return "\n".join(
+        [
+            f"{protocol.folds} folds x {protocol.repeats} repeats, seed {protocol.seed}; {protocol.n_rows} ads in "
+            f"{protocol.n_groups} {protocol.groupings['grouped'].removeprefix('GroupKFold by ')}s; "
+            f"{set_aside.rows} ads set aside ({set_aside.reason})",
+            *(f"note: {note}" for note in protocol.notes),
+        ]
     )
 
 
@@ -115,6 +128,10 @@ def validate_command(
     report: Path = cli_support.report_option(defaults.VALIDATION_REPORT),
     mapping_file: Path | None = MappingFile,
     columns: list[str] | None = ColumnRoles,
+    bad_rows: BadRows = BadRowsOption,
+    max_bad_rows: str = MaxBadRows,
+    decimal: str | None = DecimalMark,
+    sheet: str | None = Sheet,
 ) -> None:
     """ROAS per ad: R², MAE, Spearman of each model vs the baselines, planned and delivery inputs."""
     from adpipe.roas import evaluation
@@ -122,7 +139,9 @@ def validate_command(
     protocol = Protocol(folds, repeats, seed, stratify=False)
     with exit_on_error(keeps=report):
         mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
-        result = evaluation.validate(data, protocol, value_enquiry, value_sale, report, mapping=mapping)
+        policy = row_policy(bad_rows, max_bad_rows, decimal, sheet, report)
+        result = evaluation.validate(data, protocol, value_enquiry, value_sale, report, mapping=mapping, policy=policy)
+    echo_reading(result.reading)
     typer.echo(render_validation(result))
     typer.echo(f"report -> {report}")
 
@@ -136,6 +155,10 @@ def funnel_command(
     report: Path = cli_support.report_option(defaults.FUNNEL_REPORT),
     mapping_file: Path | None = MappingFile,
     columns: list[str] | None = ColumnRoles,
+    bad_rows: BadRows = BadRowsOption,
+    max_bad_rows: str = MaxBadRows,
+    decimal: str | None = DecimalMark,
+    sheet: str | None = Sheet,
 ) -> None:
     """Sales per click and click drop-off: the multi-task MLP vs one LightGBM per target and the baselines."""
     from adpipe.roas import evaluation
@@ -143,7 +166,9 @@ def funnel_command(
     protocol = Protocol(folds, repeats, seed, stratify=False)
     with exit_on_error(keeps=report):
         mapping = campaign_mapping(mapping_file, columns)
-        result = evaluation.validate_funnel(data, protocol, report, mapping=mapping)
+        policy = row_policy(bad_rows, max_bad_rows, decimal, sheet, report)
+        result = evaluation.validate_funnel(data, protocol, report, mapping=mapping, policy=policy)
+    echo_reading(result.reading)
     typer.echo(render_funnel(result))
     typer.echo(f"report -> {report}")
 
@@ -158,13 +183,19 @@ def train_command(
     model: Path = ModelFile,
     mapping_file: Path | None = MappingFile,
     columns: list[str] | None = ColumnRoles,
+    bad_rows: BadRows = BadRowsOption,
+    max_bad_rows: str = MaxBadRows,
+    decimal: str | None = DecimalMark,
+    sheet: str | None = Sheet,
 ) -> None:
     """Fit the ROAS model (LightGBM, log target, MAE-scaled) on every ad with spend and save it."""
     from adpipe.roas import evaluation
 
     with exit_on_error(keeps=model):
         mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
-        trained = evaluation.train(data, model, mode, value_enquiry, value_sale, seed, mapping=mapping)
+        policy = row_policy(bad_rows, max_bad_rows, decimal, sheet, model)
+        trained = evaluation.train(data, model, mode, value_enquiry, value_sale, seed, mapping=mapping, policy=policy)
+    echo_reading(trained.reading)
     typer.echo(
         f"trained ({trained.mode} inputs: {', '.join(trained.features)}) on {trained.n_ads} ads, "
         f"{trained.set_aside.rows} set aside ({trained.set_aside.reason}) -> {model}"
@@ -203,6 +234,10 @@ def summary_command(
     output: Path | None = typer.Option(None, "--output", help="CSV to write [default: reports/roas_summary_<by>.csv]"),
     mapping_file: Path | None = MappingFile,
     columns: list[str] | None = ColumnRoles,
+    bad_rows: BadRows = BadRowsOption,
+    max_bad_rows: str = MaxBadRows,
+    decimal: str | None = DecimalMark,
+    sheet: str | None = Sheet,
 ) -> None:
     """ROAS, CTR, cost per click and per sale by campaign, age, gender or interest, with the counts behind them."""
     from adpipe.roas import evaluation
@@ -216,10 +251,31 @@ def summary_command(
         raise typer.BadParameter(f"{by!r} is not one of {', '.join(map(repr, keys))}.", param_hint="'--by'")
     path = output if output is not None else defaults.summary_path(by)
     with exit_on_error(keeps=path):
-        table = evaluation.summary(data, by, value_enquiry, value_sale, path, mapping=mapping)
+        policy = row_policy(bad_rows, max_bad_rows, decimal, sheet, path)
+        table, reading = evaluation.summary(data, by, value_enquiry, value_sale, path, mapping=mapping, policy=policy)
+    echo_reading(reading)
     rows = [[v if v == v else "-" for v in row] for row in table.astype(object).itertuples(index=False)]
     typer.echo(format_table(list(table.columns), rows))
     typer.echo(f"ratios of sums over the ads with spend; n_set_aside = ads with Spent == 0 left out\n-> {path}")
+
+
+@app.command("mapping")
+def mapping_command(
+    data: Path = typer.Option(..., "--data", help="The export whose header to read (CSV, .xlsx or Parquet)."),
+    write: Path | None = typer.Option(None, "--write", help="Save the proposed mapping here (TOML)."),
+) -> None:
+    """Propose a mapping for an export from the column names Google Ads, Meta Ads Manager, LinkedIn, TikTok and
+    Microsoft Ads use; roles it does not recognise are comments to fill in."""
+    from adpipe.io import write_bytes_atomic
+    from features.platform_columns import propose, read_header
+
+    with exit_on_error(keeps=write):
+        text = propose(read_header(data))
+        if write is not None:
+            write_bytes_atomic(write, text.encode("utf-8"))
+    typer.echo(text, nl=False)
+    if write is not None:
+        typer.echo(f"mapping -> {write} (read it with --mapping {write})")
 
 
 @app.command("synth")

@@ -22,6 +22,7 @@ from adpipe.io import load_model, write_csv
 from adpipe.reference import WARNINGS_COLUMN, InputReference, PredictionReference, guard_rows
 from adpipe.reports import write_report
 from adpipe.roas.defaults import FUNNEL_REPORT, MODEL_FILE, PROTOCOL, TASK, VALIDATION_REPORT, summary_path
+from adpipe.roas.folds import fitted_protocol
 from adpipe.roas.models import (
     BASELINES,
     LABELS,
@@ -60,6 +61,7 @@ from adpipe.validation import (
     require_trainable,
 )
 from adpipe.versions import save_trained
+from features.campaign_dates import DATE
 from features.campaign_mapping import CampaignMapping
 from features.campaigns import (
     BUDGET,
@@ -68,16 +70,17 @@ from features.campaigns import (
     TargetRows,
     categorical_features,
     funnel_rows,
-    load_campaigns,
     load_planned_ads,
     mapped,
     mode_features,
     model_inputs,
+    read_campaigns,
     roas_rows,
     segment_categories,
     summarize,
 )
 from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, GROUP, Mode
+from features.tables.bad_rows import ReadingRecord, RowPolicy
 
 SPEARMAN_TARGET = 0.60
 
@@ -175,8 +178,11 @@ def grouping_splits(rows: TargetRows, protocol: Protocol, group: str = GROUP) ->
     }
 
 
-def _protocol(protocol: Protocol, rows: TargetRows, mapping: CampaignMapping | None) -> CampaignProtocol:
+def _protocol(
+    protocol: Protocol, rows: TargetRows, mapping: CampaignMapping | None, notes: list[str]
+) -> CampaignProtocol:
     return CampaignProtocol(
+        notes=notes,
         **protocol.as_dict(),
         groupings=_grouping_names(mapping),
         n_rows=len(rows.table),
@@ -192,11 +198,14 @@ def validate(
     report_file: str | Path | None = VALIDATION_REPORT,
     progress: bool = True,
     mapping: CampaignMapping | None = None,
+    policy: RowPolicy | None = None,
 ) -> RoasValidationReport:
     """ROAS models in both modes, grouped and ungrouped folds, beside the baselines; written as JSON."""
     group = group_key(mapping)
-    rows = roas_rows(load_campaigns(data, mapping), value_enquiry, value_sale)
+    read = read_campaigns(data, mapping, policy)
+    rows = roas_rows(read.table, value_enquiry, value_sale)
     require_trainable(rows.target, data, BUDGET, classes=False)  # ROAS is defined on the ads with spend
+    protocol, notes = fitted_protocol(protocol, rows.table[group], DATE in rows.table)
     splits = grouping_splits(rows, protocol, group)
     features, categories = mode_features(mapping), segment_categories(rows.table, mapping)
     names = _grouping_names(mapping)
@@ -219,9 +228,10 @@ def validate(
         data=str(data),
         values=ConversionValues(enquiry=value_enquiry, sale=value_sale),
         set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
-        protocol=_protocol(protocol, rows, mapping),
+        protocol=_protocol(protocol, rows, mapping, notes),
         modes=modes,
         value=mapping.value_text() if mapped(mapping) else None,
+        reading=read.reading,
         target=SpearmanTarget(
             spearman_at_least=SPEARMAN_TARGET,
             mode="delivery",
@@ -244,6 +254,7 @@ def validate_funnel(
     report_file: str | Path | None = FUNNEL_REPORT,
     progress: bool = True,
     mapping: CampaignMapping | None = None,
+    policy: RowPolicy | None = None,
 ) -> FunnelValidationReport:
     """The multi-task funnel model against one LightGBM per target, the reference and the mean baseline."""
     sales = mapping.sales if mapped(mapping) else "Approved_Conversion"
@@ -252,7 +263,9 @@ def validate_funnel(
             "role 'conversion' is missing: the funnel follows a conversion per click; map one (conversion=NAME)"
         )
     group = group_key(mapping)
-    rows = funnel_rows(load_campaigns(data, mapping), sales)
+    read = read_campaigns(data, mapping, policy)
+    rows = funnel_rows(read.table, sales)
+    protocol, notes = fitted_protocol(protocol, rows.table[group], DATE in rows.table)
     splits = grouping_splits(rows, protocol, group)
     categories, names = segment_categories(rows.table, mapping), _grouping_names(mapping)
     modes: dict[str, FunnelMode] = {}
@@ -279,8 +292,9 @@ def validate_funnel(
             "click_drop_off": f"1 - min(1, {sales} / Clicks)",
         },
         set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
-        protocol=_protocol(protocol, rows, mapping),
+        protocol=_protocol(protocol, rows, mapping, notes),
         modes=modes,
+        reading=read.reading,
     )
     if report_file is not None:
         write_report(report_file, report)
@@ -318,12 +332,14 @@ def train(
     value_sale: float = DEFAULT_VALUE_SALE,
     seed: int = config.DEFAULT_SEED,
     mapping: CampaignMapping | None = None,
+    policy: RowPolicy | None = None,
 ) -> TrainedModel:
     """Fit the ROAS model of ``mode`` on every ad with spend and save it with how it was made and its training
     reference (the inputs as read; the derived ratios are not guarded)."""
     if mode not in MODES:
         raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    rows = roas_rows(load_campaigns(data, mapping), value_enquiry, value_sale)
+    read = read_campaigns(data, mapping, policy)
+    rows = roas_rows(read.table, value_enquiry, value_sale)
     require_trainable(rows.target, data, BUDGET, classes=False)  # ROAS is defined on the ads with spend
     features, categories = mode_features(mapping)[mode], segment_categories(rows.table, mapping)
     X = model_inputs(rows.table, features, categories)
@@ -342,6 +358,7 @@ def train(
         set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
         categories=categories,
         reference=InputReference.from_frame(inputs, held_out_predictions(rows, X, seed, mapping)),
+        reading=read.reading,
     )
     save_trained(model_file, model, trained.model_dump(), [data])
     return trained
@@ -376,11 +393,14 @@ def summary(
     value_sale: float = DEFAULT_VALUE_SALE,
     output: str | Path | None = None,
     mapping: CampaignMapping | None = None,
-) -> pd.DataFrame:
-    """The aggregated table by ``by``, written as CSV (``reports/roas_summary_<by>.csv`` unless ``output``).
+    policy: RowPolicy | None = None,
+) -> tuple[pd.DataFrame, ReadingRecord]:
+    """The aggregated table by ``by``, written as CSV (``reports/roas_summary_<by>.csv`` unless ``output``), and
+    how the export was read.
 
     A table, not a report tree: one row per group, the columns of :func:`features.campaigns.summarize`.
     """
-    table = summarize(load_campaigns(data, mapping), by, value_enquiry, value_sale, mapping)
+    read = read_campaigns(data, mapping, policy)
+    table = summarize(read.table, by, value_enquiry, value_sale, mapping)
     write_csv(output if output is not None else summary_path(by), table)
-    return table
+    return table, read.reading

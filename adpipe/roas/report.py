@@ -15,6 +15,7 @@ from adpipe.reports import Headline, MeanStd, Report, read_report
 from adpipe.roas.defaults import VALIDATION_REPORT
 from adpipe.validation import FoldMetrics
 from features.choices import Mode
+from features.tables.bad_rows import ReadingRecord
 
 METRICS = ("r2", "mae", "spearman")
 GROUPINGS = ("grouped", "ungrouped")
@@ -73,6 +74,7 @@ class CampaignProtocol(Report):
     n_rows: int
     n_groups: int
     spearman_of_a_constant_prediction: float = 0.0  # the convention of adpipe.validation.spearman
+    notes: list[str] = []  # fewer folds than asked (few groups), the natural protocol of an export with a date
 
 
 class RoasGrouping(Report):
@@ -118,6 +120,7 @@ class RoasValidationReport(Report):
     modes: dict[str, RoasMode]
     target: SpearmanTarget
     value: str | None = None  # a mapped export's value per row (its conversions or revenue); None: ``values``
+    reading: ReadingRecord | None = None  # how the export was read: rows set aside, warnings (None: before)
 
 
 class FunnelGrouping(Report):
@@ -148,6 +151,7 @@ class FunnelValidationReport(Report):
     set_aside: SetAside
     protocol: CampaignProtocol
     modes: dict[str, FunnelMode]
+    reading: ReadingRecord | None = None  # how the export was read: rows set aside, warnings (None: before)
 
 
 class TrainedModel(Report):
@@ -166,6 +170,7 @@ class TrainedModel(Report):
     # The inputs as read and the held-out predicted ROAS, for the guard and drift (adpipe.reference); None in
     # models saved before references were.
     reference: InputReference | None = None
+    reading: ReadingRecord | None = None  # how the export was read: rows set aside, warnings (None: before)
 
 
 def headline(reports: Path, model: Mapping[str, Any]) -> Headline:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 import polars as pl
 
 from adpipe.errors import DataError, first_line
 from features.schema import BAD, ROW, Column, Kind
 from features.tables.reader import TableReader
-from features.tables.rules import Field, checked_typed, is_text, typed_rules, with_typed_values
+from features.tables.rules import Broken, Field, broken_rules, checked_typed, is_text, typed_rules, with_typed_values
 
 
 def _datetime(dtype: pl.DataType) -> bool:
@@ -95,6 +96,19 @@ class ParquetReader(TableReader):
                         f"{said} ({count} bad value(s) in this column)", path=self.path, column=field.column.name
                     )
         raise AssertionError(f"row {row} of {self.path} breaks no rule")
+
+    def line(self, row: int) -> int:
+        """Parquet has no lines: a row is named by its number, counting data rows from 1."""
+        return row + 1
+
+    def broken(self, fields: Sequence[Field]) -> list[Broken]:
+        typed = with_typed_values(self._stored(fields), fields)
+        return broken_rules(typed, [(field.column.name, typed_rules(field)) for field in fields])
+
+    def raw_rows(self, rows: np.ndarray) -> pd.DataFrame:
+        found = pl.scan_parquet(self.path, row_index_name=ROW).filter(pl.col(ROW).is_in([int(r) for r in rows]))
+        found = found.sort(ROW).drop(ROW).collect()
+        return pd.DataFrame({name: found[name].cast(pl.String).to_list() for name in found.columns})
 
     def damage(self, fields: Sequence[Field]) -> DataError | None:
         """A page of ``fields`` Polars cannot read when it reads the whole file."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,10 +21,21 @@ import pandas as pd
 import polars as pl
 
 from adpipe.errors import DataError
-from features.schema import BAD, ROW, Column, Format, TableSchema
-from features.tables.rules import Field
+from features.schema import BAD, ROW, Column, Format, TableSchema, line_of
+from features.tables.rules import Broken, Field
 
 _OTHER_SEPARATORS = (",", ";", "\t", "|")
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read an export where its file does not say: its decimal mark (None: told from the numbers) and its
+    sheet (None: the first)."""
+
+    decimal: str | None = None
+    sheet: str | None = None
+
+
 # Every reader, by its format and whether it is a scan's fast path: filled as each subclass is defined.
 _READERS: dict[tuple[Format, bool], type[TableReader]] = {}
 
@@ -41,11 +53,17 @@ class TableReader(ABC):
         super().__init_subclass__(**options)
         _READERS[cls.format, cls.typed] = cls
 
-    def __init__(self, path: str | Path, schema: TableSchema) -> None:
+    def __init__(self, path: str | Path, schema: TableSchema, options: ReadOptions | None = None) -> None:
         self.path = Path(path)
         self.schema = schema
+        self.options = options or ReadOptions()
         self.header: list[str] = []  # the file's column names, in order: set by fields()
         self.rename: dict[str, str] = {}  # a file column -> its canonical name: set by fields()
+        self.header_line = 0  # 0-based line (or sheet row) of the header: title lines above it push it down
+
+    def line(self, row: int) -> int:
+        """The 1-based line (a sheet's row number) of 0-based data row ``row``."""
+        return line_of(row) + self.header_line
 
     def fields(self, columns: Sequence[str] | None = None) -> list[Field]:
         """Check the file's columns against the schema; the fields to read (all, or ``columns``)."""
@@ -101,6 +119,37 @@ class TableReader(ABC):
     def _refuse_duplicates(self, frame: pl.DataFrame, table: pd.DataFrame, column: str) -> None:
         """Raise the error for a unique column whose values repeat (as read, and as the loaders have it)."""
 
+    @abstractmethod
+    def broken(self, fields: Sequence[Field]) -> list[Broken]:
+        """Every rule broken in ``fields``, with the rows breaking each."""
+
+    @abstractmethod
+    def raw_rows(self, rows: np.ndarray) -> pd.DataFrame:
+        """0-based data rows ``rows`` as the file writes them, under its column names (for a rejected-rows file)."""
+
+    def skipped(self) -> list[str]:
+        """What the read left out as not data (an export's title lines and totals rows), each with its place."""
+        return []
+
+    def read_rows(self, columns: Sequence[str] | None = None) -> RowsRead:
+        """Every data row, indexed by its 0-based place in the file, each value as its kind (missing where it breaks
+        a rule), with the rules broken: for a loader that refuses or sets aside bad rows as a policy says."""
+        fields = self.fields(columns)
+        try:
+            frame = self.scan(fields).collect()
+        except pl.exceptions.PolarsError as error:
+            raise self.unreadable(error) from error
+        if frame.height == 0 and not self.schema.allow_empty:
+            raise DataError(self.no_rows, path=self.path)
+        broken = self.broken(fields) if frame[BAD].any() else []
+        index = pd.Index(frame[ROW].cast(pl.Int64).to_numpy())
+        table = pd.DataFrame({f.column.name: to_pandas(frame[f.column.name], f.column) for f in fields})
+        for field in fields:
+            if field.column.unique and frame[field.column.name].drop_nulls().n_unique() < frame.height:
+                self._refuse_duplicates(frame, table, field.column.name)
+        whole = tuple(f.column.name for f in fields if f.column.kind == "int")
+        return RowsRead(self.path, table.set_axis(index), broken, self.skipped(), whole, self)
+
     def read(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The file as ``schema`` says: canonical column names, declared kinds, or a :class:`DataError`.
 
@@ -124,18 +173,34 @@ class TableReader(ABC):
         return table
 
 
+@dataclass(frozen=True)
+class RowsRead:
+    """A file's rows as :meth:`TableReader.read_rows` reads them."""
+
+    path: Path
+    table: pd.DataFrame
+    broken: list[Broken]
+    skipped: list[str]
+    whole: tuple[str, ...]  # the integer columns (float while some value is missing)
+    reader: TableReader
+
+
 def file_format(path: str | Path) -> Format:
-    """A file's format, from its name: ``*.parquet`` is Parquet, anything else is read as CSV."""
-    return "parquet" if Path(path).suffix == ".parquet" else "csv"
+    """A file's format, from its name: ``*.parquet`` is Parquet, ``*.xlsx`` Excel, anything else is read as CSV."""
+    suffix = Path(path).suffix.lower()
+    return "parquet" if suffix == ".parquet" else "xlsx" if suffix == ".xlsx" else "csv"
 
 
-def reader_for(path: str | Path, schema: TableSchema, *, typed: bool = False) -> TableReader:
+def reader_for(
+    path: str | Path, schema: TableSchema, *, typed: bool = False, options: ReadOptions | None = None
+) -> TableReader:
     """The reader of ``path`` as ``schema``: its format's, if the schema takes it, else the schema's first format's
     (whose error then says what the file is). ``typed`` takes a format's fast path for scans where it has one (CSV:
-    :mod:`features.tables.csv_typed`)."""
+    :mod:`features.tables.csv_typed`; not for an export, whose numbers are text)."""
     found = file_format(path)
     chosen = found if found in schema.formats else schema.formats[0]
-    return _READERS.get((chosen, typed), _READERS[chosen, False])(path, schema)
+    typed = typed and not schema.export
+    return _READERS.get((chosen, typed), _READERS[chosen, False])(path, schema, options)
 
 
 def read_table(path: str | Path, schema: TableSchema, *, columns: Sequence[str] | None = None) -> pd.DataFrame:

@@ -7,12 +7,14 @@ one-line error names the first broken rule in this order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from features.schema import BAD, ROW, Column
+from features.tables.export_text import none_as_empty, number_text
 
 TRUE_VALUES = ("true", "1", "yes")
 FALSE_VALUES = ("false", "0", "no")
@@ -33,6 +35,46 @@ class Field:
     dtype: pl.DataType
 
 
+@dataclass(frozen=True)
+class Broken:
+    """A rule broken on some rows: the column, what is wrong, the 0-based data rows (in the file) that break it."""
+
+    column: str
+    problem: str
+    rows: np.ndarray
+
+    @property
+    def text(self) -> str:
+        return f"'{self.column}' {self.problem}"
+
+
+def rule_flags(rules: Sequence[tuple[str, Sequence[Rule]]]) -> tuple[list[pl.Expr], list[tuple[str, str]]]:
+    """One flag per (column, rule): true where the row breaks it and no earlier rule of that column (so a row is
+    counted once per column), with each flag's (column, problem)."""
+    flags, keys = [], []
+    for column, column_rules in rules:
+        earlier = pl.lit(False)
+        for condition, problem in column_rules:
+            broken = condition.fill_null(False)
+            flags.append((broken & ~earlier).alias(f"__rule_{len(flags)}"))
+            keys.append((column, problem))
+            earlier = earlier | broken
+    return flags, keys
+
+
+def broken_rules(scan: pl.LazyFrame, rules: Sequence[tuple[str, Sequence[Rule]]]) -> list[Broken]:
+    """Every rule of ``rules`` broken on ``scan`` (ROW and what the rules read), with the rows breaking it."""
+    flags, keys = rule_flags(rules)
+    found = scan.select(pl.col(ROW), *flags).collect()
+    rows = found[ROW].to_numpy()
+    out = []
+    for i, (column, problem) in enumerate(keys):
+        hit = found[f"__rule_{i}"].to_numpy()
+        if hit.any():
+            out.append(Broken(column, problem, rows[hit].astype(np.int64)))
+    return out
+
+
 def with_bad(columns: Sequence[pl.Expr], broken: Sequence[pl.Expr]) -> list[pl.Expr]:
     """ROW, ``columns`` and BAD (any of ``broken``): what a checked scan selects."""
     bad = pl.any_horizontal(*broken).fill_null(False) if broken else pl.lit(False)
@@ -47,19 +89,28 @@ def _present(column: Column) -> pl.Expr:
     return pl.col(column.name).is_not_null() & (pl.col(column.name) != "")
 
 
-def _parse(column: Column) -> pl.Expr | None:
+def _parse(column: Column, decimal: Mapping[str, str] | None) -> pl.Expr | None:
     text = pl.col(column.name)
     if column.kind in ("int", "float"):
-        return text.cast(pl.Float64, strict=False).alias(column.name + _PARSED)
+        mark = (decimal or {}).get(column.name)
+        number = text.cast(pl.Float64, strict=False) if mark is None else number_text(text, mark)
+        return number.alias(column.name + _PARSED)
     if column.kind == "datetime":
         return text.str.strptime(pl.Datetime("us"), column.datetime_format, strict=False).alias(column.name + _PARSED)
     return None
 
 
-def prepared_text(raw: pl.LazyFrame, wanted: Sequence[Column]) -> pl.LazyFrame:
-    """ROW and each of ``wanted`` stripped, then parsed: what :func:`text_rules` and the text values read."""
-    parsed = [expr for column in wanted if (expr := _parse(column)) is not None]
-    stripped = (pl.col(column.name).str.strip_chars().alias(column.name) for column in wanted)
+def prepared_text(
+    raw: pl.LazyFrame, wanted: Sequence[Column], decimal: Mapping[str, str] | None = None
+) -> pl.LazyFrame:
+    """ROW and each of ``wanted`` stripped, then parsed: what :func:`text_rules` and the text values read. With
+    ``decimal`` the text is a platform's export: ``--`` is empty, and the number columns it names (with their
+    decimal mark) are number text (:func:`~features.tables.export_text.number_text`)."""
+    parsed = [expr for column in wanted if (expr := _parse(column, decimal)) is not None]
+    stripped = [pl.col(column.name).str.strip_chars() for column in wanted]
+    if decimal is not None:
+        stripped = [none_as_empty(text) for text in stripped]
+    stripped = [text.alias(column.name) for text, column in zip(stripped, wanted, strict=True)]
     return raw.select(ROW, *stripped).with_columns(parsed)
 
 
@@ -102,11 +153,12 @@ def _text_value(column: Column) -> pl.Expr:
     return text  # "" where only whitespace: the eager reader makes that missing, the rules refuse it
 
 
-def checked_text(raw: pl.LazyFrame, wanted: Sequence[Column]) -> pl.LazyFrame:
-    """ROW, each of ``wanted`` as its kind and BAD, from ``raw``: ROW and every field as text, canonically named."""
+def checked_text(raw: pl.LazyFrame, wanted: Sequence[Column], decimal: Mapping[str, str] | None = None) -> pl.LazyFrame:
+    """ROW, each of ``wanted`` as its kind and BAD, from ``raw``: ROW and every field as text, canonically named
+    (``decimal``: see :func:`prepared_text`)."""
     broken = [condition for column in wanted for condition, _ in text_rules(column)]
     values = [_text_value(column).alias(column.name) for column in wanted]
-    return prepared_text(raw, wanted).select(with_bad(values, broken))
+    return prepared_text(raw, wanted, decimal).select(with_bad(values, broken))
 
 
 # --- on typed values ----------------------------------------------------------------------------------------

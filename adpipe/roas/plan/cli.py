@@ -9,7 +9,16 @@ from pathlib import Path
 import typer
 
 from adpipe import cli_support
-from adpipe.cli_support import exit_on_error
+from adpipe.cli_support import (
+    BadRows,
+    BadRowsOption,
+    DecimalMark,
+    MaxBadRows,
+    Sheet,
+    echo_reading,
+    exit_on_error,
+    row_policy,
+)
 from adpipe.protocol import Protocol
 from adpipe.roas import defaults
 from adpipe.roas.options import (
@@ -38,6 +47,10 @@ def curves_command(
     mapping_file: Path | None = MappingFile,
     columns: list[str] | None = ColumnRoles,
     report: Path = cli_support.report_option(defaults.CURVES_REPORT),
+    bad_rows: BadRows = BadRowsOption,
+    max_bad_rows: str = MaxBadRows,
+    decimal: str | None = DecimalMark,
+    sheet: str | None = Sheet,
 ) -> None:
     """Value against spend per segment: pooled power-law curves with intervals, each flagged if its spend range
     does not pin it."""
@@ -46,7 +59,10 @@ def curves_command(
 
     with exit_on_error(keeps=report):
         mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
-        result = curves_report(PlanData(data, segment_level(by, mapping), value_enquiry, value_sale, mapping), report)
+        policy = row_policy(bad_rows, max_bad_rows, decimal, sheet, report)
+        plan_data = PlanData(data, segment_level(by, mapping), value_enquiry, value_sale, mapping, policy)
+        result = curves_report(plan_data, report)
+    echo_reading(result.reading)
     typer.echo(render_curves(result))
     typer.echo(f"report -> {report}")
 
@@ -83,6 +99,10 @@ def plan_command(
         help="The `roas plan-validate` report whose back-tested gain the plan quotes.",
     ),
     report: Path = cli_support.report_option(defaults.PLAN_REPORT),
+    bad_rows: BadRows = BadRowsOption,
+    max_bad_rows: str = MaxBadRows,
+    decimal: str | None = DecimalMark,
+    sheet: str | None = Sheet,
 ) -> None:
     """Split the budget across the segments for the most expected value, within the limits given (kept as today
     when the ranking back-test on the folds finds no signal at this segment level, unless --force)."""
@@ -94,9 +114,11 @@ def plan_command(
             budget, objective, target_roas, minimum, maximum, max_change, fix, allow_extrapolation, force
         )
         mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
-        plan_data = PlanData(data, segment_level(by, mapping), value_enquiry, value_sale, mapping)
+        policy = row_policy(bad_rows, max_bad_rows, decimal, sheet, report)
+        plan_data = PlanData(data, segment_level(by, mapping), value_enquiry, value_sale, mapping, policy)
         protocol = Protocol(folds, repeats, seed, stratify=False)
         result = plan_report(plan_data, choices, report, protocol, validation)
+    echo_reading(result.reading)
     typer.echo(render_plan(result, validation))
     typer.echo(f"report -> {report}")
 
@@ -119,6 +141,10 @@ def plan_validate_command(
         min=2,
         help="Expanding windows forward in time, when the export has a date (a mapping's date role).",
     ),
+    bad_rows: BadRows = BadRowsOption,
+    max_bad_rows: str = MaxBadRows,
+    decimal: str | None = DecimalMark,
+    sheet: str | None = Sheet,
 ) -> None:
     """The curves on held-out campaigns beside constant ROAS and LightGBM; the plan's back-tests; the targets; the
     same forward in time when the export has a date."""
@@ -128,7 +154,11 @@ def plan_validate_command(
     protocol = Protocol(folds, repeats, seed, stratify=False)
     with exit_on_error(keeps=report):
         mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
-        plan_data = PlanData(data, segment_level(by, mapping), value_enquiry, value_sale, mapping)
+        policy = row_policy(bad_rows, max_bad_rows, decimal, sheet, report)
+        plan_data = PlanData(data, segment_level(by, mapping), value_enquiry, value_sale, mapping, policy)
         result = validate_plan(plan_data, protocol, report, windows=windows)
+    echo_reading(result.reading)
+    for note in result.protocol.notes:
+        typer.echo(f"note: {note}")
     typer.echo(render_plan_validation(result))
     typer.echo(f"report -> {report}")

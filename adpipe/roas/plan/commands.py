@@ -8,6 +8,7 @@ from pathlib import Path
 
 from adpipe.reports import read_report, write_report
 from adpipe.roas.defaults import PLAN_WINDOWS, PROTOCOL, TASK
+from adpipe.roas.folds import fitted_protocol
 from adpipe.roas.plan.backtest import (
     BASELINES,
     RANKING_SHUFFLES,
@@ -47,7 +48,7 @@ from features.choices import GROUP
 
 def curves_report(data: PlanData, report_file: Path | None) -> CurvesReport:
     """Each segment's curve, the pooling and whether the data identify any saturation."""
-    frame = read_ads(data)
+    frame, reading = read_ads(data)
     names, excluded = segments_with_spend(frame, data.data)
     curves = planner_curves(frame)
     segments = segment_curves(frame, curves, names)
@@ -76,6 +77,7 @@ def curves_report(data: PlanData, report_file: Path | None) -> CurvesReport:
         dispersion=curves.dispersion_,
         excluded=excluded,
         segments=segments,
+        reading=reading,
     )
     if report_file is not None:
         write_report(report_file, report)
@@ -112,9 +114,10 @@ def validate_plan(
 ) -> PlanValidationReport:
     """The grouped measurements (the targets read them) and, when the export has a date, the same forward in time
     on ``windows`` expanding windows."""
-    table, group = read_export(data.data, data.mapping)
+    table, group, reading = read_export(data)
     frame = plan_frame(table, conversion_value(table, data.value_enquiry, data.value_sale), data.by, group)
     forward_folds = period_splits(frame[DATE], windows) if DATE in frame else None  # a wrong --windows stops here
+    protocol, notes = fitted_protocol(protocol, frame[GROUP].rename(group), DATE in frame)
     started = time.perf_counter()
     splits = campaign_splits(frame, protocol)
     measured = value_accuracy(frame, table, splits, protocol.seed, data.mapping)
@@ -136,6 +139,7 @@ def validate_plan(
             groupings={"grouped": f"GroupKFold by {group}"},
             n_rows=len(frame),
             n_groups=int(frame[GROUP].nunique()),
+            notes=notes,
         ),
         baselines=BASELINES,
         value_accuracy=measured.accuracy,
@@ -147,6 +151,7 @@ def validate_plan(
         targets=targets(measured.accuracy, (ranking, within), measured.gain, fit_and_plan),
         seconds={"validation": validation_seconds, "fit_and_plan": fit_and_plan},
         forward=forward,
+        reading=reading,
     )
     if report_file is not None:
         write_report(report_file, report)

@@ -88,7 +88,7 @@ def segment_response(curves: CurvesReport, sources: Sources) -> SegmentResponse 
     data = sources.data(config.CAMPAIGNS_FILE)
     if data is None:
         return Missing(title, "make data", "no campaigns file: the curves need its ads")
-    frame = read_ads(PlanData(data, curves.by, curves.values.enquiry, curves.values.sale))
+    frame, _ = read_ads(PlanData(data, curves.by, curves.values.enquiry, curves.values.sale))
     names = [s.segment for s in curves.segments]
     fitted = planner_curves(frame)
     response = SegmentResponse.from_ads(fitted, frame, names)

@@ -17,6 +17,7 @@ from adpipe.roas import defaults
 if TYPE_CHECKING:
     from adpipe.roas.plan.solver import Limits
     from features.campaign_mapping import CampaignMapping
+    from features.tables.bad_rows import RowPolicy
 
 By = typer.Option(
     None,
@@ -37,13 +38,14 @@ def segment_level(text: str | None, mapping: CampaignMapping) -> list[str]:
 @dataclass(frozen=True)
 class PlanData:
     """What the three commands read: the export, the segment level, the values of a conversion, the mapping of
-    its columns (None: the reference file's own layout)."""
+    its columns (None: the reference file's own layout) and the policy for its impossible rows."""
 
     data: str | Path
     by: Sequence[str]
     value_enquiry: float
     value_sale: float
     mapping: CampaignMapping | None = None
+    policy: RowPolicy | None = None  # how impossible rows are handled (None: refused)
 
     @property
     def values(self) -> tuple[float, float]:

@@ -38,9 +38,9 @@ from adpipe.roas.plan.solver import (
     within_data,
 )
 from adpipe.validation import Protocol
-from features.campaign_mapping import CampaignMapping
-from features.campaigns import BUDGET, conversion_value, load_campaigns
+from features.campaigns import BUDGET, conversion_value, read_campaigns
 from features.choices import GROUP
+from features.tables.bad_rows import ReadingRecord
 
 FAMILY = (
     "value = exp(alpha_s + beta_s * (log(spend + 1) - centre_s)), beta_s in [0, 1]; alpha_s additive per segment "
@@ -54,18 +54,23 @@ def planner_curves(frame: pd.DataFrame, seed: int = PROTOCOL.seed) -> AdditiveLe
     return AdditiveLevelCurves(seed=seed).fit(frame, frame[VALUE])
 
 
-def read_export(data: str | Path, mapping: CampaignMapping | None) -> tuple[pd.DataFrame, str]:
-    """The export read through ``mapping`` (the reference file's own layout without one), and its group column."""
+def read_export(data: PlanData) -> tuple[pd.DataFrame, str, ReadingRecord]:
+    """The export read through ``data``'s mapping (the reference file's own layout without one) and policy, its
+    group column, and how it was read."""
+    mapping = data.mapping
     if mapping is not None and not mapping.built_in and mapping.group is None:
         raise OptionError("the plan is validated on held-out campaigns: map one with group=NAME", option="--column")
     group = mapping.group if mapping is not None and mapping.group is not None else GROUP
-    return load_campaigns(data, mapping), group
+    read = read_campaigns(data.data, mapping, data.policy)
+    return read.table, group, read.reading
 
 
-def read_ads(data: PlanData) -> pd.DataFrame:
-    """One row per ad: its segment, spend and conversion value (at ``data``'s values), and its group."""
-    table, group = read_export(data.data, data.mapping)
-    return plan_frame(table, conversion_value(table, data.value_enquiry, data.value_sale), data.by, group)
+def read_ads(data: PlanData) -> tuple[pd.DataFrame, ReadingRecord]:
+    """One row per ad: its segment, spend and conversion value (at ``data``'s values), and its group; and how the
+    export was read."""
+    table, group, reading = read_export(data)
+    frame = plan_frame(table, conversion_value(table, data.value_enquiry, data.value_sale), data.by, group)
+    return frame, reading
 
 
 def segments_with_spend(frame: pd.DataFrame, data: str | Path) -> tuple[list[str], list[str]]:
@@ -154,6 +159,7 @@ class FittedPlan:
     n_ads: np.ndarray
     lowest: np.ndarray
     highest: np.ndarray
+    reading: ReadingRecord | None = None
 
 
 def for_objective(data: PlanData, objective: Objective) -> PlanData:
@@ -170,7 +176,7 @@ def for_objective(data: PlanData, objective: Objective) -> PlanData:
 
 def fit_plan(data: PlanData, protocol: Protocol = PROTOCOL, ranking: RankingBacktest | None = None) -> FittedPlan:
     """Read the ads, run the ranking back-test at this level (unless ``ranking`` is given), fit the curves."""
-    frame = read_ads(data)
+    frame, reading = read_ads(data)
     names, excluded = segments_with_spend(frame, data.data)
     ranking = ranking_signal(frame, protocol) if ranking is None else ranking
     curves = planner_curves(frame, protocol.seed)
@@ -191,6 +197,7 @@ def fit_plan(data: PlanData, protocol: Protocol = PROTOCOL, ranking: RankingBack
         n_ads=n_ads,
         lowest=lowest,
         highest=highest,
+        reading=reading,
     )
 
 
@@ -287,4 +294,5 @@ def plan_on(
             )
             for k, name in enumerate(names)
         ],
+        reading=fitted.reading,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from adpipe.reports import MeanStd, Report
 from adpipe.roas.report import CampaignProtocol, ConversionValues
+from features.tables.bad_rows import ReadingRecord
 
 
 class Interval(Report):
@@ -54,6 +55,7 @@ class CurvesReport(Report):
     dispersion: float
     excluded: list[str]  # segments with no spend at all: no curve can be read from them
     segments: list[SegmentCurve]
+    reading: ReadingRecord | None = None  # how the export was read: rows set aside, warnings (None: before)
 
 
 class PlannedSegment(Report):
@@ -108,6 +110,7 @@ class PlanReport(Report):
     backtested_gain: GainBacktest | None
     notes: list[str]
     segments: list[PlannedSegment]
+    reading: ReadingRecord | None = None  # how the export was read: rows set aside, warnings (None: before)
 
     @property
     def headline_gain(self) -> MeanStd | None:
@@ -205,3 +208,4 @@ class PlanValidationReport(Report):
     targets: list[Target]
     seconds: dict[str, float]
     forward: ForwardValidation | None = None  # a report written before forward validation has no such key
+    reading: ReadingRecord | None = None  # how the export was read: rows set aside, warnings (None: before)
