@@ -240,7 +240,7 @@ def summary_command(
     sheet: str | None = Sheet,
 ) -> None:
     """ROAS, CTR, cost per click and per sale by campaign, age, gender or interest, with the counts behind them."""
-    from adpipe.roas import evaluation
+    from adpipe.roas.summary import summary
     from features.campaigns import summary_keys
 
     with exit_on_error():
@@ -252,7 +252,7 @@ def summary_command(
     path = output if output is not None else defaults.summary_path(by)
     with exit_on_error(keeps=path):
         policy = row_policy(bad_rows, max_bad_rows, decimal, sheet, path)
-        table, reading = evaluation.summary(data, by, value_enquiry, value_sale, path, mapping=mapping, policy=policy)
+        table, reading = summary(data, by, value_enquiry, value_sale, path, mapping=mapping, policy=policy)
     echo_reading(reading)
     rows = [[v if v == v else "-" for v in row] for row in table.astype(object).itertuples(index=False)]
     typer.echo(format_table(list(table.columns), rows))

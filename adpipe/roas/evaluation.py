@@ -21,7 +21,7 @@ from adpipe.errors import DataError
 from adpipe.io import load_model, write_csv
 from adpipe.reference import WARNINGS_COLUMN, InputReference, PredictionReference, guard_rows
 from adpipe.reports import write_report
-from adpipe.roas.defaults import FUNNEL_REPORT, MODEL_FILE, PROTOCOL, TASK, VALIDATION_REPORT, summary_path
+from adpipe.roas.defaults import FUNNEL_REPORT, MODEL_FILE, PROTOCOL, TASK, VALIDATION_REPORT
 from adpipe.roas.folds import fitted_protocol
 from adpipe.roas.models import (
     BASELINES,
@@ -77,10 +77,9 @@ from features.campaigns import (
     read_campaigns,
     roas_rows,
     segment_categories,
-    summarize,
 )
 from features.choices import DEFAULT_VALUE_ENQUIRY, DEFAULT_VALUE_SALE, GROUP, Mode
-from features.tables.bad_rows import ReadingRecord, RowPolicy
+from features.tables.bad_rows import RowPolicy
 
 SPEARMAN_TARGET = 0.60
 
@@ -384,23 +383,3 @@ def predict(
     result = table[shown].assign(predicted_roas=predicted, **{WARNINGS_COLUMN: guarded.messages})
     write_csv(output, result)
     return result, guarded.summary
-
-
-def summary(
-    data: str | Path = config.CAMPAIGNS_FILE,
-    by: str = "campaign",
-    value_enquiry: float = DEFAULT_VALUE_ENQUIRY,
-    value_sale: float = DEFAULT_VALUE_SALE,
-    output: str | Path | None = None,
-    mapping: CampaignMapping | None = None,
-    policy: RowPolicy | None = None,
-) -> tuple[pd.DataFrame, ReadingRecord]:
-    """The aggregated table by ``by``, written as CSV (``reports/roas_summary_<by>.csv`` unless ``output``), and
-    how the export was read.
-
-    A table, not a report tree: one row per group, the columns of :func:`features.campaigns.summarize`.
-    """
-    read = read_campaigns(data, mapping, policy)
-    table = summarize(read.table, by, value_enquiry, value_sale, mapping)
-    write_csv(output if output is not None else summary_path(by), table)
-    return table, read.reading
