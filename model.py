@@ -16,6 +16,7 @@ from adpipe.commands import tasks as task_commands
 from adpipe.commands import versions as versions_commands
 from adpipe.dashboard.cli import report_command
 from adpipe.explore.cli import explore_command
+from adpipe.faults.command import faults_command
 from adpipe.service import cli as service_cli
 from adpipe.tasks import TASKS
 from adpipe.tuning.command import study_app
@@ -39,6 +40,7 @@ app.add_typer(study_app, name="study")
 app.add_typer(versions_commands.app, name="models")
 app.command("report")(report_command)
 app.command("explore")(explore_command)
+app.command("faults")(faults_command)
 service_cli.register(app)
 
 

@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adpipe.io import remove_stale_temporaries
+
 if TYPE_CHECKING:  # pandas and numpy are imported on use: ``serve --help`` reads this module's defaults
     import numpy as np
     import pandas as pd
@@ -150,6 +152,7 @@ class ServedWindow:
             temporary.rename(path)
         finally:
             temporary.unlink(missing_ok=True)
+        remove_stale_temporaries(folder, f".{self.task}-")  # a killed worker's half-written file
         files = sorted(folder.glob(f"{self.task}-*.parquet"), key=lambda p: p.stat().st_mtime)
         total = sum(p.stat().st_size for p in files)
         while files and total > self.max_bytes:
