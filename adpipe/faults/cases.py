@@ -59,7 +59,7 @@ def _metric(base: str, name: str) -> float:
     """The sum of a metric's samples in one scrape."""
     with urllib.request.urlopen(f"{base}/metrics", timeout=10) as answer:
         lines = answer.read().decode().splitlines()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith((f"{name}{{", f"{name} ")))
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith((f"{name}{{", f"{name} ", name)))
 
 
 def _served(base: str) -> str:
@@ -112,7 +112,7 @@ def worker_kill(drill: Drill) -> CaseResult:
 
 def master_term(drill: Drill) -> CaseResult:
     """SIGTERM to the gunicorn master: in-flight requests finish, new connections are refused, none accepted is
-    dropped. Recovery: the same command started again, until both workers answer."""
+    dropped. Recovery: the same command started again, until both workers answer (the load stopped meanwhile)."""
     start = time.monotonic()
     with drill.load() as load:
         time.sleep(SETTLE)
@@ -122,13 +122,11 @@ def master_term(drill: Drill) -> CaseResult:
         code = process.wait(60) if process else None
         drained = time.monotonic() - termed
         time.sleep(2.0)  # clients meet a closed port
-        restarted = time.monotonic()
-        drill.server.process = None
-        drill.server.start()
-        recovery = time.monotonic() - restarted
-        time.sleep(SETTLE)
     answers = load.between(start, time.monotonic())
+    drill.server.process = None
+    recovery = drill.server.start()
     refused = sum(a.error == "ConnectionRefusedError" for a in answers)
+    dropped = [a.error for a in answers if a.status == 0 and a.error != "ConnectionRefusedError"]
     result = CaseResult(
         case="master-sigterm",
         fault="SIGTERM to the gunicorn master, then the same command again",
@@ -136,20 +134,22 @@ def master_term(drill: Drill) -> CaseResult:
         recovery_seconds=recovery,
         **count_answers(answers),
     )
-    dropped = [a.error for a in answers if a.status == 0 and a.error != "ConnectionRefusedError"]
-    result.notes.append(
-        f"drained and exited (code {code}) in {drained:.1f} s; {refused} refused at connect (clean), "
-        f"{len(dropped)} failed otherwise ({', '.join(sorted(set(dropped))) or 'none'})"
-    )
+    result.failed = result.failed_without_retry = len(dropped) + sum(a.status not in (0, 200) for a in answers)
     result.lost = len(dropped)
+    after = sum(a.sent >= termed and a.status == 200 for a in answers)
+    result.notes.append(
+        f"drained and exited (code {code}) in {drained:.1f} s; {after} requests sent after the SIGTERM answered; "
+        f"{refused} refused at connect once the port closed (clean, not counted as failed); {len(dropped)} failed "
+        f"otherwise ({', '.join(sorted(set(dropped))) or 'none'}); restart to both workers answering: {recovery:.1f} s"
+    )
     return result
 
 
 def corrupt_model(drill: Drill) -> CaseResult:
     """The second CTR version's file truncated on disk, then promoted: ``models promote`` refuses it; written into
     the promotions log anyway (the file corrupted after the check), every worker refuses the swap, the old version
-    answers, a metric and a log line say why. The file restored and promoted again: served. Recovery: from that
-    promotion until every worker serves it."""
+    answers, a metric and a log line say why. The file restored (and promoted again, which the log already says):
+    served. Recovery: from the restore until every worker serves it."""
     first, second = drill.versions
     folder = versions_dir(drill.server.models / f"{TASK}.joblib")
     path = folder / f"{second}.joblib"
@@ -198,6 +198,16 @@ def corrupt_model(drill: Drill) -> CaseResult:
     return result
 
 
+def _each_worker(base: str) -> dict[int, dict]:
+    """``/health`` of every worker (asked on new connections until both answered, at most 10 s)."""
+    said: dict[int, dict] = {}
+    deadline = time.monotonic() + 10
+    while len(said) < 2 and time.monotonic() < deadline:
+        answer = health(base)
+        said[answer["worker"]] = answer
+    return said
+
+
 def _fill(folder: Path) -> Path:
     """A file that takes every free byte of ``folder``'s file system."""
     filler = folder / "filler"
@@ -231,16 +241,15 @@ def disk_full(drill: Drill) -> CaseResult:
             filler = folder / "filler"
         filled = time.monotonic()
         alert = drill.wait_for_alert("AdpipeMonitorNotWriting", filled)
-        said = {w: h for w, h in ((h["worker"], h) for h in (health(drill.server.base) for _ in range(8)))}
+        said = _each_worker(drill.server.base)
         saying = sum(bool(h["monitor_not_written"]) for h in said.values())
         dropped = _metric(drill.server.base, "adpipe_monitor_unwritten_rows")
         filler.unlink()
         freed = time.monotonic()
         recovery = None
         while time.monotonic() - freed < 60:
-            if _metric(drill.server.base, "adpipe_monitor_writing") >= 1 and all(
-                not health(drill.server.base)["monitor_not_written"] for _ in range(6)
-            ):
+            writing = _metric(drill.server.base, 'adpipe_monitor_writing{task="ctr"}') == 1
+            if writing and not any(h["monitor_not_written"] for h in _each_worker(drill.server.base).values()):
                 recovery = time.monotonic() - freed
                 break
             time.sleep(0.5)
@@ -256,7 +265,8 @@ def disk_full(drill: Drill) -> CaseResult:
         **count_answers(answers),
     )
     result.notes.append(
-        f"/health said it in {saying} of {len(said)} workers; {before} files before, "
+        f"/health said it in {saying} of {len(said)} workers (a worker says it once a write of its own failed: "
+        f"every 1,000 rows per task); {before} files before, "
         f"{len(list(folder.glob('*.parquet')))} after; read back whole: {readable} rows; "
         f"hidden temporary files left: {len(hidden)}; window rows dropped unwritten (newest 5,000 per task and "
         f"worker kept, written once space returned): {dropped:.0f}"

@@ -1,6 +1,6 @@
 """PostgreSQL restarted (an immediate stop: a crash) while two ``tune`` workers share one study: the study reaches
 its trial count and every trial is counted once; a trial the outage interrupted is marked failed and retried
-(Optuna's heartbeat and ``RetryFailedTrialCallback``, :mod:`adpipe.tuning.study`)."""
+(Optuna's heartbeat and ``RetryHeartbeatStaleTrialCallback``, :mod:`adpipe.tuning.study`)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ class Postgres:
 def tuning_restart(root: Path, trials: int, say: Callable[[str], None]) -> CaseResult:
     """Two ``tune`` workers on one study; PostgreSQL crashed and started again once a third of the trials are in."""
     import optuna
-    from optuna.storages import RetryFailedTrialCallback
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
     from optuna.trial import TrialState
 
     from adpipe.tuning.study import FINISHED, open_storage
@@ -129,7 +129,7 @@ def tuning_restart(root: Path, trials: int, say: Callable[[str], None]) -> CaseR
     all_trials = study.get_trials(deepcopy=False)
     finished = [t for t in all_trials if t.state in FINISHED]
     failed = [t for t in all_trials if t.state == TrialState.FAIL]
-    retried = [RetryFailedTrialCallback.retried_trial_number(t) for t in all_trials]
+    retried = [RetryHeartbeatStaleTrialCallback.retried_trial_number(t) for t in all_trials]
     retried = [n for n in retried if n is not None]
     numbers = [t.number for t in all_trials]
     running = sum(t.state == TrialState.RUNNING for t in all_trials)

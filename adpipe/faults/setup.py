@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from adpipe import config
-from adpipe.io import load_model
+from adpipe.io import all_or_nothing, load_model
 from adpipe.versions import promoted, save_trained, versions_dir
 
 
@@ -61,5 +61,6 @@ def second_ctr_version(models: Path) -> tuple[str, str]:
     model, metadata = load_model(models / "ctr.joblib", task="ctr")
     flipped = copy.deepcopy(model)
     setattr(flipped, "best_threshold_" if hasattr(flipped, "best_threshold_") else "threshold", 1.01)
-    second = save_trained(models / "ctr.joblib", flipped, {**metadata, "threshold": 1.01}, [])
+    with all_or_nothing():  # published now, not when the drill's command ends
+        second = save_trained(models / "ctr.joblib", flipped, {**metadata, "threshold": 1.01}, [])
     return first, second.version

@@ -7,7 +7,7 @@ once, before its first await, so it is answered whole by one version — the one
 adapter keeps answering what was already queued and is closed ``RETIRE_SECONDS`` later. A version that fails to
 load or to predict is refused: the old version keeps answering, the log says why, ``adpipe_model_swaps_refused_total``
 counts it and ``adpipe_model_promoted`` is 0 (``deploy/alerts.yml``) until a later promotion is served; it is not
-tried again until the promotions log changes (the same version promoted again, once its file is fixed, is).
+tried again until the promotions log or the version's file changes (a file restored is tried again).
 
 ``POST /admin/promote`` and ``/admin/rollback`` (an admin key, ``serve --admin-keys``) write the log as
 ``python model.py models promote|rollback`` does and swap their own worker before answering; the other workers
@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,9 +52,9 @@ class LiveModels:
     ) -> None:
         self.tasks, self.statuses = tasks, statuses
         self.models_dir, self.reports_dir, self.new_window = Path(models_dir), Path(reports_dir), new_window
-        # Per task: (version, log entries) of a promoted version that could not be served, not tried again until
-        # the log changes; or the error of a log that could not be read.
-        self._refused: dict[str, tuple[str, int] | str] = {}
+        # Per task: a promoted version that could not be served (:meth:`_refusal`), not tried again until the log
+        # or its file changes; or the error of a log that could not be read.
+        self._refused: dict[str, tuple[Any, ...] | str] = {}
         self._retiring: set[Task] = set()
         self._lock = asyncio.Lock()
 
@@ -78,11 +78,19 @@ class LiveModels:
             version = stack[-1] if stack else None
             status = self.statuses[name]
             MODEL_PROMOTED.labels(name).set(int(status.loaded and version is not None and version == status.version))
-            # A refusal holds until the log changes: the same version promoted again (its file fixed) is tried again.
-            refused = self._refused.get(name) == (version, len(log_entries))
+            # A refusal holds until the log or the version's file changes: a file restored is tried again.
+            refused = self._refused.get(name) == self._refusal(name, version, len(log_entries))
             if version is not None and version != status.version and not refused:
                 found[name] = version
         return found
+
+    def _refusal(self, name: str, version: str | None, entries: int) -> tuple[Any, ...]:
+        """What a refused version is remembered by: the version, the log's length and its file's size and time."""
+        try:
+            found = (self.folder(name) / f"{version}.joblib").stat()
+        except OSError:
+            return (version, entries, None)
+        return (version, entries, found.st_size, found.st_mtime_ns)
 
     def prepare(self, name: str) -> tuple[Task, ModelStatus]:
         """A new adapter of ``name`` with its promoted version loaded, checked and started (on a thread)."""
@@ -136,7 +144,7 @@ class LiveModels:
                         error,
                     )
                     SWAPS_REFUSED.labels(name).inc()
-                    self._refused[name] = (version, len(promotions(self.folder(name))))
+                    self._refused[name] = self._refusal(name, version, len(promotions(self.folder(name))))
                     continue
                 self._refused.pop(name, None)
                 self.swap(name, task, status)
