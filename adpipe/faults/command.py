@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from adpipe import config
+from adpipe.faults.result import CaseResult
 
 SERVICE_CASES = ("quiet", "worker-sigkill", "master-sigterm", "model-corrupt", "disk-full")
 OTHER_CASES = ("postgres-restart", "killed-runs")
@@ -32,6 +33,16 @@ def _mount_tmpfs(folder: Path) -> bool:
         ["mount", "-t", "tmpfs", "-o", f"size={MONITOR_MB}m", "tmpfs", str(folder)], capture_output=True, text=True
     )
     return done.returncode == 0
+
+
+def _guarded(name: str, case: Callable) -> CaseResult:
+    """Run one case; a case that breaks (a bug, a tool missing) is a row saying so, and the drill goes on."""
+    start = time.monotonic()
+    try:
+        return case()
+    except Exception as error:  # whatever broke, the other cases still run and the report is written
+        _say(f"  {name} broke: {type(error).__name__}: {error}")
+        return CaseResult(case=name, fault="(the case broke)", start=start, notes=[f"{type(error).__name__}: {error}"])
 
 
 def _free_port() -> int:
@@ -82,7 +93,7 @@ def service_cases(root: Path, chosen: list[str], quiet_seconds: float) -> list:
             if name == "disk-full" and not mounted:
                 continue
             _say(f"case {name}")
-            results.append(runs[name]())
+            results.append(_guarded(name, runs[name]))
             _say(f"  {results[-1].requests} requests, {results[-1].failed} failed, {results[-1].wrong} wrong")
         time.sleep(3.0)  # the last case's alerts: one more evaluation
     finally:
@@ -133,7 +144,7 @@ def faults_command(
                 reason = Postgres.available()
                 if reason is None:
                     _say(f"case postgres-restart ({trials} trials, 2 workers)")
-                    results.append(tuning_restart(root, trials, _say))
+                    results.append(_guarded("postgres-restart", lambda: tuning_restart(root, trials, _say)))
                 else:
                     _say(f"postgres-restart skipped: {reason}")
             if "killed-runs" in chosen:
