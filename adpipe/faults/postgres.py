@@ -10,7 +10,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -35,9 +37,10 @@ def _free_port() -> int:
 class Postgres:
     """A throw-away PostgreSQL server on 127.0.0.1 (run as the ``postgres`` user when this is root)."""
 
-    def __init__(self, home: Path) -> None:
-        self.bin, self.home, self.port = _bin(), home, _free_port()
-        self.cluster = home / "cluster"
+    def __init__(self) -> None:
+        # A folder of its own: the server's user must reach it (the drill's folder is private to root).
+        self.bin, self.home, self.port = _bin(), Path(tempfile.mkdtemp(prefix="adpipe-faults-postgres-")), _free_port()
+        self.cluster = self.home / "cluster"
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
     @staticmethod
@@ -65,7 +68,6 @@ class Postgres:
 
     def create(self) -> str:
         """A new cluster and database; the storage URL."""
-        self.home.mkdir(parents=True, exist_ok=True)
         if self.as_user:
             shutil.chown(self.home, "postgres")
         self._run(str(self.bin / "initdb"), "-D", str(self.cluster), "-U", "tuner", "--auth=trust", "--no-sync")
@@ -94,7 +96,7 @@ def tuning_restart(root: Path, trials: int, say: Callable[[str], None]) -> CaseR
 
     from adpipe.tuning.study import FINISHED, open_storage
 
-    server = Postgres(root / "postgres")
+    server = Postgres()
     url = server.create()
     command = [sys.executable, str(config.PROJECT_ROOT / "model.py"), "tune", "--storage", url, "--study", "faults"]
     command += ["--trials", str(trials), "--folds", "2", "--repeats", "1", "--params", str(root / "params.json")]
@@ -119,6 +121,7 @@ def tuning_restart(root: Path, trials: int, say: Callable[[str], None]) -> CaseR
         back = datetime.now()
         codes = [worker.wait(900) for worker in workers]
         study = optuna.load_study(study_name="faults", storage=open_storage(url))
+        all_trials = study.get_trials()  # read before the server goes
     finally:
         for worker in workers:
             if worker.poll() is None:
@@ -126,10 +129,11 @@ def tuning_restart(root: Path, trials: int, say: Callable[[str], None]) -> CaseR
         for log in logs:
             log.close()
         server.remove()
-    all_trials = study.get_trials(deepcopy=False)
     finished = [t for t in all_trials if t.state in FINISHED]
     failed = [t for t in all_trials if t.state == TrialState.FAIL]
-    retried = [RetryHeartbeatStaleTrialCallback.retried_trial_number(t) for t in all_trials]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retried = [RetryHeartbeatStaleTrialCallback.retried_trial_number(t) for t in all_trials]
     retried = [n for n in retried if n is not None]
     numbers = [t.number for t in all_trials]
     running = sum(t.state == TrialState.RUNNING for t in all_trials)

@@ -137,6 +137,16 @@ def make_objective(task: TuningTask, ctrl_c: CtrlC) -> Callable[[optuna.Trial], 
     return objective
 
 
+def _storage_lost(error: BaseException | None) -> bool:
+    """Whether ``error`` comes of a lost storage connection: raised as one, or while handling one (Optuna 5.0's
+    ``_run_trial`` then ends in an UnboundLocalError of its own)."""
+    while error is not None:
+        if isinstance(error, STORAGE_ERRORS):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _wait_for_storage(study: optuna.Study, error: Exception, bar: Any) -> None:
     """Wait (up to ``STORAGE_OUTAGE_SECONDS``) until the study's storage answers again, then fail and queue again
     this worker's trial the outage interrupted; a DataError naming the storage's error if it stays away."""
@@ -216,8 +226,10 @@ def run_tuning(
                 with ctrl_c.installed():
                     study.optimize(make_objective(task, ctrl_c), timeout=left, callbacks=[after_trial])
                 break
-            except STORAGE_ERRORS as error:  # the storage went away: wait for it, go on
-                _wait_for_storage(study, error, bar)
+            except Exception as error:
+                if not _storage_lost(error):
+                    raise
+                _wait_for_storage(study, error, bar)  # the storage went away: wait for it, go on
     except KeyboardInterrupt:
         interrupted = True  # Optuna has marked the running trial failed; finished ones are stored
     finally:
