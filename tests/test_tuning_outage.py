@@ -10,6 +10,7 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
+from adpipe.tuning.loop import _storage_lost
 from adpipe.tuning.study import fail_interrupted_trials, open_storage
 
 
@@ -26,3 +27,16 @@ def test_a_trial_the_outage_interrupted_is_failed_and_queued_again_once(tmp_path
     assert RetryHeartbeatStaleTrialCallback.retried_trial_number(again) == mine.number
     assert again.params == mine.params
     assert fail_interrupted_trials(study, "host:1") == []  # failed once, queued once
+
+
+def test_an_error_raised_while_handling_a_lost_connection_counts_as_the_storage_lost() -> None:
+    """Optuna 5.0's ``_run_trial`` reads the trial again when a commit fails, fails again, and ends in an
+    UnboundLocalError of its own: the worker must still wait for its storage, and stop on any other error."""
+    try:
+        try:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.")
+        except optuna.exceptions.StorageInternalError:
+            raise UnboundLocalError("cannot access local variable 'updated_state'")  # noqa: B904 (as Optuna does)
+    except UnboundLocalError as error:
+        assert _storage_lost(error)
+    assert not _storage_lost(ValueError("a bug"))
