@@ -81,14 +81,16 @@ def killed_runs(root: Path, times: int, seed: int, say: Callable[[str], None]) -
         if code != 0:
             raise RuntimeError(f"`python model.py {' '.join(argv)}` failed (exit {code}) before any kill")
         before = _files(folder)
-        killed, identical, unloadable, left = 0, 0, 0, 0
+        killed, identical, broken, unloadable, left = 0, 0, 0, 0, 0
         for attempt in range(times):
             code, _ = _run(argv, rng.uniform(0.0, seconds))
             killed += code == -9
             after = _files(folder)
             published = {k: v for k, v in after.items() if not Path(k).name.startswith(".")}
             identical += published == before
-            unloadable += sum(not _loadable(folder / k) for k in published)
+            bad = sum(not _loadable(folder / k) for k in published) + len(set(before) - set(published))
+            unloadable += bad
+            broken += bad > 0
             left = sum(Path(k).name.startswith(".") for k in after)
             say(f"  {name}: {attempt + 1}/{times} (exit {code}; temporary files now {left})")
         code, _ = _run(argv, None)
@@ -98,13 +100,14 @@ def killed_runs(root: Path, times: int, seed: int, say: Callable[[str], None]) -
             fault=f"SIGKILL at random points of a {seconds:.0f} s run, {times} times",
             start=time.monotonic(),
             requests=times,
-            failed=times - identical,
+            failed=broken,  # kills after which an output was missing or did not load
         )
         result.lost = unloadable
         stale = [k for k in final if Path(k).name.startswith(".")]
         result.notes.append(
             f"{killed} of {times} killed before they ended; outputs byte-identical to the run before after "
-            f"{identical} of {times}; unloadable outputs: {unloadable}; the next full run: exit {code}, outputs "
+            f"{identical} of {times}, replaced whole (killed past its publish) after {times - identical - broken}; "
+            f"outputs missing or unloadable: {unloadable}; the next full run: exit {code}, outputs "
             f"identical: {final == before}, temporary files left after it: {len(stale)}"
         )
         results.append(result)
