@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from adpipe.service.app import create_app
 from adpipe.service.live import POLL_SECONDS
+from adpipe.service.metrics import MODEL_INFO
 from adpipe.service.registry import all_tasks
 from adpipe.serving.window import ServedWindow
 from adpipe.versions import promote, versions_dir
@@ -114,6 +115,7 @@ def test_a_corrupt_promoted_version_is_refused_then_served_once_its_file_is_rest
         (folder / f"{second}.joblib").write_bytes(good)  # restored: tried again (`models promote` would say
         _wait(lambda: _served(c) == second, "the restored version was not served")  # it is promoted already)
         assert 'adpipe_model_promoted{task="ctr"} 1.0' in c.get("/metrics").text
+    MODEL_INFO.remove("ctr", second)  # the registry is the test run's: the metrics tests count its series
 
 
 def test_a_write_sweeps_the_temporary_files_a_killed_writer_left_and_no_other(tmp_path: Path) -> None:
