@@ -41,7 +41,10 @@ def test_a_window_whose_writes_fail_keeps_its_rows_says_why_and_writes_again(
     assert len(list(folder.glob("t-*.parquet"))) == 1 and window.write_error is None
     real = pd.DataFrame.to_parquet
 
+    attempts = []
+
     def half_then_full(frame: pd.DataFrame, path: Path, **options: object) -> None:
+        attempts.append(path)
         Path(path).write_bytes(b"PAR1 half a file")  # what a full disk leaves: the start of a file
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -52,13 +55,15 @@ def test_a_window_whose_writes_fail_keeps_its_rows_says_why_and_writes_again(
     assert [r.message for r in caplog.records].count(
         f"t monitor window: {window.write_error}; answers go on, its rows wait in memory"
     ) == 1  # said once, not at every flush
+    assert len(attempts) == 1  # tried again RETRY_SECONDS later, not at every answer meanwhile
     assert window.unwritten == 200 - 50 and len(window) == 50  # the newest 50 wait to be written
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []  # no half-written file left
     assert len(pd.read_parquet(folder)) == 20  # a reader of the folder reads the whole files only
     monkeypatch.setattr(pd.DataFrame, "to_parquet", real)
+    window.flush()  # at shutdown, or a flush RETRY_SECONDS later
+    assert window.write_error is None and len(pd.read_parquet(folder)) == 20 + 50
     _add(window, 20)
-    window.flush()
-    assert window.write_error is None and len(pd.read_parquet(folder)) == 20 + 50 + 20
+    assert len(pd.read_parquet(folder)) == 20 + 50 + 20  # back to a file every flush_rows rows
 
 
 def test_health_and_metrics_say_a_window_stopped_writing(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ unless a folder is given (``serve --monitor-dir``): then every ``flush_rows`` ne
 more than ``max_bytes`` of them. A file is written under a hidden temporary name (``.<name>.tmp``, which
 ``pandas.read_parquet(folder)`` skips) and renamed when whole. A write that fails (a full disk, a folder gone)
 removes its temporary file, says so once in the log and in :attr:`ServedWindow.write_error` (``/health`` and
-``/metrics`` read it), keeps at most ``size`` unwritten rows and tries again at the next flush: answers never
-wait for or fail on the disk.
+``/metrics`` read it), keeps at most ``size`` unwritten rows and tries again at a flush ``RETRY_SECONDS`` later:
+answers never fail on the disk, nor try it at every call while it is full.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ DEFAULT_SIZE = 5000  # answers kept per task and worker: a drift test's power at
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 PREDICTION_COLUMN = "__prediction"
 WARNINGS_COLUMN = "__warnings"
+RETRY_SECONDS = 5.0  # after a failed write, the next is tried no sooner
 
 log = logging.getLogger("adpipe.serving")
 
@@ -60,6 +61,7 @@ class ServedWindow:
         self.added = 0  # rows added since the start: a drift check reads the window again only when it grew
         self.write_error: str | None = None  # why the last write to ``folder`` failed; None once one succeeds
         self.unwritten = 0  # rows dropped unwritten while writes failed (the newest ``size`` are kept to retry)
+        self._retry_at = 0.0  # monotonic time before which a failed write is not tried again
 
     def add(
         self,
@@ -85,8 +87,12 @@ class ServedWindow:
             self.added += len(rows)
             if self.folder is not None:
                 self._pending.extend(rows)
-                if len(self._pending) >= self.flush_rows:
+                if len(self._pending) >= self.flush_rows and time.monotonic() >= self._retry_at:
                     self._flush()
+                excess = len(self._pending) - self.size  # writes failing: the newest rows wait
+                if excess > 0:
+                    self.unwritten += excess
+                    del self._pending[:excess]
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -125,14 +131,12 @@ class ServedWindow:
             if failed != self.write_error:
                 log.warning("%s monitor window: %s; answers go on, its rows wait in memory", self.task, failed)
             self.write_error = failed
-            excess = len(self._pending) - self.size
-            if excess > 0:
-                self.unwritten += excess
-                del self._pending[:excess]
+            self._retry_at = time.monotonic() + RETRY_SECONDS  # not a failing write per answer meanwhile
             return
         if self.write_error is not None:
             log.warning("%s monitor window: writing to %s again", self.task, self.folder)
         self.write_error = None
+        self._retry_at = 0.0
         self._pending = []
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
