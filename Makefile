@@ -18,7 +18,7 @@ DATA_MAP := \
 	data/campaigns/KAG_conversion_data.csv=campaigns/KAG_conversion_data.csv \
 	data/profiles/user_profiles_for_ads.csv=profiles/user_profiles_for_ads.csv
 
-.PHONY: help setup data features train predict validate test lint format clean task segments conversion tune roas ctr bench report dashboard serve loadtest loadtest-explore image
+.PHONY: help setup data features train predict validate test lint format clean task segments conversion tune roas ctr bench report dashboard serve loadtest loadtest-explore image faults
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -97,6 +97,9 @@ serve: setup data ## Prediction web service on http://127.0.0.1:8000 (SERVE_PORT
 
 image: setup data ## Build the service's image with podman, run it on 127.0.0.1, check its answers (opt-in; docs/deploy.md)
 	$(PY) model.py image
+
+faults: setup data ## Fault drill on loopback: workers killed, model corrupted, disk full, PostgreSQL crashed, runs killed; alerts (minutes; root; docs/deploy.md)
+	$(PY) model.py faults
 
 loadtest: setup data ## Throughput and p50/p95/p99 latency of every task's API (needs Debian's hey) -> reports/loadtest.json
 	@command -v hey >/dev/null || { echo "error: the load test needs hey: apt-get install -y hey" >&2; exit 1; }

@@ -16,6 +16,7 @@ from adpipe.commands import tasks as task_commands
 from adpipe.commands import versions as versions_commands
 from adpipe.commands.explore import explore_command
 from adpipe.dashboard.cli import report_command
+from adpipe.faults.command import faults_command
 from adpipe.service import cli as service_cli
 from adpipe.tuning.command import study_app
 
@@ -43,6 +44,7 @@ def build_app() -> typer.Typer:
     cli.add_typer(versions_commands.app, name="models")
     cli.command("report")(report_command)
     cli.command("explore")(explore_command)
+    cli.command("faults")(faults_command)
     service_cli.register(cli)
     return cli
 

@@ -10,7 +10,9 @@ its command ends (data a subprocess reads, a checkpoint) writes it in a block of
 from __future__ import annotations
 
 import errno
+import glob
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -72,13 +74,38 @@ def current_path(path: str | Path) -> Path:
     return pending[-1] if pending else path
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path, prefix: str) -> None:
+    """Remove the temporary files and folders ``<prefix><pid>.*`` (or ``-*``) in ``folder`` whose process no longer
+    runs: a run killed outright (SIGKILL, the out-of-memory killer, a power cut) cleans nothing up. The next write
+    of the same output sweeps them, so they never pile up; a running writer's are left alone."""
+    for temp in folder.glob(f"{glob.escape(prefix)}*"):
+        pid = re.match(r"(\d+)[.-]", temp.name[len(prefix) :])
+        if pid is not None and not _running(int(pid.group(1))):
+            if temp.is_dir():
+                shutil.rmtree(temp, ignore_errors=True)
+            else:
+                temp.unlink(missing_ok=True)
+
+
 def _temporary_beside(path: Path) -> Path:
-    """An empty temporary file in ``path``'s folder (created if needed), or a DataError saying why not."""
+    """An empty temporary file in ``path``'s folder (created if needed), or a DataError saying why not. Its name
+    holds this process's id: a later write tells a dead writer's leftovers by it (:func:`remove_stale_temporaries`)."""
     if path.is_dir():
         raise DataError("is a folder: give the path of a file to write", path=path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        remove_stale_temporaries(path.parent, f".{path.name}.")
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     except (FileExistsError, NotADirectoryError) as error:
         blocker = next((p for p in path.parents if p.is_file()), path.parent)
         raise DataError(f"cannot be written: {blocker} is a file, not a folder", path=path) from error
@@ -123,11 +150,12 @@ def atomic_folder(folder: str | Path) -> Iterator[Path]:
     block ends normally and is removed otherwise. Its path is absolute: other processes may write into it."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent)).resolve()
+    remove_stale_temporaries(folder.parent, f".{folder.name}.")
+    temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.", dir=folder.parent)).resolve()
     try:
         yield temp
         if folder.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
+            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.old.", dir=folder.parent))
             os.replace(folder, old / folder.name)
             shutil.rmtree(old)
         os.replace(temp, folder)

@@ -70,6 +70,8 @@ class Health(BaseModel):
     status: str
     worker: int  # the process id: each worker swaps to a newly promoted version on its own
     models: list[ModelStatus]
+    # Per task, why this worker's window stopped writing its Parquet files (serve --monitor-dir); answers go on.
+    monitor_not_written: dict[str, str] = {}
 
 
 def current(request: Request, name: str) -> Task:
@@ -193,4 +195,10 @@ def api_router(tasks: dict[str, Task]) -> APIRouter:
 def health(request: Request) -> Health:
     """Which models are loaded, their versions, when and from what data they were trained."""
     statuses = list(request.app.state.statuses.values())
-    return Health(status="ok" if all(s.loaded for s in statuses) else "degraded", worker=os.getpid(), models=statuses)
+    failing = {
+        name: task.window.write_error
+        for name, task in request.app.state.tasks.items()
+        if task.window is not None and task.window.write_error
+    }
+    status = "ok" if all(s.loaded for s in statuses) else "degraded"
+    return Health(status=status, worker=os.getpid(), models=statuses, monitor_not_written=failing)

@@ -29,7 +29,7 @@ from adpipe.service.explore import ExploreData, explore_router
 from adpipe.service.keys import ADMIN_PREFIX, ApiKeys, RequireKey
 from adpipe.service.live import LiveModels, admin_router
 from adpipe.service.metrics import instrument
-from adpipe.service.monitor import monitor_router
+from adpipe.service.monitor import monitor_router, watch_windows
 from adpipe.service.pages import page_router, templates
 from adpipe.service.registry import all_tasks, check_models, load_models, start_actions
 from adpipe.serving.records import RecordError
@@ -127,9 +127,10 @@ def create_app(
         start_actions(tasks, statuses)
         for task in tasks.values():  # the examples the checks predicted were not served
             task.window.clear()
-        watcher = asyncio.create_task(live.watch())
+        watchers = [asyncio.create_task(live.watch()), asyncio.create_task(watch_windows(tasks))]
         yield
-        watcher.cancel()
+        for watcher in watchers:
+            watcher.cancel()
         live.close()
         for task in tasks.values():
             task.window.flush()

@@ -61,10 +61,13 @@ def metrics_folder() -> Iterator[Path]:
 
 def worker_exited(server: Any, worker: Any) -> None:
     """gunicorn's ``child_exit`` hook, in the master: a dead worker's live gauges (the model versions) leave the
-    scrape; its counters stay in the sums (what it served was served)."""
+    scrape; its counters stay in the sums (what it served was served); the exit is counted."""
     from prometheus_client import multiprocess
 
+    from adpipe.service.metrics import WORKER_EXITS
+
     multiprocess.mark_process_dead(worker.pid)
+    WORKER_EXITS.inc()
 
 
 def run_server(

@@ -5,7 +5,9 @@ not the one it serves, it loads that version into a new task adapter on a thread
 task's example and starts its actions, then swaps the adapter in on the event loop: a request reads its task
 once, before its first await, so it is answered whole by one version — the one its answer names. The old
 adapter keeps answering what was already queued and is closed ``RETIRE_SECONDS`` later. A version that fails to
-load or to predict is not served (the log says why) and not tried again until promoted again.
+load or to predict is refused: the old version keeps answering, the log says why, ``adpipe_model_swaps_refused_total``
+counts it and ``adpipe_model_promoted`` is 0 (``deploy/alerts.yml``) until a later promotion is served; it is not
+tried again until the promotions log or the version's file changes (a file restored is tried again).
 
 ``POST /admin/promote`` and ``/admin/rollback`` (an admin key, ``serve --admin-keys``) write the log as
 ``python model.py models promote|rollback`` does and swap their own worker before answering; the other workers
@@ -18,21 +20,17 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from adpipe.errors import DataError
-from adpipe.service.metrics import MODEL_INFO
+from adpipe.service.metrics import MODEL_INFO, MODEL_PROMOTED, SWAPS_REFUSED
 from adpipe.service.registry import ModelStatus, change_version, check_models, load_task, start_actions
 from adpipe.serving.adapter import Task
 from adpipe.serving.window import ServedWindow
-from adpipe.versions import (
-    VERSION_DIGITS,
-    promoted,
-    versions_dir,
-)
+from adpipe.versions import VERSION_DIGITS, promotions, standing, versions_dir
 
 log = logging.getLogger("adpipe.service")
 
@@ -54,7 +52,9 @@ class LiveModels:
     ) -> None:
         self.tasks, self.statuses = tasks, statuses
         self.models_dir, self.reports_dir, self.new_window = Path(models_dir), Path(reports_dir), new_window
-        self._refused: dict[str, str] = {}  # a version that could not be served, per task: not tried again
+        # Per task: a promoted version that could not be served (:meth:`_refusal`), not tried again until the log
+        # or its file changes; or the error of a log that could not be read.
+        self._refused: dict[str, tuple[Any, ...] | str] = {}
         self._retiring: set[Task] = set()
         self._lock = asyncio.Lock()
 
@@ -62,19 +62,35 @@ class LiveModels:
         return versions_dir(self.models_dir / self.tasks[name].model_file.name)
 
     def changed(self) -> dict[str, str]:
-        """The promoted version of each task whose promoted version is not the one served (nor refused)."""
+        """The promoted version of each task whose promoted version is not the one served (nor refused since its
+        last promotion); sets each task's ``adpipe_model_promoted``."""
         found = {}
         for name in self.tasks:
             try:
-                version = promoted(self.folder(name))
+                log_entries = promotions(self.folder(name))
             except DataError as error:  # a broken log: keep serving, say it once
                 if self._refused.get(name) != str(error):
                     log.warning("%s: promotions not read: %s", name, error)
                     self._refused[name] = str(error)
+                MODEL_PROMOTED.labels(name).set(0)
                 continue
-            if version is not None and version != self.statuses[name].version and self._refused.get(name) != version:
+            stack = standing(log_entries)
+            version = stack[-1] if stack else None
+            status = self.statuses[name]
+            MODEL_PROMOTED.labels(name).set(int(status.loaded and version is not None and version == status.version))
+            # A refusal holds until the log or the version's file changes: a file restored is tried again.
+            refused = self._refused.get(name) == self._refusal(name, version, len(log_entries))
+            if version is not None and version != status.version and not refused:
                 found[name] = version
         return found
+
+    def _refusal(self, name: str, version: str | None, entries: int) -> tuple[Any, ...]:
+        """What a refused version is remembered by: the version, the log's length and its file's size and time."""
+        try:
+            found = (self.folder(name) / f"{version}.joblib").stat()
+        except OSError:
+            return (version, entries, None)
+        return (version, entries, found.st_size, found.st_mtime_ns)
 
     def prepare(self, name: str) -> tuple[Task, ModelStatus]:
         """A new adapter of ``name`` with its promoted version loaded, checked and started (on a thread)."""
@@ -95,6 +111,7 @@ class LiveModels:
         if before.version is not None:
             MODEL_INFO.labels(name, before.version).set(0)
         MODEL_INFO.labels(name, status.version).set(1)
+        MODEL_PROMOTED.labels(name).set(1)  # the promoted version, just loaded (the watch sets it every second)
         log.info("%s: now serving version %s (was %s)", name, status.version, before.version)
         self._retiring.add(old)
         asyncio.get_running_loop().call_later(RETIRE_SECONDS, self._retire, old)
@@ -119,8 +136,15 @@ class LiveModels:
                 try:
                     task, status = await asyncio.to_thread(self.prepare, name)
                 except Exception as error:  # whatever it is, the served version stays
-                    log.warning("%s: promoted version %s not served: %s", name, version, error)
-                    self._refused[name] = version
+                    log.warning(
+                        "%s: promoted version %s refused, still serving %s: %s",
+                        name,
+                        version,
+                        self.statuses[name].version,
+                        error,
+                    )
+                    SWAPS_REFUSED.labels(name).inc()
+                    self._refused[name] = self._refusal(name, version, len(promotions(self.folder(name))))
                     continue
                 self._refused.pop(name, None)
                 self.swap(name, task, status)

@@ -1,5 +1,7 @@
 """``GET /metrics``: the service's Prometheus metrics — requests and their latency per route, what was predicted
-per task, the answers the input guard warned about, and the versions of the models served.
+per task, the answers the input guard warned about, the versions of the models served and whether each is the
+promoted one, the drift each worker's window shows, whether the windows still write their files, and the workers
+that exited (``deploy/alerts.yml`` alerts on them).
 
 Under ``serve`` every gunicorn worker counts in its own files in ``PROMETHEUS_MULTIPROC_DIR`` (set by
 :mod:`adpipe.service.cli` before this module imports prometheus_client) and a scrape, answered by any one worker,
@@ -62,6 +64,42 @@ GUARDED = Counter(
 )
 MODEL_INFO = Gauge(
     "adpipe_model_info", "The model each task serves (1), by version.", ["task", "version"], multiprocess_mode="livemax"
+)
+# The gauges below are set by each worker once a second (the lowest worker's value, or the highest, is the one an
+# alert needs): a worker that died takes its values with it.
+MODEL_PROMOTED = Gauge(
+    "adpipe_model_promoted",
+    "1 when the worker serves the version its task's promotions log names; 0 when it serves another (a promoted "
+    "version it refused), its working file with nothing promoted, or no model. The lowest worker's value.",
+    ["task"],
+    multiprocess_mode="livemin",
+)
+SWAPS_REFUSED = Counter(
+    "adpipe_model_swaps_refused",
+    "Promoted versions a worker refused to serve (unreadable, or cannot predict the task's example), by task.",
+    ["task"],
+)
+DRIFT_FLAGGED = Gauge(
+    "adpipe_drift_flagged",
+    "Inputs (and the predictions) the last drift check of a worker's window called drifted; the highest worker's.",
+    ["task"],
+    multiprocess_mode="livemax",
+)
+MONITOR_WRITING = Gauge(
+    "adpipe_monitor_writing",
+    "0 when a worker's window could not write its Parquet files to serve --monitor-dir (a full disk), else 1. "
+    "The lowest worker's value.",
+    ["task"],
+    multiprocess_mode="livemin",
+)
+MONITOR_UNWRITTEN = Gauge(
+    "adpipe_monitor_unwritten_rows",
+    "Served rows dropped from the Parquet files while their writes failed, summed over the live workers.",
+    ["task"],
+    multiprocess_mode="livesum",
+)
+WORKER_EXITS = Counter(
+    "adpipe_worker_exits", "Workers that exited, counted by the gunicorn master (which forks a new one in its place)."
 )
 
 

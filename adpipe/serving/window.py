@@ -4,11 +4,16 @@ Each worker keeps its own window in memory (``serve --monitor-window``); the dri
 /api/v1/<task>/drift`` and the ``/monitor`` page are computed from it on demand. Nothing is written to disk
 unless a folder is given (``serve --monitor-dir``): then every ``flush_rows`` new answers go to a Parquet file
 ``<task>-<pid>-<time>.parquet`` there, and the oldest of the task's files are removed while the folder holds
-more than ``max_bytes`` of them.
+more than ``max_bytes`` of them. A file is written under a hidden temporary name (``.<name>.tmp``, which
+``pandas.read_parquet(folder)`` skips) and renamed when whole. A write that fails (a full disk, a folder gone)
+removes its temporary file, says so once in the log and in :attr:`ServedWindow.write_error` (``/health`` and
+``/metrics`` read it), keeps at most ``size`` unwritten rows and tries again at a flush ``RETRY_SECONDS`` later:
+answers never fail on the disk, nor try it at every call while it is full.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -16,6 +21,8 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from adpipe.io import remove_stale_temporaries
 
 if TYPE_CHECKING:  # pandas and numpy are imported on use: ``serve --help`` reads this module's defaults
     import numpy as np
@@ -25,6 +32,9 @@ DEFAULT_SIZE = 5000  # answers kept per task and worker: a drift test's power at
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 PREDICTION_COLUMN = "__prediction"
 WARNINGS_COLUMN = "__warnings"
+RETRY_SECONDS = 5.0  # after a failed write, the next is tried no sooner
+
+log = logging.getLogger("adpipe.serving")
 
 
 class ServedWindow:
@@ -48,6 +58,10 @@ class ServedWindow:
         self._probabilities: deque[Sequence[float] | None] = deque(maxlen=size)
         self._pending: list[tuple[Any, ...]] = []
         self._lock = threading.Lock()
+        self.added = 0  # rows added since the start: a drift check reads the window again only when it grew
+        self.write_error: str | None = None  # why the last write to ``folder`` failed; None once one succeeds
+        self.unwritten = 0  # rows dropped unwritten while writes failed (the newest ``size`` are kept to retry)
+        self._retry_at = 0.0  # monotonic time before which a failed write is not tried again
 
     def add(
         self,
@@ -70,10 +84,18 @@ class ServedWindow:
                 self._names = names
             self._rows.extend(rows)
             self._probabilities.extend(probabilities)
+            self.added += len(rows)
             if self.folder is not None:
                 self._pending.extend(rows)
-                if len(self._pending) >= self.flush_rows:
+                if len(self._pending) >= self.flush_rows and time.monotonic() >= self._retry_at:
                     self._flush()
+                excess = len(self._pending) - self.size  # writes failing: the newest rows wait
+                if excess > 0:
+                    self.unwritten += excess
+                    del self._pending[:excess]
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
     def clear(self) -> None:
         with self._lock:
@@ -100,8 +122,21 @@ class ServedWindow:
             self._flush()
 
     def _flush(self) -> None:
-        if self.folder is not None and self._pending:
+        if self.folder is None or not self._pending:
+            return
+        try:
             self._write(self._pending)
+        except OSError as error:
+            failed = f"cannot write {self.folder}: {error.strerror or error}"
+            if failed != self.write_error:
+                log.warning("%s monitor window: %s; answers go on, its rows wait in memory", self.task, failed)
+            self.write_error = failed
+            self._retry_at = time.monotonic() + RETRY_SECONDS  # not a failing write per answer meanwhile
+            return
+        if self.write_error is not None:
+            log.warning("%s monitor window: writing to %s again", self.task, self.folder)
+        self.write_error = None
+        self._retry_at = 0.0
         self._pending = []
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
@@ -115,8 +150,13 @@ class ServedWindow:
             if not pd.api.types.is_numeric_dtype(frame[column]):
                 frame[column] = frame[column].astype("string")
         path = folder / f"{self.task}-{os.getpid()}-{time.time_ns()}.parquet"
-        frame.to_parquet(path.with_suffix(".tmp"), index=False)
-        path.with_suffix(".tmp").rename(path)
+        temporary = folder / f".{path.name}.tmp"  # hidden: a reader of the folder never sees a half-written file
+        try:
+            frame.to_parquet(temporary, index=False)
+            temporary.rename(path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        remove_stale_temporaries(folder, f".{self.task}-")  # a killed worker's half-written file
         files = sorted(folder.glob(f"{self.task}-*.parquet"), key=lambda p: p.stat().st_mtime)
         total = sum(p.stat().st_size for p in files)
         while files and total > self.max_bytes:

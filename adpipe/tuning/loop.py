@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 import optuna
+import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 from tqdm.auto import tqdm
 
 from adpipe import config
-from adpipe.errors import DataError
+from adpipe.errors import DataError, first_line
 from adpipe.io import read_json, write_json
 from adpipe.tuning.study import (
     DEFAULT_STORAGE,
@@ -29,12 +30,19 @@ from adpipe.tuning.study import (
     TuningTask,
     best_trial,
     count_trials,
+    fail_interrupted_trials,
     fail_stale_trials,
     make_pruner,
     make_sampler,
     open_study,
 )
 from adpipe.validation import FoldMetrics, mean_std
+
+# A worker whose storage goes away (a database restarted) waits this long for it, trying every few seconds.
+STORAGE_OUTAGE_SECONDS = 300
+STORAGE_RETRY_SECONDS = 2.0
+# What a lost database connection raises: SQLAlchemy's error, or Optuna's wrapping of it around a commit.
+STORAGE_ERRORS = (sqlalchemy.exc.OperationalError, optuna.exceptions.StorageInternalError)
 
 
 def worker_id() -> str:
@@ -129,6 +137,32 @@ def make_objective(task: TuningTask, ctrl_c: CtrlC) -> Callable[[optuna.Trial], 
     return objective
 
 
+def _storage_lost(error: BaseException | None) -> bool:
+    """Whether ``error`` comes of a lost storage connection: raised as one, or while handling one (Optuna 5.0's
+    ``_run_trial`` then ends in an UnboundLocalError of its own)."""
+    while error is not None:
+        if isinstance(error, STORAGE_ERRORS):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _wait_for_storage(study: optuna.Study, error: Exception, bar: Any) -> None:
+    """Wait (up to ``STORAGE_OUTAGE_SECONDS``) until the study's storage answers again, then fail and queue again
+    this worker's trial the outage interrupted; a DataError naming the storage's error if it stays away."""
+    bar.write(f"the study's storage is unreachable ({first_line(error)}): waiting up to {STORAGE_OUTAGE_SECONDS} s")
+    deadline = time.monotonic() + STORAGE_OUTAGE_SECONDS
+    while True:
+        time.sleep(STORAGE_RETRY_SECONDS)
+        try:
+            retried = fail_interrupted_trials(study, worker_id())
+            break
+        except STORAGE_ERRORS as again:
+            if time.monotonic() > deadline:
+                raise DataError(f"the study's storage stayed unreachable: {first_line(again)}") from again
+    bar.write(f"the storage is back; interrupted trials failed and queued again: {retried or 'none'}")
+
+
 def _enqueue_current_params(task: TuningTask, study: optuna.Study) -> None:
     """A new study's first trial: the params file as it stands (if any), so the search starts from it."""
     if study.trials or task.starting_point is None or not task.params_file.exists():
@@ -184,9 +218,18 @@ def run_tuning(
     ctrl_c = CtrlC()
     interrupted = False
     try:
-        if not budget_reached():
-            with ctrl_c.installed():
-                study.optimize(make_objective(task, ctrl_c), timeout=timeout, callbacks=[after_trial])
+        while not budget_reached():
+            left = None if timeout is None else timeout - (time.monotonic() - started)
+            if left is not None and left <= 0:
+                break
+            try:
+                with ctrl_c.installed():
+                    study.optimize(make_objective(task, ctrl_c), timeout=left, callbacks=[after_trial])
+                break
+            except Exception as error:
+                if not _storage_lost(error):
+                    raise
+                _wait_for_storage(study, error, bar)  # the storage went away: wait for it, go on
     except KeyboardInterrupt:
         interrupted = True  # Optuna has marked the running trial failed; finished ones are stored
     finally:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import optuna
 import sqlalchemy
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from adpipe import config
@@ -169,6 +170,9 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
                     engine_kwargs=engine_kwargs,
                     heartbeat_interval=HEARTBEAT_SECONDS,
                     grace_period=GRACE_SECONDS,
+                    # A trial failed by its stale heartbeat (its worker killed, the storage gone) is run again with
+                    # the same parameters, once: an outage costs no trial.
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
                 )
         except Exception as error:  # SQLAlchemy's errors for bad URLs, missing drivers, unreachable servers
             attempt += 1
@@ -217,6 +221,22 @@ def best_trial(study: optuna.Study) -> FrozenTrial | None:
         return study.best_trial
     except ValueError:  # no complete trial yet
         return None
+
+
+def fail_interrupted_trials(study: optuna.Study, worker: str) -> list[int]:
+    """Mark failed, and queue again once (the storage's ``RetryHeartbeatStaleTrialCallback``), the trials
+    ``worker`` left RUNNING when its storage went away: its own, so no heartbeat's grace to wait for. Their numbers."""
+    storage = study._storage
+    retry = storage.get_heartbeat_stale_trial_callback()
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("worker") == worker and storage.set_trial_state_values(
+            trial._trial_id, TrialState.FAIL
+        ):
+            if retry is not None:
+                retry(study, storage.get_trial(trial._trial_id))
+            failed.append(trial.number)
+    return failed
 
 
 def fail_stale_trials(study: optuna.Study) -> None:
