@@ -58,7 +58,7 @@ KIT_MODULES = (
 )
 KITS = (*KIT_MODULES, "adpipe.tuning", "adpipe.serving", "adpipe.sections", "adpipe.explore")
 TASK_PACKAGES = tuple(task_package(spec) for spec in TASKS)
-APPS = ("model", "adpipe.service", "adpipe.dashboard", "adpipe.bench", "adpipe.commands")
+APPS = ("model", "adpipe.service", "adpipe.dashboard", "adpipe.bench", "adpipe.commands", "adpipe.faults")
 FLOORS = ("core", "features", "kits", "tasks", "apps")
 
 # The imports allowed to point up a floor, each with its reason. Short on purpose: a new one is a design decision.
