@@ -11,11 +11,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from adpipe import config
-from adpipe.faults.result import CaseResult
+
+if TYPE_CHECKING:
+    from adpipe.faults.result import CaseResult
 
 SERVICE_CASES = ("quiet", "worker-sigkill", "master-sigterm", "model-corrupt", "disk-full")
 OTHER_CASES = ("postgres-restart", "killed-runs")
@@ -37,6 +40,8 @@ def _mount_tmpfs(folder: Path) -> bool:
 
 def _guarded(name: str, case: Callable) -> CaseResult:
     """Run one case; a case that breaks (a bug, a tool missing) is a row saying so, and the drill goes on."""
+    from adpipe.faults.result import CaseResult  # pydantic: not at --help
+
     start = time.monotonic()
     try:
         return case()
