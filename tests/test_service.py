@@ -68,7 +68,9 @@ def running_server(
     server = subprocess.Popen(command, cwd=config.PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        # Each worker fits the ROAS plan at start, with its ranking back-test when the project's plan validation was
+        # made on other folds (the tests' small one): tens of seconds on two busy cores.
+        deadline = time.monotonic() + 300
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
