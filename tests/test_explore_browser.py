@@ -56,7 +56,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Tru
         "campaigns": (["--data", str(campaigns)], explore_truth.campaigns(campaigns)),
         "synth": (["--data", str(synth), "--mapping", str(MAPPING_FILE)], explore_truth.campaigns(synth, synth=True)),
         "ctr": (["--dataset", "ctr", "--data", str(ctr)], explore_truth.ctr(ctr)),
-        "clickstream": (["--dataset", "clickstream", "--data", str(SHARED / "clickstream")],
+        # The project's segmentation and predictions (when `make predict` made them) stay out: the truth has neither.
+        "clickstream": (["--dataset", "clickstream", "--data", str(SHARED / "clickstream"),
+                         "--segments-model", str(folder / "none.joblib"), "--predictions", str(folder / "none.json")],
                         explore_truth.clickstream(SHARED / "clickstream")),
     }  # fmt: skip
     pages = {}

@@ -357,14 +357,9 @@ def test_the_table_covers_every_post_route(client: TestClient) -> None:
     assert served - {KEY_PAGE} == {endpoint.path for endpoint in ENDPOINTS}
 
 
-# The /roas page's plan form, pre-filled with today's total spend rounded to cents (58705.23, today 58705.2299…),
-# moves one segment a hair past the planner's 2x extrapolation bound ("916/40-44/F: 2.0x"): a 422 as shown.
-ROUNDED_BUDGET = pytest.mark.xfail(strict=True, reason="the plan form's pre-filled budget is refused (a 422)")
-
-
 @pytest.mark.parametrize(
     "endpoint",
-    [pytest.param(e, marks=ROUNDED_BUDGET if e.path == "/roas/plan" else ()) for e in ENDPOINTS],
+    ENDPOINTS,
     ids=[e.path for e in ENDPOINTS],
 )
 def test_the_valid_bodies_are_answered(client: TestClient, endpoint: Endpoint) -> None:
