@@ -18,7 +18,7 @@ DATA_MAP := \
 	data/campaigns/KAG_conversion_data.csv=campaigns/KAG_conversion_data.csv \
 	data/profiles/user_profiles_for_ads.csv=profiles/user_profiles_for_ads.csv
 
-.PHONY: help setup data features train predict validate test lint format clean task segments conversion tune roas ctr bench report dashboard serve loadtest loadtest-explore image faults
+.PHONY: help setup data features train predict validate test lint format clean task segments conversion tune roas ctr bench report dashboard serve loadtest loadtest-explore image kube-check faults
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -97,6 +97,9 @@ serve: setup data ## Prediction web service on http://127.0.0.1:8000 (SERVE_PORT
 
 image: setup data ## Build the service's image with podman, run it on 127.0.0.1, check its answers (opt-in; docs/deploy.md)
 	$(PY) model.py image
+
+kube-check: image ## Play deploy/kubernetes.yaml under podman with that image: probes, port, Secret keys, read-only models (opt-in)
+	$(PY) model.py kube-check
 
 faults: setup data ## Fault drill on loopback: workers killed, model corrupted, disk full, PostgreSQL crashed, runs killed; alerts (minutes; root; docs/deploy.md)
 	$(PY) model.py faults

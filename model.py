@@ -17,6 +17,7 @@ from adpipe.commands import versions as versions_commands
 from adpipe.commands.explore import explore_command
 from adpipe.dashboard.cli import report_command
 from adpipe.faults.command import faults_command
+from adpipe.faults.kube import kube_check_command
 from adpipe.service import cli as service_cli
 from adpipe.tuning.command import study_app
 
@@ -45,6 +46,7 @@ def build_app() -> typer.Typer:
     cli.command("report")(report_command)
     cli.command("explore")(explore_command)
     cli.command("faults")(faults_command)
+    cli.command("kube-check")(kube_check_command)
     service_cli.register(cli)
     return cli
 

@@ -51,6 +51,9 @@ def test_the_kubernetes_deployment_runs_the_tested_command_port_and_health_check
     assert MEASURED_MIB <= _mebibytes(resources["requests"]["memory"]) <= _mebibytes(resources["limits"]["memory"])
     grace = objects["Deployment"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert grace > service_cli.GRACEFUL_SECONDS  # in-flight requests finish before the kill
+    # `make kube-check` played it: the image is never written while serving, but for its /tmp scratch
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert [mount["mountPath"] for mount in container["volumeMounts"]] == ["/tmp"]
     target = objects["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
     assert target["name"] == objects["Deployment"]["metadata"]["name"]
 

@@ -67,7 +67,7 @@ def expected_answers(models: Path, reports: Path, pool: list[dict[str, Any]]) ->
 
 class Load:
     """``clients`` threads, each ``rate`` requests a second at most, until :meth:`stop`, ``max_requests`` each or
-    ``seconds``; :attr:`answers` holds every request."""
+    ``seconds`` (``headers``: an API key, say); :attr:`answers` holds every request."""
 
     def __init__(
         self,
@@ -80,8 +80,10 @@ class Load:
         retry: bool = False,
         max_requests: int = 20_000,
         seconds: float = 600.0,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.host, port = base.removeprefix("http://").split(":")
+        self.headers = {"content-type": "application/json", **(headers or {})}
         self.port, self.pool, self.expected, self.retry = int(port), pool, expected, retry
         self.rate, self.max_requests, self.deadline = rate, max_requests, time.monotonic() + seconds
         self.answers: list[Answer] = []
@@ -105,7 +107,7 @@ class Load:
         """(connection to reuse or None, status, payload, error name)."""
         connection = connection or http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT)
         try:
-            connection.request("POST", path, body, {"content-type": "application/json"})
+            connection.request("POST", path, body, self.headers)
             answer = connection.getresponse()
             status, payload = answer.status, answer.read()
             return connection, status, json.loads(payload) if status == 200 else None, None

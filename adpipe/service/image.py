@@ -45,7 +45,7 @@ events_logger = "file"
 HEALTH_SECONDS = 120
 
 
-def _run(command: list[str], what: str, env: dict[str, str]) -> str:
+def run_tool(command: list[str], what: str, env: dict[str, str]) -> str:
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
@@ -76,14 +76,14 @@ def make_base(env: dict[str, str]) -> None:
     with tempfile.TemporaryDirectory(prefix="adpipe-base-") as folder:
         tarball = Path(folder) / "base.tar"
         command = ["mmdebstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", *hooks, "bookworm"]
-        _run([*command, str(tarball), _mirror()], "making the base (mmdebstrap)", env)
-        _run(["podman", "import", str(tarball), BASE_IMAGE], "importing the base", env)
+        run_tool([*command, str(tarball), _mirror()], "making the base (mmdebstrap)", env)
+        run_tool(["podman", "import", str(tarball), BASE_IMAGE], "importing the base", env)
 
 
 @contextmanager
 def _container(image: str, port: int, env: dict[str, str]) -> Iterator[str]:
     name = f"adpipe-image-check-{os.getpid()}"
-    _run(["podman", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:{CONTAINER_PORT}", image], "run", env)
+    run_tool(["podman", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:{CONTAINER_PORT}", image], "run", env)
     try:
         yield name
     finally:
@@ -91,7 +91,7 @@ def _container(image: str, port: int, env: dict[str, str]) -> Iterator[str]:
         subprocess.run(["podman", "rm", "-f", name], capture_output=True, env=env, check=False)
 
 
-def _wait_for_health(url: str) -> None:
+def wait_for_health(url: str) -> None:
     deadline = time.monotonic() + HEALTH_SECONDS
     while time.monotonic() < deadline:
         try:
@@ -138,35 +138,29 @@ def image_command() -> None:
     from adpipe.service.registry import train_missing  # the image copies models/ and reports/: make missing ones
 
     seconds: dict[str, float] = {}
-    with exit_on_error(), tempfile.TemporaryDirectory(prefix="adpipe-podman-") as folder:
-        conf = Path(folder) / "containers.conf"
-        conf.write_text(CONTAINERS_CONF)
-        env = {**os.environ, "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", str(conf))}
-        for tool in ("podman", "mmdebstrap", "runc"):
-            if subprocess.run(["which", tool], capture_output=True, check=False).returncode:
-                raise DataError(f"{tool} is not installed: apt-get install -y podman runc mmdebstrap")
+    with exit_on_error(), podman_env() as env:
         train_missing()
         start = time.monotonic()
         if subprocess.run(["podman", "image", "exists", BASE_IMAGE], env=env, check=False).returncode:
             typer.echo(f"making {BASE_IMAGE} (mmdebstrap from {_mirror()}) …")
             make_base(env)
         seconds["base"] = time.monotonic() - start
-        tag = f"{IMAGE}:{_commit()}"
+        tag = image_tag()
         typer.echo(f"building {tag} …")
         start = time.monotonic()
         build = ["podman", "build", "--network", "host", "--format", "docker", "--build-arg", f"BASE={BASE_IMAGE}"]
-        _run([*build, "-t", tag, str(config.PROJECT_ROOT)], "building the image", env)
+        run_tool([*build, "-t", tag, str(config.PROJECT_ROOT)], "building the image", env)
         seconds["build"] = time.monotonic() - start
         port = free_port()
         start = time.monotonic()
         with _container(tag, port, env):
             url = f"http://127.0.0.1:{port}"
-            _wait_for_health(url)
+            wait_for_health(url)
             seconds["start to /health"] = time.monotonic() - start
             start = time.monotonic()
             equal = check_answers(url)
             seconds["check"] = time.monotonic() - start
-        size = int(_run(["podman", "image", "inspect", "--format", "{{.Size}}", tag], "inspect", env).strip())
+        size = int(run_tool(["podman", "image", "inspect", "--format", "{{.Size}}", tag], "inspect", env).strip())
     for name, same in equal.items():
         if name.startswith("GET "):
             typer.echo(f"{name}: {'200' if same else 'not 200'}")
@@ -177,6 +171,20 @@ def image_command() -> None:
         raise typer.Exit(1)
 
 
-def _commit() -> str:
+def image_tag() -> str:
+    """The image `make image` builds from this commit."""
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-    return done.stdout.strip() or "dev"
+    return f"{IMAGE}:{done.stdout.strip() or 'dev'}"
+
+
+@contextmanager
+def podman_env() -> Iterator[dict[str, str]]:
+    """The environment podman runs with here (runc, cgroupfs, ulimits: ``CONTAINERS_CONF``), after checking that
+    the tools are installed."""
+    for tool in ("podman", "mmdebstrap", "runc"):
+        if subprocess.run(["which", tool], capture_output=True, check=False).returncode:
+            raise DataError(f"{tool} is not installed: apt-get install -y podman runc mmdebstrap")
+    with tempfile.TemporaryDirectory(prefix="adpipe-podman-") as folder:
+        conf = Path(folder) / "containers.conf"
+        conf.write_text(CONTAINERS_CONF)
+        yield {**os.environ, "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", str(conf))}
