@@ -79,7 +79,8 @@ def quiet(drill: Drill, seconds: float = 60.0) -> CaseResult:
 
 def worker_kill(drill: Drill) -> CaseResult:
     """SIGKILL of one gunicorn worker: the requests in flight on it fail (a client's one retry recovers them); the
-    master forks another. Recovery: until a new worker answers ``/health``."""
+    master forks another. Recovery: until a new worker answers ``/health`` (it predicts from then on); a note says
+    when its actions were ready too (the ROAS plan, fitted in the background), if within a minute more."""
     start = time.monotonic()
     with drill.load(retry=True) as load:
         time.sleep(SETTLE)
@@ -93,6 +94,11 @@ def worker_kill(drill: Drill) -> CaseResult:
             if new:
                 recovered = time.monotonic() - killed
                 break
+        ready = None
+        while recovered is not None and time.monotonic() - killed < recovered + 60:
+            if drill.server.answering(2, 0.5, ready=True) - before:
+                ready = time.monotonic() - killed
+                break
         time.sleep(SETTLE)
         alert = drill.wait_for_alert("AdpipeWorkerRestarted", killed)
     answers = load.between(start, time.monotonic())
@@ -105,6 +111,8 @@ def worker_kill(drill: Drill) -> CaseResult:
         **count_answers(answers),
     )
     result.notes.append(f"{in_flight} requests in flight on both workers at the kill")
+    plan = f"{ready:.1f} s after the kill" if ready is not None else "not within a minute of its first answer"
+    result.notes.append(f"the new worker's actions (the ROAS plan) ready {plan}")
     if alert is not None:
         result.notes.append(f"AdpipeWorkerRestarted firing {alert:.0f} s after the kill")
     return result
