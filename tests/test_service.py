@@ -68,9 +68,9 @@ def running_server(
     server = subprocess.Popen(command, cwd=config.PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        # Each worker fits the ROAS plan at start, with its ranking back-test when the project's plan validation was
-        # made on other folds (the tests' small one): tens of seconds on two busy cores.
-        deadline = time.monotonic() + 300
+        # The models load and each worker checks their examples before it answers: seconds (the ROAS plan is fitted
+        # in the background meanwhile: wait_ready).
+        deadline = time.monotonic() + 120
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
@@ -88,6 +88,19 @@ def running_server(
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+
+
+def wait_ready(base: str, seconds: float = 300) -> None:
+    """Until the worker answering ``/health`` starts nothing more (a one-worker server: the server is ready for every
+    request). The ROAS plan's ranking back-test runs when the project's plan validation was made on other folds
+    (the tests' small one): tens of seconds, minutes on two busy cores (135 s at load 7)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with urllib.request.urlopen(f"{base}/health", timeout=10) as answer:
+            if not json.loads(answer.read())["starting"]:
+                return
+        assert time.monotonic() < deadline, "the server's actions did not start"
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -283,6 +296,9 @@ def test_dockerfile_runs_the_tested_command_on_the_tested_port() -> None:
 def test_server_finishes_in_flight_requests_on_sigterm(served: tuple[Path, Path], examples: dict[str, dict]) -> None:
     """`python model.py serve` (the container's command) answers, and SIGTERM lets a running batch finish."""
     with running_server(*served) as (base, server):
+        # A worker fitting the ROAS plan (its thread holds the GIL for long stretches) may not accept the connection
+        # within the 0.2 s below; one still in the listen queue at the SIGTERM is reset, never accepted.
+        wait_ready(base)
         body = json.dumps({"records": [examples["ctr"]] * MAX_BATCH}).encode()
         request = urllib.request.Request(
             f"{base}/api/v1/ctr/predict-batch", data=body, headers={"content-type": "application/json"}

@@ -13,7 +13,7 @@ import pytest
 
 from adpipe.service.registry import all_tasks
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.test_service import running_server, trained_models
+from tests.test_service import running_server, trained_models, wait_ready
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not at /usr/bin/chromium (apt-get install -y chromium)"
@@ -72,6 +72,7 @@ def test_the_budget_plan_form_answers_in_a_browser(base: str) -> None:
     """The plan form on the ROAS page: a budget and a limit typed in, the answer's table equal to the API's plan."""
     from playwright.sync_api import sync_playwright
 
+    wait_ready(base)  # the plan's curves are fitted in the background
     body = {"budget": 50000, "max": {"1178/30-34/M": 12000, "*": "20%"}}
     request = urllib.request.Request(
         f"{base}/api/v1/roas/plan", data=json.dumps(body).encode(), headers={"content-type": "application/json"}

@@ -1,14 +1,16 @@
-"""Faults the service survives (issue 38), in process: the monitor window on a disk that refuses its files keeps the
-answers going and says so (``/health``, ``/metrics``), and leaves nothing half-written for a reader of the folder;
-a promoted version whose file is corrupt is refused with a metric and a log line while the old one answers, and
-served once its file is restored. ``python model.py faults`` drills the same on the real
-server (docs/deploy.md, Faults)."""
+"""Faults the service survives (issue 38), in process: a worker (re)started serves predictions at once while its
+actions start in the background (503 with a Retry-After, and /health says so, until they are ready); the monitor
+window on a disk that refuses its files keeps the answers going and says so (``/health``, ``/metrics``), and leaves
+nothing half-written for a reader of the folder; a promoted version whose file is corrupt is refused with a metric
+and a log line while the old one answers, and served once its file is restored. ``python model.py faults`` drills
+the same on the real server (docs/deploy.md, Faults)."""
 
 from __future__ import annotations
 
 import errno
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from adpipe.roas.service import BudgetPlan
 from adpipe.service.app import create_app
 from adpipe.service.live import POLL_SECONDS
 from adpipe.service.metrics import MODEL_INFO
@@ -25,6 +28,39 @@ from adpipe.versions import promote, versions_dir
 from tests.test_monitor import _columns, _frame
 from tests.test_service import trained_models
 from tests.test_service_versions import _two_ctr_versions
+
+
+def test_a_worker_predicts_while_its_actions_start_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lifespan starts the ROAS plan on a thread (here held until released): predictions answer at once, the
+    plan answers 503 with a Retry-After naming why, /health and the page say it; then the plan's own outcome."""
+    gate = threading.Event()
+
+    def held(plan: BudgetPlan) -> None:
+        assert gate.wait(60), "never released"
+        plan.unavailable = "released by the test"  # no fitting: the test is about the start, not the plan
+
+    monkeypatch.setattr(BudgetPlan, "start", held)
+    examples = {name: dict(task.example) for name, task in all_tasks().items()}
+    with TestClient(create_app(*trained_models()), raise_server_exceptions=False) as client:
+        assert client.post("/api/v1/roas/predict", json=examples["roas"]).status_code == 200
+        assert client.post("/api/v1/ctr/predict", json=examples["ctr"]).status_code == 200
+        health = client.get("/health").json()
+        assert health["status"] == "ok" and list(health["starting"]) == ["roas plan"]
+        assert health["starting"]["roas plan"].startswith("fitting the plan's curves")
+        plan = client.post("/api/v1/roas/plan", json={"budget": 1000})
+        assert plan.status_code == 503 and plan.headers["retry-after"] == "10"
+        assert plan.json()["detail"].startswith("roas plan not ready yet: fitting the plan's curves")
+        form = client.post("/roas/plan", data={"budget": "1000"})
+        assert form.status_code == 503 and form.headers["retry-after"] == "10" and "not ready yet" in form.text
+        assert "Not ready yet: fitting the plan" in client.get("/roas").text
+        gate.set()
+        deadline = time.monotonic() + 10
+        while client.get("/health").json()["starting"]:
+            assert time.monotonic() < deadline, "the start did not end"
+            time.sleep(0.05)
+        plan = client.post("/api/v1/roas/plan", json={"budget": 1000})
+        assert plan.status_code == 503 and "retry-after" not in plan.headers
+        assert plan.json()["detail"] == "roas plan unavailable: released by the test"
 
 
 def _add(window: ServedWindow, rows: int) -> None:

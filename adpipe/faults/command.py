@@ -110,6 +110,9 @@ def service_cases(root: Path, chosen: list[str], quiet_seconds: float) -> list:
     ends = [r.start for r in results[1:]] + [time.monotonic()]
     for result, end in zip(results, ends, strict=True):
         result.alerts = prometheus.firing_since(result.start, end) if prometheus else ["(no prometheus)"]
+        pending = prometheus.pending_in(result.start, end) if prometheus else []
+        if pending:
+            result.notes.append(f"pending during it (true, not yet for their rule's `for:`): {', '.join(pending)}")
     return results
 
 

@@ -1,6 +1,7 @@
 """A real Prometheus (Debian's ``prometheus``) on loopback for the drill: ``deploy/prometheus.yml`` with the drill's
 target and 1 s intervals, evaluating ``deploy/alerts.yml`` unchanged; a thread polls ``/api/v1/alerts`` every
-second and keeps when each alert was firing, so each case can say which alerts it fired."""
+second and keeps when each alert was pending or firing, so each case can say which alerts started firing during it
+and which were only pending (true, but not yet for their rule's ``for:``)."""
 
 from __future__ import annotations
 
@@ -24,12 +25,14 @@ INTERVAL = "1s"
 
 @dataclass(frozen=True)
 class Firing:
-    """An alert seen firing at a poll: its name, its labels that say where, and when it became active."""
+    """An alert seen pending or firing at a poll: its name, its labels that say where, and when it became active
+    (pending: its expression true; it fires once true for its rule's ``for:``)."""
 
     name: str
     where: str
-    active_at: float  # monotonic clock of this process, from the alert's activeAt
+    active_at: float  # monotonic clock of this process, from the alert's activeAt (when it became pending)
     seen: float
+    firing: bool = True  # False: pending
 
 
 def drill_config(target: str, folder: Path) -> Path:
@@ -42,6 +45,11 @@ def drill_config(target: str, folder: Path) -> Path:
     path = folder / "prometheus.yml"
     path.write_text(yaml.safe_dump(settings))
     return path
+
+
+def _named(name: str, where: str) -> str:
+    """``name``, or ``name(task=...)`` for an alert by task or route."""
+    return f"{name}({where})" if where else name
 
 
 class Prometheus:
@@ -93,23 +101,30 @@ class Prometheus:
                 continue
             now = time.monotonic()
             for alert in found["data"]["alerts"]:
-                if alert["state"] != "firing":
-                    continue
                 labels = alert["labels"]
                 where = ",".join(f"{k}={labels[k]}" for k in ("task", "route") if k in labels)
                 active = datetime.fromisoformat(alert["activeAt"].replace("Z", "+00:00")).timestamp() - offset
-                self.seen.append(Firing(labels["alertname"], where, active, now))
+                self.seen.append(Firing(labels["alertname"], where, active, now, alert["state"] == "firing"))
 
     def firing_since(self, start: float, end: float) -> list[str]:
-        """The alerts that became active in [start, end) and were seen firing (``name`` or ``name(task=...)``)."""
-        names = {f"{f.name}({f.where})" if f.where else f.name for f in self.seen if start <= f.active_at < end}
-        return sorted(names)
+        """The alerts first seen firing in [start, end) (``name`` or ``name(task=...)``). By when they fired, not
+        when they became pending: an alert with ``for: 5m`` pending in one case fires in a case minutes later."""
+        first: dict[tuple[str, str, float], float] = {}
+        for f in self.seen:
+            if f.firing:
+                key = (f.name, f.where, f.active_at)
+                first[key] = min(first.get(key, f.seen), f.seen)
+        return sorted({_named(name, where) for (name, where, _), at in first.items() if start <= at < end})
+
+    def pending_in(self, start: float, end: float) -> list[str]:
+        """The alerts seen pending in [start, end): true then, not for their ``for:`` yet."""
+        return sorted({_named(f.name, f.where) for f in self.seen if not f.firing and start <= f.seen < end})
 
     def firing_at(self, moment: float) -> list[str]:
         """The alerts firing at the last poll before ``moment``."""
         polls = [f.seen for f in self.seen if f.seen <= moment]
         last = max(polls, default=None)
-        return sorted({f.name for f in self.seen if f.seen == last}) if last is not None else []
+        return sorted({f.name for f in self.seen if f.seen == last and f.firing}) if last is not None else []
 
     def stop(self) -> None:
         self._stop.set()

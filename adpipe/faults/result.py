@@ -22,7 +22,7 @@ class CaseResult(BaseModel):
     wrong: int = 0  # answers unlike what the version they name answers for the records sent
     lost: int = 0  # what the case loses beyond failed requests (see notes): accepted-and-dropped, trials, outputs
     recovery_seconds: float | None = None
-    alerts: list[str] = []  # the alerts that became active during the case and fired
+    alerts: list[str] = []  # the alerts that started firing during the case (pending ones: in the notes)
     notes: list[str] = []
 
 

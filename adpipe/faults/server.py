@@ -16,7 +16,7 @@ import psutil
 from adpipe import config
 
 HOST = "127.0.0.1"
-START_SECONDS = 180.0
+START_SECONDS = 600.0  # to every worker ready: the ROAS plan's back-test took minutes at load 7-9
 
 
 def health(base: str, timeout: float = 2.0) -> dict:
@@ -35,14 +35,15 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     def start(self, workers: int = 2) -> float:
-        """Start and wait until every worker answers ``/health``; the seconds it took."""
+        """Start and wait until every worker answers ``/health`` ready (its actions started: the ROAS plan fitted),
+        so that no case runs beside a worker's start; the seconds it took."""
         command = [sys.executable, str(config.PROJECT_ROOT / "model.py"), "serve", "--host", HOST]
         command += ["--port", str(self.port), "--workers", str(workers), "--models", str(self.models)]
         command += ["--reports", str(self.reports), *self.options]
         started = time.monotonic()
         with self.log_file.open("a") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=config.PROJECT_ROOT)
-        while len(self.answering(workers, 1.0)) < workers:
+        while len(self.answering(workers, 1.0, ready=True)) < workers:
             if self.process.poll() is not None or time.monotonic() - started > START_SECONDS:
                 raise RuntimeError(f"the service did not start: see {self.log_file}")
         return time.monotonic() - started
@@ -51,15 +52,19 @@ class Server:
         """The worker processes' ids now."""
         return {child.pid for child in psutil.Process(self.process.pid).children()} if self.process else set()
 
-    def answering(self, count: int, seconds: float) -> set[int]:
-        """The workers that answered ``/health`` (on new connections) within ``seconds``, up to ``count`` of them."""
+    def answering(self, count: int, seconds: float, ready: bool = False) -> set[int]:
+        """The workers that answered ``/health`` (on new connections) within ``seconds``, up to ``count`` of them;
+        ``ready``: only those starting nothing more."""
         seen: set[int] = set()
         deadline = time.monotonic() + seconds
         while len(seen) < count and time.monotonic() < deadline:
             try:
-                seen.add(health(self.base, 1.0)["worker"])
+                said = health(self.base, 1.0)
             except OSError:
                 time.sleep(0.05)
+                continue
+            if not (ready and said["starting"]):
+                seen.add(said["worker"])
         return seen
 
     def terminate(self) -> None:

@@ -157,13 +157,15 @@ class PlanAnswer(BaseModel):
 class BudgetPlan(Action):
     """The budget split across segments for the most expected value within the limits given: ``roas plan``'s
     report (same planner, same curves, same ranking back-test) and the plan validation's held-out figures.
-    The curves are fitted once per worker; a request costs milliseconds."""
+    The curves are fitted once per worker, in the background (the worker predicts meanwhile); a request costs
+    milliseconds."""
 
     name = "plan"
     title = "Budget plan across segments"
     request = PlanRequest
     answer = PlanAnswer
     template = Path(__file__).parent / "templates" / "plan.html"
+    preparing = "fitting the plan's curves (and its ranking back-test, unless the plan validation has it)"
     by = tuple(defaults.PLAN_BY.split(","))
 
     def __init__(self, task: ReturnOnAdSpend, data: Path = config.CAMPAIGNS_FILE) -> None:

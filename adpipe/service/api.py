@@ -16,12 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from adpipe.reports import Headline
 from adpipe.service.metrics import observe
-from adpipe.service.registry import ModelStatus
+from adpipe.service.registry import ModelStatus, starting
 from adpipe.serving.adapter import Action, Prediction, Task, refuse_unguarded
 from adpipe.serving.records import RecordError
 
 VERSION = "v1"
 MAX_BATCH = 1000
+RETRY_AFTER_SECONDS = 10  # an action still starting in the answering worker: when to ask again (the header)
 Explain = Annotated[
     bool,
     Query(
@@ -72,6 +73,9 @@ class Health(BaseModel):
     models: list[ModelStatus]
     # Per task, why this worker's window stopped writing its Parquet files (serve --monitor-dir); answers go on.
     monitor_not_written: dict[str, str] = {}
+    # The task actions this worker is still starting ("roas plan": fitting its curves), answered 503 meanwhile;
+    # predictions are served all along. Empty: the worker is ready for every request.
+    starting: dict[str, str] = {}
 
 
 def current(request: Request, name: str) -> Task:
@@ -94,8 +98,13 @@ def serving(request: Request, task: Task) -> ModelStatus:
 
 
 def available(request: Request, task: Task, action: Action) -> None:
-    """The task's model is served and the action started, or a 503 saying why not."""
+    """The task's model is served and the action started, or a 503 saying why not: with a Retry-After while the
+    worker is still starting it (in the background: :meth:`Action.start_in_background`). An action nobody started
+    (a test client without the lifespan) is started by this call, which waits for it."""
     serving(request, task)
+    if action.starting:
+        detail = f"{task.name} {action.name} not ready yet: {action.starting}; retry in {RETRY_AFTER_SECONDS} s"
+        raise HTTPException(status_code=503, detail=detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     action.started()
     if action.unavailable:
         raise HTTPException(status_code=503, detail=f"{task.name} {action.name} unavailable: {action.unavailable}")
@@ -201,4 +210,10 @@ def health(request: Request) -> Health:
         if task.window is not None and task.window.write_error
     }
     status = "ok" if all(s.loaded for s in statuses) else "degraded"
-    return Health(status=status, worker=os.getpid(), models=statuses, monitor_not_written=failing)
+    return Health(
+        status=status,
+        worker=os.getpid(),
+        models=statuses,
+        monitor_not_written=failing,
+        starting=starting(request.app.state.tasks),
+    )

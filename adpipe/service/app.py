@@ -80,7 +80,7 @@ async def _http_error(request: Request, error: HTTPException) -> Response:
     if _is_api(request):
         return await http_exception_handler(request, error)
     page = {"title": f"{error.status_code}", "message": error.detail}
-    return templates.TemplateResponse(request, "error.html", page, status_code=error.status_code)
+    return templates.TemplateResponse(request, "error.html", page, status_code=error.status_code, headers=error.headers)
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
@@ -124,7 +124,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_models(tasks, statuses)  # in each worker, after the fork
-        start_actions(tasks, statuses)
+        start_actions(tasks, statuses, background=True)  # predictions are served meanwhile
         for task in tasks.values():  # the examples the checks predicted were not served
             task.window.clear()
         watchers = [asyncio.create_task(live.watch()), asyncio.create_task(watch_windows(tasks))]

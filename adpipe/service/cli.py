@@ -4,7 +4,7 @@
 before it forks (``preload``), each worker answers on its own core, and SIGTERM lets in-flight requests
 finish (up to ``GRACEFUL_SECONDS``) before the workers exit. The web stack is imported only by these commands.
 Each run counts its ``/metrics`` in a fresh temporary folder shared by its workers (prometheus_client's
-multiprocess mode), removed when the server stops.
+multiprocess mode), named before anything imports prometheus_client and removed when the server stops.
 """
 
 from __future__ import annotations
@@ -80,9 +80,15 @@ def run_server(
     app_options: dict[str, Any] | None = None,
 ) -> None:
     """Create the app (loading the models) and serve it with gunicorn until SIGTERM or Ctrl-C; ``app_options``:
-    :func:`adpipe.service.app.create_app`'s other keyword arguments (the drift window's, the API keys)."""
-    with metrics_folder():
-        _serve(host, port, workers, models_dir, reports_dir, strict_inputs, app_options)
+    :func:`adpipe.service.app.create_app`'s other keyword arguments (the drift window's, the API keys). Called
+    inside :func:`metrics_folder`, entered before anything imports prometheus_client."""
+    from prometheus_client import values
+
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ or values.ValueClass is values.MutexValue:
+        # prometheus_client chooses where a metric counts when it is first imported: before the folder was named,
+        # each worker would count alone and a scrape would read only the worker answering it.
+        raise RuntimeError("prometheus_client was imported before serve named PROMETHEUS_MULTIPROC_DIR")
+    _serve(host, port, workers, models_dir, reports_dir, strict_inputs, app_options)
 
 
 def _serve(
@@ -165,30 +171,31 @@ def serve_command(
 ) -> None:
     """Serve every saved model: HTML forms at /, the JSON API at /api/v1, drift at /monitor, /health, the API
     document at /docs."""
-    with exit_on_error():
-        keys = read_keys(keys_file)
-        admin_keys = read_keys(admin_keys_file, variable=ADMIN_KEYS_ENV)
-        from adpipe.service.explore import parse_explore_data
+    with metrics_folder():  # first: the explore module below imports prometheus_client (see run_server)
+        with exit_on_error():
+            keys = read_keys(keys_file)
+            admin_keys = read_keys(admin_keys_file, variable=ADMIN_KEYS_ENV)
+            from adpipe.service.explore import parse_explore_data
 
-        explore_files = parse_explore_data(explore_data or [])
-        if train:
-            from adpipe.service.registry import train_missing
+            explore_files = parse_explore_data(explore_data or [])
+            if train:
+                from adpipe.service.registry import train_missing
 
-            train_missing()
-    warning = bind_warning(host, keys)
-    if warning:
-        typer.echo(warning, err=True)
-    elif keys is not None:
-        typer.echo(f"API keys: {len(keys)}; predictions need one (X-API-Key header, or /key in a browser)")
-    options = {
-        "monitor_window": window,
-        "monitor_dir": monitor_dir,
-        "monitor_max_bytes": monitor_mb * 1024 * 1024,
-        "api_keys": keys,
-        "admin_keys": admin_keys,
-        "explore_data": explore_files,
-    }
-    run_server(host, port, workers, models, reports, strict, options)
+                train_missing()
+        warning = bind_warning(host, keys)
+        if warning:
+            typer.echo(warning, err=True)
+        elif keys is not None:
+            typer.echo(f"API keys: {len(keys)}; predictions need one (X-API-Key header, or /key in a browser)")
+        options = {
+            "monitor_window": window,
+            "monitor_dir": monitor_dir,
+            "monitor_max_bytes": monitor_mb * 1024 * 1024,
+            "api_keys": keys,
+            "admin_keys": admin_keys,
+            "explore_data": explore_files,
+        }
+        run_server(host, port, workers, models, reports, strict, options)
 
 
 def loadtest_command(

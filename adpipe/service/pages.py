@@ -15,7 +15,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
-from adpipe.service.api import current, current_action
+from adpipe.service.api import available, current, current_action
 from adpipe.service.echo import elide
 from adpipe.service.keys import KEY_COOKIE, KEY_PAGE, unauthorised
 from adpipe.service.metrics import observe
@@ -69,7 +69,7 @@ def _action_states(task: Task, loaded: bool, acted: dict[str, Any] | None) -> li
     states = []
     for action in task.actions():
         state: dict[str, Any] = {"action": action, "include": f"{task.name}/{action.template.name}"}
-        if loaded and action.unavailable is None:
+        if loaded and action.unavailable is None and not action.starting:
             state["values"] = action.form_values()
         if acted is not None and acted["action"] is action:
             state.update(acted)
@@ -206,8 +206,10 @@ def _task_routes(router: APIRouter, task: Task) -> None:
 
 
 def _start(task: Task) -> None:
+    """Start the actions nobody started (a test client without the lifespan); one still starting is shown so."""
     for action in task.actions():
-        action.started()
+        if not action.starting:
+            action.started()
 
 
 def _action_routes(router: APIRouter, task: Task, action: Action) -> None:
@@ -216,10 +218,7 @@ def _action_routes(router: APIRouter, task: Task, action: Action) -> None:
     async def submit(request: Request) -> HTMLResponse:
         task = current(request, name)
         action = current_action(task, action_name)
-        _serving(request, task)
-        await run_in_threadpool(action.started)
-        if action.unavailable:
-            raise HTTPException(503, f"{task.name} {action.name} unavailable: {action.unavailable}")
+        await run_in_threadpool(available, request, task, action)  # a 503 while it is still starting
         form = {key: value for key, value in (await _form(request)).items() if isinstance(value, str)}
         values = {key: value for key, value in form.items() if value.strip() != ""}
         acted: dict[str, Any] = {"action": action, "values": form}

@@ -9,7 +9,9 @@ beside every answer.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
 from functools import partial
@@ -29,6 +31,8 @@ from adpipe.serving.window import ServedWindow
 from adpipe.task import TaskSpec
 from features.schema import TableSchema
 from features.schema_records import records_table
+
+log = logging.getLogger("adpipe.service")
 
 # At most this many records are predicted in one call when concurrent requests are coalesced.
 MAX_COALESCED = 1000
@@ -53,7 +57,9 @@ class Action(ABC):
     and name none of them.
 
     :meth:`start` does the expensive work once per worker (after the fork: the loaders' engine must not start
-    its threads before it), so that :meth:`run` costs milliseconds. Bad input is a ``RecordError`` whose
+    its threads before it), so that :meth:`run` costs milliseconds. The server runs it on a thread of its own
+    (:meth:`start_in_background`): the worker answers predictions at once, and this action says it is
+    :attr:`starting` (a 503 with a Retry-After) until it is done. Bad input is a ``RecordError`` whose
     ``location`` is the request's field: a 422 naming it, like a refused record.
     """
 
@@ -62,10 +68,12 @@ class Action(ABC):
     request: type[BaseModel]
     answer: type[BaseModel]
     template: Path  # a Jinja2 file (the form and its answer); a task's templates share one folder
+    preparing = "being prepared"  # what :meth:`start` does, as :attr:`starting` says it
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._started = False
+        self._done = threading.Event()
+        self._since: float | None = None  # when a background start began (monotonic seconds)
         self.unavailable: str | None = None  # why the action cannot answer (a 503 says it), or None
 
     def start(self) -> None:
@@ -74,12 +82,41 @@ class Action(ABC):
         return None
 
     def started(self) -> None:
-        """:meth:`start`, once (the server calls it in each worker before serving; a request that comes first,
-        as in a test client without the lifespan, waits for it)."""
+        """:meth:`start`, once (a request that comes first, as in a test client without the lifespan, waits for
+        it)."""
         with self._lock:
-            if not self._started:
+            if not self._done.is_set():
                 self.start()
-                self._started = True
+                self._done.set()
+
+    def start_in_background(self, task: str) -> threading.Thread:
+        """:meth:`started` on a daemon thread, so that the worker serves meanwhile; a start that raises leaves the
+        action unavailable, logged with its trace (nobody else would see it)."""
+        self._since = time.monotonic()
+
+        def run() -> None:
+            began = time.monotonic()
+            try:
+                self.started()
+            except Exception as error:  # a bug: this action is not served, the worker and its predictions are
+                log.exception("%s %s failed to start", task, self.name)
+                self.unavailable = f"its start failed ({type(error).__name__}: {error}; logged on the server)"
+                self._done.set()
+            if self.unavailable:
+                log.warning("%s %s not served: %s", task, self.name, self.unavailable)
+            else:
+                log.info("%s %s ready in %.1f s", task, self.name, time.monotonic() - began)
+
+        thread = threading.Thread(target=run, name=f"start {task} {self.name}", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def starting(self) -> str | None:
+        """What a background start is still doing, and for how long, or None once done (or never begun)."""
+        if self._since is None or self._done.is_set():
+            return None
+        return f"{self.preparing} in this worker ({time.monotonic() - self._since:.0f} s so far)"
 
     @abstractmethod
     def run(self, request: BaseModel) -> BaseModel:
