@@ -25,6 +25,10 @@ from adpipe.errors import DataError
 DATE = "date"  # the ISO day (YYYY-MM-DD) of a fact, when the data set has one
 ROWS = "rows"  # every fact table's count of source rows: the measure a cube keeps of how many rows it sums
 WEEK = "week"  # a grouping, not a column: the ISO Monday starting a fact's week (the page's weekly trend)
+NO_DATE = (  # the note of facts without a date; the page shows it once, where the date slicers would be
+    "This data has no date column: no date range, no presets and no trend. Map a 'date' role (or year/month/day) "
+    "to get them."
+)
 
 
 @dataclass(frozen=True)

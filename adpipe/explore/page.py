@@ -21,7 +21,7 @@ import polars as pl
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
-from adpipe.explore.facts import DATE, ROWS, Facts, cube
+from adpipe.explore.facts import DATE, NO_DATE, ROWS, Facts, cube
 from adpipe.explore.plan import Plan, mismatch, plan_payload
 from adpipe.io import write_bytes_atomic
 
@@ -153,6 +153,7 @@ def _explorer(data: dict[str, object], measured: list[str], prefix: str = "", li
             measured=measured,
             payload=Markup(text),
             live=live,
+            no_date=NO_DATE,
         )
     )
 
