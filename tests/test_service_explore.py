@@ -173,12 +173,14 @@ def test_the_page_loads_the_offline_pages_script(client: TestClient) -> None:
     page = client.get("/explore/clickstream")
     assert page.status_code == 200
     assert '"api":{"url":"/api/v1/explore/' in page.text
-    for name in ("explore.js", "explore_plan.js"):  # the offline page's scripts, in its order
+    names = ("explore_compute.js", "explore_live.js", "explore.js", "explore_plan.js")  # the offline page's, in order
+    for name in names:
         assert f'<script src="/explore/assets/{name}">' in page.text
         script = client.get(f"/explore/assets/{name}")
         shipped = (Path(datasets.__file__).parent / name).read_text(encoding="utf-8")
         assert script.status_code == 200 and script.text == shipped
-    assert page.text.index("assets/explore.js") < page.text.index("assets/explore_plan.js")
+    places = [page.text.index(f"assets/{name}") for name in names]
+    assert places == sorted(places)
     assert client.get("/explore/assets/plotly.js").status_code == 200
     assert client.get("/explore/assets/other.js").status_code == 404
     assert all(f'href="/explore/{n}"' in client.get("/explore").text for n in ("campaigns", "ctr", "sessions"))
