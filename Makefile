@@ -109,7 +109,7 @@ loadtest: setup data ## Throughput and p50/p95/p99 latency of every task's API (
 	$(PY) model.py loadtest
 
 EXPLORE_DATA ?=
-loadtest-explore: setup data ## The Explore API's p50/p95 per query with hey (EXPLORE_DATA=NAME=FILE.parquet adds a big fact file)
+loadtest-explore: setup data ## Explore's targets: the offline page's load and redraw at 10^5 rows (Chromium), the API's p50/p95 per query with hey (EXPLORE_DATA=NAME=FILE.parquet adds a big fact file)
 	@command -v hey >/dev/null || { echo "error: the load test needs hey: apt-get install -y hey" >&2; exit 1; }
 	$(PY) model.py loadtest-explore $(if $(EXPLORE_DATA),--explore-data $(EXPLORE_DATA))
 

@@ -38,7 +38,7 @@ CARD_VALUES = "es => Object.fromEntries(es.map(e => [e.dataset.kpi, e.dataset.va
 
 @pytest.fixture(scope="module")
 def fact_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The reference ClickStream sessions as a fact file (sorted by date, user ids as integer codes)."""
+    """The reference ClickStream sessions as a fact file (user ids as integer codes, rows sorted by user, then date)."""
     facts = datasets.clickstream_facts({"train": config.TRAIN_DIR, "test": config.TEST_DIR})
     return write_facts(facts, tmp_path_factory.mktemp("facts") / "sessions.parquet")
 
@@ -95,15 +95,21 @@ def test_answers_are_pandas_on_the_same_rows(client: TestClient, truths: dict[st
         assert_kpis(group["kpis"], truth.kpi_values(truth.rows[truth.rows[by] == group["key"][by]]))
 
 
-def test_a_weekly_trend_starts_on_mondays(client: TestClient, truths: dict[str, Truth]) -> None:
+@pytest.mark.parametrize("by", ["week", "date"])
+@pytest.mark.parametrize("dataset", ["clickstream", "sessions"])  # in memory; the fact file counts users by change
+def test_a_trend_by_week_or_day_is_pandas(client: TestClient, truths: dict[str, Truth], dataset: str, by: str) -> None:
+    """Weeks start on Mondays; the distinct users of each day or week are pandas' (the fact file's are counted as the
+    kept rows where the user or the day changes: its rows are sorted by user, then date)."""
     rows = truths["clickstream"].rows
-    weeks = pd.to_datetime(rows["date"]).dt.to_period("W-SUN").dt.start_time.dt.strftime("%Y-%m-%d")
-    body = client.get(f"{API}/clickstream", params=[("group_by", "week"), ("where.device_type", "mobile")]).json()
+    days = pd.to_datetime(rows["date"])
+    keys = days.dt.to_period("W-SUN").dt.start_time if by == "week" else days
+    keys = keys.dt.strftime("%Y-%m-%d")
+    body = client.get(f"{API}/{dataset}", params=[("group_by", by), ("where.device_type", "mobile")]).json()
     mobile = rows["device_type"] == "mobile"
-    expected = {week: truths["clickstream"].kpi_values(rows[mobile & (weeks == week)]) for week in weeks[mobile]}
-    assert [g["key"]["week"] for g in body["groups"]] == sorted(expected)
+    expected = {key: truths["clickstream"].kpi_values(rows[mobile & (keys == key)]) for key in keys[mobile]}
+    assert [g["key"][by] for g in body["groups"]] == sorted(expected)
     for group in body["groups"]:
-        assert_kpis(group["kpis"], expected[group["key"]["week"]])
+        assert_kpis(group["kpis"], expected[group["key"][by]])
 
 
 def test_asking_for_some_kpis_sums_only_what_they_use(client: TestClient) -> None:
@@ -167,12 +173,14 @@ def test_the_page_loads_the_offline_pages_script(client: TestClient) -> None:
     page = client.get("/explore/clickstream")
     assert page.status_code == 200
     assert '"api":{"url":"/api/v1/explore/' in page.text
-    for name in ("explore.js", "explore_plan.js"):  # the offline page's scripts, in its order
+    names = ("explore_compute.js", "explore_live.js", "explore.js", "explore_plan.js")  # the offline page's, in order
+    for name in names:
         assert f'<script src="/explore/assets/{name}">' in page.text
         script = client.get(f"/explore/assets/{name}")
         shipped = (Path(datasets.__file__).parent / name).read_text(encoding="utf-8")
         assert script.status_code == 200 and script.text == shipped
-    assert page.text.index("assets/explore.js") < page.text.index("assets/explore_plan.js")
+    places = [page.text.index(f"assets/{name}") for name in names]
+    assert places == sorted(places)
     assert client.get("/explore/assets/plotly.js").status_code == 200
     assert client.get("/explore/assets/other.js").status_code == 404
     assert all(f'href="/explore/{n}"' in client.get("/explore").text for n in ("campaigns", "ctr", "sessions"))

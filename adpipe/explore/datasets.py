@@ -12,17 +12,13 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
-from adpipe.explore.facts import DATE, ROWS, Dimension, Facts, Kpi, fact_frame
+from adpipe.explore.facts import DATE, NO_DATE, ROWS, Dimension, Facts, Kpi, fact_frame
 from features import campaign_mapping
 from features.campaign_mapping import CampaignMapping
 from features.clickstream_loaders import load_sessions, load_users, sessions_source, users_file
 from features.ctr import GENDER, MALE, TARGET, TIMESTAMP, load_impressions
 from features.tables.bad_rows import RowPolicy
 
-NO_DATE = (
-    "This data has no date column: no date range, no presets and no trend. Map a 'date' role (or year/month/day) "
-    "to get them."
-)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 HOURS = tuple(f"{h:02d}" for h in range(24))
 AGE_BANDS = ((0, 25, "<25"), (25, 35, "25-34"), (35, 45, "35-44"), (45, 55, "45-54"), (55, 200, "55+"))

@@ -1,62 +1,44 @@
-// The Explore page's filtering and aggregation (docs/explore.md). Each [data-explorer] container is one explorer
-// (a page may hold several): every query is scoped to it, and its filters sit in the URL fragment under its
-// data-fragment-prefix. Its data come from one of two sources. Offline, the facts come column by column from its
-// [data-explore-data] payload and one pass over the rows fills the cards, the previous period, the trend and the
-// bars; every KPI is scale * sum(numerator) / sum(denominator) over the kept rows, as in adpipe/explore/facts.py.
-// Live (the payload's `api`: the service's /explore page), the payload holds no row and each visual's aggregates
-// are asked of GET /api/v1/explore/<dataset>, which answers them with facts.aggregate; the drawing is the same.
-// The plan panel is explore_plan.js, which the page loads after this file.
+// The Explore page (docs/explore.md). Each [data-explorer] container is one explorer (a page may hold several):
+// every query is scoped to it, and its filters sit in the URL fragment under its data-fragment-prefix. Its data
+// come from one of two sources. Offline, the facts are its [data-explore-data] payload, aggregated in the browser
+// by explore_compute.js (one pass over the rows per change). Live (the payload's `api`: the service's /explore
+// page), the payload holds no row and explore_live.js asks GET /api/v1/explore/<dataset> for the cards at every
+// change and for each chart when it is in view. This file reads the controls, draws the cards and charts (the
+// same drawing for both sources) and keeps the URL fragment; the plan panel is explore_plan.js. The page loads
+// explore_compute.js and explore_live.js before this file, explore_plan.js after it.
 window.exploreTimings = {};
 function startExplorer(root) {
   "use strict";
   const data = JSON.parse(root.querySelector("[data-explore-data]").textContent);
   const live = data.api || null;
-  const n = live ? 0 : data.rows;
-  const dims = data.dimensions.map((d) => ({ ...d, codes: live ? null : Int32Array.from(d.codes) }));
-  const measureNames = live ? live.measures : Object.keys(data.measures);
-  const measures = live ? [] : measureNames.map((m) => Float64Array.from(data.measures[m]));
-  const M = measureNames.length;
-  const hasDate = data.date !== null;
-  const days = hasDate && !live ? Int32Array.from(data.date.days) : null;
-  const distinct = data.distinct ? Int32Array.from(data.distinct.codes) : null;
-  const NO_DAY = days ? data.date.missing : 0;
   const DAY = 86400000;
+  const toDay = (iso) => (iso ? Date.UTC(+iso.slice(0, 4), +iso.slice(5, 7) - 1, +iso.slice(8, 10)) / DAY : null);
+  const toIso = (day) => new Date(day * DAY).toISOString().slice(0, 10);
   const cross = new Map(); // dimension index -> value code clicked on its bars
+  const facts = live ? null : window.exploreFacts(data);
+  const dims = live ? data.dimensions : facts.dims;
+  const served = live ? window.exploreServed({ data, dims, cross, toDay, toIso }) : null;
+  const hasDate = data.date !== null;
   const slicers = Array.from(root.querySelectorAll("[data-slicer]"));
   const chartKpi = root.querySelector("[data-chart-kpi]");
   const grain = root.querySelector("[data-trend-grain]");
   const prefix = root.dataset.fragmentPrefix || ""; // this explorer's keys in the URL fragment
   const PLOT = { displaylogo: false, responsive: true, displayModeBar: false };
   const TOP = 15; // bars per dimension: its values with the most rows (all, in order, when it has an order)
-
-  const toDay = (iso) => (iso ? Date.UTC(+iso.slice(0, 4), +iso.slice(5, 7) - 1, +iso.slice(8, 10)) / DAY : null);
-  const toIso = (day) => new Date(day * DAY).toISOString().slice(0, 10);
   const slicer = (name) => root.querySelector(`[data-slicer="${CSS.escape(name)}"]`);
+  const week = () => Boolean(grain) && grain.value === "week";
 
-  // A group of totals: the measures' sums and the distinct keys seen (a Set only where a KPI needs it).
-  function totals(withDistinct) {
-    return { sums: new Float64Array(M), seen: withDistinct && distinct ? new Set() : null };
-  }
-  function add(t, i) {
-    for (let m = 0; m < M; m++) t.sums[m] += measures[m][i];
-    if (t.seen) t.seen.add(distinct[i]);
-  }
-  function total(t, name) {
-    if (data.distinct && name === data.distinct.name) return t.seen.size;
-    return t.sums[measureNames.indexOf(name)];
-  }
-  // A group's rows; a served group ({rows, kpis}) carries the server's KPIs.
-  const rowsOf = (t) => (t.kpis ? t.rows : t.sums[0]); // measure 0 is "rows"
-  // The KPI of a group: null when no row matched or its denominator is 0.
+  // A group's rows and KPI (null when no row matched or its denominator is 0); a served group ({rows, kpis})
+  // carries the server's KPIs, an offline one its totals (explore_compute.js).
+  const rowsOf = (t) => (t.kpis ? t.rows : t.sums[0]);
   function kpiValue(t, kpi) {
     if (t.kpis) return t.kpis[kpi.name] ?? null;
     if (t.sums[0] === 0) return null;
-    const num = total(t, kpi.numerator);
+    const num = facts.total(t, kpi.numerator);
     if (kpi.denominator === null) return num * kpi.scale;
-    const den = total(t, kpi.denominator);
+    const den = facts.total(t, kpi.denominator);
     return den === 0 ? null : (kpi.scale * num) / den;
   }
-  const needsDistinct = (kpi) => data.distinct !== null && [kpi.numerator, kpi.denominator].includes(data.distinct.name);
 
   function readState() {
     const keep = dims.map((d) => {
@@ -77,114 +59,6 @@ function startExplorer(root) {
       }
     }
     return { keep, range };
-  }
-
-  // One pass: the kept rows' totals, the previous period's, the trend's buckets, each dimension's bars
-  // (a dimension's bars ignore its own cross-filter, so the clicked bar's siblings stay visible).
-  function compute(state, kpi) {
-    const wantDistinct = needsDistinct(kpi);
-    const current = totals(true);
-    const previous = totals(true);
-    const active = [];
-    state.keep.forEach((mask, k) => mask && active.push(k));
-    const crossed = Array.from(cross.keys());
-    const bars = dims.map(() => new Map());
-    const trend = new Map();
-    const week = grain && grain.value === "week";
-    const kept = [];
-    const r = state.range;
-    rows: for (let i = 0; i < n; i++) {
-      let inCurrent = true;
-      let inPrevious = false;
-      if (r) {
-        const d = days[i];
-        inCurrent = d >= r.lo && d <= r.hi;
-        inPrevious = d >= r.prevLo && d <= r.prevHi;
-        if (!inCurrent && !inPrevious) continue;
-      }
-      for (const k of active) if (!state.keep[k][dims[k].codes[i]]) continue rows;
-      let missed = -1;
-      for (const k of crossed) {
-        if (dims[k].codes[i] !== cross.get(k)) {
-          if (missed >= 0) continue rows;
-          missed = k;
-        }
-      }
-      if (missed < 0 && inPrevious) add(previous, i);
-      if (!inCurrent) continue;
-      for (let k = 0; k < dims.length; k++) {
-        if (missed >= 0 && missed !== k) continue;
-        const code = dims[k].codes[i];
-        let t = bars[k].get(code);
-        if (!t) bars[k].set(code, (t = totals(wantDistinct)));
-        add(t, i);
-      }
-      if (missed >= 0) continue;
-      add(current, i);
-      kept.push(i);
-      if (days && days[i] !== NO_DAY) {
-        const bucket = week ? days[i] - ((days[i] + 3) % 7) : days[i]; // weeks start on Monday (day 0 is a Thursday)
-        let t = trend.get(bucket);
-        if (!t) trend.set(bucket, (t = totals(wantDistinct)));
-        add(t, i);
-      }
-    }
-    return { current, previous: r ? previous : null, bars, trend, kept };
-  }
-
-  // Live: the values of dimension k a request keeps (its slicer's, and its clicked bar unless k is `except`);
-  // null keeps every value, [] none.
-  function keptValues(state, k, except) {
-    let values = state.keep[k] ? dims[k].values.filter((_, c) => state.keep[k][c]) : null;
-    if (cross.has(k) && k !== except) {
-      const clicked = dims[k].values[cross.get(k)];
-      values = values === null || values.includes(clicked) ? [clicked] : [];
-    }
-    return values;
-  }
-
-  // One aggregate from the service: its groups as {key, rows, kpis}; [] without asking when nothing can match.
-  // A chart asks for its KPI only (the cards for all): the server then sums only what that KPI uses.
-  async function ask(state, lo, hi, except, by, kpi) {
-    const params = new URLSearchParams();
-    for (let k = 0; k < dims.length; k++) {
-      const values = keptValues(state, k, except);
-      if (values === null) continue;
-      if (values.length === 0) return [];
-      values.forEach((v) => params.append(`where.${dims[k].name}`, v));
-    }
-    if (lo !== null && hi !== null && lo > hi) return []; // an inverted range (From after To) keeps nothing
-    if (lo !== null) params.set("date_from", toIso(lo));
-    if (hi !== null) params.set("date_to", toIso(hi));
-    if (by) params.set("group_by", by);
-    if (kpi) params.set("kpi", kpi.name);
-    const answer = await fetch(`${live.url}?${params}`, { headers: { Accept: "application/json" } });
-    const body = await answer.json();
-    if (answer.status === 401) throw new Error("The data need an API key: enter it on /key, then come back.");
-    if (!answer.ok) throw new Error(`${answer.status}: ${JSON.stringify(body.detail)}`);
-    return body.groups.map((g) => ({ key: g.key, rows: g.totals.rows, kpis: g.kpis }));
-  }
-
-  // Live: what compute gives, asked of the service (every visual's request at once).
-  async function computeServed(state, kpi) {
-    const r = state.range;
-    const lo = r ? r.lo : null;
-    const hi = r ? r.hi : null;
-    const one = (groups) => groups[0] || { rows: 0, kpis: {} };
-    const by = grain && grain.value === "week" ? "week" : "date";
-    const [current, previous, trendGroups, ...barGroups] = await Promise.all([
-      ask(state, lo, hi, -1, null, null).then(one),
-      r ? ask(state, r.prevLo, r.prevHi, -1, null, null).then(one) : null,
-      hasDate ? ask(state, lo, hi, -1, by, kpi) : [],
-      ...dims.map((d, k) => ask(state, lo, hi, k, d.name, kpi)),
-    ]);
-    const trend = new Map();
-    trendGroups.forEach((g) => g.key[by] && trend.set(toDay(g.key[by]), g));
-    const bars = dims.map((d, k) => {
-      const codes = new Map(d.values.map((v, c) => [v, c]));
-      return new Map(barGroups[k].filter((g) => codes.has(g.key[d.name])).map((g) => [codes.get(g.key[d.name]), g]));
-    });
-    return { current, previous, bars, trend, kept: [] };
   }
 
   function format(value, kpi) {
@@ -221,7 +95,8 @@ function startExplorer(root) {
   }
 
   // A chart in view is drawn at once; one out of view is marked stale and drawn when it scrolls into view, so
-  // a filter change costs the charts one can see (each Plotly.react is most of a redraw's time).
+  // a filter change costs the charts one can see (each Plotly.react is most of a redraw's time). Live, a chart's
+  // figure is `later`: asked of the service only when the chart is (or comes) into view.
   const pending = new Map(); // chart div -> its latest figure, not drawn yet
   const inView = new Set();
   const watcher = new IntersectionObserver((entries) => {
@@ -234,6 +109,7 @@ function startExplorer(root) {
   function plot(div, figure) {
     if (!window.Plotly) return void pending.set(div, figure); // the report runs plotly.js after its load event
     pending.delete(div);
+    if (figure.later) return void track(figure.later().then((drawn) => figure.change === asked && plot(div, drawn)));
     delete div.dataset.stale;
     Plotly.react(div, figure.traces, figure.layout, PLOT);
     window.exploreTimings.drawn = performance.now();
@@ -245,17 +121,20 @@ function startExplorer(root) {
   document.addEventListener("plotly-ready", () => {
     pending.forEach((figure, div) => inView.has(div) && plot(div, figure));
   });
-  function draw(div, traces, chartLayout, once) {
+  function draw(div, figure) {
     if (!div.dataset.watched) {
       div.dataset.watched = "1";
       watcher.observe(div);
     }
-    const figure = { traces, layout: chartLayout, once };
     if (inView.has(div)) plot(div, figure);
     else {
       pending.set(div, figure);
       div.dataset.stale = "1";
     }
+  }
+  // A chart's figure: made from the computed groups, or (live, `groups` null) from the service's when in view.
+  function drawFrom(div, groups, ask, figureOf, change) {
+    draw(div, groups ? figureOf(groups) : { later: () => ask().then(figureOf), change });
   }
 
   // One layout object per chart, changed only when its title does: Plotly.react then redraws the data alone.
@@ -277,32 +156,39 @@ function startExplorer(root) {
   function drawTrend(result, kpi) {
     const div = root.querySelector("[data-trend]");
     if (!div) return;
-    const buckets = Array.from(result.trend.keys()).sort((a, b) => a - b);
-    const y = buckets.map((b) => kpiValue(result.trend.get(b), kpi));
-    const per = grain.value === "week" ? "week (starting Monday)" : "day";
-    const mode = buckets.length > 120 ? "lines" : "lines+markers"; // thousands of SVG markers cost the redraw
-    const trace = { x: buckets.map(toIso), y, type: "scatter", mode, marker: { size: 4 } };
-    draw(div, [trace], layout(div, `${kpi.label} by ${per}`, per));
+    const per = week() ? "week (starting Monday)" : "day";
+    const by = week() ? "week" : "date";
+    drawFrom(div, result.trend, () => served.trend(result.state, kpi, by), (trend) => {
+      const buckets = Array.from(trend.keys()).sort((a, b) => a - b);
+      const y = buckets.map((b) => kpiValue(trend.get(b), kpi));
+      const mode = buckets.length > 120 ? "lines" : "lines+markers"; // thousands of SVG markers cost the redraw
+      const trace = { x: buckets.map(toIso), y, type: "scatter", mode, marker: { size: 4 } };
+      return { traces: [trace], layout: layout(div, `${kpi.label} by ${per}`, per) };
+    }, result.change);
   }
 
   function drawBars(result, kpi) {
     dims.forEach((d, k) => {
       const div = root.querySelector(`[data-bars="${CSS.escape(d.name)}"]`);
-      let codes = Array.from(result.bars[k].keys());
-      if (d.ordered) codes.sort((a, b) => a - b);
-      else codes.sort((a, b) => rowsOf(result.bars[k].get(b)) - rowsOf(result.bars[k].get(a)) || a - b);
-      const shown = d.ordered ? codes : codes.slice(0, TOP); // an ordered dimension shows every value
-      const trace = {
-        x: shown.map((c) => d.values[c] || "(empty)"),
-        y: shown.map((c) => kpiValue(result.bars[k].get(c), kpi)),
-        customdata: shown,
-        type: "bar",
-        marker: { color: shown.map((c) => (cross.get(k) === c ? "#ff7f0e" : "#1f77b4")) },
-      };
-      const more = shown.length < codes.length ? ` (the ${TOP} with most rows of ${codes.length})` : "";
-      const chart = layout(div, `${kpi.label} by ${d.label}${more}`, d.label);
-      chart.xaxis.type = "category";
-      draw(div, [trace], chart, () => div.on("plotly_click", (event) => toggleCross(k, event.points[0].customdata)));
+      const clicked = cross.get(k);
+      drawFrom(div, result.bars && result.bars[k], () => served.bars(result.state, kpi, k), (bars) => {
+        let codes = Array.from(bars.keys());
+        if (d.ordered) codes.sort((a, b) => a - b);
+        else codes.sort((a, b) => rowsOf(bars.get(b)) - rowsOf(bars.get(a)) || a - b);
+        const shown = d.ordered ? codes : codes.slice(0, TOP); // an ordered dimension shows every value
+        const trace = {
+          x: shown.map((c) => d.values[c] || "(empty)"),
+          y: shown.map((c) => kpiValue(bars.get(c), kpi)),
+          customdata: shown,
+          type: "bar",
+          marker: { color: shown.map((c) => (clicked === c ? "#ff7f0e" : "#1f77b4")) },
+        };
+        const more = shown.length < codes.length ? ` (the ${TOP} with most rows of ${codes.length})` : "";
+        const chart = layout(div, `${kpi.label} by ${d.label}${more}`, d.label);
+        chart.xaxis.type = "category";
+        const once = () => div.on("plotly_click", (event) => toggleCross(k, event.points[0].customdata));
+        return { traces: [trace], layout: chart, once };
+      }, result.change);
     });
   }
 
@@ -371,26 +257,33 @@ function startExplorer(root) {
     render();
   }
 
-  // The budget plan of the kept segments (explore_plan.js), when the payload carries one.
-  const drawPlan = data.plan ? window.explorePlanPanel({ root, plan: data.plan, dims, rows: n, layout, draw }) : null;
+  // The budget plan of the kept segments (explore_plan.js), when the payload carries one (offline only).
+  const drawPlan = data.plan ? window.explorePlanPanel({ root, plan: data.plan, dims, rows: data.rows, layout, draw }) : null;
 
   let last = null;
   let asked = 0; // live: the latest change's number; an earlier change's late answer is dropped
+  let awaited = 0; // live: answers awaited (body[data-busy] while there are)
   const failure = root.querySelector("[data-live-error]");
-  function render() {
-    const started = performance.now();
-    const kpi = data.kpis.find((k) => k.name === chartKpi.value);
-    if (!live) return show(compute(readState(), kpi), kpi, started);
-    const mine = ++asked;
+  // Live: an answer of the latest change awaited; a refused request shows its error.
+  function track(promise) {
+    const mine = asked;
+    awaited++;
     document.body.dataset.busy = "1";
-    computeServed(readState(), kpi)
-      .then((result) => mine === asked && show(result, kpi, started))
+    return promise
       .catch((error) => {
         if (mine !== asked) return;
         failure.textContent = error.message;
         failure.hidden = false;
       })
-      .finally(() => mine === asked && delete document.body.dataset.busy);
+      .finally(() => --awaited === 0 && delete document.body.dataset.busy);
+  }
+  function render() {
+    const started = performance.now();
+    const kpi = data.kpis.find((k) => k.name === chartKpi.value);
+    const state = readState();
+    if (!live) return show(facts.compute(state, kpi, cross, week()), kpi, started);
+    const change = ++asked;
+    track(served.cards(state).then((cards) => change === asked && show({ ...cards, state, change, trend: null, bars: null, kept: [] }, kpi, started)));
   }
 
   function show(result, kpi, started) {
@@ -419,15 +312,7 @@ function startExplorer(root) {
 
   // The kept rows (the embedded rows: facts, or cube rows summing several) as CSV.
   function download() {
-    const header = [...dims.map((d) => d.name), ...(days ? ["date"] : []), ...(distinct ? [data.distinct.name] : [])];
-    const lines = [[...header, ...measureNames].map(csvField).join(",")];
-    for (const i of last.kept) {
-      const row = dims.map((d) => d.values[d.codes[i]]);
-      if (days) row.push(days[i] === NO_DAY ? "" : toIso(days[i]));
-      if (distinct) row.push(data.distinct.values[distinct[i]]);
-      measures.forEach((m) => row.push(m[i]));
-      lines.push(row.map(csvField).join(","));
-    }
+    const lines = facts.csvRows(last.kept, csvField, toIso);
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
     link.download = `${data.name}-filtered.csv`;

@@ -1,7 +1,8 @@
 // The plan panel of an explorer (docs/explore.md): the budget plan of the kept segments (a segment is kept when
 // one of its rows is), their response curves and plan rows, largest planned change first; the first PLAN_CURVES
 // curves are drawn. explore.js, loaded before this file, calls it for an explorer whose payload carries a plan:
-// `rows` is the explorer's row count, `dims` its dimensions (codes per row), `layout` and `draw` its charts'.
+// `rows` is the explorer's row count, `dims` its dimensions (codes per row), `layout` and `draw(div, {traces, layout})`
+// its charts'.
 window.explorePlanPanel = function (explorer) {
   "use strict";
   const { root, plan, dims, rows, layout, draw } = explorer;
@@ -57,6 +58,6 @@ window.explorePlanPanel = function (explorer) {
     chart.xaxis.type = "log";
     chart.yaxis = { title: { text: "expected value (log)" }, type: "log" };
     chart.legend = { font: { size: 10 } };
-    draw(div, traces, chart);
+    draw(div, { traces, layout: chart });
   };
 };

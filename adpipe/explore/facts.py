@@ -25,6 +25,10 @@ from adpipe.errors import DataError
 DATE = "date"  # the ISO day (YYYY-MM-DD) of a fact, when the data set has one
 ROWS = "rows"  # every fact table's count of source rows: the measure a cube keeps of how many rows it sums
 WEEK = "week"  # a grouping, not a column: the ISO Monday starting a fact's week (the page's weekly trend)
+NO_DATE = (  # the note of facts without a date; the page shows it once, where the date slicers would be
+    "This data has no date column: no date range, no presets and no trend. Map a 'date' role (or year/month/day) "
+    "to get them."
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,9 @@ class Facts:
     has_date: bool
     distinct: str | None = None  # the key counted distinct (a total named like the column)
     notes: tuple[str, ...] = field(default=())  # what the page says about the data (no date, how it was read)
-    distinct_sorted: bool = False  # the rows are sorted by the distinct key (a fact file): counted without hashing
+    # the rows are sorted by the distinct key, then the date (a fact file): its distinct count, overall or per day or
+    # week, is the kept rows where the key (or the day) changes, with no hashing (:func:`_first_of_key`)
+    distinct_sorted: bool = False
 
     def __post_init__(self) -> None:
         totals = {*self.measures, *([self.distinct] if self.distinct else [])}
@@ -119,14 +125,31 @@ class Filter:
         return pl.all_horizontal(conditions) if conditions else pl.lit(True)
 
 
-def _totals(facts: Facts, kpis: Sequence[Kpi]) -> list[pl.Expr]:
+FIRST = "__first_of_key"  # a kept row whose distinct key (or grouping) differs from the kept row before it
+
+
+def _counts_by_change(facts: Facts, by: Sequence[str]) -> bool:
+    """The rows' order (the key, then the date) makes a distinct count a count of changes: overall, by day or week."""
+    return facts.distinct_sorted and len(by) <= 1 and set(by) <= {DATE, WEEK}
+
+
+def _first_of_key(facts: Facts, by: Sequence[str]) -> pl.Expr:
+    """1 where a kept row starts a run of its key (within its day or week when grouped by it), else 0: summed per
+    group, the distinct count, in one pass with no hash table (at 10^7 facts 3 times faster than ``n_unique`` per
+    day). Only valid on :func:`_counts_by_change`'s rows."""
+    changed = [pl.col(name).ne_missing(pl.col(name).shift()) for name in (facts.distinct, *by)]
+    return pl.any_horizontal(changed).fill_null(True).cast(pl.Float64).alias(FIRST)
+
+
+def _totals(facts: Facts, kpis: Sequence[Kpi], by: Sequence[str]) -> list[pl.Expr]:
     """The measures' sums and the distinct count the ``kpis`` use (every measure when they are all the KPIs)."""
     used = ({ROWS} | {t for k in kpis for t in (k.numerator, k.denominator)}) if kpis != facts.kpis else None
     sums = [pl.col(m).sum().cast(pl.Float64) for m in facts.measures if used is None or m in used]
     if facts.distinct is None or (used is not None and facts.distinct not in used):
         return sums
-    key = pl.col(facts.distinct).set_sorted() if facts.distinct_sorted else pl.col(facts.distinct)
-    return [*sums, key.n_unique().cast(pl.Float64)]
+    if _counts_by_change(facts, by):
+        return [*sums, pl.col(FIRST).sum().alias(facts.distinct)]
+    return [*sums, pl.col(facts.distinct).n_unique().cast(pl.Float64)]
 
 
 def _kpi(kpi: Kpi) -> pl.Expr:
@@ -152,8 +175,11 @@ def aggregate(
     chosen = facts.kpis if kpis is None else tuple(k for k in facts.kpis if k.name in kpis)
     frame = facts.frame.lazy().filter((where or Filter()).expression(facts))
     keys = [_week(facts) if name == WEEK else pl.col(name) for name in by]
-    grouped = frame.group_by(keys).agg(_totals(facts, chosen)).sort(list(by)) if by else None
-    totals = grouped if grouped is not None else frame.select(_totals(facts, chosen))
+    if _counts_by_change(facts, by):
+        frame = frame.with_columns(keys).with_columns(_first_of_key(facts, by))
+        keys = [pl.col(name) for name in by]
+    grouped = frame.group_by(keys).agg(_totals(facts, chosen, by)).sort(list(by)) if by else None
+    totals = grouped if grouped is not None else frame.select(_totals(facts, chosen, by))
     return totals.with_columns([_kpi(k) for k in chosen]).collect()
 
 
@@ -207,27 +233,39 @@ def describe(facts: Facts) -> dict:
 def write_facts(facts: Facts, path: str | Path) -> Path:
     """The facts as one Parquet file for the service (``serve --explore-data``), laid out for speed at 10^7 facts:
     each dimension an Enum (a filter or a grouping compares small integers, not strings), the date a Date, the
-    distinct key as dense integer codes with the rows sorted by it (a distinct count then needs no hashing:
-    :attr:`Facts.distinct_sorted`); the description (:func:`describe`) in the file's metadata."""
+    distinct key as dense integer codes with the rows sorted by it, then by the date (a distinct count, overall or
+    per day, then needs no hashing: :attr:`Facts.distinct_sorted`); the description (:func:`describe`) in the
+    file's metadata."""
     described = describe(facts)
     enums = [pl.col(d).cast(pl.Enum(described["values"][d])) for d in facts.dimension_names]
     frame = facts.frame.with_columns(enums)
     if facts.has_date:
         frame = frame.with_columns(pl.col(DATE).str.to_date("%Y-%m-%d"))
     if facts.distinct is not None:
-        frame = frame.with_columns(pl.col(facts.distinct).rank("dense").cast(pl.UInt32)).sort(facts.distinct)
+        codes = pl.col(facts.distinct).rank("dense").cast(pl.UInt32)
+        frame = frame.with_columns(codes).sort(_run_order(facts.distinct, facts.has_date))
     path = Path(path)
     frame.write_parquet(path, metadata={FACTS_METADATA: json.dumps(described)})
     return path
 
 
+def _run_order(distinct: str | None, has_date: bool) -> list[str]:
+    """The order of a fact file's rows that :attr:`Facts.distinct_sorted` counts on: the key, then the date."""
+    return [name for name in (distinct, DATE if has_date else None) if name is not None]
+
+
 def read_facts(path: str | Path) -> tuple[Facts, dict]:
-    """A fact file (:func:`write_facts`) in memory, and its description."""
+    """A fact file (:func:`write_facts`) in memory, and its description. A file written before its rows were sorted
+    by the date within the key is sorted here (once per worker, about a second at 10^7 facts)."""
     described = fact_file_description(path)
+    frame = pl.read_parquet(path)
+    order = _run_order(described["distinct"], described["has_date"])
+    if order and not frame.select(pl.struct(order).is_sorted()).item():
+        frame = frame.sort(order)
     facts = Facts(
         described["name"],
         described["title"],
-        pl.read_parquet(path),
+        frame,
         tuple(described["measures"]),
         tuple(
             Dimension(d["name"], d["label"], tuple(d["order"]) if d["order"] else None) for d in described["dimensions"]

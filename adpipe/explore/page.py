@@ -21,11 +21,11 @@ import polars as pl
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
-from adpipe.explore.facts import DATE, ROWS, Facts, cube
+from adpipe.explore.facts import DATE, NO_DATE, ROWS, Facts, cube
 from adpipe.explore.plan import Plan, mismatch, plan_payload
 from adpipe.io import write_bytes_atomic
 
-SCRIPTS = ("explore.js", "explore_plan.js")  # the explorers' scripts, in their order on a page
+SCRIPTS = ("explore_compute.js", "explore_live.js", "explore.js", "explore_plan.js")  # the explorers', in order
 EMBED_ROWS = 300_000  # above this many facts the page embeds the cube of additive measures, never raw rows
 NO_DAY = -(2**31)  # a fact without a date: outside every date range
 _EPOCH = date(1970, 1, 1)
@@ -153,6 +153,7 @@ def _explorer(data: dict[str, object], measured: list[str], prefix: str = "", li
             measured=measured,
             payload=Markup(text),
             live=live,
+            no_date=NO_DATE,
         )
     )
 

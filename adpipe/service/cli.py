@@ -224,13 +224,17 @@ def loadtest_explore_command(
     seconds: float = typer.Option(120.0, "--seconds", min=1.0, max=600.0, help="Time limit of each URL's run."),
     workers: int = Workers,
     report: Path = typer.Option(config.REPORTS_DIR / "loadtest_explore.json", "--report", help="Where the JSON goes."),
+    page: bool = typer.Option(
+        True, "--page/--no-page", help="Also time the offline page's load and redraw at 10^5 rows (Chromium)."
+    ),
 ) -> None:
-    """Start the service on 127.0.0.1, measure GET /api/v1/explore/<dataset> (cards, trend, bars) with `hey`."""
+    """The offline Explore page's load and redraw at 10^5 rows (headless Chromium), then the service on 127.0.0.1:
+    GET /api/v1/explore/<dataset> (cards, trend, bars) with `hey`."""
     from adpipe.service.explore import parse_explore_data
     from adpipe.service.explore_bench import render, run_bench
 
     with exit_on_error(keeps=report):
-        result = run_bench(parse_explore_data(explore_data or []), requests, seconds, workers, report)
+        result = run_bench(parse_explore_data(explore_data or []), requests, seconds, workers, report, page)
     typer.echo(render(result))
     typer.echo(f"report -> {report}")
 

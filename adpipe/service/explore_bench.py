@@ -25,6 +25,7 @@ from adpipe.cli_support import format_table
 from adpipe.errors import DataError
 from adpipe.reports import Report, write_report
 from adpipe.service.explore import REFERENCE
+from adpipe.service.explore_page_bench import PageBench, render_page, run_page_bench
 from adpipe.service.loadtest import HOST, free_port, hey, wait_healthy
 
 CONCURRENCY = 2  # requests in flight: one per worker
@@ -50,6 +51,7 @@ class ExploreBench(Report):
     load_average: list[float]  # 1-minute load average before and after: others' work shares the cores
     protocol: str
     queries: list[Query]
+    page: PageBench | None = None  # the offline page at 10^5 rows (--no-page: not measured)
 
 
 def queries(described: dict) -> dict[str, dict[str, list[str]]]:
@@ -72,11 +74,16 @@ def queries(described: dict) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def run_bench(files: dict[str, Path], requests: int, seconds: float, workers: int, report: Path) -> ExploreBench:
-    """Serve the reference data sets and ``files``, measure each one's three requests, stop the server."""
+def run_bench(
+    files: dict[str, Path], requests: int, seconds: float, workers: int, report: Path, page: bool = True
+) -> ExploreBench:
+    """The offline page's load and redraw (``page``), then: serve the reference data sets and ``files``, measure each
+    one's requests, stop the server."""
     from adpipe.explore.facts import fact_file_description
     from adpipe.service.explore import ExploreData
 
+    load_before = os.getloadavg()[0]
+    page_bench = run_page_bench() if page else None
     served = ExploreData(files)
     port = free_port()
     command = [sys.executable, str(config.PROJECT_ROOT / "model.py"), "serve", "--host", HOST, "--port", str(port)]
@@ -84,7 +91,6 @@ def run_bench(files: dict[str, Path], requests: int, seconds: float, workers: in
         a for name, path in files.items() for a in ("--explore-data", f"{name}={path}")
     ]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    load_before = os.getloadavg()[0]
     measured = []
     try:
         base = f"http://{HOST}:{port}"
@@ -119,6 +125,7 @@ def run_bench(files: dict[str, Path], requests: int, seconds: float, workers: in
         f"requests per URL after {WARM_UP} unmeasured (warm: the data set read, the query run once); "
         f"{os.cpu_count()} cores",
         queries=measured,
+        page=page_bench,
     )
     write_report(report, result)
     return result
@@ -132,4 +139,5 @@ def render(bench: ExploreBench) -> str:
         + ["met" if q.met else "NOT met"]
         for q in bench.queries
     ]
-    return f"{bench.date}; load average {bench.load_average}; {bench.protocol}\n{format_table(header, rows)}"
+    page = f"\n{render_page(bench.page)}" if bench.page else ""
+    return f"{bench.date}; load average {bench.load_average}; {bench.protocol}\n{format_table(header, rows)}{page}"
