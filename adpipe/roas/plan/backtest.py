@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from adpipe.errors import OptionError
 from adpipe.reports import MeanStd
 from adpipe.roas.plan.additive import AdditiveLevelCurves, poisson_deviance
 from adpipe.roas.plan.curves import SEGMENT, SPEND, VALUE, SegmentCurves, SegmentResponse
-from adpipe.roas.plan.judges import OwnSlopes, gain_backtest, judge_plan, within_campaign_spearman
+from adpipe.roas.plan.judges import OwnSlopes, campaign_rows, gain_backtest, judge_plan
 from adpipe.roas.plan.report import (
     ForwardValidation,
     ForwardWindow,
@@ -37,7 +38,7 @@ from adpipe.roas.plan.report import (
     WithinCampaignRanking,
 )
 from adpipe.roas.plan.solver import solve
-from adpipe.validation import Protocol, Split, forward_splits, make_splits, spearman
+from adpipe.validation import Protocol, Split, forward_splits, make_splits, ranks, spearman_of_ranks
 from features.campaign_dates import DATE
 from features.campaign_mapping import CampaignMapping
 from features.choices import GROUP
@@ -92,6 +93,18 @@ class FoldRanking:
     realised: np.ndarray
     own: OwnSlopes
 
+    @cached_property
+    def across_ranks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The across-segment test's ranks: realised, marginal and historical ROAS."""
+        return ranks(self.realised), ranks(self.marginal), ranks(self.history)
+
+    @cached_property
+    def campaign_ranks(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The within-campaign test's ranks, per campaign with >= 3 identified held-out segments: the held-out
+        marginal response and the training marginal ROAS."""
+        heldout = self.own.marginal()
+        return [(ranks(heldout[r]), ranks(self.marginal[r])) for r in campaign_rows(self.names, self.own.identified)]
+
 
 def fold_ranking(curves: SegmentCurves, train: pd.DataFrame, test: pd.DataFrame) -> FoldRanking:
     history, realised = segment_roas(train), segment_roas(test)
@@ -112,13 +125,13 @@ def within_campaign_backtest(rankings: list[FoldRanking], n_shuffles: int, seed:
     """Spearman within each campaign over the folds, and its shuffled band (the order permuted within campaigns);
     signal: above the shuffled mean + 2 sd."""
     rng = np.random.default_rng(seed)
-    curves = [rho for r in rankings for rho in within_campaign_spearman(r.names, r.marginal, r.own)]
+    curves = [spearman_of_ranks(heldout, marginal) for r in rankings for heldout, marginal in r.campaign_ranks]
     if not curves:
         return WithinCampaignRanking(
             marginal_roas_curves=None, shuffled=None, n_campaign_folds=0, n_shuffles=n_shuffles, signal=False
         )
     shuffled = [
-        np.mean([rho for r in rankings for rho in within_campaign_spearman(r.names, r.marginal, r.own, rng)])
+        np.mean([spearman_of_ranks(h, rng.permutation(m)) for r in rankings for h, m in r.campaign_ranks])
         for _ in range(n_shuffles)
     ]
     bar = float(np.mean(shuffled)) + SHUFFLE_MARGIN_SD * float(np.std(shuffled))
@@ -137,10 +150,11 @@ def ranking_backtest(rankings: list[FoldRanking], n_shuffles: int, seed: int) ->
     order is not an average one when exponents differ by campaign, when the within-campaign order (against the
     held-out marginal response) beats its shuffled band."""
     rng = np.random.default_rng(seed)
-    curves = [spearman(r.realised, r.marginal) for r in rankings]
-    history = [spearman(r.realised, r.history) for r in rankings]
+    curves = [spearman_of_ranks(r.across_ranks[0], r.across_ranks[1]) for r in rankings]
+    history = [spearman_of_ranks(r.across_ranks[0], r.across_ranks[2]) for r in rankings]
     shuffled = [
-        np.mean([spearman(r.realised, rng.permutation(r.marginal)) for r in rankings]) for _ in range(n_shuffles)
+        np.mean([spearman_of_ranks(r.across_ranks[0], rng.permutation(r.across_ranks[1])) for r in rankings])
+        for _ in range(n_shuffles)
     ]
     mean, sd = float(np.mean(curves)), float(np.std(shuffled))
     bar = float(np.mean(shuffled)) + SHUFFLE_MARGIN_SD * sd
