@@ -146,9 +146,11 @@ def within_campaign_backtest(rankings: list[FoldRanking], n_shuffles: int, seed:
 
 def ranking_backtest(rankings: list[FoldRanking], n_shuffles: int, seed: int) -> RankingBacktest:
     """Spearman of each order over the folds; a shuffled order's fold-mean over ``n_shuffles`` shuffles; the
-    verdict: signal when the curves' order reaches 0.4 and beats the shuffled mean by 2 sd, or, since a marginal
-    order is not an average one when exponents differ by campaign, when the within-campaign order (against the
-    held-out marginal response) beats its shuffled band."""
+    verdict: signal when the curves' order reaches 0.4 and beats the shuffled mean by 2 sd.
+
+    The gate is the one set before issue 37's curves were measured. The within-campaign test is reported beside
+    it (:func:`within_campaign_backtest`), not gating: it was made a second way to pass after today's test had
+    failed (-0.006), and a gate chosen after its result is not a test."""
     rng = np.random.default_rng(seed)
     curves = [spearman_of_ranks(r.across_ranks[0], r.across_ranks[1]) for r in rankings]
     history = [spearman_of_ranks(r.across_ranks[0], r.across_ranks[2]) for r in rankings]
@@ -158,21 +160,12 @@ def ranking_backtest(rankings: list[FoldRanking], n_shuffles: int, seed: int) ->
     ]
     mean, sd = float(np.mean(curves)), float(np.std(shuffled))
     bar = float(np.mean(shuffled)) + SHUFFLE_MARGIN_SD * sd
-    within = within_campaign_backtest(rankings, n_shuffles, seed)
-    across = mean >= SPEARMAN_AT_LEAST and mean > bar
-    signal = across or within.signal
-    inside = (
-        f"within-campaign Spearman {within.marginal_roas_curves.mean:.3f}"
-        if within.marginal_roas_curves is not None
-        else "no campaign with 3 identified held-out segments"
-    )
+    signal = mean >= SPEARMAN_AT_LEAST and mean > bar
     verdict = (
         f"signal: the marginal-ROAS order reaches Spearman {mean:.3f} (>= {SPEARMAN_AT_LEAST}, > shuffled mean + "
         f"{SHUFFLE_MARGIN_SD:g} sd = {bar:.3f})"
-        if across
-        else f"signal within campaigns: {inside} > its shuffled band (across segments {mean:.3f}, bar {bar:.3f})"
         if signal
-        else f"no signal, no reallocation: Spearman {mean:.3f} vs {SPEARMAN_AT_LEAST}, shuffled bar {bar:.3f}; {inside}"
+        else f"no signal, no reallocation: Spearman {mean:.3f} vs {SPEARMAN_AT_LEAST}, shuffled bar {bar:.3f}"
     )
     return RankingBacktest(
         marginal_roas_curves=MeanStd.over(curves),
