@@ -85,13 +85,18 @@ RANKING_SHUFFLES = 200  # shuffled orders the ranking back-test draws (in plan-v
 @dataclass(frozen=True)
 class FoldRanking:
     """One fold's segments: marginal ROAS and average ROAS learnt on training, realised ROAS held out, and each
-    held-out segment's own exponent (the within-campaign test's held-out marginal response)."""
+    held-out segment's own exponent (the within-campaign test's held-out marginal response: fitted when first read,
+    so the plan's gate, which reads today's test alone, does not fit them)."""
 
     names: list[str]
     marginal: np.ndarray
     history: np.ndarray
     realised: np.ndarray
-    own: OwnSlopes
+    test: pd.DataFrame
+
+    @cached_property
+    def own(self) -> OwnSlopes:
+        return OwnSlopes.of(self.test, self.names)
 
     @cached_property
     def across_ranks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,7 +122,7 @@ def fold_ranking(curves: SegmentCurves, train: pd.DataFrame, test: pd.DataFrame)
         marginal,
         history.reindex(names).to_numpy(),
         realised.reindex(names).to_numpy(),
-        OwnSlopes.of(test, names),
+        test,
     )
 
 
