@@ -10,7 +10,15 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from adpipe.errors import OptionError
-from adpipe.validation import Protocol, classification_evaluator, cross_validate, make_splits
+from adpipe.validation import (
+    Protocol,
+    classification_evaluator,
+    cross_validate,
+    make_splits,
+    ranks,
+    spearman,
+    spearman_of_ranks,
+)
 
 
 @pytest.fixture
@@ -87,3 +95,16 @@ def test_models_are_fitted_inside_the_training_part(labels: pd.Series) -> None:
     for seen, split in zip(RecordingClassifier.fitted_on, splits, strict=True):
         assert seen == set(split.train) and not seen & set(split.test)
     assert results[0]["confusion"].sum() == len(splits[0].test)
+
+
+def test_spearman_of_ranks_is_spearman_bit_for_bit_and_a_shuffle_permutes_the_ranks() -> None:
+    """The ranking back-tests rank each side once and permute the ranks for a shuffle: the same figures as
+    re-ranking the shuffled values with scipy (ties, constant sides included)."""
+    rng = np.random.default_rng(0)
+    for n in range(2, 40):
+        y = rng.integers(0, 4, n).astype(float) if n % 2 else rng.normal(size=n)
+        x = rng.normal(size=n) if n % 3 else np.round(rng.normal(size=n))
+        assert spearman_of_ranks(ranks(y), ranks(x)) == spearman(y, x)
+        order = np.random.default_rng(n).permutation(x)
+        assert spearman_of_ranks(ranks(y), np.random.default_rng(n).permutation(ranks(x))) == spearman(y, order)
+    assert spearman_of_ranks(ranks(np.ones(5)), ranks(np.arange(5.0))) == 0.0

@@ -195,16 +195,30 @@ class AdditiveLevelCurves(RegressorMixin, BaseEstimator):
         for mode in modes:
             total = 0.0
             for train, test in folds:
-                inner = AdditiveLevelCurves(mode, self.fallback_margin, self.seed).fit(X.iloc[train], y[train])
+                inner = AdditiveLevelCurves(mode, self.fallback_margin, self.seed)._fit(X.iloc[train], y[train])
                 total += poisson_deviance(y[test], inner.predict(X.iloc[test])) * len(test)
             deviance[mode] = total / len(y)
         return min(deviance, key=deviance.get), deviance
 
     def fit(self, X: pd.DataFrame, y: Sequence[float]) -> AdditiveLevelCurves:
         with threadpool_limits(1):  # small dense algebra: one BLAS thread is several times faster on a shared CPU
-            return self._fit(X, y)
+            return self._fit(X, y)._intervals(X, y)
+
+    def _intervals(self, X: pd.DataFrame, y: Sequence[float]) -> AdditiveLevelCurves:
+        """The 80% intervals' residual-ratio quantiles: per segment with enough ads, else pooled."""
+        ratio = np.asarray(y, dtype=float) / self.predict(X)
+        segments = X[SEGMENT].astype(str).to_numpy()
+        self.pooled_quantiles_ = np.quantile(ratio, INTERVAL)
+        self.residual_quantiles_ = {}
+        for name in self.segments_:
+            rows = segments == name
+            own = rows.sum() >= MIN_ADS_FOR_OWN_RESIDUALS
+            self.residual_quantiles_[name] = np.quantile(ratio[rows], INTERVAL) if own else self.pooled_quantiles_
+        return self
 
     def _fit(self, X: pd.DataFrame, y: Sequence[float]) -> AdditiveLevelCurves:
+        """The curves without their intervals (what the inner folds of the mode choice need), inside the caller's
+        one-thread BLAS limit."""
         spend, y = X[SPEND].to_numpy(float), np.asarray(y, dtype=float)
         segments = X[SEGMENT].astype(str).to_numpy()
         if (y < 0).any() or (spend < 0).any():
@@ -220,13 +234,6 @@ class AdditiveLevelCurves(RegressorMixin, BaseEstimator):
         self.segments_ = np.array(sorted(set(segments)))
         self.coef_, self.coef_cov_ = self.segment_coef(self.segments_), self.segment_cov(self.segments_)
         self.global_ = self.coef_all_[:2].copy()
-        ratio = y / self.predict(X)
-        self.pooled_quantiles_ = np.quantile(ratio, INTERVAL)
-        self.residual_quantiles_ = {}
-        for name in self.segments_:
-            rows = segments == name
-            own = rows.sum() >= MIN_ADS_FOR_OWN_RESIDUALS
-            self.residual_quantiles_[name] = np.quantile(ratio[rows], INTERVAL) if own else self.pooled_quantiles_
         self.n_features_in_ = 2
         return self
 

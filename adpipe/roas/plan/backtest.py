@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from adpipe.errors import OptionError
 from adpipe.reports import MeanStd
 from adpipe.roas.plan.additive import AdditiveLevelCurves, poisson_deviance
 from adpipe.roas.plan.curves import SEGMENT, SPEND, VALUE, SegmentCurves, SegmentResponse
-from adpipe.roas.plan.judges import OwnSlopes, gain_backtest, judge_plan, within_campaign_spearman
+from adpipe.roas.plan.judges import OwnSlopes, campaign_rows, gain_backtest, judge_plan
 from adpipe.roas.plan.report import (
     ForwardValidation,
     ForwardWindow,
@@ -37,7 +38,7 @@ from adpipe.roas.plan.report import (
     WithinCampaignRanking,
 )
 from adpipe.roas.plan.solver import solve
-from adpipe.validation import Protocol, Split, forward_splits, make_splits, spearman
+from adpipe.validation import Protocol, Split, forward_splits, make_splits, ranks, spearman_of_ranks
 from features.campaign_dates import DATE
 from features.campaign_mapping import CampaignMapping
 from features.choices import GROUP
@@ -84,13 +85,30 @@ RANKING_SHUFFLES = 200  # shuffled orders the ranking back-test draws (in plan-v
 @dataclass(frozen=True)
 class FoldRanking:
     """One fold's segments: marginal ROAS and average ROAS learnt on training, realised ROAS held out, and each
-    held-out segment's own exponent (the within-campaign test's held-out marginal response)."""
+    held-out segment's own exponent (the within-campaign test's held-out marginal response: fitted when first read,
+    so the plan's gate, which reads today's test alone, does not fit them)."""
 
     names: list[str]
     marginal: np.ndarray
     history: np.ndarray
     realised: np.ndarray
-    own: OwnSlopes
+    test: pd.DataFrame
+
+    @cached_property
+    def own(self) -> OwnSlopes:
+        return OwnSlopes.of(self.test, self.names)
+
+    @cached_property
+    def across_ranks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The across-segment test's ranks: realised, marginal and historical ROAS."""
+        return ranks(self.realised), ranks(self.marginal), ranks(self.history)
+
+    @cached_property
+    def campaign_ranks(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The within-campaign test's ranks, per campaign with >= 3 identified held-out segments: the held-out
+        marginal response and the training marginal ROAS."""
+        heldout = self.own.marginal()
+        return [(ranks(heldout[r]), ranks(self.marginal[r])) for r in campaign_rows(self.names, self.own.identified)]
 
 
 def fold_ranking(curves: SegmentCurves, train: pd.DataFrame, test: pd.DataFrame) -> FoldRanking:
@@ -104,7 +122,7 @@ def fold_ranking(curves: SegmentCurves, train: pd.DataFrame, test: pd.DataFrame)
         marginal,
         history.reindex(names).to_numpy(),
         realised.reindex(names).to_numpy(),
-        OwnSlopes.of(test, names),
+        test,
     )
 
 
@@ -112,13 +130,13 @@ def within_campaign_backtest(rankings: list[FoldRanking], n_shuffles: int, seed:
     """Spearman within each campaign over the folds, and its shuffled band (the order permuted within campaigns);
     signal: above the shuffled mean + 2 sd."""
     rng = np.random.default_rng(seed)
-    curves = [rho for r in rankings for rho in within_campaign_spearman(r.names, r.marginal, r.own)]
+    curves = [spearman_of_ranks(heldout, marginal) for r in rankings for heldout, marginal in r.campaign_ranks]
     if not curves:
         return WithinCampaignRanking(
             marginal_roas_curves=None, shuffled=None, n_campaign_folds=0, n_shuffles=n_shuffles, signal=False
         )
     shuffled = [
-        np.mean([rho for r in rankings for rho in within_campaign_spearman(r.names, r.marginal, r.own, rng)])
+        np.mean([spearman_of_ranks(h, rng.permutation(m)) for r in rankings for h, m in r.campaign_ranks])
         for _ in range(n_shuffles)
     ]
     bar = float(np.mean(shuffled)) + SHUFFLE_MARGIN_SD * float(np.std(shuffled))
@@ -133,32 +151,26 @@ def within_campaign_backtest(rankings: list[FoldRanking], n_shuffles: int, seed:
 
 def ranking_backtest(rankings: list[FoldRanking], n_shuffles: int, seed: int) -> RankingBacktest:
     """Spearman of each order over the folds; a shuffled order's fold-mean over ``n_shuffles`` shuffles; the
-    verdict: signal when the curves' order reaches 0.4 and beats the shuffled mean by 2 sd, or, since a marginal
-    order is not an average one when exponents differ by campaign, when the within-campaign order (against the
-    held-out marginal response) beats its shuffled band."""
+    verdict: signal when the curves' order reaches 0.4 and beats the shuffled mean by 2 sd.
+
+    The gate is the one set before issue 37's curves were measured. The within-campaign test is reported beside
+    it (:func:`within_campaign_backtest`), not gating: it was made a second way to pass after today's test had
+    failed (-0.006), and a gate chosen after its result is not a test."""
     rng = np.random.default_rng(seed)
-    curves = [spearman(r.realised, r.marginal) for r in rankings]
-    history = [spearman(r.realised, r.history) for r in rankings]
+    curves = [spearman_of_ranks(r.across_ranks[0], r.across_ranks[1]) for r in rankings]
+    history = [spearman_of_ranks(r.across_ranks[0], r.across_ranks[2]) for r in rankings]
     shuffled = [
-        np.mean([spearman(r.realised, rng.permutation(r.marginal)) for r in rankings]) for _ in range(n_shuffles)
+        np.mean([spearman_of_ranks(r.across_ranks[0], rng.permutation(r.across_ranks[1])) for r in rankings])
+        for _ in range(n_shuffles)
     ]
     mean, sd = float(np.mean(curves)), float(np.std(shuffled))
     bar = float(np.mean(shuffled)) + SHUFFLE_MARGIN_SD * sd
-    within = within_campaign_backtest(rankings, n_shuffles, seed)
-    across = mean >= SPEARMAN_AT_LEAST and mean > bar
-    signal = across or within.signal
-    inside = (
-        f"within-campaign Spearman {within.marginal_roas_curves.mean:.3f}"
-        if within.marginal_roas_curves is not None
-        else "no campaign with 3 identified held-out segments"
-    )
+    signal = mean >= SPEARMAN_AT_LEAST and mean > bar
     verdict = (
         f"signal: the marginal-ROAS order reaches Spearman {mean:.3f} (>= {SPEARMAN_AT_LEAST}, > shuffled mean + "
         f"{SHUFFLE_MARGIN_SD:g} sd = {bar:.3f})"
-        if across
-        else f"signal within campaigns: {inside} > its shuffled band (across segments {mean:.3f}, bar {bar:.3f})"
         if signal
-        else f"no signal, no reallocation: Spearman {mean:.3f} vs {SPEARMAN_AT_LEAST}, shuffled bar {bar:.3f}; {inside}"
+        else f"no signal, no reallocation: Spearman {mean:.3f} vs {SPEARMAN_AT_LEAST}, shuffled bar {bar:.3f}"
     )
     return RankingBacktest(
         marginal_roas_curves=MeanStd.over(curves),

@@ -30,7 +30,6 @@ from adpipe.roas.plan.additive import AdditiveLevelCurves, penalised_poisson
 from adpipe.roas.plan.curves import SEGMENT, SEGMENT_SEPARATOR, SPEND, VALUE, PooledPowerCurves, SegmentResponse
 from adpipe.roas.plan.report import GainBacktest
 from adpipe.roas.plan.solver import solve
-from adpipe.validation import spearman
 
 PLANNER, POOLED, OWN_SLOPE = "planner_refit", "segment_pooled_refit", "own_slope"
 ONE_CURVE, LINEAR_ROAS = "one_pooled_curve", "heldout_roas_linear"
@@ -163,17 +162,9 @@ def campaign_of(name: str) -> str:
     return name.split(SEGMENT_SEPARATOR)[0]
 
 
-def within_campaign_spearman(
-    names: Sequence[str], marginal: np.ndarray, own: OwnSlopes, rng: np.random.Generator | None = None
-) -> list[float]:
-    """Per campaign with >= 3 identified held-out segments: Spearman of the training marginal ROAS (shuffled
-    within the campaign when ``rng`` is given) against the held-out marginal response."""
-    heldout = own.marginal()
+def campaign_rows(names: Sequence[str], identified: np.ndarray) -> list[np.ndarray]:
+    """The within-campaign ranking test's groups: per campaign (in name order) with >= 3 identified held-out
+    segments, their rows."""
     campaigns = np.array([campaign_of(n) for n in names])
-    out = []
-    for campaign in np.unique(campaigns):
-        rows = np.flatnonzero((campaigns == campaign) & own.identified)
-        if len(rows) >= 3:
-            order = marginal[rows] if rng is None else rng.permutation(marginal[rows])
-            out.append(spearman(heldout[rows], order))
-    return out
+    rows = [np.flatnonzero((campaigns == campaign) & identified) for campaign in np.unique(campaigns)]
+    return [r for r in rows if len(r) >= 3]
