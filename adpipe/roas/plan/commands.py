@@ -34,7 +34,6 @@ from adpipe.roas.plan.planner import (
     planner_curves,
     read_ads,
     read_export,
-    same_ranking,
     segment_curves,
     segments_with_spend,
 )
@@ -97,7 +96,7 @@ def plan_report(
     planned = for_objective(data, choices.objective)
     saved = read_report(validation_file, PlanValidationReport) if validation_file and validation_file.exists() else None
     validation = matching_validation(saved, planned)
-    fitted = fit_plan(planned, protocol, same_ranking(validation, protocol))
+    fitted = fit_plan(planned, protocol, validation)
     backtested = validation.gain if validation is not None else None
     report = plan_on(fitted, choices, protocol.seed, backtested)
     if report_file is not None:
