@@ -12,6 +12,7 @@ import typer
 from adpipe.cli_support import echo_reading, exit_on_error
 from adpipe.protocol import Protocol
 from adpipe.roas import defaults
+from adpipe.roas.options import Windows
 from adpipe.roas.plan.options import ExportOptions, PlanChoices, export_options
 
 # The commands join `model.py roas` (adpipe.roas.cli adds them); the planner is imported inside each command.
@@ -79,12 +80,7 @@ def plan_command(
 def plan_validate_command(
     export: ExportOptions,
     protocol: Protocol,
-    windows: int = typer.Option(
-        defaults.PLAN_WINDOWS,
-        "--windows",
-        min=2,
-        help="Expanding windows forward in time, when the export has a date (a mapping's date role).",
-    ),
+    windows: int = Windows,
 ) -> None:
     """The curves on held-out campaigns beside constant ROAS and LightGBM; the plan's back-tests; the targets; the
     same forward in time when the export has a date."""

@@ -8,13 +8,12 @@ from pathlib import Path
 
 from adpipe.reports import read_report, write_report
 from adpipe.roas.defaults import PLAN_WINDOWS, PROTOCOL, TASK
-from adpipe.roas.folds import fitted_protocol
+from adpipe.roas.folds import fitted_protocol, period_splits
 from adpipe.roas.plan.backtest import (
     BASELINES,
     RANKING_SHUFFLES,
     campaign_splits,
     forward_validation,
-    period_splits,
     ranking_backtest,
     segment_roas,
     targets,
