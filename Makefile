@@ -18,7 +18,7 @@ DATA_MAP := \
 	data/campaigns/KAG_conversion_data.csv=campaigns/KAG_conversion_data.csv \
 	data/profiles/user_profiles_for_ads.csv=profiles/user_profiles_for_ads.csv
 
-.PHONY: help setup data features train predict validate test lint format clean task segments conversion tune roas ctr bench report dashboard serve loadtest loadtest-explore image kube-check faults
+.PHONY: help setup data features train predict validate test lint format clean task segments conversion tune roas ctr bench bench-exports report dashboard serve loadtest loadtest-explore image kube-check faults
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ conversion: setup data ## Conversion-rate models vs a mean baseline, permutation
 
 bench: setup data ## Feature build + predict at 1e5/1e6/1e7 sessions vs the parse floor, DuckDB and pandas -> reports/bench.json (~15 min)
 	$(PY) model.py bench run
+
+bench-exports: setup ## Read a 1e6-row campaign export in each format through its mapping vs plain CSV (docs/roas.md, "Formats"; ~15 min, most of it writing the workbook once into /tmp/adpipe-exports)
+	$(PY) -m adpipe.bench.read_exports --rows 1000000 --out /tmp/adpipe-exports
 
 # `make report` first runs the full commands of each task with a missing input (never `make tune` or
 # `make bench`: their panels say which command fills them).

@@ -13,10 +13,12 @@ from typer.testing import CliRunner
 from adpipe.errors import OptionError
 from adpipe.io import read_json, write_json
 from adpipe.reports import read_report, write_report
+from adpipe.roas.folds import FORWARD_NOTE, period_splits
 from adpipe.roas.plan.additive import AdditiveLevelCurves
-from adpipe.roas.plan.backtest import CONSTANT_ROAS, CURVES, period_splits
+from adpipe.roas.plan.backtest import CONSTANT_ROAS, CURVES
 from adpipe.roas.plan.curves import VALUE, plan_frame
 from adpipe.roas.plan.report import PlanValidationReport
+from adpipe.roas.report import RoasValidationReport
 from features.campaign_dates import DATE
 from features.campaign_mapping import VALUE as MAPPED_VALUE
 from features.campaign_mapping import from_file, read_mapped
@@ -86,6 +88,29 @@ def test_plan_validate_runs_forward_on_a_dated_export(tmp_path: Path) -> None:
     grouped = report.value_accuracy  # the targets read the grouped part, as without a date
     (mae,) = [t for t in report.targets if t.name.startswith("held-out MAE")]
     assert mae.measured == f"{grouped[CURVES].mae.mean / grouped[CONSTANT_ROAS].mae.mean:.3f} x"
+
+
+def test_validate_offers_the_forward_protocol_on_a_dated_export(tmp_path: Path) -> None:
+    """`roas validate` on an export with a date says the forward protocol is the natural one and runs it (every
+    model on --windows expanding windows in date order) beside the grouped folds, whose figures the target reads."""
+    from adpipe.roas.dashboard import baseline_comparison
+
+    export, path = tmp_path / "synth.csv", tmp_path / "v.json"
+    write_export(export, days=20, seed=42)
+    args = ["roas", "validate", "--data", str(export), "--mapping", str(MAPPING_FILE), "--folds", "2"]
+    result = CliRunner().invoke(app, [*args, "--repeats", "1", "--windows", "3", "--report", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"note: {FORWARD_NOTE}" in result.stdout
+    assert "delivery inputs (" in result.stdout and "), forward in time, 3 expanding windows by date:" in result.stdout
+    report = read_report(path, RoasValidationReport)
+    assert report.protocol.windows == 3 and report.protocol.groupings["forward"].startswith("forward in time")
+    for part in report.modes.values():
+        assert part.forward is not None and set(part.forward.models) == set(part.grouped.models)
+        assert all(s.folds_mae_worse_than_median <= 3 for s in part.forward.models.values())
+    assert report.target.spearman == report.modes["delivery"].grouped.models[report.target.model].spearman.mean
+    baseline_comparison(report)  # the dashboard's panel draws the grouped and plain folds of a dated export too
+    wrong = CliRunner().invoke(app, [*args, "--windows", "20", "--report", str(tmp_path / "w.json")])
+    assert wrong.exit_code == 2 and "--windows: 20 distinct dates cannot give 20 forward windows" in wrong.output
 
 
 def test_curves_recover_the_synthetic_export_s_true_exponents(tmp_path: Path) -> None:

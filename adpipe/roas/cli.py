@@ -30,6 +30,7 @@ from adpipe.roas.options import (
     Seed,
     ValueEnquiry,
     ValueSale,
+    Windows,
     campaign_mapping,
 )
 from adpipe.roas.plan import cli as plan_cli
@@ -83,10 +84,11 @@ def render_validation(report: RoasValidationReport) -> str:
     value = report.value or f"{report.values.enquiry:g} x enquiries + {report.values.sale:g} x sales"
     lines = [_protocol_line(report.protocol, report.set_aside), f"ROAS = ({value}) / Spent"]
     for mode, part in report.modes.items():
-        for grouping in part.groupings().values():
+        for kind, grouping in part.groupings().items():
             lines.append(f"\n{mode} inputs ({', '.join(part.features)}), {grouping.grouping}:")
+            n = report.protocol.windows if kind == "forward" else n_folds
             rows = [
-                [LABELS[name], *_figures(s), f"{s.folds_mae_worse_than_median}/{n_folds}"]
+                [LABELS[name], *_figures(s), f"{s.folds_mae_worse_than_median}/{n}"]
                 for name, s in grouping.models.items()
             ]
             lines.append(format_table([*_HEADER, "folds MAE > median"], rows))
@@ -132,15 +134,19 @@ def validate_command(
     max_bad_rows: str = MaxBadRows,
     decimal: str | None = DecimalMark,
     sheet: str | None = Sheet,
+    windows: int = Windows,
 ) -> None:
-    """ROAS per ad: R², MAE, Spearman of each model vs the baselines, planned and delivery inputs."""
+    """ROAS per ad: R², MAE, Spearman of each model vs the baselines, planned and delivery inputs; on an export with
+    a date, forward in time too (its natural protocol)."""
     from adpipe.roas import evaluation
 
     protocol = Protocol(folds, repeats, seed, stratify=False)
     with exit_on_error(keeps=report):
         mapping = campaign_mapping(mapping_file, columns, value_enquiry, value_sale)
         policy = row_policy(bad_rows, max_bad_rows, decimal, sheet, report)
-        result = evaluation.validate(data, protocol, value_enquiry, value_sale, report, mapping=mapping, policy=policy)
+        result = evaluation.validate(
+            data, protocol, value_enquiry, value_sale, report, mapping=mapping, policy=policy, windows=windows
+        )
     echo_reading(result.reading)
     typer.echo(render_validation(result))
     typer.echo(f"report -> {report}")

@@ -180,7 +180,8 @@ def predicted_vs_actual(report: RoasValidationReport, ads: pd.DataFrame) -> Pane
 def baseline_comparison(report: RoasValidationReport) -> Panel:
     mode = report.modes[report.target.mode]
     fig = go.Figure()
-    for (grouping, part), colour in zip(mode.groupings().items(), (MODEL_COLOUR, BASELINE_COLOUR), strict=True):
+    both = {"grouped": mode.grouped, "ungrouped": mode.ungrouped}  # a dated export's forward part: in the report
+    for (grouping, part), colour in zip(both.items(), (MODEL_COLOUR, BASELINE_COLOUR), strict=True):
         names = list(part.models)
         fig.add_bar(
             name=f"{grouping} folds",

@@ -21,8 +21,8 @@ from adpipe.errors import DataError
 from adpipe.io import load_model, write_csv
 from adpipe.reference import WARNINGS_COLUMN, InputReference, PredictionReference, guard_rows
 from adpipe.reports import write_report
-from adpipe.roas.defaults import FUNNEL_REPORT, MODEL_FILE, PROTOCOL, TASK, VALIDATION_REPORT
-from adpipe.roas.folds import fitted_protocol
+from adpipe.roas.defaults import FUNNEL_REPORT, MODEL_FILE, PLAN_WINDOWS, PROTOCOL, TASK, VALIDATION_REPORT
+from adpipe.roas.folds import fitted_protocol, period_splits
 from adpipe.roas.models import (
     BASELINES,
     LABELS,
@@ -164,8 +164,9 @@ def group_key(mapping: CampaignMapping | None) -> str:
     return mapping.group
 
 
-def _grouping_names(mapping: CampaignMapping | None) -> dict[str, str]:
-    return {"grouped": f"GroupKFold by {group_key(mapping)}", "ungrouped": "KFold"}
+def _grouping_names(mapping: CampaignMapping | None, windows: int | None = None) -> dict[str, str]:
+    names = {"grouped": f"GroupKFold by {group_key(mapping)}", "ungrouped": "KFold"}
+    return names if windows is None else {**names, "forward": f"forward in time, {windows} expanding windows by date"}
 
 
 def grouping_splits(rows: TargetRows, protocol: Protocol, group: str = GROUP) -> dict[str, list[Split]]:
@@ -178,14 +179,15 @@ def grouping_splits(rows: TargetRows, protocol: Protocol, group: str = GROUP) ->
 
 
 def _protocol(
-    protocol: Protocol, rows: TargetRows, mapping: CampaignMapping | None, notes: list[str]
+    protocol: Protocol, rows: TargetRows, mapping: CampaignMapping | None, notes: list[str], windows: int | None = None
 ) -> CampaignProtocol:
     return CampaignProtocol(
         notes=notes,
         **protocol.as_dict(),
-        groupings=_grouping_names(mapping),
+        groupings=_grouping_names(mapping, windows),
         n_rows=len(rows.table),
         n_groups=int(rows.table[group_key(mapping)].nunique()),
+        windows=windows,
     )
 
 
@@ -198,22 +200,27 @@ def validate(
     progress: bool = True,
     mapping: CampaignMapping | None = None,
     policy: RowPolicy | None = None,
+    windows: int = PLAN_WINDOWS,
 ) -> RoasValidationReport:
-    """ROAS models in both modes, grouped and ungrouped folds, beside the baselines; written as JSON."""
+    """ROAS models in both modes, grouped and ungrouped folds and, on an export with a date, ``windows`` expanding
+    windows forward in time (its natural protocol), beside the baselines; written as JSON."""
     group = group_key(mapping)
     read = read_campaigns(data, mapping, policy)
     rows = roas_rows(read.table, value_enquiry, value_sale)
     require_trainable(rows.target, data, BUDGET, classes=False)  # ROAS is defined on the ads with spend
-    protocol, notes = fitted_protocol(protocol, rows.table[group], DATE in rows.table)
+    dated = DATE in rows.table
+    protocol, notes = fitted_protocol(protocol, rows.table[group], dated)
     splits = grouping_splits(rows, protocol, group)
+    if dated:  # a wrong --windows stops here, before any fit
+        splits["forward"] = period_splits(rows.table[DATE].to_numpy(), windows)
     features, categories = mode_features(mapping), segment_categories(rows.table, mapping)
-    names = _grouping_names(mapping)
+    names = _grouping_names(mapping, windows if dated else None)
     modes: dict[str, RoasMode] = {}
     with threadpool_limits(1):
         for mode in MODES:
             X = model_inputs(rows.table, features[mode], categories)
             parts = {}
-            for grouping in GROUPINGS:
+            for grouping in splits:
                 folds = _fold_metrics(
                     roas_models(protocol.seed), X, rows.target, splits[grouping], None, mode, progress
                 )
@@ -227,7 +234,7 @@ def validate(
         data=str(data),
         values=ConversionValues(enquiry=value_enquiry, sale=value_sale),
         set_aside=SetAside(rows=rows.n_set_aside, reason=rows.reason),
-        protocol=_protocol(protocol, rows, mapping, notes),
+        protocol=_protocol(protocol, rows, mapping, notes, windows if dated else None),
         modes=modes,
         value=mapping.value_text() if mapped(mapping) else None,
         reading=read.reading,

@@ -24,6 +24,12 @@ ValueSale = typer.Option(DEFAULT_VALUE_SALE, "--value-sale", min=0.0, help="Valu
 Folds = cli_support.folds_option(defaults.PROTOCOL.folds)
 Repeats = cli_support.repeats_option(defaults.PROTOCOL.repeats)
 Seed = cli_support.seed_option()
+Windows = typer.Option(
+    defaults.PLAN_WINDOWS,
+    "--windows",
+    min=2,
+    help="Expanding windows forward in time, when the export has a date (a mapping's date role).",
+)
 # Every command reads its CSV through the same mapping of columns to roles (docs/roas.md, "Your own campaign
 # export"): the reference file's built-in one unless a file or --column options say otherwise.
 MappingFile = typer.Option(None, "--mapping", help="TOML file naming your export's column for each role.")

@@ -75,6 +75,7 @@ class CampaignProtocol(Report):
     n_groups: int
     spearman_of_a_constant_prediction: float = 0.0  # the convention of adpipe.validation.spearman
     notes: list[str] = []  # fewer folds than asked (few groups), the natural protocol of an export with a date
+    windows: int | None = None  # `roas validate` on an export with a date: its forward windows (None: none run)
 
 
 class RoasGrouping(Report):
@@ -86,14 +87,17 @@ class RoasGrouping(Report):
 
 
 class RoasMode(Report):
-    """One input mode (planned or delivery): its features and both groupings."""
+    """One input mode (planned or delivery): its features, both groupings and, on an export with a date, the
+    forward protocol (expanding windows in date order; None without a date)."""
 
     features: list[str]
     grouped: RoasGrouping
     ungrouped: RoasGrouping
+    forward: RoasGrouping | None = None
 
     def groupings(self) -> dict[str, RoasGrouping]:
-        return {"grouped": self.grouped, "ungrouped": self.ungrouped}
+        both = {"grouped": self.grouped, "ungrouped": self.ungrouped}
+        return both if self.forward is None else {**both, "forward": self.forward}
 
 
 class SpearmanTarget(Report):

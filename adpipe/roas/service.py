@@ -18,7 +18,7 @@ from adpipe.errors import DataError, OptionError
 from adpipe.reports import read_report, read_typed
 from adpipe.roas import SPEC, defaults
 from adpipe.roas.plan.options import PlanChoices, PlanData
-from adpipe.roas.plan.planner import FittedPlan, fit_plan, for_objective, matching_validation, plan_on, same_ranking
+from adpipe.roas.plan.planner import FittedPlan, fit_plan, for_objective, matching_validation, plan_on
 from adpipe.roas.plan.report import PlanReport, PlanValidationReport
 from adpipe.serving.adapter import Action, Prediction, TableTask
 from adpipe.serving.explain import tree_contributions
@@ -189,8 +189,8 @@ class BudgetPlan(Action):
             for objective in ("value", "conversions"):
                 planned = self.plan_data(objective)
                 if planned.values not in self.fitted:
-                    ranking = same_ranking(matching_validation(validation, planned), defaults.PROTOCOL)
-                    self.fitted[planned.values] = fit_plan(planned, defaults.PROTOCOL, ranking)
+                    matching = matching_validation(validation, planned)
+                    self.fitted[planned.values] = fit_plan(planned, defaults.PROTOCOL, matching)
         except (DataError, OSError) as error:
             self.unavailable = f"the plan's data cannot be read ({error}); the service plans {self.data}"
             return

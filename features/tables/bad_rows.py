@@ -114,12 +114,12 @@ def _refusal(read: RowsRead, broken: Sequence[Broken], bad: np.ndarray, limit: i
         first = int(rule.rows[0])
         value = _shown(read, rule, first)
         message = f"value {value} {rule.problem} ({len(rule.rows)} bad value(s) in this column; {advice})"
-        return DataError(message, path=read.path, column=rule.column, line=read.reader.line(first))
+        return read.reader.row_error(message, first, rule.column)  # its line (a CSV's, a sheet's) or row (Parquet)
     parts = []
     for rule in broken:
         lines = ", ".join(str(read.reader.line(r)) for r in rule.rows[:_SHOWN_LINES])
         more = ", …" if len(rule.rows) > _SHOWN_LINES else ""
-        parts.append(f"{rule.text}: {len(rule.rows)} row(s), line(s) {lines}{more}")
+        parts.append(f"{rule.text}: {len(rule.rows)} row(s), {read.reader.place}(s) {lines}{more}")
     message = f"{len(bad)} impossible row(s) of {len(read.table)}: {'; '.join(parts)} ({advice})"
     return DataError(message, path=read.path)
 

@@ -19,7 +19,7 @@ import polars as pl
 
 from adpipe.errors import DataError, first_line
 from features.schema import ROW, TableSchema, check_unique
-from features.tables.export_text import Layout, find_layout, guess_decimal, plain_columns, summary_rows, utf8_source
+from features.tables.export_text import Layout, find_layout, guess_decimal, plain_columns, utf8_source
 from features.tables.reader import ReadOptions, TableReader
 from features.tables.rules import Broken, Field, broken_rules, checked_text, prepared_text, text_rules
 
@@ -37,7 +37,6 @@ class CsvReader(TableReader):
         super().__init__(path, schema, options)
         self.layout: Layout | None = None  # an export's encoding, delimiter and title lines: set by fields()
         self._source: Path | bytes | None = None
-        self._skipped: np.ndarray | None = None
         self._decimal: dict[str, str] | None = None
 
     def _columns(self) -> list[tuple[str, pl.DataType]]:
@@ -115,21 +114,14 @@ class CsvReader(TableReader):
             **options,
         )
 
+    def _text_scan(self) -> pl.LazyFrame:
+        return self._scan_csv()
+
     def _raw(self) -> pl.LazyFrame:
         """ROW and every field as text; an export's totals and summary rows left out."""
         if not self.schema.export:
             return self._scan_csv()
         return self._scan_csv().filter(~pl.col(ROW).is_in(self.skipped_rows().tolist()))
-
-    def skipped_rows(self) -> np.ndarray:
-        """An export's 0-based rows that are totals or summaries (:func:`summary_rows`), found once."""
-        if self._skipped is None:
-            labels = [name for name in self.schema.labels if name in self.rename.values()]
-            figures = self._numbers()
-            first = self.rename.get(self.header[0], "_field_0")
-            frame = self._scan_csv().select(ROW, *dict.fromkeys((*labels, first, *figures))).collect()
-            self._skipped = frame[ROW].to_numpy()[summary_rows(frame, labels, first, figures)]
-        return self._skipped
 
     def decimal(self) -> dict[str, str] | None:
         """An export's number columns that need number text rules, with the decimal mark (the option's, else told
@@ -144,11 +136,6 @@ class CsvReader(TableReader):
             needs_rules = {n for n in numbers if plain[n] == "text" or (mark == "," and plain[n] == "dots")}
             self._decimal = {n: mark for n in needs_rules}
         return self._decimal
-
-    def _numbers(self) -> list[str]:
-        """The schema's number columns the file has."""
-        found = set(self.rename.values())
-        return [c.name for c in self.schema.columns if c.kind in ("int", "float") and c.name in found]
 
     def scan(self, fields: Sequence[Field]) -> pl.LazyFrame:
         return checked_text(self._raw(), [field.column for field in fields], self.decimal())
@@ -183,16 +170,10 @@ class CsvReader(TableReader):
         return pd.DataFrame({shown: found[name].to_list() for name, shown in zip(names, self.header, strict=True)})
 
     def skipped(self) -> list[str]:
-        """An export's title lines and totals or summary rows, each with its line and first words."""
+        """An export's title lines, then its totals or summary rows, each with its line and first words."""
         if not self.schema.export:
             return []
-        titles = [f"line {i + 1} {text[:40]!r}" for i, text in enumerate(self.layout.titles) if text]
-        rows = self.skipped_rows()
-        if not len(rows):
-            return titles
-        found = self.raw_rows(rows)
-        words = [next((str(v) for v in row if v not in (None, "")), "") for row in found.itertuples(index=False)]
-        return titles + [f"line {self.line(r)} {w[:40]!r}" for r, w in zip(rows, words, strict=True)]
+        return [f"line {i + 1} {text[:40]!r}" for i, text in enumerate(self.layout.titles) if text] + super().skipped()
 
     def damage(self, fields: Sequence[Field] = ()) -> DataError | None:
         """The first line that is not UTF-8 or has more fields than the header (None if none is): a line is read

@@ -6,7 +6,8 @@ text in the declared format for a date-time, text or integers for an identifier,
 refused with one line naming it and the column. The value rules are the CSV reader's (non-empty, finite,
 ranges, whole numbers, closed sets) with the same wording. Parquet has no lines: an error names the
 row, counting the file's data rows from 1. Values are not stripped of whitespace, as a CSV field is: in
-Parquet a space is part of the value.
+Parquet a space is part of the value. An export's totals and summary rows are found by the rule every format
+shares (:meth:`~features.tables.reader.TableReader.skipped_rows`, on the values as text) and left out.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class ParquetReader(TableReader):
     format = "parquet"
     expected = "a Parquet file"
     no_rows = "file has no data rows"
+    place = "row"
 
     def _columns(self) -> list[tuple[str, pl.DataType]]:
         try:
@@ -70,9 +72,19 @@ class ParquetReader(TableReader):
         return Field(column, stored_as, dtype)
 
     def _stored(self, fields: Sequence[Field]) -> pl.LazyFrame:
-        """ROW and each field's stored column under its canonical name."""
-        return pl.scan_parquet(self.path, row_index_name=ROW).select(
+        """ROW and each field's stored column under its canonical name; an export's totals and summary rows left
+        out."""
+        stored = pl.scan_parquet(self.path, row_index_name=ROW).select(
             pl.col(ROW), *(pl.col(f.stored_as).alias(f.column.name) for f in fields)
+        )
+        skipped = self.skipped_rows()
+        return stored.filter(~pl.col(ROW).is_in(skipped.tolist())) if len(skipped) else stored
+
+    def _text_scan(self) -> pl.LazyFrame:
+        names = [self.rename.get(name, f"_field_{i}") for i, name in enumerate(self.header)]
+        return pl.scan_parquet(self.path, row_index_name=ROW).select(
+            pl.col(ROW),
+            *(pl.col(name).cast(pl.String).alias(as_text) for name, as_text in zip(self.header, names, strict=True)),
         )
 
     def scan(self, fields: Sequence[Field]) -> pl.LazyFrame:

@@ -22,6 +22,7 @@ import polars as pl
 
 from adpipe.errors import DataError
 from features.schema import BAD, ROW, Column, Format, TableSchema, line_of
+from features.tables.export_text import summary_rows
 from features.tables.rules import Broken, Field
 
 _OTHER_SEPARATORS = (",", ";", "\t", "|")
@@ -48,6 +49,7 @@ class TableReader(ABC):
     typed: ClassVar[bool] = False  # a shortcut for scans: its failures mean "scan by the format's own reader"
     expected: ClassVar[str]  # what the file should be, for "is a directory, expected ..."
     no_rows: ClassVar[str]  # the error for a table without data rows (unless the schema allows it)
+    place: ClassVar[str] = "line"  # what names a row's place (:meth:`line`) in what the read skipped
 
     def __init_subclass__(cls, **options: Any) -> None:
         super().__init_subclass__(**options)
@@ -60,6 +62,7 @@ class TableReader(ABC):
         self.header: list[str] = []  # the file's column names, in order: set by fields()
         self.rename: dict[str, str] = {}  # a file column -> its canonical name: set by fields()
         self.header_line = 0  # 0-based line (or sheet row) of the header: title lines above it push it down
+        self._skipped: np.ndarray | None = None  # an export's totals and summary rows: set by skipped_rows()
 
     def line(self, row: int) -> int:
         """The 1-based line (a sheet's row number) of 0-based data row ``row``."""
@@ -127,9 +130,37 @@ class TableReader(ABC):
     def raw_rows(self, rows: np.ndarray) -> pd.DataFrame:
         """0-based data rows ``rows`` as the file writes them, under its column names (for a rejected-rows file)."""
 
+    @abstractmethod
+    def _text_scan(self) -> pl.LazyFrame:
+        """ROW and every column of the file as text, under its canonical name (an unknown one as ``_field_<i>``)."""
+
+    def _numbers(self) -> list[str]:
+        """The schema's number columns the file has."""
+        found = set(self.rename.values())
+        return [c.name for c in self.schema.columns if c.kind in ("int", "float") and c.name in found]
+
+    def skipped_rows(self) -> np.ndarray:
+        """An export's 0-based rows that are totals or summaries, found once by the one rule of every format
+        (:func:`~features.tables.export_text.summary_rows`, on the file's text); none in a table that is no export."""
+        if not self.schema.export:
+            return np.empty(0, dtype=np.int64)
+        if self._skipped is None:
+            labels = [name for name in self.schema.labels if name in self.rename.values()]
+            figures = self._numbers()
+            first = self.rename.get(self.header[0], "_field_0")
+            frame = self._text_scan().select(ROW, *dict.fromkeys((*labels, first, *figures))).collect()
+            self._skipped = frame[ROW].to_numpy()[summary_rows(frame, labels, first, figures)]
+        return self._skipped
+
     def skipped(self) -> list[str]:
-        """What the read left out as not data (an export's title lines and totals rows), each with its place."""
-        return []
+        """What the read left out as not data (an export's totals and summary rows), each with its place and first
+        words."""
+        rows = self.skipped_rows()
+        if not len(rows):
+            return []
+        found = self.raw_rows(rows)
+        words = [next((str(v) for v in row if not pd.isna(v) and v != ""), "") for row in found.itertuples(index=False)]
+        return [f"{self.place} {self.line(r)} {w[:40]!r}" for r, w in zip(rows, words, strict=True)]
 
     def read_rows(self, columns: Sequence[str] | None = None) -> RowsRead:
         """Every data row, indexed by its 0-based place in the file, each value as its kind (missing where it breaks

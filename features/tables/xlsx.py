@@ -36,8 +36,16 @@ class XlsxReader(CsvReader):
         super().__init__(path, schema, options)
         self.layout = Layout("xlsx", ",", 0, (), ())  # set by _columns
         self._cells = pl.DataFrame()
+        self._header: list[tuple[str, pl.DataType]] | None = None  # the sheet is loaded once: set by _columns
 
     def _columns(self) -> list[tuple[str, pl.DataType]]:
+        """The header's cells; the sheet is loaded the first time only (a reader's fields are asked for more than
+        once, and loading the sheet is most of reading a workbook: docs/roas.md, "Formats")."""
+        if self._header is None:
+            self._header = self._load()
+        return self._header
+
+    def _load(self) -> list[tuple[str, pl.DataType]]:
         import fastexcel  # its Rust module loads with the first workbook read, not with every command
 
         sheet = self.options.sheet

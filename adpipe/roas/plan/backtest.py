@@ -8,8 +8,8 @@ campaigns' realised ROAS (Spearman), beside a shuffled order and the historical 
 a training-fold plan promised against the gain the held-out fold realised.
 
 When the export has a date (a mapping with a date role), the same three measurements run forward in time too:
-expanding windows over the distinct dates (the project's ``forward_splits``), each fitted on every earlier date
-and scored on the next block of dates, so the ranking and the gain are learnt on the past and realised on the
+expanding windows over the distinct dates (:func:`adpipe.roas.folds.period_splits`), each fitted on every earlier
+date and scored on the next block of dates, so the ranking and the gain are learnt on the past and realised on the
 next period. The segments are the same over time: this is the test closest to moving money next month.
 """
 
@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from adpipe.errors import OptionError
 from adpipe.reports import MeanStd
 from adpipe.roas.plan.additive import AdditiveLevelCurves, poisson_deviance
 from adpipe.roas.plan.curves import SEGMENT, SPEND, VALUE, SegmentCurves, SegmentResponse
@@ -38,7 +37,7 @@ from adpipe.roas.plan.report import (
     WithinCampaignRanking,
 )
 from adpipe.roas.plan.solver import solve
-from adpipe.validation import Protocol, Split, forward_splits, make_splits, ranks, spearman_of_ranks
+from adpipe.validation import Protocol, Split, make_splits, ranks, spearman_of_ranks
 from features.campaign_dates import DATE
 from features.campaign_mapping import CampaignMapping
 from features.choices import GROUP
@@ -57,20 +56,6 @@ BASELINES = {
 def campaign_splits(frame: pd.DataFrame, protocol: Protocol) -> list[Split]:
     """The folds of ``roas validate``'s grouped protocol over the planner's ads."""
     return make_splits(pd.Series(np.arange(len(frame))), protocol, groups=frame[GROUP].to_numpy())
-
-
-def period_splits(dates: pd.Series | np.ndarray, windows: int) -> list[Split]:
-    """Expanding windows forward in time over whole periods: :func:`~adpipe.validation.forward_splits` on the
-    distinct dates, each window's dates mapped back to their rows, so a date is never split between training and
-    test and every training row is dated strictly before every row it is scored on."""
-    days, position = np.unique(np.asarray(dates), return_inverse=True)
-    if len(days) <= windows:
-        raise OptionError(
-            f"{len(days)} distinct dates cannot give {windows} forward windows (at least {windows + 1} needed)",
-            option="--windows",
-        )
-    rows = [(np.isin(position, s.train), np.isin(position, s.test)) for s in forward_splits(days, windows)]
-    return [Split(0, fold, np.flatnonzero(train), np.flatnonzero(test)) for fold, (train, test) in enumerate(rows)]
 
 
 def segment_roas(ads: pd.DataFrame) -> pd.Series:
@@ -284,7 +269,8 @@ def forward_validation(
     mapping: CampaignMapping | None = None,
 ) -> ForwardValidation:
     """The value accuracy, the ranking and the gain back-tests on expanding windows in date order (``splits``, of
-    :func:`period_splits`): the same measurements as the grouped protocol, from the past to the next period."""
+    :func:`~adpipe.roas.folds.period_splits`): the same measurements as the grouped protocol, from the past to the
+    next period."""
     started = time.perf_counter()
     dates = frame[DATE]
     measured = value_accuracy(frame, table, splits, seed, mapping)

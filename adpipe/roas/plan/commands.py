@@ -8,13 +8,12 @@ from pathlib import Path
 
 from adpipe.reports import read_report, write_report
 from adpipe.roas.defaults import PLAN_WINDOWS, PROTOCOL, TASK
-from adpipe.roas.folds import fitted_protocol
+from adpipe.roas.folds import fitted_protocol, period_splits
 from adpipe.roas.plan.backtest import (
     BASELINES,
     RANKING_SHUFFLES,
     campaign_splits,
     forward_validation,
-    period_splits,
     ranking_backtest,
     segment_roas,
     targets,
@@ -34,7 +33,6 @@ from adpipe.roas.plan.planner import (
     planner_curves,
     read_ads,
     read_export,
-    same_ranking,
     segment_curves,
     segments_with_spend,
 )
@@ -97,7 +95,7 @@ def plan_report(
     planned = for_objective(data, choices.objective)
     saved = read_report(validation_file, PlanValidationReport) if validation_file and validation_file.exists() else None
     validation = matching_validation(saved, planned)
-    fitted = fit_plan(planned, protocol, same_ranking(validation, protocol))
+    fitted = fit_plan(planned, protocol, validation)
     backtested = validation.gain if validation is not None else None
     report = plan_on(fitted, choices, protocol.seed, backtested)
     if report_file is not None:

@@ -1,18 +1,25 @@
 """The options of ``roas curves``, ``roas plan`` and ``roas plan-validate`` as typed values: what the three read
 (:class:`PlanData`) and what a plan is asked for (:class:`PlanChoices`). The commands build them from their
-options, the service from a request, and every function below takes them whole. Light: ``--by`` is declared
-here for the commands' help, before any data is read."""
+options, the service from a request, and every function below takes them whole. The options the three share are
+declared once here (:func:`export_options`). Light: the commands' help is built from them before any data is
+read."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import inspect
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from adpipe import cli_support
+from adpipe.cli_support import BadRows, BadRowsOption, DecimalMark, MaxBadRows, Sheet, row_policy
+from adpipe.protocol import Protocol
 from adpipe.roas import defaults
+from adpipe.roas import options as roas_options
 
 if TYPE_CHECKING:
     from adpipe.roas.plan.solver import Limits
@@ -88,3 +95,104 @@ class PlanChoices:
         change = max_change if max_change is not None else defaults.DEFAULT_MAX_CHANGE
         limits = Limits(min_spend, max_spend, min_share, max_share, change, tuple(fix), max_change_given=given)
         return cls(budget, limits, objective, target_roas, allow_extrapolation, force)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """The options, as given, by which ``curves``, ``plan`` and ``plan-validate`` read an export, and where each
+    writes its report (:func:`export_options` declares them once)."""
+
+    data: Path
+    by: str | None
+    value_enquiry: float
+    value_sale: float
+    mapping_file: Path | None
+    columns: list[str] | None
+    report: Path
+    bad_rows: BadRows
+    max_bad_rows: str
+    decimal: str | None
+    sheet: str | None
+
+    def plan_data(self) -> PlanData:
+        """The typed values: the mapping resolved, the segment level, the policy for impossible rows (whose
+        rejected file goes beside the report)."""
+        mapping = roas_options.campaign_mapping(self.mapping_file, self.columns, self.value_enquiry, self.value_sale)
+        policy = row_policy(self.bad_rows, self.max_bad_rows, self.decimal, self.sheet, self.report)
+        by = segment_level(self.by, mapping)
+        return PlanData(self.data, by, self.value_enquiry, self.value_sale, mapping, policy)
+
+
+# The shared options in groups, by where each group stands in a command's help (signatures only).
+def _export(
+    data: Path = roas_options.Data,
+    by: str | None = By,
+    value_enquiry: float = roas_options.ValueEnquiry,
+    value_sale: float = roas_options.ValueSale,
+) -> None: ...
+
+
+def _folds(
+    folds: int = roas_options.Folds, repeats: int = roas_options.Repeats, seed: int = roas_options.Seed
+) -> None: ...
+
+
+def _mapping(
+    mapping_file: Path | None = roas_options.MappingFile, columns: list[str] | None = roas_options.ColumnRoles
+) -> None: ...
+
+
+def _reading(
+    bad_rows: BadRows = BadRowsOption,
+    max_bad_rows: str = MaxBadRows,
+    decimal: str | None = DecimalMark,
+    sheet: str | None = Sheet,
+) -> None: ...
+
+
+def _parameters(function: Callable[..., object]) -> list[inspect.Parameter]:
+    """``function``'s parameters with their types resolved (Typer reads a command's signature)."""
+    hints = typing.get_type_hints(function)
+    return [p.replace(annotation=hints[p.name]) for p in inspect.signature(function).parameters.values()]
+
+
+def export_options(
+    report: Path, *, folds: bool = False, before_report: Sequence[str] = (), after_report: Sequence[str] = ()
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A command taking ``(export: ExportOptions, [protocol: Protocol,] **own)`` as one whose options are the
+    shared ones and its own, in this order in its help: the export and its values; its own but ``before_report``
+    and ``after_report``; with ``folds``, --folds, --repeats, --seed; the mapping; ``before_report``; --report
+    (default ``report``); ``after_report``; the reading of impossible rows."""
+
+    def declare(command: Callable[..., None]) -> Callable[..., None]:
+        own = {p.name: p for p in _parameters(command)[2 if folds else 1 :]}
+        report_option = inspect.Parameter(
+            "report",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=cli_support.report_option(report),
+            annotation=Path,
+        )
+        parameters = [
+            *_parameters(_export),
+            *(p for name, p in own.items() if name not in (*before_report, *after_report)),
+            *(_parameters(_folds) if folds else []),
+            *_parameters(_mapping),
+            *(own[name] for name in before_report),
+            report_option,
+            *(own[name] for name in after_report),
+            *_parameters(_reading),
+        ]
+
+        def run(**options: Any) -> None:
+            export = ExportOptions(**{f.name: options.pop(f.name) for f in fields(ExportOptions)})
+            if folds:
+                protocol = Protocol(options.pop("folds"), options.pop("repeats"), options.pop("seed"), stratify=False)
+                return command(export, protocol, **options)
+            return command(export, **options)
+
+        run.__name__, run.__doc__ = command.__name__, command.__doc__
+        run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in parameters}
+        return run
+
+    return declare

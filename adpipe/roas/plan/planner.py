@@ -13,6 +13,7 @@ import pandas as pd
 
 from adpipe.errors import DataError, OptionError
 from adpipe.roas.defaults import PROTOCOL, TASK, Objective
+from adpipe.roas.folds import fitted_folds
 from adpipe.roas.plan.additive import AdditiveLevelCurves
 from adpipe.roas.plan.backtest import (
     RANKING_SHUFFLES,
@@ -54,14 +55,20 @@ def planner_curves(frame: pd.DataFrame, seed: int = PROTOCOL.seed) -> AdditiveLe
     return AdditiveLevelCurves(seed=seed).fit(frame, frame[VALUE])
 
 
-def read_export(data: PlanData) -> tuple[pd.DataFrame, str, ReadingRecord]:
-    """The export read through ``data``'s mapping (the reference file's own layout without one) and policy, its
-    group column, and how it was read."""
+def group_column(data: PlanData) -> str:
+    """The export's column of campaigns, whose rows the folds keep on one side (the reference file's own without
+    a mapping)."""
     mapping = data.mapping
     if mapping is not None and not mapping.built_in and mapping.group is None:
         raise OptionError("the plan is validated on held-out campaigns: map one with group=NAME", option="--column")
-    group = mapping.group if mapping is not None and mapping.group is not None else GROUP
-    read = read_campaigns(data.data, mapping, data.policy)
+    return mapping.group if mapping is not None and mapping.group is not None else GROUP
+
+
+def read_export(data: PlanData) -> tuple[pd.DataFrame, str, ReadingRecord]:
+    """The export read through ``data``'s mapping (the reference file's own layout without one) and policy, its
+    group column, and how it was read."""
+    group = group_column(data)
+    read = read_campaigns(data.data, data.mapping, data.policy)
     return read.table, group, read.reading
 
 
@@ -160,6 +167,7 @@ class FittedPlan:
     lowest: np.ndarray
     highest: np.ndarray
     reading: ReadingRecord | None = None
+    notes: tuple[str, ...] = ()  # how the ranking back-test's folds were fitted to the export (few groups)
 
 
 def for_objective(data: PlanData, objective: Objective) -> PlanData:
@@ -174,10 +182,15 @@ def for_objective(data: PlanData, objective: Objective) -> PlanData:
     return data
 
 
-def fit_plan(data: PlanData, protocol: Protocol = PROTOCOL, ranking: RankingBacktest | None = None) -> FittedPlan:
-    """Read the ads, run the ranking back-test at this level (unless ``ranking`` is given), fit the curves."""
+def fit_plan(
+    data: PlanData, protocol: Protocol = PROTOCOL, validation: PlanValidationReport | None = None
+) -> FittedPlan:
+    """Read the ads, run the ranking back-test at this level on ``protocol``'s folds fitted to the export's groups
+    (read from a matching ``validation`` when it ran the same one: :func:`same_ranking`), fit the curves."""
     frame, reading = read_ads(data)
     names, excluded = segments_with_spend(frame, data.data)
+    protocol, notes = fitted_folds(protocol, frame[GROUP].rename(group_column(data)))
+    ranking = same_ranking(validation, protocol)
     ranking = ranking_signal(frame, protocol) if ranking is None else ranking
     curves = planner_curves(frame, protocol.seed)
     response = SegmentResponse.from_ads(curves, frame, names)
@@ -198,6 +211,7 @@ def fit_plan(data: PlanData, protocol: Protocol = PROTOCOL, ranking: RankingBack
         lowest=lowest,
         highest=highest,
         reading=reading,
+        notes=tuple(notes),
     )
 
 
@@ -221,7 +235,8 @@ def plan_on(
     budget, limits, objective, target_roas = choices.budget, choices.limits, choices.objective, choices.target_roas
     check_objective(objective, target_roas)
     names, ranking, response = fitted.names, fitted.ranking, fitted.response
-    notes = [f"segment {name} has no spend today: excluded, its spend stays 0" for name in fitted.excluded]
+    notes = [*fitted.notes]
+    notes += [f"segment {name} has no spend today: excluded, its spend stays 0" for name in fitted.excluded]
     reallocate = ranking.signal or choices.force
     signal = ranking.verdict + ("" if ranking.signal or not choices.force else "; reallocated anyway (--force)")
     if fitted.curves.fallback_:
