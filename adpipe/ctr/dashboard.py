@@ -160,8 +160,8 @@ def protocols(report: ValidationReport) -> Panel:
     forward, random = (report.protocols[name].model.roc_auc.mean for name in ("forward", "random"))
     return Panel(
         title="Protocols side by side",
-        caption=f"Forward-in-time folds score tomorrow's impressions, random folds rows of the same file: ROC-AUC "
-        f"{forward:.3f} forward vs {random:.3f} random. Trust the forward figure; the gap is what memorisation buys.",
+        caption=f"Trust the forward bars: ROC-AUC {forward:.3f} forward vs {random:.3f} random; the gap is what "
+        "memorisation buys, since random folds score rows of the same file and forward folds tomorrow's impressions.",
         basis="; ".join(f"{name}: {figures.description}" for name, figures in report.protocols.items())
         + ". Baselines on the same folds: the training window's click rate and logistic regression.",
         figure=_side_by_side(figure(fig, "Model and baselines under both protocols", "", "", subplot_titles=True)),
@@ -279,9 +279,10 @@ def nested(report: NestedReport) -> Panel:
     )
     return Panel(
         title="Nested forward validation",
-        caption=f"ROC-AUC per forward window. {summary}. The params file was chosen on these same windows, so "
-        "its bars are optimistic; each window's search saw only that window's past.",
-        basis=f"reports/ctr_nested.json: {report.outer}; inner: {report.inner}; {report.trials} trials per window.",
+        caption=f"ROC-AUC per forward window, {summary}. The params file's bars are optimistic: it was chosen on "
+        "these same windows.",
+        basis=f"reports/ctr_nested.json: {report.outer}; inner: {report.inner}; {report.trials} trials per window, "
+        "each window's search on that window's past alone.",
         figure=figure(fig, "A search scored on windows it never saw", "outer forward window", "ROC-AUC").update_yaxes(
             range=[0.5, 1.0]  # 0.5: a ranking by chance
         ),
