@@ -259,7 +259,7 @@ def _no_study(reason: str, report: ValidationReport | Missing) -> Missing:
     return Missing(
         "Tuning: optimisation history and parameter importances",
         "make tune",
-        f"{reason}; {origin}. `make report` never runs the search: it would replace the params that every figure "
+        f"{reason}; {origin}. make report never runs the search: it would replace the params that every figure "
         "above was measured with",
         shows="each trial's cross-validated macro-F1 with the best so far, and which search choices explained it",
     )

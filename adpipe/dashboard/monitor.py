@@ -27,7 +27,7 @@ def _title(drift: InputDrift, judged: bool) -> str:
     if not judged:
         return drift.field
     flag = "DRIFT " if drift.drifted else ""
-    return f"{flag}{drift.field} (PSI {drift.psi:.3f}, p {drift.p_value:.2g})"
+    return f"{flag}{drift.field}<br>PSI {drift.psi:.3f}, p {drift.p_value:.2g}"  # a long name keeps its own line
 
 
 def drift_figure(report: DriftReport) -> go.Figure:
@@ -60,7 +60,11 @@ def drift_figure(report: DriftReport) -> go.Figure:
     fig.update_yaxes(tickformat=".0%")
     title = f"{report.task}: {report.verdict}"
     fig.update_xaxes(tickangle=-45, tickfont={"size": 10})
-    return styled(fig, title, "", "share of rows", height=330 * rows, subplot_titles=True)
+    styled(fig, title, "", "share of rows", height=330 * rows, subplot_titles=True)
+    for column in range(2, COLUMNS + 1):  # the value axis titled once per row, not on every small multiple
+        fig.update_yaxes(title_text="", col=column)
+    fig.update_annotations(font_size=13)
+    return fig.update_layout(margin_t=fig.layout.margin.t + 18)  # the subplot titles' second line, under the legend
 
 
 def drift_table(report: DriftReport) -> Table:
@@ -145,7 +149,7 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
             Missing(
                 "Drift of new data",
                 "python model.py monitor --task TASK --input FILE",
-                "no monitor report yet (`make report` checks the ClickStream test users against train; other new "
+                "no monitor report yet (make report checks the ClickStream test users against train; other new "
                 "data is yours to bring, e.g. this month's export)",
                 shows="each input's share per bin in the new rows beside the training data's, with a drift verdict "
                 "per input",

@@ -69,7 +69,7 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
     if isinstance(report, Missing):
         absent = replace(
             report,
-            reason=f"{report.reason}: `make report` never runs the benchmark, about 15 minutes of every core and "
+            reason=f"{report.reason}: make report never runs the benchmark, about 15 minutes of every core and "
             "several GB of memory at 10^7 sessions (docs/bench.md has the last measured figures, with their load)",
             shows="sessions per second and peak memory from 10^5 to 10^7 sessions for each engine, beside the parse "
             "floor (Polars reading the sessions whole)",
