@@ -23,6 +23,7 @@ from adpipe.clickstream.explain import PERMUTATION_REPEATS, Explanation, explain
 from adpipe.clickstream.params import load_params
 from adpipe.clickstream.report import ValidationReport
 from adpipe.errors import DataError
+from adpipe.reports import HEADLINE_DIGITS
 from adpipe.sections.page import (
     BASELINE_COLOUR,
     CLASS_COLOURS,
@@ -99,8 +100,9 @@ def per_fold(report: ValidationReport) -> Panel:
     fig.add_hline(y=report.model.macro_f1.mean, line_dash="dot", line_color=MODEL_COLOUR)
     return Panel(
         title="Macro-F1 per fold",
-        caption=f"Each point is one held-out fold; the model's {mean_std(report.model.macro_f1)} against the "
-        f"baseline's {report.baseline.macro_f1.mean:.4f}. Click the legend to show the variants (same folds).",
+        caption=f"Each point is one held-out fold; the model's {mean_std(report.model.macro_f1, HEADLINE_DIGITS)} "
+        f"against the baseline's {report.baseline.macro_f1.mean:.{HEADLINE_DIGITS}f}. Click the legend to show the "
+        "variants (same folds).",
         basis=protocol_text(report),
         figure=figure(
             fig, "Macro-F1 on each held-out fold", "repeat r, fold f", "macro-F1 (0-1)", legend_rows=len(series)

@@ -25,6 +25,7 @@ from adpipe.ctr.defaults import MODEL_FILE, NESTED_REPORT, TASK, VALIDATION_REPO
 from adpipe.ctr.evaluation import BASELINES, cross_validate_params, labelled_data, probability_evaluator
 from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.report import NestedReport, ProbabilityFigures, ValidationReport
+from adpipe.reports import HEADLINE_DIGITS
 from adpipe.sections.page import (
     BASELINE_COLOUR,
     CLASS_COLOURS,
@@ -275,7 +276,8 @@ def nested(report: NestedReport) -> Panel:
             hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>",
         )
     summary = "; ".join(
-        f"{name} {mean_std(s.roc_auc)} (NE {s.normalized_entropy.mean:.3f})" for name, s in report.models.items()
+        f"{name} {mean_std(s.roc_auc, HEADLINE_DIGITS)} (NE {s.normalized_entropy.mean:.3f})"
+        for name, s in report.models.items()
     )
     return Panel(
         title="Nested forward validation",
