@@ -18,7 +18,7 @@ DATA_MAP := \
 	data/campaigns/KAG_conversion_data.csv=campaigns/KAG_conversion_data.csv \
 	data/profiles/user_profiles_for_ads.csv=profiles/user_profiles_for_ads.csv
 
-.PHONY: help setup data features train predict validate test lint format clean task segments conversion tune roas ctr bench bench-exports report dashboard serve loadtest loadtest-explore image kube-check faults
+.PHONY: help setup data features train predict validate test lint format clean task segments conversion tune roas ctr bench bench-exports report report-load dashboard serve loadtest loadtest-explore image kube-check faults
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ bench-exports: setup ## Read a 1e6-row campaign export in each format through it
 report: setup data ## One self-contained HTML page of every task -> reports/index.html
 	$(PY) model.py tasks make --missing
 	$(PY) model.py report --storage '$(STORAGE)' --study '$(STUDY)'
+
+report-load: setup ## The report page's load event and size in headless Chromium (median of 3; targets 1.5 s, 8 MB)
+	$(PY) -m adpipe.bench.page_load --page reports/index.html --runs 3
 
 PORT ?= 8080
 

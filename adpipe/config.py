@@ -30,6 +30,12 @@ REPORTS_DIR = PROJECT_ROOT / "reports"
 PREDICTIONS_DIR = PROJECT_ROOT / "predictions"
 PREDICTIONS_FILE = PREDICTIONS_DIR / "predictions.json"
 
+
+def monitor_report(task: str) -> Path:
+    """Where ``model.py monitor --task TASK`` writes its report; the report page's Monitoring section reads it."""
+    return REPORTS_DIR / f"monitor_{task}.json"
+
+
 # Hyperparameters: small tracked text files that `make tune` overwrites.
 PARAMS_DIR = PROJECT_ROOT / "params"
 CLICKSTREAM_PARAMS_FILE = PARAMS_DIR / "clickstream.json"

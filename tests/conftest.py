@@ -7,19 +7,13 @@ from pathlib import Path
 import pytest
 
 from adpipe import config
+from adpipe.bench import page_load
 
 REFERENCE_CLICKSTREAM = config.SHARED_DATA_DIR / "clickstream"
 
-# Debian's chromium, driven by Playwright in the browser tests (.ci/run installs it; never `playwright install`).
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# Debian's chromium, driven by Playwright in the browser tests (.ci/run installs it; never `playwright install`),
+# with the flags the report's load timing (adpipe/bench/page_load.py) launches it with too.
+CHROMIUM, CHROMIUM_ARGS = page_load.CHROMIUM, page_load.CHROMIUM_ARGS
 
 SESSION_HEADER = (
     "user_id,session_id,timestamp,device_type,browser,operating_system,ip_address,country,search_query,"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from adpipe import config
 from adpipe.dashboard.build import build
 from adpipe.reports import HEADLINE_DIGITS, Headline
 from adpipe.service.app import create_app
@@ -82,3 +83,28 @@ def test_a_task_without_its_report_has_no_headline(tmp_path: Path) -> None:
     """No report yet: no figure is quoted (the places say which command makes it), never a stale or other one."""
     for task in TASKS:
         assert task.headline_of(tmp_path) is None
+
+
+# The README's headline table: each task's row, by the start of its first cell.
+README_ROWS = {
+    "clickstream": "ClickStream `marketing_target`",
+    "ctr": "Click-through",
+    "conversion": "Conversion rate",
+    "segments": "Segments",
+    "roas": "Return on ad spend",
+}
+
+
+def test_the_readme_bolds_each_tasks_headline(headlines: dict[str, Headline]) -> None:
+    """The README's table bolds the figure the task quotes, in its metric and digits (its numbers are the project's
+    own run's; the tests' project has other ones): a row bolding another metric (once, ROAS's Spearman) fails."""
+    rows = [line for line in (config.PROJECT_ROOT / "README.md").read_text().splitlines() if line.startswith("| ")]
+    assert set(README_ROWS) == {task.name for task in TASKS}, "a task without a row in the README's table"
+    digits = rf"-?\d+\.\d{{{HEADLINE_DIGITS}}} ± \d+\.\d{{{HEADLINE_DIGITS}}}"
+    for name, label in README_ROWS.items():
+        row = next(line for line in rows if line.split("|")[1].strip().startswith(label))
+        bold = re.search(rf"(\S+) \*\*({digits})\*\*", row)
+        assert bold is not None, f"{name}: no bold figure with {HEADLINE_DIGITS} decimals in its README row"
+        assert bold[1] == headlines[name].metric, (
+            f"{name}: the README bolds {bold[1]}, the task quotes {headlines[name].metric}"
+        )

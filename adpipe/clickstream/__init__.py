@@ -29,7 +29,8 @@ SPEC = TaskSpec(
     service="adpipe.clickstream.service:Clickstream",
     dashboard="adpipe.clickstream.dashboard:section",
     quick=(("train",), ("validate", "--repeats", "1")),
-    make=(("predict",), ("validate",)),
+    # The test users' drift against train closes the full run: the report's Monitoring section shows it.
+    make=(("predict",), ("validate",), ("monitor", "--task", defaults.TASK, "--input", str(config.TEST_DIR))),
     make_minutes=1,
     small=(
         ("train", "--train-dir", str(config.TRAIN_DIR), "--model", str(defaults.MODEL_FILE)),
@@ -38,6 +39,11 @@ SPEC = TaskSpec(
         ("validate", "--train-dir", str(config.TRAIN_DIR), "--folds", "2", "--repeats", "1")
         + ("--report", str(defaults.VALIDATION_REPORT)),
     ),
-    outputs=(defaults.MODEL_FILE, config.PREDICTIONS_FILE, defaults.VALIDATION_REPORT),
+    outputs=(
+        defaults.MODEL_FILE,
+        config.PREDICTIONS_FILE,
+        defaults.VALIDATION_REPORT,
+        config.monitor_report(defaults.TASK),
+    ),
     load_target=(50.0, None),
 )

@@ -20,7 +20,10 @@ from adpipe.clickstream import SPEC
 from adpipe.clickstream.defaults import MODEL_FILE, VALIDATION_REPORT
 from adpipe.clickstream.estimators import fitted_pipeline
 from adpipe.clickstream.explain import PERMUTATION_REPEATS, Explanation, explain
+from adpipe.clickstream.params import load_params
 from adpipe.clickstream.report import ValidationReport
+from adpipe.errors import DataError
+from adpipe.reports import HEADLINE_DIGITS
 from adpipe.sections.page import (
     BASELINE_COLOUR,
     CLASS_COLOURS,
@@ -97,8 +100,9 @@ def per_fold(report: ValidationReport) -> Panel:
     fig.add_hline(y=report.model.macro_f1.mean, line_dash="dot", line_color=MODEL_COLOUR)
     return Panel(
         title="Macro-F1 per fold",
-        caption=f"Each point is one held-out fold; the model's {mean_std(report.model.macro_f1)} against the "
-        f"baseline's {report.baseline.macro_f1.mean:.4f}. Click the legend to show the variants (same folds).",
+        caption=f"Each point is one held-out fold; the model's {mean_std(report.model.macro_f1, HEADLINE_DIGITS)} "
+        f"against the baseline's {report.baseline.macro_f1.mean:.{HEADLINE_DIGITS}f}. Click the legend to show the "
+        "variants (same folds).",
         basis=protocol_text(report),
         figure=figure(
             fig, "Macro-F1 on each held-out fold", "repeat r, fold f", "macro-F1 (0-1)", legend_rows=len(series)
@@ -238,25 +242,48 @@ def shap_summary(explanation: Explanation) -> Panel:
     )
 
 
-def study_panels(storage: str, study_name: str, sources: Sources) -> list[Panel | Missing]:
-    command = "make tune"
+def _no_study(reason: str, report: ValidationReport | Missing) -> Missing:
+    """The tuning panels' one note: what they would show, why there is no study to show, and where the params in
+    use came from (`make report` never searches: a search replaces the params every figure above measured)."""
+    try:  # the params the figures above were measured with; before any validation, the params file's
+        source = load_params().get("source", {}) if isinstance(report, Missing) else report.params.source
+    except DataError:
+        source = {}
+    if source.get("kind") == "optuna":
+        origin = (
+            f"the params in use came from Optuna study {source.get('study')!r} (trial {source.get('trial')}), whose "
+            "storage is not part of the project (optuna.db stays out of git)"
+        )
+    elif source.get("kind") == "default":
+        origin = "the params in use are the hand-set defaults: no search has chosen them"
+    else:
+        origin = "the params file says no search chose its params"
+    return Missing(
+        "Tuning: optimisation history and parameter importances",
+        "make tune",
+        f"{reason}; {origin}. make report never runs the search: it would replace the params that every figure "
+        "above was measured with",
+        shows="each trial's cross-validated macro-F1 with the best so far, and which search choices explained it",
+    )
+
+
+def study_panels(
+    storage: str, study_name: str, sources: Sources, report: ValidationReport | Missing
+) -> list[Panel | Missing]:
     database = storage.removeprefix("sqlite:///")
     if database != storage and not Path(database).exists():  # load_study would create an empty database
-        reason = f"{database} does not exist yet"
-        return [Missing("Optimisation history", command, reason), Missing("Parameter importances", command, reason)]
+        return [_no_study(f"{database} does not exist", report)]
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:
         studies = ", ".join(optuna.get_all_study_names(storage)) or "none"
         reason = f"no study {study_name!r} in {storage} (studies there: {studies}; choose one with --study)"
-        return [Missing("Optimisation history", command, reason), Missing("Parameter importances", command, reason)]
+        return [_no_study(reason, report)]
     except (ValueError, ImportError, optuna.exceptions.StorageInternalError) as error:
-        reason = f"{storage} could not be opened ({type(error).__name__}: {error})"
-        return [Missing("Optimisation history", command, reason), Missing("Parameter importances", command, reason)]
+        return [_no_study(f"{storage} could not be opened ({type(error).__name__}: {error})", report)]
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if len(finished) < 2:
-        reason = f"study {study_name!r} has {len(finished)} finished trial(s)"
-        return [Missing("Optimisation history", command, reason), Missing("Parameter importances", command, reason)]
+        return [_no_study(f"study {study_name!r} has {len(finished)} finished trial(s)", report)]
     sources.note(f"{storage} (study {study_name})")
     basis = (
         f"Optuna study {study_name!r}: {len(finished)} finished of {len(study.trials)} trials, each scored by "
@@ -311,7 +338,7 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
     else:
         explanation = explain(train_dir, saved[1]["params"])
         panels += [gain_importance(*saved), permutation(explanation), shap_summary(explanation)]
-    panels += study_panels(sources.storage, sources.study or config.DEFAULT_STUDY, sources)
+    panels += study_panels(sources.storage, sources.study or config.DEFAULT_STUDY, sources, report)
     intro = (
         "Engagement class (1 low, 2 medium, 3 high) of each user from their sessions, scored by macro-F1, so the "
         "rare high-engagement users count as much as the many low ones."

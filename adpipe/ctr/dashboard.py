@@ -25,6 +25,7 @@ from adpipe.ctr.defaults import MODEL_FILE, NESTED_REPORT, TASK, VALIDATION_REPO
 from adpipe.ctr.evaluation import BASELINES, cross_validate_params, labelled_data, probability_evaluator
 from adpipe.ctr.folds import CtrProtocol, make_folds
 from adpipe.ctr.report import NestedReport, ProbabilityFigures, ValidationReport
+from adpipe.reports import HEADLINE_DIGITS
 from adpipe.sections.page import (
     BASELINE_COLOUR,
     CLASS_COLOURS,
@@ -147,7 +148,7 @@ def protocols(report: ValidationReport) -> Panel:
             values = [getattr(part, metric) for part in parts.values()]
             fig.add_bar(
                 name=f"{protocol} folds",
-                x=[NAMES.get(n, n) for n in parts],
+                x=[NAMES.get(n, n).replace(" baseline", "<br>baseline") for n in parts],  # no overlap at 1000 px
                 y=[v.mean for v in values],
                 error_y={"type": "data", "array": [v.std for v in values]},
                 marker_color=colour,
@@ -160,8 +161,8 @@ def protocols(report: ValidationReport) -> Panel:
     forward, random = (report.protocols[name].model.roc_auc.mean for name in ("forward", "random"))
     return Panel(
         title="Protocols side by side",
-        caption=f"Forward-in-time folds score tomorrow's impressions, random folds rows of the same file: ROC-AUC "
-        f"{forward:.3f} forward vs {random:.3f} random. Trust the forward figure; the gap is what memorisation buys.",
+        caption=f"Trust the forward bars: ROC-AUC {forward:.3f} forward vs {random:.3f} random; the gap is what "
+        "memorisation buys, since random folds score rows of the same file and forward folds tomorrow's impressions.",
         basis="; ".join(f"{name}: {figures.description}" for name, figures in report.protocols.items())
         + ". Baselines on the same folds: the training window's click rate and logistic regression.",
         figure=_side_by_side(figure(fig, "Model and baselines under both protocols", "", "", subplot_titles=True)),
@@ -275,13 +276,15 @@ def nested(report: NestedReport) -> Panel:
             hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>",
         )
     summary = "; ".join(
-        f"{name} {mean_std(s.roc_auc)} (NE {s.normalized_entropy.mean:.3f})" for name, s in report.models.items()
+        f"{name} {mean_std(s.roc_auc, HEADLINE_DIGITS)} (NE {s.normalized_entropy.mean:.3f})"
+        for name, s in report.models.items()
     )
     return Panel(
         title="Nested forward validation",
-        caption=f"ROC-AUC per forward window. {summary}. The params file was chosen on these same windows, so "
-        "its bars are optimistic; each window's search saw only that window's past.",
-        basis=f"reports/ctr_nested.json: {report.outer}; inner: {report.inner}; {report.trials} trials per window.",
+        caption=f"ROC-AUC per forward window, {summary}. The params file's bars are optimistic: it was chosen on "
+        "these same windows.",
+        basis=f"reports/ctr_nested.json: {report.outer}; inner: {report.inner}; {report.trials} trials per window, "
+        "each window's search on that window's past alone.",
         figure=figure(fig, "A search scored on windows it never saw", "outer forward window", "ROC-AUC").update_yaxes(
             range=[0.5, 1.0]  # 0.5: a ranking by chance
         ),

@@ -22,17 +22,12 @@ from adpipe.sections.sources import Sources
 COLUMNS = 3
 
 
-def monitor_file(task: str) -> str:
-    """Where ``model.py monitor --task TASK`` writes its report, under the reports folder."""
-    return f"monitor_{task}.json"
-
-
 def _title(drift: InputDrift, judged: bool) -> str:
     """The input's name, with its PSI and p-value once there are enough rows to judge it."""
     if not judged:
         return drift.field
     flag = "DRIFT " if drift.drifted else ""
-    return f"{flag}{drift.field} (PSI {drift.psi:.3f}, p {drift.p_value:.2g})"
+    return f"{flag}{drift.field}<br>PSI {drift.psi:.3f}, p {drift.p_value:.2g}"  # a long name keeps its own line
 
 
 def drift_figure(report: DriftReport) -> go.Figure:
@@ -65,7 +60,11 @@ def drift_figure(report: DriftReport) -> go.Figure:
     fig.update_yaxes(tickformat=".0%")
     title = f"{report.task}: {report.verdict}"
     fig.update_xaxes(tickangle=-45, tickfont={"size": 10})
-    return styled(fig, title, "", "share of rows", height=330 * rows, subplot_titles=True)
+    styled(fig, title, "", "share of rows", height=330 * rows, subplot_titles=True)
+    for column in range(2, COLUMNS + 1):  # the value axis titled once per row, not on every small multiple
+        fig.update_yaxes(title_text="", col=column)
+    fig.update_annotations(font_size=13)
+    return fig.update_layout(margin_t=fig.layout.margin.t + 18)  # the subplot titles' second line, under the legend
 
 
 def drift_table(report: DriftReport) -> Table:
@@ -113,20 +112,25 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
     from adpipe.tasks import TASKS
 
     intro = (
-        "New rows (a month's export, the test split) against what each model was trained on: an input drifts when "
-        "its test says so at a threshold that calls at most 5% of windows of the training data itself drifted and "
-        "its PSI is at least 0.1, a moderate shift (false-alarm and detection rates measured: docs/monitor.md)."
+        "New rows (a month's export, the test split) against what each model was trained on: an input whose new "
+        "rows fall in other bins than the training data's has drifted (red), and the model's validation figures "
+        "may not hold for them."
+    )
+    how = (
+        "An input drifts when its test says so at a threshold that calls at most 5% of windows of the training data "
+        "itself drifted and its PSI is at least 0.1, a moderate shift (false-alarm and detection rates measured by "
+        "model.py monitor-calibrate: docs/monitor.md)."
     )
     panels: list[Panel | Missing] = []
     for task in TASKS:
-        path = config.REPORTS_DIR / monitor_file(task.name)
+        path = config.monitor_report(task.name)
         if not sources.path(path).exists():
             continue
         report = sources.report(path, DriftReport, f"{task.name}: drift", f"python model.py monitor --task {task.name}")
         if isinstance(report, Missing):
             panels.append(report)
             continue
-        basis = f"reports/{monitor_file(task.name)}: {report.source}, {report.rows} rows vs {report.reference_rows} "
+        basis = f"reports/{path.name}: {report.source}, {report.rows} rows vs {report.reference_rows} "
         basis += f"training rows; {guard_line(report)} {label_free_line(report)}"
         caption = "Grey: the training data's share in each bin; blue: the new rows' (red where the input drifted)."
         panels.append(
@@ -142,6 +146,13 @@ def section(sources: Sources) -> tuple[Section, list[Card]]:
         )
     if not panels:
         panels.append(
-            Missing("Drift of new data", "python model.py monitor --task ctr --input FILE", "no monitor report yet")
+            Missing(
+                "Drift of new data",
+                "python model.py monitor --task TASK --input FILE",
+                "no monitor report yet (make report checks the ClickStream test users against train; other new "
+                "data is yours to bring, e.g. this month's export)",
+                shows="each input's share per bin in the new rows beside the training data's, with a drift verdict "
+                "per input",
+            )
         )
-    return Section("monitor", "Monitoring", intro, panels), []
+    return Section("monitor", "Monitoring", intro, panels, how=how), []

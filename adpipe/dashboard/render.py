@@ -51,6 +51,7 @@ def render(sections: Sequence[Section], *, title: str, sources: Sequence[str]) -
     environment.filters["plot"] = plot
     environment.tests["missing"] = lambda panel: isinstance(panel, Missing)
     environment.tests["quote"] = lambda cell: isinstance(cell, Quote)
+    environment.tests["words"] = _words
     template = environment.get_template("index.html.j2")
     style, script = assets()  # the explorers' (docs/explore.md), once, after them all
     return template.render(
@@ -62,6 +63,11 @@ def render(sections: Sequence[Section], *, title: str, sources: Sequence[str]) -
         plotlyjs=Markup(get_plotlyjs()),
         plotly_config=Markup(json.dumps(_PLOTLY_CONFIG)),
     )
+
+
+def _words(cell: object) -> bool:
+    """A table cell of words (a description, a verdict), set flush left; figures stay flush right to compare."""
+    return isinstance(cell, str) and cell[:1] not in "+-−0123456789" and any(c.isalpha() for c in cell)
 
 
 def write_page(path: Path, html: str) -> Path:

@@ -197,8 +197,8 @@ def baseline_comparison(report: RoasValidationReport) -> Panel:
     p = report.protocol
     return Panel(
         title="Models vs baselines",
-        caption=f"Held-out MAE of each ROAS model; below the dotted best baseline is better. "
-        f"{mode.grouped.verdict.text}",
+        caption=f"Held-out MAE of each ROAS model on the {report.target.mode} inputs; below the dotted best baseline "
+        f"is better. {mode.grouped.verdict.text}",
         basis=f"{report.target.mode} inputs; repeated K-fold, {p.folds} folds x {p.repeats} repeats, seed {p.seed}, "
         f"{p.n_rows} ads, grouped by campaign ({p.n_groups} groups) and plain; baselines: mean and median ROAS.",
         figure=figure(fig, "Held-out MAE: models and baselines", "model", "MAE (ROAS units)"),

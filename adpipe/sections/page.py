@@ -2,7 +2,7 @@
 
 A section is a list of panels. A panel is a plotly figure or a table, always with a title, a one-line caption
 saying what to read in it and the protocol and baseline behind its numbers; or a note saying which command fills
-it.
+it (and, for an input ``make report`` never makes, what it would show and why it is absent).
 """
 
 from __future__ import annotations
@@ -47,11 +47,13 @@ class Panel:
 
 @dataclass(frozen=True)
 class Missing:
-    """A panel whose input does not exist yet: what it would show and the command that produces it."""
+    """A panel whose input does not exist yet: why, the command that produces it, and (for an input `make report`
+    never makes) what the panel would show, so a reader knows what is absent and why."""
 
     title: str
     command: str
     reason: str = "its input has not been produced yet"
+    shows: str = ""  # what the panel would show, as a phrase after "It would show"
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class Section:
     cards: Sequence[Card] = ()
     explorer: str = ""  # an Explore section's explorer (HTML from adpipe.explore.page.explorer), after the panels
     quote: Quote | None = None  # the task's headline figure, shown under the section's title
+    how: str = ""  # how the section's figures are measured, in a "How this was measured" detail under the intro
 
 
 def figure(

@@ -46,11 +46,11 @@ def monitor_command(
     output: Path | None = typer.Option(None, "--output", help="Where the report goes [reports/monitor_<task>.json]."),
 ) -> None:
     """Drift of a batch file (e.g. this month's export) against what the task's model was trained on."""
-    from adpipe.dashboard.monitor import drift_table, guard_line, label_free_line, monitor_file
+    from adpipe.dashboard.monitor import drift_table, guard_line, label_free_line
     from adpipe.reports import write_report
     from adpipe.service.monitor import batch_report
 
-    target = output or reports / monitor_file(task_name)
+    target = output or reports / config.monitor_report(task_name).name
     with exit_on_error(keeps=target):
         task = _served(task_name, models, reports)
         report = batch_report(task, input_path)

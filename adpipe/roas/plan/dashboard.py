@@ -183,14 +183,14 @@ def response_curves(curves: CurvesReport, plan: PlanReport | Missing, sources: S
     )
     return Panel(
         title="Response curves per segment",
-        caption="Where the next dollar earns most: the marginal ROAS in each title is the value of the next dollar at "
-        f"today's spend (black dot; each segment has its own scales, so compare those numbers, not slopes); "
-        f"{plan_note}. {unpinned} dashed curve(s) are not pinned by their ads (fewer than 5 ads with spend, a spend "
-        "range under 3x or a vague exponent): they lean on the pooled fit, read them loosely.",
+        caption="Where the next dollar earns most: compare the marginal ROAS in each title, the value of the next "
+        "dollar at today's spend (black dot; each segment has its own scales, so compare those numbers, not slopes); "
+        f"{plan_note}. Read the {unpinned} dashed curve(s) loosely: their own ads do not pin them.",
         basis=f"reports/roas_curves.json ({curves.family}; {curves.note}), by {', '.join(curves.by)}, value = "
         f"{curves.values.enquiry:g} per enquiry + {curves.values.sale:g} per sale. A segment's total scales its "
         f"ads' spends in proportion (computed here from the campaigns file); band: 10th-90th percentile over "
-        f"{N_DRAWS} draws of the curve parameters, as the plan's intervals. Baseline: today's spend.",
+        f"{N_DRAWS} draws of the curve parameters, as the plan's intervals. Dashed: fewer than 5 ads with spend, a "
+        "spend range under 3x or a vague exponent, so the curve leans on the pooled fit. Baseline: today's spend.",
         figure=fig,
         wide=True,
     )
@@ -324,18 +324,19 @@ def backtest(validation: PlanValidationReport) -> Panel:
     met = sum(t.met for t in validation.targets)
     return Panel(
         title="Plan back-test on held-out campaigns",
-        caption="Left: lower error is better, the curves against the constant-ROAS and LightGBM baselines (the "
-        "Poisson deviance is the loss the curves estimate; MAE rewards a median). Middle: the curves' order of "
-        "segments (by marginal ROAS) against held-out average ROAS must clear the shuffled band (red, mean ± 2 sd) "
-        "and 0.4; within campaign, against the held-out marginal response. Right: the realised gain under each "
-        f"judge; the headline is the lowest, {validation.gain.headline_judge} "
-        f"{share(validation.headline_realised)}; one pooled curve (a floor) and the held-out ROAS applied linearly "
-        f"(a ceiling) are bounds; the gain the plan quotes (its card and table) is its own back-test's. {met} of "
+        caption="Left: the curves' held-out error against the constant-ROAS and LightGBM baselines (lower is "
+        "better). Middle: the curves' order of segments must clear the shuffled band (red) and the 0.4 target. "
+        f"Right: the realised gain under each judge; the headline is the lowest, {validation.gain.headline_judge} "
+        f"{share(validation.headline_realised)}, and the red bars are a floor and a ceiling. {met} of "
         f"{len(validation.targets)} targets met (table below).",
         basis=f"reports/roas_plan_validation.json: {p.folds} folds x {p.repeats} repeats, "
         f"{p.groupings.get('grouped', 'grouped by campaign')}, seed {p.seed}, {p.n_rows} ads, "
-        f"{validation.n_segments} segments by {', '.join(validation.by)}; shuffled: {ranking.n_shuffles} shuffles; "
-        f"plans within [0.5x, 2x] of each held-out spend; baselines: "
+        f"{validation.n_segments} segments by {', '.join(validation.by)}; plans within [0.5x, 2x] of each held-out "
+        "spend. Left: the Poisson deviance is the loss the curves estimate; MAE rewards a median. Middle: the order "
+        "by marginal ROAS against held-out average ROAS, the band the mean ± 2 sd of "
+        f"{ranking.n_shuffles} shuffles; within campaign, against the held-out marginal response. Right: the floor "
+        "is one pooled curve, the ceiling the held-out ROAS applied linearly; the gain the plan quotes (its card and "
+        "table) is its own back-test's. Baselines: "
         + "; ".join(f"{MODEL_NAMES.get(k, k)}: {v}" for k, v in validation.baselines.items()),
         figure=fig,
         wide=True,
