@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from adpipe import config
@@ -88,6 +89,15 @@ def running_server(
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+
+
+def actions_ready(app: FastAPI) -> None:
+    """Until the actions an in-process app's lifespan started in the background are ready (a start holds its
+    action's lock: :meth:`Action.started` waits for it), as :func:`wait_ready` waits for a server's."""
+    for name, task in app.state.tasks.items():
+        if app.state.statuses[name].loaded:
+            for action in task.actions():
+                action.started()
 
 
 def wait_ready(base: str, seconds: float = 300) -> None:

@@ -30,7 +30,7 @@ from adpipe.service.registry import all_tasks
 from adpipe.serving.adapter import TableTask, Task
 from adpipe.serving.records import csv_bytes, rows_of
 from features.clickstream_loaders import USERS_TEST_SCHEMA
-from tests.test_service import trained_models
+from tests.test_service import actions_ready, trained_models
 
 SMALL = 2048  # bytes: the most an API 422 may weigh
 HUGE = 900_000  # characters: a string, key or number under MAX_BODY_BYTES
@@ -76,6 +76,7 @@ UPLOADS = [e for e in ENDPOINTS if e.kind == "upload"]
 def client() -> Iterator[TestClient]:
     app = create_app(*trained_models(), admin_keys=ApiKeys([ADMIN]))
     with TestClient(app, raise_server_exceptions=False, headers={"X-Admin-Key": ADMIN}) as started:
+        actions_ready(app)
         yield started  # the lifespan ran: the actions started, as in each server worker
 
 

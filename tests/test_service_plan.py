@@ -21,7 +21,7 @@ from adpipe.reports import read_report
 from adpipe.roas.plan.report import PlanReport, PlanValidationReport
 from adpipe.service.app import create_app
 from model import app as cli_app
-from tests.test_service import trained_models
+from tests.test_service import actions_ready, trained_models
 
 VALIDATION = "roas_plan_validation.json"
 
@@ -38,7 +38,9 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(reports: Path) -> TestClient:
-    with TestClient(create_app(trained_models()[0], reports), raise_server_exceptions=False) as started:
+    app = create_app(trained_models()[0], reports)
+    with TestClient(app, raise_server_exceptions=False) as started:
+        actions_ready(app)
         yield started  # the lifespan ran: the plan's curves were fitted at start, as in each server worker
 
 
@@ -193,6 +195,7 @@ def test_without_its_data_the_plan_is_a_503_and_the_rest_is_served(reports: Path
     app = create_app(trained_models()[0], reports)
     app.state.tasks["roas"].actions()[0].data = Path("/nonexistent/campaigns.csv")
     with TestClient(app, raise_server_exceptions=False) as client:
+        actions_ready(app)
         answer = client.post("/api/v1/roas/plan", json={})
         assert answer.status_code == 503 and "/nonexistent/campaigns.csv" in answer.json()["detail"]
         assert client.get("/health").json()["status"] == "ok"

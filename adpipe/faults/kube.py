@@ -28,8 +28,6 @@ import typer
 
 from adpipe import config
 from adpipe.errors import DataError
-from adpipe.faults.cases import SETTLE
-from adpipe.faults.load import Load, expected_answers, records
 from adpipe.service.image import image_tag, podman_env, run_tool, wait_for_health
 from adpipe.service.keys import KEY_HEADER
 
@@ -129,6 +127,9 @@ def drained(url: str, container: str, key: str, env: dict[str, str]) -> dict[str
     """``podman stop`` of the serving container under the drill's load (4 clients, 20 requests/s each, no retry),
     with the manifest's grace period: requests accepted and then dropped (no answer but a refused connection)
     must be 0."""
+    from adpipe.faults.cases import SETTLE  # the drill's modules load the models' libraries: not for --help
+    from adpipe.faults.load import Load, expected_answers, records
+
     pool = records(config.CTR_FILE)
     expected = expected_answers(config.MODELS_DIR, config.REPORTS_DIR, pool)
     with Load(url, pool, expected, headers={KEY_HEADER: key}, seconds=120) as load:
