@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import shutil
 import subprocess
 import tempfile
 import time
@@ -161,6 +162,8 @@ def kube_check_command() -> None:
 
     with exit_on_error(), podman_env() as env, tempfile.TemporaryDirectory(prefix="adpipe-kube-") as folder:
         tag, port = image_tag(), free_port()
+        if shutil.which("catatonit") is None:  # the pod's pause process: podman kube play fails without it
+            raise DataError("catatonit is not installed: apt-get install -y catatonit")
         if subprocess.run(["podman", "image", "exists", tag], env=env, check=False).returncode:
             raise DataError(f"no image {tag}: run make image first (it builds and checks it)")
         key = secrets.token_urlsafe()
