@@ -141,12 +141,13 @@ def drained(url: str, container: str, key: str, env: dict[str, str]) -> dict[str
         stopped = time.monotonic()
         time.sleep(2.0)  # clients meet a closed port
     answers = load.between(down - SETTLE, time.monotonic())
-    refused = sum(a.error == "ConnectionRefusedError" for a in answers)
-    dropped = [a.error or str(a.status) for a in answers if a.status != 200 and a.error != "ConnectionRefusedError"]
+    refused = sum(not a.delivered for a in answers)
+    dropped = [a.error or str(a.status) for a in answers if a.status != 200 and a.delivered]
     wrong = sum(a.wrong for a in answers)
     answered = sum(a.status == 200 and a.sent >= down for a in answers)
     seen = (
-        f"{len(answers)} requests, {answered} answered after the SIGTERM, {refused} refused at connect, "
+        f"{len(answers)} requests, {answered} answered after the SIGTERM, {refused} refused (at connect, or a "
+        f"closed keep-alive connection at the write), "
         f"{len(dropped)} accepted and dropped ({', '.join(sorted(set(dropped))) or 'none'}), {wrong} wrong; "
         f"podman stop {stopped - down:.1f} s"
     )

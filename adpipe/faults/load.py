@@ -37,6 +37,7 @@ class Answer:
     version: str | None  # the model version the answer names
     wrong: int  # predictions in it unlike its named version's for those records
     first_failed: bool  # the first attempt got no answer (retried once when the load retries)
+    delivered: bool  # the request was written whole (an error after that may have been accepted, then dropped)
 
 
 def records(data: Path, count: int = POOL, seed: int = 0) -> list[dict[str, Any]]:
@@ -104,16 +105,22 @@ class Load:
             thread.join(TIMEOUT + 5)
 
     def _send(self, connection: http.client.HTTPConnection | None, path: str, body: str) -> tuple[Any, ...]:
-        """(connection to reuse or None, status, payload, error name)."""
+        """(connection to reuse or None, status, payload, error name, delivered). Not delivered: the connection
+        refused, or the request's one write failing on a keep-alive connection the server had closed (it never
+        read it); any error after the write counts as delivered, since the server may have read the request."""
         connection = connection or http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT)
         try:
             connection.request("POST", path, body, self.headers)
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            return None, 0, None, type(error).__name__, False
+        try:
             answer = connection.getresponse()
             status, payload = answer.status, answer.read()
-            return connection, status, json.loads(payload) if status == 200 else None, None
+            return connection, status, json.loads(payload) if status == 200 else None, None, True
         except (OSError, http.client.HTTPException, ValueError) as error:
             connection.close()
-            return None, 0, None, type(error).__name__
+            return None, 0, None, type(error).__name__, True
 
     def _wrong(self, payload: dict[str, Any], chosen: list[int], batch: bool) -> int:
         truth = self.expected.get(payload["model_version"])
@@ -132,14 +139,15 @@ class Load:
             path = f"/api/v1/{TASK}/predict-batch" if batch else f"/api/v1/{TASK}/predict"
             body = json.dumps({"records": [self.pool[i] for i in chosen]} if batch else self.pool[chosen[0]])
             sent = time.monotonic()
-            connection, status, payload, error = self._send(connection, path, body)
+            connection, status, payload, error, delivered = self._send(connection, path, body)
             first_failed = status == 0
             if first_failed and self.retry:
-                connection, status, payload, error = self._send(None, path, body)
+                connection, status, payload, error, delivered = self._send(None, path, body)
             version = payload["model_version"] if payload else None
             wrong = self._wrong(payload, chosen, batch) if payload else 0
             with self._lock:
-                self.answers.append(Answer(sent, time.monotonic(), batch, status, error, version, wrong, first_failed))
+                done = time.monotonic()
+                self.answers.append(Answer(sent, done, batch, status, error, version, wrong, first_failed, delivered))
             pause = 1.0 / self.rate - (time.monotonic() - sent)
             if pause > 0:
                 self._stop.wait(pause)
