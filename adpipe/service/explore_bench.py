@@ -11,22 +11,18 @@ value and the last 30 days), the daily trend (grouped by date) and bars by the f
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
 
-from adpipe import config
 from adpipe.cli_support import format_table
 from adpipe.errors import DataError
 from adpipe.reports import Report, write_report
 from adpipe.service.explore import REFERENCE
 from adpipe.service.explore_page_bench import PageBench, render_page, run_page_bench
-from adpipe.service.loadtest import HOST, free_port, hey, wait_healthy
+from adpipe.service.loadtest import HOST, hey, loopback_server
 
 CONCURRENCY = 2  # requests in flight: one per worker
 WARM_UP = 10  # per URL, unmeasured: every worker has read the data set and run the query once
@@ -85,16 +81,9 @@ def run_bench(
     load_before = os.getloadavg()[0]
     page_bench = run_page_bench() if page else None
     served = ExploreData(files)
-    port = free_port()
-    command = [sys.executable, str(config.PROJECT_ROOT / "model.py"), "serve", "--host", HOST, "--port", str(port)]
-    command += ["--workers", str(workers)] + [
-        a for name, path in files.items() for a in ("--explore-data", f"{name}={path}")
-    ]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    options = [a for name, path in files.items() for a in ("--explore-data", f"{name}={path}")]
     measured = []
-    try:
-        base = f"http://{HOST}:{port}"
-        wait_healthy(f"{base}/health", server)
+    with loopback_server(workers, options) as (base, _):
         for name in served.sources:
             target = REFERENCE_TARGET_MS if name in REFERENCE else FILE_TARGET_MS
             described = fact_file_description(files[name]) if name in files else served.get(name)[1]
@@ -110,12 +99,6 @@ def run_bench(
                     Query(dataset=name, kind=kind, url=url.removeprefix(base), requests=len(results), **percentiles,
                           errors=errors, target_ms=target, met=bool(p95 <= target and errors == 0))
                 )  # fmt: skip
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
     if not measured:
         raise DataError("no request was measured")
     result = ExploreBench(

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -176,7 +178,7 @@ def _memory(server: psutil.Process) -> Memory:
     )
 
 
-def wait_healthy(url: str, server: subprocess.Popen) -> None:
+def _wait_healthy(url: str, server: subprocess.Popen) -> None:
     """Until ``/health`` answers with no action still starting, ``READY_IN_A_ROW`` times in a row (each new
     connection may reach another worker): a latency measured while a worker fits the ROAS plan measures the fit."""
     deadline, in_a_row = time.monotonic() + START_SECONDS, 0
@@ -194,6 +196,26 @@ def wait_healthy(url: str, server: subprocess.Popen) -> None:
     raise DataError(f"the server did not answer {url} with every action started within {START_SECONDS} s")
 
 
+@contextmanager
+def loopback_server(workers: int, options: Sequence[str] = ()) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``python model.py serve`` (with ``options``) on a free 127.0.0.1 port, yielded as (base URL, process) once
+    every worker has started its actions; stopped however the block ends (SIGTERM, then SIGKILL after 60 s)."""
+    port = free_port()
+    command = [sys.executable, str(config.PROJECT_ROOT / "model.py"), "serve", "--host", HOST, "--port", str(port)]
+    command += ["--workers", str(workers), *options]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://{HOST}:{port}"
+        _wait_healthy(f"{base}/health", server)
+        yield base, server
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 def run_loadtest(
     requests: int, batch_requests: int, seconds: float, workers: int, report_file: Path | None
 ) -> LoadTestReport:
@@ -202,15 +224,9 @@ def run_loadtest(
         raise DataError("the load test needs Debian's `hey`: apt-get install -y hey")
     from adpipe.service.registry import all_tasks
 
-    port = free_port()
-    command = [sys.executable, str(config.PROJECT_ROOT / "model.py"), "serve", "--host", HOST, "--port", str(port)]
-    command += ["--workers", str(workers)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     load_before = os.getloadavg()[0]
     scenarios = []
-    try:
-        base = f"http://{HOST}:{port}"
-        wait_healthy(f"{base}/health", server)
+    with loopback_server(workers) as (base, server):
         for name, (record, batch, size) in payloads(all_tasks()).items():
             url = f"{base}/api/{VERSION}/{name}"
             single = _measure(f"{url}/predict", record, requests, SINGLE_CONCURRENCY, seconds)
@@ -220,12 +236,6 @@ def run_loadtest(
             batches = _measure(f"{url}/predict-batch", batch, batch_requests, BATCH_CONCURRENCY, seconds)
             scenarios.append(_scenario(name, "batch", size, BATCH_CONCURRENCY, batches))
         memory = _memory(psutil.Process(server.pid))
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
     result = LoadTestReport(
         date=datetime.now(UTC).isoformat(timespec="seconds"),
         load_average=[round(load_before, 2), round(os.getloadavg()[0], 2)],
